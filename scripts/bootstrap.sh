@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Idempotent setup of everything the platform and its tests need on this machine:
+# Python deps, daprd + Dapr CLI (built from Go modules), Redis, PostgreSQL, local
+# secrets and the database schema. Fast when warm: each step checks before it works.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$DURSOR_ROOT"
+
+ensure_uv() {
+  command -v uv >/dev/null 2>&1 && return
+  log "installing uv $UV_VERSION from PyPI"
+  python3 -m pip install --quiet --user "uv==$UV_VERSION" 2>/dev/null \
+    || python3 -m pip install --quiet "uv==$UV_VERSION"
+  command -v uv >/dev/null 2>&1 || die "uv is not on PATH after install"
+}
+
+sync_python() {
+  log "syncing Python dependencies (uv.lock)"
+  uv sync --frozen --quiet
+}
+
+real_daprd() { echo "$DURSOR_DAPR_RUNTIME/libexec/daprd"; }
+
+daprd_version_of() { "$1" --version 2>/dev/null | head -n1 || true; }
+
+find_installed_daprd() {
+  local candidate
+  for candidate in "$(command -v daprd 2>/dev/null || true)" "$HOME/.dapr/bin/daprd"; do
+    [ -n "$candidate" ] && [ -x "$candidate" ] || continue
+    [ "$(daprd_version_of "$candidate")" = "$DAPR_RUNTIME_VERSION" ] && { echo "$candidate"; return; }
+  done
+}
+
+build_daprd() {
+  local target
+  target="$(real_daprd)"
+  [ -x "$target" ] && [ "$(daprd_version_of "$target")" = "$DAPR_RUNTIME_VERSION" ] && return
+  mkdir -p "$(dirname "$target")"
+  local installed
+  installed="$(find_installed_daprd)"
+  if [ -n "$installed" ]; then
+    log "reusing installed daprd $DAPR_RUNTIME_VERSION at $installed"
+    ln -sf "$installed" "$target"
+    return
+  fi
+  log "building daprd $DAPR_RUNTIME_VERSION from its Go module (a few minutes, once)"
+  local started=$SECONDS
+  (cd tools/daprd && go build -tags stablecomponents -trimpath \
+    -ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_RUNTIME_VERSION" \
+    -o "$target" .)
+  log "daprd built in $((SECONDS - started)) s"
+}
+
+build_dapr_cli() {
+  local target="$DURSOR_DAPR_RUNTIME/bin/dapr"
+  [ -x "$target" ] && return
+  mkdir -p "$(dirname "$target")"
+  if command -v dapr >/dev/null 2>&1 && [ "$(command -v dapr)" != "$target" ]; then
+    log "reusing installed Dapr CLI at $(command -v dapr)"
+    ln -sf "$(command -v dapr)" "$target"
+    return
+  fi
+  log "building the Dapr CLI $DAPR_CLI_VERSION from its Go module"
+  # The CLI's main package is its module root, which another module cannot import,
+  # so it is built inside a copy of its own module (its replace directives apply there).
+  local module src
+  module="$(GOFLAGS=-mod=mod go mod download -json "github.com/dapr/cli@v$DAPR_CLI_VERSION" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
+  src="$(mktemp -d)"
+  cp -r "$module/." "$src" && chmod -R u+w "$src"
+  (cd "$src" && GOFLAGS=-mod=mod go build -trimpath \
+    -ldflags "-s -w -X main.version=$DAPR_CLI_VERSION -X main.apiVersion=1.0" -o "$target" .)
+  rm -rf "$src"
+}
+
+write_daprd_shim() {
+  # The CLI starts <runtime>/.dapr/bin/daprd. This shim pins every listener of the
+  # sidecar to loopback (the CLI cannot pass these flags) and drops the placement
+  # address the CLI always adds (no actors here).
+  local shim="$DURSOR_DAPR_RUNTIME/.dapr/bin/daprd"
+  mkdir -p "$(dirname "$shim")"
+  cat >"$shim" <<EOF
+#!/usr/bin/env bash
+args=()
+while [ \$# -gt 0 ]; do
+  case "\$1" in
+    --placement-host-address) shift 2 ;;
+    *) args+=("\$1"); shift ;;
+  esac
+done
+exec "$(real_daprd)" "\${args[@]}" \\
+  --dapr-listen-addresses 127.0.0.1 \\
+  --dapr-internal-grpc-listen-address 127.0.0.1 \\
+  --metrics-listen-address 127.0.0.1 \\
+  --enable-metrics=false
+EOF
+  chmod +x "$shim"
+}
+
+ensure_redis_server() {
+  command -v redis-server >/dev/null 2>&1 && return
+  [ "$(id -u)" = 0 ] || die "redis-server is missing; install Debian's redis-server package"
+  log "installing redis-server from Debian"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+}
+
+start_redis() {
+  if [ -n "$DURSOR_REDIS_HOST_GIVEN" ]; then
+    log "using Redis at $DURSOR_REDIS_HOST"
+    return
+  fi
+  ensure_redis_server
+  if redis-cli -h 127.0.0.1 -p "$DURSOR_REDIS_PORT" ping >/dev/null 2>&1; then return; fi
+  log "starting Redis on 127.0.0.1:$DURSOR_REDIS_PORT"
+  mkdir -p "$DURSOR_DATA/redis"
+  redis-server --bind 127.0.0.1 --port "$DURSOR_REDIS_PORT" --dir "$DURSOR_DATA/redis" \
+    --daemonize yes --appendonly yes --save '' --protected-mode yes \
+    --logfile "$DURSOR_DATA/redis/redis.log" --pidfile "$DURSOR_DATA/redis/redis.pid"
+  for _ in $(seq 50); do
+    redis-cli -h 127.0.0.1 -p "$DURSOR_REDIS_PORT" ping >/dev/null 2>&1 && return
+    sleep 0.1
+  done
+  die "Redis did not start; see $DURSOR_DATA/redis/redis.log"
+}
+
+pg_bin() {
+  local dir
+  for dir in /usr/lib/postgresql/*/bin; do [ -x "$dir/initdb" ] && { echo "$dir"; return; }; done
+  command -v initdb >/dev/null 2>&1 && dirname "$(command -v initdb)" && return
+  die "PostgreSQL server binaries (initdb) not found; install Debian's postgresql package"
+}
+
+as_pg_owner() {
+  # initdb and postgres refuse to run as root.
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_postgres() {
+  if [ -n "$DURSOR_DATABASE_URL_GIVEN" ]; then
+    log "using PostgreSQL at the given DURSOR_DATABASE_URL"
+    return
+  fi
+  local bin pgdata="$DURSOR_DATA/postgres"
+  bin="$(pg_bin)"
+  if "$bin/pg_isready" -q -h 127.0.0.1 -p "$DURSOR_PG_PORT"; then return; fi
+  if [ ! -f "$pgdata/PG_VERSION" ]; then
+    log "initialising PostgreSQL in $pgdata"
+    mkdir -p "$pgdata"
+    [ "$(id -u)" = 0 ] && chown postgres "$pgdata" "$DURSOR_DATA"
+    chmod 700 "$pgdata"
+    as_pg_owner "$bin/initdb" -D "$pgdata" -U dursor --auth=trust -E UTF8 >/dev/null
+  fi
+  log "starting PostgreSQL on 127.0.0.1:$DURSOR_PG_PORT"
+  as_pg_owner "$bin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w start \
+    -o "-c listen_addresses=127.0.0.1 -p $DURSOR_PG_PORT -k $pgdata -c max_connections=300 -c fsync=off" >/dev/null
+  "$bin/createdb" -h 127.0.0.1 -p "$DURSOR_PG_PORT" -U dursor dursor 2>/dev/null || true
+}
+
+write_secrets() {
+  mkdir -p "$DURSOR_DATA"
+  uv run --frozen python -m dursor_contracts.local_secrets "$DURSOR_SECRETS_FILE"
+}
+
+migrate() {
+  log "migrating the database schema"
+  uv run --frozen alembic upgrade head >/dev/null
+}
+
+main() {
+  ensure_uv
+  sync_python
+  mkdir -p "$DURSOR_DATA"
+  build_daprd &
+  local daprd_job=$!
+  build_dapr_cli
+  wait "$daprd_job"
+  write_daprd_shim
+  start_redis
+  start_postgres
+  write_secrets
+  migrate
+  log "bootstrap done"
+}
+
+main "$@"

@@ -1,0 +1,240 @@
+"""Bearer-token verification shared by every service (defence in depth, not only the edge).
+
+Only asymmetric algorithms, pinned per issuer; issuer, audience, expiry and not-before
+checked with a small clock skew; keys from the issuer's JWKS (found through its OIDC
+discovery document), cached, with one rate-limited refresh when an unknown `kid` shows
+up (key rotation). The local issuer (the auth service) and Entra ID go through the same
+path: services tell them apart only by issuer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import httpx
+import jwt
+import structlog
+
+from dursor_contracts.problems import ProblemError
+
+log = structlog.get_logger(__name__)
+
+ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256"})
+REFRESH_MIN_INTERVAL_SECONDS = 30.0
+JWKS_TTL_SECONDS = 3600.0
+
+
+class Role(StrEnum):
+    """What a caller may do: Viewer reads, Developer runs, Admin administers."""
+
+    VIEWER = "viewer"
+    DEVELOPER = "developer"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        """Order of privilege: a higher rank includes every lower one."""
+        return (Role.VIEWER, Role.DEVELOPER, Role.ADMIN).index(self)
+
+    def allows(self, needed: Role) -> bool:
+        """True when this role includes `needed`."""
+        return self.rank >= needed.rank
+
+
+ROLE_NAMES = {"admin": Role.ADMIN, "developer": Role.DEVELOPER, "viewer": Role.VIEWER}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The verified caller of a request."""
+
+    subject: str
+    issuer: str
+    username: str
+    role: Role
+
+    @property
+    def owner_key(self) -> str:
+        """A stable identifier across issuers (issuer + subject)."""
+        return f"{self.issuer}#{self.subject}"
+
+
+def unauthorized(detail: str) -> ProblemError:
+    """401 with the challenge RFC 6750 asks for."""
+    return ProblemError(
+        401, "unauthorized", "Unauthorized", detail,
+        headers={"WWW-Authenticate": 'Bearer realm="dursor"'},
+    )
+
+
+def forbidden(needed: Role) -> ProblemError:
+    """403 for a verified caller whose role is too low."""
+    return ProblemError(403, "forbidden", "Forbidden", f"this needs the {needed.value} role")
+
+
+RoleLookup = Callable[[str, str], Awaitable[Role | None]]
+
+
+@dataclass(frozen=True)
+class IssuerPolicy:
+    """What tokens of one issuer must look like to be accepted."""
+
+    issuer: str
+    audience: str
+    algorithms: frozenset[str] = frozenset({"RS256"})
+    jwks_url: str | None = None
+    discovery_url: str | None = None
+    # Entra ID: security-group object id -> role, for tenants that use groups.
+    group_roles: Mapping[str, Role] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.algorithms or not self.algorithms <= ASYMMETRIC_ALGORITHMS:
+            raise ValueError(f"issuer {self.issuer}: only asymmetric algorithms are allowed")
+
+
+class JwksCache:
+    """Signing keys of one issuer, refreshed at most every 30 s on an unknown `kid`."""
+
+    def __init__(self, policy: IssuerPolicy, http: httpx.AsyncClient) -> None:
+        self._policy = policy
+        self._http = http
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def key(self, kid: str) -> jwt.PyJWK:
+        """The key with this id, fetching the JWKS when it is unknown or stale."""
+        if kid in self._keys and time.monotonic() - self._fetched_at < JWKS_TTL_SECONDS:
+            return self._keys[kid]
+        async with self._lock:
+            if kid not in self._keys or time.monotonic() - self._fetched_at >= JWKS_TTL_SECONDS:
+                await self._refresh_rate_limited()
+        if kid not in self._keys:
+            raise unauthorized("the token is signed with an unknown key")
+        return self._keys[kid]
+
+    async def _refresh_rate_limited(self) -> None:
+        if time.monotonic() - self._fetched_at < REFRESH_MIN_INTERVAL_SECONDS:
+            return
+        self._fetched_at = time.monotonic()
+        try:
+            self._keys = await self._fetch()
+        except (httpx.HTTPError, ValueError, KeyError, jwt.PyJWKError) as exc:
+            log.warning("jwks fetch failed", issuer=self._policy.issuer, error=repr(exc))
+
+    async def _fetch(self) -> dict[str, jwt.PyJWK]:
+        url = self._policy.jwks_url or await self._jwks_url_from_discovery()
+        response = await self._http.get(url, timeout=5.0)
+        response.raise_for_status()
+        keys = jwt.PyJWKSet.from_dict(response.json()).keys
+        return {k.key_id: k for k in keys if k.key_id}
+
+    async def _jwks_url_from_discovery(self) -> str:
+        url = self._policy.discovery_url or (
+            f"{self._policy.issuer.rstrip('/')}/.well-known/openid-configuration"
+        )
+        response = await self._http.get(url, timeout=5.0)
+        response.raise_for_status()
+        jwks_uri: str = response.json()["jwks_uri"]
+        return jwks_uri
+
+
+class TokenVerifier:
+    """Turns a bearer token into a `Principal`, or refuses it with a 401."""
+
+    def __init__(
+        self,
+        policies: Sequence[IssuerPolicy],
+        http: httpx.AsyncClient,
+        role_lookup: RoleLookup | None = None,
+        leeway_seconds: int = 30,
+    ) -> None:
+        self._policies = {p.issuer: p for p in policies}
+        self._caches = {p.issuer: JwksCache(p, http) for p in policies}
+        self._role_lookup = role_lookup
+        self._leeway = leeway_seconds
+
+    async def verify(self, token: str) -> Principal:
+        """Verify signature and claims; derive the role from claims or role bindings."""
+        header, issuer = _unverified_header_and_issuer(token)
+        policy = self._policies.get(issuer)
+        if policy is None:
+            raise unauthorized("the token's issuer is not trusted")
+        algorithm = header.get("alg")
+        if algorithm not in policy.algorithms:
+            raise unauthorized("the token's algorithm is not allowed for its issuer")
+        key = await self._caches[issuer].key(str(header.get("kid", "")))
+        claims = self._decode(token, key, algorithm, policy)
+        role = await self._role(claims, policy)
+        return Principal(
+            subject=str(claims["sub"]),
+            issuer=issuer,
+            username=str(claims.get("preferred_username") or claims.get("name") or claims["sub"]),
+            role=role,
+        )
+
+    def _decode(
+        self, token: str, key: jwt.PyJWK, algorithm: str, policy: IssuerPolicy
+    ) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key,
+                algorithms=[algorithm],
+                audience=policy.audience,
+                issuer=policy.issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise unauthorized("the token has expired") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise unauthorized("the token is not valid yet") from exc
+        except jwt.InvalidTokenError as exc:
+            raise unauthorized(f"the token is invalid: {type(exc).__name__}") from exc
+        return claims
+
+    async def _role(self, claims: Mapping[str, Any], policy: IssuerPolicy) -> Role:
+        granted = roles_from_claims(claims, policy.group_roles)
+        if not granted and self._role_lookup is not None:
+            bound = await self._role_lookup(policy.issuer, str(claims["sub"]))
+            granted = [bound] if bound else []
+        if not granted:
+            raise unauthorized("the token grants no dursor role")
+        return max(granted, key=lambda r: r.rank)
+
+
+def roles_from_claims(claims: Mapping[str, Any], group_roles: Mapping[str, Role]) -> list[Role]:
+    """Roles named by the `roles` claim (Entra app roles) or mapped from `groups`."""
+    names = claims.get("roles") or []
+    roles = [ROLE_NAMES[n.lower()] for n in names if isinstance(n, str) and n.lower() in ROLE_NAMES]
+    groups = claims.get("groups") or []
+    roles += [group_roles[g] for g in groups if isinstance(g, str) and g in group_roles]
+    return roles
+
+
+def _unverified_header_and_issuer(token: str) -> tuple[dict[str, Any], str]:
+    try:
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError as exc:
+        raise unauthorized("the token is malformed") from exc
+    issuer = claims.get("iss")
+    if not isinstance(issuer, str):
+        raise unauthorized("the token has no issuer")
+    return header, issuer
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer …` header, or a 401."""
+    if not authorization:
+        raise unauthorized("a bearer token is required")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("the Authorization header must be 'Bearer <token>'")
+    return token.strip()

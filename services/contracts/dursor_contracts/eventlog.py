@@ -1,0 +1,108 @@
+"""The run event log: numbered, durable events, then published through the outbox.
+
+A run's events are numbered 1, 2, 3 … by incrementing `runs.last_seq` in the same
+transaction that inserts them, so numbers are gap-free and never reused. A writer that
+holds a lease passes its `AttemptFence`: once the lease is lost (reaped, cancelled),
+its appends fail instead of interleaving with the next attempt's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dursor_contracts.events import ContractModel, EventType, RunEventV1
+from dursor_contracts.outbox import enqueue
+from dursor_contracts.schema import run_events, runs
+from dursor_contracts.topics import RUN_EVENTS
+
+EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://dursor.cloud/run-events")
+
+
+class FencedOut(Exception):
+    """The writer no longer holds the run: its attempt was reaped, ended or cancelled."""
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append: its type and its typed data."""
+
+    type: EventType
+    data: ContractModel
+
+
+@dataclass(frozen=True)
+class AttemptFence:
+    """Appends succeed only while this attempt of this turn holds the lease."""
+
+    turn: int
+    attempt: int
+    lease_owner: str
+
+
+def event_id(run_id: UUID, seq: int) -> UUID:
+    """Deterministic CloudEvent id of an event, so every consumer can deduplicate."""
+    return uuid5(EVENT_ID_NAMESPACE, f"{run_id}:{seq}")
+
+
+async def append_events(
+    conn: AsyncConnection,
+    run_id: UUID,
+    events: Sequence[NewEvent],
+    fence: AttemptFence | None = None,
+) -> list[RunEventV1]:
+    """Number, store and enqueue for publishing `events` in the caller's transaction."""
+    if not events:
+        return []
+    claim = (
+        update(runs)
+        .where(runs.c.id == run_id)
+        .values(last_seq=runs.c.last_seq + len(events))
+        .returning(runs.c.last_seq, runs.c.task_id, runs.c.turn, runs.c.attempt)
+    )
+    if fence is not None:
+        claim = claim.where(
+            runs.c.status == "running",
+            runs.c.turn == fence.turn,
+            runs.c.attempt == fence.attempt,
+            runs.c.lease_owner == fence.lease_owner,
+        )
+    row = (await conn.execute(claim)).one_or_none()
+    if row is None:
+        raise FencedOut(f"run {run_id} is not held by this attempt")
+    first_seq = row.last_seq - len(events) + 1
+    now = datetime.now(UTC)
+    numbered = [
+        RunEventV1(
+            run_id=run_id, task_id=row.task_id, seq=first_seq + i, turn=row.turn,
+            attempt=row.attempt, type=e.type, data=e.data.model_dump(mode="json"), created_at=now,
+        )
+        for i, e in enumerate(events)
+    ]
+    await conn.execute(insert(run_events), [_row(e) for e in numbered])
+    for event in numbered:
+        await enqueue(conn, RUN_EVENTS, event, event_id=event_id(run_id, event.seq))
+    return numbered
+
+
+def _row(event: RunEventV1) -> dict[str, object]:
+    return event.model_dump(include={"run_id", "seq", "task_id", "turn", "attempt", "type",
+                                     "data", "created_at"})
+
+
+async def read_events(
+    conn: AsyncConnection, run_id: UUID, after_seq: int, limit: int
+) -> list[RunEventV1]:
+    """Events of a run with `seq > after_seq`, oldest first."""
+    result = await conn.execute(
+        select(run_events)
+        .where(run_events.c.run_id == run_id, run_events.c.seq > after_seq)
+        .order_by(run_events.c.seq)
+        .limit(limit)
+    )
+    return [RunEventV1.model_validate(r._mapping) for r in result]

@@ -1,0 +1,174 @@
+"""Transactional outbox: messages are rows committed with the change they announce.
+
+`enqueue` runs inside the caller's transaction; `OutboxRelay` publishes committed rows
+through the sidecar and marks them sent. Several relays (replicas) share the table
+safely through `FOR UPDATE SKIP LOCKED`; a failed publish is retried with backoff, so
+Redis or the sidecar being down delays messages and never drops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import timedelta
+from itertools import groupby
+from uuid import UUID, uuid4
+
+import structlog
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from dursor_contracts.cloudevents import build_cloudevent
+from dursor_contracts.events import ContractModel
+from dursor_contracts.schema import outbox
+from dursor_contracts.sidecar import BulkEntry, Sidecar, SidecarError
+from dursor_contracts.telemetry import current_traceparent
+from dursor_contracts.topics import TOPICS_BY_NAME, Topic
+
+log = structlog.get_logger(__name__)
+
+MAX_BACKOFF_SECONDS = 10.0
+SENT_RETENTION = timedelta(hours=6)
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    topic: Topic,
+    data: ContractModel,
+    *,
+    event_id: UUID | None = None,
+    delay: timedelta | None = None,
+) -> UUID:
+    """Add a message to the outbox in the caller's transaction; returns its event id."""
+    event_id = event_id or uuid4()
+    values: dict[str, object] = {
+        "event_id": event_id,
+        "pubsub": topic.pubsub.value,
+        "topic": topic.name,
+        "payload": data.model_dump(mode="json"),
+        "traceparent": current_traceparent(),
+    }
+    if delay is not None:
+        values["available_at"] = func.now() + delay
+    await conn.execute(insert(outbox).values(**values))
+    return event_id
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Delay before the next try of a message that failed `attempts` times."""
+    return float(min(MAX_BACKOFF_SECONDS, 0.25 * 2 ** min(attempts, 10)))
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order and marks them sent."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sidecar: Sidecar,
+        source: str,
+        batch_size: int = 200,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self._engine = engine
+        self._sidecar = sidecar
+        self._source = source
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+
+    def notify(self) -> None:
+        """Publish soon: a transaction that enqueued messages has committed."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Relay until cancelled, sleeping between empty rounds unless notified."""
+        rounds = 0
+        while True:
+            sent = await self._round_safely()
+            rounds += 1
+            if rounds % 600 == 0:
+                await self._purge_sent()
+            if sent < self._batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                self._wake.clear()
+
+    async def _round_safely(self) -> int:
+        try:
+            return await self.relay_once()
+        except Exception:  # the relay must outlive any single failure (DB restarts)
+            log.exception("outbox round failed")
+            await asyncio.sleep(self._poll_interval)
+            return 0
+
+    async def relay_once(self) -> int:
+        """Publish one batch of due messages; returns how many were sent."""
+        async with self._engine.begin() as conn:
+            rows = (await conn.execute(self._due_rows())).all()
+            sent = 0
+            for (pubsub, topic), group in groupby(rows, key=lambda r: (r.pubsub, r.topic)):
+                sent += await self._publish_group(conn, pubsub, topic, list(group))
+        return sent
+
+    def _due_rows(self):  # type: ignore[no-untyped-def]  # SQLAlchemy's Select generics are noisy
+        return (
+            select(outbox)
+            .where(outbox.c.sent_at.is_(None), outbox.c.available_at <= func.now())
+            .order_by(outbox.c.id)
+            .limit(self._batch_size)
+            .with_for_update(skip_locked=True)
+        )
+
+    async def _publish_group(
+        self, conn: AsyncConnection, pubsub: str, topic: str, rows: Sequence[Row[object]]
+    ) -> int:
+        failed = await self._publish(pubsub, topic, rows)
+        sent_ids = [r.id for r in rows if str(r.event_id) not in failed]
+        if sent_ids:
+            await conn.execute(
+                update(outbox).where(outbox.c.id.in_(sent_ids)).values(sent_at=func.now())
+            )
+        for row in rows:
+            if str(row.event_id) in failed:
+                await self._postpone(conn, row)
+        return len(sent_ids)
+
+    async def _publish(self, pubsub: str, topic: str, rows: Sequence[Row[object]]) -> set[str]:
+        contract = TOPICS_BY_NAME[topic]
+        entries = [BulkEntry(str(r.event_id), self._cloudevent(contract, r)) for r in rows]
+        try:
+            if len(entries) == 1:
+                await self._sidecar.publish(pubsub, topic, entries[0].cloudevent, rows[0].traceparent)
+                return set()
+            return await self._sidecar.publish_bulk(pubsub, topic, entries)
+        except SidecarError as exc:
+            log.warning("outbox publish failed", topic=topic, count=len(rows), error=str(exc))
+            return {e.entry_id for e in entries}
+
+    def _cloudevent(self, topic: Topic, row: Row[object]) -> dict[str, object]:
+        payload = topic.model.model_validate(row.payload)
+        event = build_cloudevent(topic, row.event_id, self._source, payload)
+        if row.traceparent:
+            event["traceparent"] = row.traceparent
+        return event
+
+    async def _postpone(self, conn: AsyncConnection, row: Row[object]) -> None:
+        delay = timedelta(seconds=backoff_seconds(row.attempts))
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row.id)
+            .values(
+                attempts=outbox.c.attempts + 1,
+                available_at=func.now() + delay,
+                last_error="publish failed",
+            )
+        )
+
+    async def _purge_sent(self) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                outbox.delete().where(outbox.c.sent_at < func.now() - SENT_RETENTION)
+            )

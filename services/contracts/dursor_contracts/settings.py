@@ -1,0 +1,39 @@
+"""Settings every service shares; each service extends `ServiceSettings` with its own."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Validated at start; secrets come from the Dapr secret store unless given here."""
+
+    model_config = SettingsConfigDict(env_prefix="DURSOR_", extra="ignore", frozen=True)
+
+    app_id: str = Field(validation_alias=AliasChoices("APP_ID", "DURSOR_APP_ID"))
+    dapr_http_port: int = Field(
+        default=3500, validation_alias=AliasChoices("DAPR_HTTP_PORT", "DURSOR_DAPR_HTTP_PORT")
+    )
+    # Token this app presents to its sidecar, and the sidecar presents to this app.
+    dapr_api_token: SecretStr | None = Field(default=None, validation_alias="DAPR_API_TOKEN")
+    app_api_token: SecretStr | None = Field(default=None, validation_alias="APP_API_TOKEN")
+    secret_store: str = "secretstore"
+    database_url: SecretStr | None = None
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    sidecar_wait_seconds: float = Field(default=60.0, ge=0)
+    # Tokens: issuers this service accepts (the local auth service or Entra ID).
+    auth_issuer: str = "http://127.0.0.1:8083"
+    auth_audience: str = "dursor"
+    auth_jwks_url: str | None = None
+    auth_mode: Literal["local", "entra"] = "local"
+    auth_entra_tenant_id: str | None = None
+    artifacts_backend: Literal["local", "azure"] = "local"
+    artifacts_dir: str = ".data/artifacts"
+    artifacts_account_url: str | None = None
+    artifacts_container: str = "dursor"
+    artifacts_connection_string: SecretStr | None = None
