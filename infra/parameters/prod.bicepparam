@@ -1,0 +1,79 @@
+// Production: the seed's "本番環境" sizes, zone redundancy and DR in Japan West.
+// Values that change per run come from the environment, set by scripts/deploy.sh
+// (secrets never live in this file).
+using '../main.bicep'
+
+param environmentName = 'prod'
+param secondaryLocation = 'japanwest'
+param imageTag = readEnvironmentVariable('DURSOR_IMAGE_TAG', 'latest')
+param deployStage = readEnvironmentVariable('DURSOR_DEPLOY_STAGE', 'apps')
+param alertEmail = readEnvironmentVariable('DURSOR_ALERT_EMAIL', '')
+param secretsOfficerPrincipalId = readEnvironmentVariable('DURSOR_SECRETS_OFFICER_ID', '')
+param postgresAdminPassword = readEnvironmentVariable('DURSOR_POSTGRES_ADMIN_PASSWORD', '')
+param seedSecrets = json(readEnvironmentVariable('DURSOR_SEED_SECRETS', '{}'))
+
+// Seed: api 2-10 replicas, 0.5 vCPU / 1Gi, scaled on HTTP requests. Open SSE streams
+// count as concurrent requests (~50 KB each), hence the higher target for the gateway.
+param gatewayScale = {
+  minReplicas: 2
+  maxReplicas: 10
+  cpu: '0.5'
+  memory: '1Gi'
+  concurrentRequests: 500
+}
+param runApiScale = {
+  minReplicas: 2
+  maxReplicas: 10
+  cpu: '0.5'
+  memory: '1Gi'
+  concurrentRequests: 100
+}
+// Seed: worker 2-20 replicas, 1.0 vCPU / 2Gi, scaled on the Redis queue.
+param agentRunnerScale = {
+  minReplicas: 2
+  maxReplicas: 20
+  cpu: '1.0'
+  memory: '2Gi'
+}
+param agentRunnerSlots = 2
+// Seed: web 2-5 replicas, 0.25 vCPU / 512Mi.
+param authScale = {
+  minReplicas: 2
+  maxReplicas: 5
+  cpu: '0.25'
+  memory: '0.5Gi'
+  concurrentRequests: 100
+}
+
+// Seed: General Purpose D4s_v3, 256 GB, 35-day backups, zone-redundant HA, 2 read
+// replicas: one in the primary region (read scale), one in Japan West (DR).
+param postgres = {
+  skuName: 'Standard_D4s_v3'
+  tier: 'GeneralPurpose'
+  storageSizeGB: 256
+  backupRetentionDays: 35
+  geoRedundantBackup: true
+  zoneRedundantHa: true
+  readReplicaLocations: [
+    'japaneast'
+    'japanwest'
+  ]
+  maxConnections: 1719
+  version: '16'
+}
+
+// Seed: Premium P1 (6 GB), clustering with 3 shards, geo-replication.
+param redis = {
+  skuName: 'Premium'
+  family: 'P'
+  capacity: 1
+  shardCount: 3
+  geoReplication: true
+}
+
+// Seed: GRS for Blob (DR); archive tiering needs LRS/GRS/RA-GRS.
+param storageSku = 'Standard_GRS'
+param registrySku = 'Standard'
+param frontDoorSku = 'Premium_AzureFrontDoor'
+param zoneRedundant = true
+param logRetentionDays = 90
