@@ -8,9 +8,12 @@ cd "$DURSOR_ROOT"
 
 ensure_uv() {
   command -v uv >/dev/null 2>&1 && return
-  log "installing uv $UV_VERSION from PyPI"
-  python3 -m pip install --quiet --user "uv==$UV_VERSION" 2>/dev/null \
-    || python3 -m pip install --quiet "uv==$UV_VERSION"
+  log "installing uv $UV_VERSION from PyPI into $DURSOR_UV_HOME"
+  # A private venv: works with a system Python that forbids pip installs (PEP 668).
+  if ! { python3 -m venv "$DURSOR_UV_HOME" >/dev/null 2>&1 \
+         && "$DURSOR_UV_HOME/bin/pip" install --quiet "uv==$UV_VERSION"; }; then
+    python3 -m pip install --quiet --user --break-system-packages "uv==$UV_VERSION"
+  fi
   command -v uv >/dev/null 2>&1 || die "uv is not on PATH after install"
 }
 
@@ -31,16 +34,21 @@ find_installed_daprd() {
   done
 }
 
+wrapper_stamp() { cat tools/daprd/go.mod tools/daprd/go.sum tools/daprd/main.go | sha256sum | cut -c1-16; }
+
 build_daprd() {
-  local target
+  local target stamp
   target="$(real_daprd)"
-  [ -x "$target" ] && [ "$(daprd_version_of "$target")" = "$DAPR_RUNTIME_VERSION" ] && return
+  stamp="$(wrapper_stamp)"
+  # Rebuilt when the wrapper module changes, not only when the version does.
+  [ -x "$target" ] && [ "$(cat "$target.stamp" 2>/dev/null)" = "$stamp" ] && return
   mkdir -p "$(dirname "$target")"
   local installed
   installed="$(find_installed_daprd)"
-  if [ -n "$installed" ]; then
-    log "reusing installed daprd $DAPR_RUNTIME_VERSION at $installed"
+  if [ -n "$installed" ] && [ "${DURSOR_REUSE_DAPRD:-1}" = 1 ]; then
+    log "reusing installed daprd $DAPR_RUNTIME_VERSION at $installed (it needs the sqlite name resolver)"
     ln -sf "$installed" "$target"
+    echo "$stamp" >"$target.stamp"
     return
   fi
   log "building daprd $DAPR_RUNTIME_VERSION from its Go module (a few minutes, once)"
@@ -48,6 +56,7 @@ build_daprd() {
   (cd tools/daprd && go build -tags stablecomponents -trimpath \
     -ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_RUNTIME_VERSION" \
     -o "$target" .)
+  echo "$stamp" >"$target.stamp"
   log "daprd built in $((SECONDS - started)) s"
 }
 

@@ -13,16 +13,20 @@ export UV_VERSION="${UV_VERSION:-0.13.9}"
 
 export DURSOR_CACHE="${DURSOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dursor}"
 export DURSOR_DATA="${DURSOR_DATA:-$DURSOR_ROOT/.data}"
-# `dapr run --runtime-path` looks for <path>/.dapr/bin/daprd.
+# The Dapr CLI looks for $DAPR_RUNTIME_PATH/.dapr/bin/daprd.
 export DURSOR_DAPR_RUNTIME="${DURSOR_DAPR_RUNTIME:-$DURSOR_CACHE/dapr-$DAPR_RUNTIME_VERSION}"
+export DAPR_RUNTIME_PATH="$DURSOR_DAPR_RUNTIME"
 
 export DURSOR_PG_PORT="${DURSOR_PG_PORT:-54329}"
 export DURSOR_REDIS_PORT="${DURSOR_REDIS_PORT:-63799}"
 
-# Given URLs win: CI and developers can point at their own Postgres and Redis.
-DURSOR_DATABASE_URL_GIVEN="${DURSOR_DATABASE_URL:-}"
-DURSOR_REDIS_HOST_GIVEN="${DURSOR_REDIS_HOST:-}"
-export DURSOR_DATABASE_URL_GIVEN DURSOR_REDIS_HOST_GIVEN
+# Given URLs win: CI and developers can point at their own Postgres and Redis. Only the
+# first sourcing decides (nested scripts see our own defaults, which are not "given").
+if [ -z "${DURSOR_ENV_SOURCED:-}" ]; then
+  export DURSOR_DATABASE_URL_GIVEN="${DURSOR_DATABASE_URL:-}"
+  export DURSOR_REDIS_HOST_GIVEN="${DURSOR_REDIS_HOST:-}"
+  export DURSOR_ENV_SOURCED=1
+fi
 export DURSOR_DATABASE_URL="${DURSOR_DATABASE_URL:-postgresql+asyncpg://dursor@127.0.0.1:$DURSOR_PG_PORT/dursor}"
 export DURSOR_REDIS_HOST="${DURSOR_REDIS_HOST:-127.0.0.1:$DURSOR_REDIS_PORT}"
 export DURSOR_REDIS_PASSWORD="${DURSOR_REDIS_PASSWORD:-}"
@@ -31,7 +35,8 @@ export DURSOR_SECRETS_FILE="${DURSOR_SECRETS_FILE:-$DURSOR_DATA/secrets.json}"
 # Sidecars register 127.0.0.1 in the sqlite name resolver instead of the host's IP.
 export DAPR_HOST_IP=127.0.0.1
 
-export PATH="$DURSOR_DAPR_RUNTIME/bin:$HOME/.local/bin:$PATH"
+export DURSOR_UV_HOME="${DURSOR_UV_HOME:-$DURSOR_CACHE/uv-$UV_VERSION}"
+export PATH="$DURSOR_DAPR_RUNTIME/bin:$DURSOR_UV_HOME/bin:$HOME/.local/bin:$PATH"
 
 log() { printf '\033[1;34m[dursor]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[dursor]\033[0m %s\n' "$*" >&2; exit 1; }

@@ -2,7 +2,10 @@ module dursor.local/tools/daprd
 
 go 1.26.4
 
-require github.com/dapr/dapr v1.18.1
+require (
+	github.com/dapr/components-contrib v1.18.0
+	github.com/dapr/dapr v1.18.1
+)
 
 require (
 	cel.dev/expr v0.25.1 // indirect
@@ -137,7 +140,6 @@ require (
 	github.com/creasty/defaults v1.5.2 // indirect
 	github.com/cyphar/filepath-securejoin v0.6.1 // indirect
 	github.com/dancannon/gorethink v4.0.0+incompatible // indirect
-	github.com/dapr/components-contrib v1.18.0 // indirect
 	github.com/dapr/durabletask-go v0.12.1 // indirect
 	github.com/dapr/kit v0.18.1 // indirect
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect

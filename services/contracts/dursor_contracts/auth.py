@@ -67,7 +67,10 @@ class Principal:
 def unauthorized(detail: str) -> ProblemError:
     """401 with the challenge RFC 6750 asks for."""
     return ProblemError(
-        401, "unauthorized", "Unauthorized", detail,
+        401,
+        "unauthorized",
+        "Unauthorized",
+        detail,
         headers={"WWW-Authenticate": 'Bearer realm="dursor"'},
     )
 

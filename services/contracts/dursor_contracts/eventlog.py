@@ -79,8 +79,14 @@ async def append_events(
     now = datetime.now(UTC)
     numbered = [
         RunEventV1(
-            run_id=run_id, task_id=row.task_id, seq=first_seq + i, turn=row.turn,
-            attempt=row.attempt, type=e.type, data=e.data.model_dump(mode="json"), created_at=now,
+            run_id=run_id,
+            task_id=row.task_id,
+            seq=first_seq + i,
+            turn=row.turn,
+            attempt=row.attempt,
+            type=e.type,
+            data=e.data.model_dump(mode="json"),
+            created_at=now,
         )
         for i, e in enumerate(events)
     ]
@@ -91,8 +97,9 @@ async def append_events(
 
 
 def _row(event: RunEventV1) -> dict[str, object]:
-    return event.model_dump(include={"run_id", "seq", "task_id", "turn", "attempt", "type",
-                                     "data", "created_at"})
+    return event.model_dump(
+        include={"run_id", "seq", "task_id", "turn", "attempt", "type", "data", "created_at"}
+    )
 
 
 async def read_events(

@@ -141,7 +141,9 @@ class OutboxRelay:
         entries = [BulkEntry(str(r.event_id), self._cloudevent(contract, r)) for r in rows]
         try:
             if len(entries) == 1:
-                await self._sidecar.publish(pubsub, topic, entries[0].cloudevent, rows[0].traceparent)
+                await self._sidecar.publish(
+                    pubsub, topic, entries[0].cloudevent, rows[0].traceparent
+                )
                 return set()
             return await self._sidecar.publish_bulk(pubsub, topic, entries)
         except SidecarError as exc:

@@ -165,7 +165,11 @@ runs = Table(
         name="lease_iff_running",
     ),
     Index("ix_runs_status_lease", "status", "lease_expires_at"),
-    Index("ix_runs_created_by_active", "created_by", postgresql_where=text("status IN ('queued','running')")),
+    Index(
+        "ix_runs_created_by_active",
+        "created_by",
+        postgresql_where=text("status IN ('queued','running')"),
+    ),
 )
 
 run_attempts = Table(
@@ -249,7 +253,9 @@ pull_requests = Table(
     Column("requested_by", Text, nullable=False),
     _created_at(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint(_in("state", ("requested", "open", "closed", "merged", "failed")), name="state"),
+    CheckConstraint(
+        _in("state", ("requested", "open", "closed", "merged", "failed")), name="state"
+    ),
 )
 
 idempotency_keys = Table(

@@ -1,3 +1,4 @@
+# ruff: noqa: S105 - these are the names of secrets, not their values
 """Names of every secret the code reads from the `secretstore` component.
 
 Locally they live in the bootstrap's JSON file; in Azure they are Key Vault secrets of

@@ -20,7 +20,7 @@ class ServiceSettings(BaseSettings):
     # Token this app presents to its sidecar, and the sidecar presents to this app.
     dapr_api_token: SecretStr | None = Field(default=None, validation_alias="DAPR_API_TOKEN")
     app_api_token: SecretStr | None = Field(default=None, validation_alias="APP_API_TOKEN")
-    secret_store: str = "secretstore"
+    secret_store: str = "secretstore"  # noqa: S105 - a component name
     database_url: SecretStr | None = None
     database_pool_size: int = Field(default=10, ge=1, le=200)
     log_format: Literal["json", "console"] = "json"

@@ -78,15 +78,15 @@ class Sidecar:
         if traceparent:
             headers["traceparent"] = traceparent
         response = await self._request(
-            "POST", f"/v1.0/publish/{pubsub}/{topic}", content=json.dumps(cloudevent),
+            "POST",
+            f"/v1.0/publish/{pubsub}/{topic}",
+            content=json.dumps(cloudevent),
             headers=headers,
         )
         if response.status_code != 204:
             raise SidecarError(f"publish {topic}: {response.status_code} {response.text}")
 
-    async def publish_bulk(
-        self, pubsub: str, topic: str, entries: Sequence[BulkEntry]
-    ) -> set[str]:
+    async def publish_bulk(self, pubsub: str, topic: str, entries: Sequence[BulkEntry]) -> set[str]:
         """Publish several CloudEvents in one call; returns the entry ids that failed."""
         body = [
             {"entryId": e.entry_id, "event": e.cloudevent, "contentType": CLOUDEVENT_MEDIA_TYPE}

@@ -95,8 +95,11 @@ class BodySizeLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         problem = Problem(
-            type="https://dursor.cloud/problems/too-large", title="Content Too Large",
-            status=413, detail=self._detail(), instance=scope.get("path"),
+            type="https://dursor.cloud/problems/too-large",
+            title="Content Too Large",
+            status=413,
+            detail=self._detail(),
+            instance=scope.get("path"),
         )
         await _problem_response(problem)(scope, receive, send)
 

@@ -1,0 +1,14 @@
+# Settings of a laptop install (sourced): local repositories, a sample command agent,
+# artifacts and workspaces under .data/.
+export DURSOR_ALLOW_LOCAL_REPOS="${DURSOR_ALLOW_LOCAL_REPOS:-true}"
+export DURSOR_ARTIFACTS_DIR="${DURSOR_ARTIFACTS_DIR:-$DURSOR_DATA/artifacts}"
+export DURSOR_WORKSPACES_DIR="${DURSOR_WORKSPACES_DIR:-$DURSOR_DATA/workspaces}"
+# `command` executor templates. `append-note` appends the instruction to NOTES.md: the
+# instruction is one argv element ($1 of the script), never parsed by a shell.
+if [ -z "${DURSOR_COMMAND_TEMPLATES:-}" ]; then
+  DURSOR_COMMAND_TEMPLATES=$(cat <<'JSON'
+{"append-note": ["sh", "-c", "printf '%s\\n' \"$1\" >> NOTES.md && echo wrote NOTES.md", "dursor", "{instruction}"]}
+JSON
+)
+  export DURSOR_COMMAND_TEMPLATES
+fi

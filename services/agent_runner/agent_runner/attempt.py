@@ -1,0 +1,205 @@
+"""One attempt of one run's turn: workspace, agent, commit, artifacts, terminal event."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from agent_runner.event_batcher import EventBatcher
+from agent_runner.executors.base import AgentInvocation, AgentOutcome, Credential, Executor
+from agent_runner.leases import ClaimedRun, RunLeases
+from agent_runner.process import LimitExceeded, ProcessLimits
+from agent_runner.workspace import TurnResult, Workspaces
+from dursor_contracts.artifacts import ArtifactStore
+from dursor_contracts.eventlog import FencedOut, NewEvent
+from dursor_contracts.events import (
+    ArtifactData,
+    CompletedData,
+    EndedData,
+    EventType,
+    RunStatus,
+)
+
+log = structlog.get_logger(__name__)
+
+
+class AttemptStopped(Exception):
+    """The attempt was stopped from outside: cancel, shutdown or a lost lease."""
+
+    def __init__(self, status: RunStatus | None, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class AttemptContext:
+    """What every attempt of a worker shares."""
+
+    leases: RunLeases
+    workspaces: Workspaces
+    artifacts: ArtifactStore
+    executors: Mapping[str, Executor]
+    limits: ProcessLimits
+    notify_relay: Callable[[], None]
+    log_batch_bytes: int
+    log_batch_seconds: float
+
+
+class RunAttempt:
+    """Executes a claimed run and records exactly one terminal outcome for it."""
+
+    def __init__(self, ctx: AttemptContext, run: ClaimedRun, credential: Credential | None) -> None:
+        self._ctx = ctx
+        self.run = run
+        self._credential = credential
+        self.stop_reason: AttemptStopped | None = None
+        self.events = EventBatcher(
+            ctx.leases.engine,
+            run.id,
+            run.fence(ctx.leases.worker_id),
+            ctx.notify_relay,
+            ctx.log_batch_bytes,
+            ctx.log_batch_seconds,
+        )
+
+    async def execute(self) -> None:
+        """Run to a terminal state; never raises except for the caller's own cancellation."""
+        bound = structlog.contextvars.bound_contextvars(
+            run_id=str(self.run.id), turn=self.run.turn, attempt=self.run.attempt
+        )
+        with bound:
+            try:
+                await self._execute()
+            except FencedOut:
+                log.warning("lease lost; another attempt owns the run now")
+            finally:
+                await self.events.close()
+
+    async def _execute(self) -> None:
+        try:
+            outcome, result = await self._work()
+        except asyncio.CancelledError:
+            await self._stopped()
+            return
+        except LimitExceeded as exc:
+            status = RunStatus.FAILED if exc.kind == "output_cap" else RunStatus.TIMED_OUT
+            await self._end(status, EndedData(reason=exc.detail), {"error": exc.detail})
+            return
+        except Exception as exc:
+            log.exception("attempt failed")
+            reason = f"{type(exc).__name__}: {exc}"[:2000]
+            await self._end(RunStatus.FAILED, EndedData(reason=reason), {"error": reason})
+            return
+        await self._finish(outcome, result)
+
+    async def _work(self) -> tuple[AgentOutcome, TurnResult]:
+        executor = self._ctx.executors.get(self.run.executor_type)
+        if executor is None:
+            raise RuntimeError(
+                f"executor {self.run.executor_type!r} is not installed on this worker"
+            )
+        await self.events.progress("preparing workspace")
+        bundle = await self._bundle()
+        worktree = await self._ctx.workspaces.prepare(
+            self.run.repo_url, str(self.run.id), self.run.base_branch, bundle
+        )
+        outcome = await executor.run(self._invocation(worktree), self.events)
+        await self.events.progress("recording changes")
+        message = f"dursor: {self.run.title} (turn {self.run.turn})\n\n{self.run.instruction}"
+        result = await self._ctx.workspaces.finish_turn(
+            worktree, self.run.base_branch, message[:4000]
+        )
+        return outcome, result
+
+    async def _bundle(self) -> bytes | None:
+        if self.run.turn == 1 or not self.run.bundle_uri:
+            return None
+        return await self._ctx.artifacts.get(self.run.bundle_uri)
+
+    def _invocation(self, worktree: Any) -> AgentInvocation:
+        return AgentInvocation(
+            run_id=self.run.id,
+            turn=self.run.turn,
+            instruction=self.run.instruction,
+            workspace=worktree,
+            home=self._ctx.workspaces.home_path(str(self.run.id)),
+            model=self.run.model,
+            options=self.run.options,
+            session_id=self.run.session_id,
+            credential=self._credential,
+            limits=self._ctx.limits,
+        )
+
+    async def _finish(self, outcome: AgentOutcome, result: TurnResult) -> None:
+        values: dict[str, Any] = {
+            "files_changed": [f.model_dump() for f in result.files_changed],
+            "commit_sha": result.commit_sha,
+            "usage": outcome.usage,
+            "session_id": outcome.session_id or self.run.session_id,
+        }
+        artifacts = await self._store_artifacts(result, values)
+        if not outcome.succeeded:
+            reason = outcome.error or f"agent exited with status {outcome.exit_code}"
+            await self._end(
+                RunStatus.FAILED, EndedData(reason=reason), values | {"error": reason}, artifacts
+            )
+            return
+        summary = outcome.summary or "the agent finished"
+        completed = CompletedData(
+            summary=summary,
+            files_changed=result.files_changed,
+            commit_sha=result.commit_sha,
+            branch=self.run.branch,
+        )
+        await self._end(RunStatus.SUCCEEDED, completed, values | {"summary": summary}, artifacts)
+
+    async def _store_artifacts(self, result: TurnResult, values: dict[str, Any]) -> list[NewEvent]:
+        prefix = f"artifacts/{self.run.id}/turn-{self.run.turn}"
+        store = self._ctx.artifacts
+        values["patch_uri"] = await store.put(f"{prefix}/patch.diff", result.patch, "text/x-diff")
+        worktree = self._ctx.workspaces.worktree_path(str(self.run.id))
+        bundle = await self._ctx.workspaces.bundle(worktree, str(self.run.id), self.run.base_branch)
+        if bundle:
+            values["bundle_uri"] = await store.put(
+                f"{prefix}/branch.bundle", bundle, "application/x-git-bundle"
+            )
+        patch = ArtifactData(
+            kind="patch",
+            uri=values["patch_uri"],
+            size_bytes=len(result.patch),
+            sha256=hashlib.sha256(result.patch).hexdigest(),
+        )
+        return [NewEvent(EventType.ARTIFACT, patch)]
+
+    async def _stopped(self) -> None:
+        stop = self.stop_reason or AttemptStopped(None, "worker shutting down")
+        if stop.status is None:
+            await self._ctx.leases.release(self.run, stop.reason)
+            return
+        await self._end(stop.status, EndedData(reason=stop.reason), {"error": stop.reason})
+
+    async def _end(
+        self,
+        status: RunStatus,
+        data: Any,
+        values: dict[str, Any],
+        before: list[NewEvent] | None = None,
+    ) -> None:
+        terminal = {
+            RunStatus.SUCCEEDED: EventType.COMPLETED,
+            RunStatus.FAILED: EventType.FAILED,
+            RunStatus.CANCELLED: EventType.CANCELLED,
+            RunStatus.TIMED_OUT: EventType.TIMED_OUT,
+        }[status]
+        async with self._ctx.leases.engine.begin() as conn:
+            await self.events.write_in(conn, [*(before or []), NewEvent(terminal, data)])
+            if not await self._ctx.leases.end(conn, self.run, status, values):
+                raise FencedOut(f"run {self.run.id} ended elsewhere")
+        self._ctx.notify_relay()
+        log.info("attempt ended", status=status.value)

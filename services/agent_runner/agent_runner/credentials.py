@@ -1,0 +1,43 @@
+"""The one provider credential a run may use, decrypted from its model profile."""
+
+from __future__ import annotations
+
+from typing import Literal, cast
+
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from agent_runner.executors.base import Credential
+from agent_runner.leases import ClaimedRun
+from dursor_contracts.crypto import EncryptionKeyRing, Sealed
+from dursor_contracts.schema import model_profiles
+
+Provider = Literal["openai", "anthropic", "google"]
+
+
+class ModelProfileCredentials:
+    """Resolves a run's model profile to its decrypted API key."""
+
+    def __init__(self, engine: AsyncEngine, keyring: EncryptionKeyRing) -> None:
+        self._engine = engine
+        self._keyring = keyring
+
+    async def for_run(self, run: ClaimedRun) -> Credential | None:
+        """None when the run names no model profile (the agent brings its own setup)."""
+        if run.model_profile_id is None:
+            return None
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(model_profiles).where(
+                        model_profiles.c.id == run.model_profile_id,
+                        model_profiles.c.deleted_at.is_(None),
+                    )
+                )
+            ).one_or_none()
+        if row is None:
+            return None
+        sealed = Sealed(row.key_id, row.key_nonce, row.key_ciphertext)
+        api_key = self._keyring.open(sealed, context=str(row.id).encode())
+        return Credential(cast(Provider, row.provider), SecretStr(api_key), row.base_url)

@@ -1,0 +1,1 @@
+"""Executors: one small adapter per kind of coding agent, behind `Executor`."""

@@ -1,0 +1,49 @@
+"""agent-runner settings: concurrency, leases, limits, workspaces, command templates."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+
+from pydantic import Field
+
+from agent_runner.process import ProcessLimits
+from dursor_contracts.settings import ServiceSettings
+
+
+def default_worker_id() -> str:
+    """Unique per process: host, pid and a random suffix (pids repeat across restarts)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class RunnerSettings(ServiceSettings):
+    """Validated at start; every limit has a sane default for a laptop."""
+
+    app_id: str = "agent-runner"
+    worker_id: str = Field(default_factory=default_worker_id)
+    max_concurrency: int = Field(default=4, ge=1, le=256)
+    lease_seconds: float = Field(default=30.0, ge=2.0)
+    pull_interval_seconds: float = Field(default=2.0, gt=0)
+    reaper_interval_seconds: float = Field(default=5.0, gt=0)
+    drain_seconds: float = Field(default=20.0, ge=0)
+    workspaces_dir: str = ".data/workspaces"
+    worktree_retention_seconds: float = Field(default=7 * 24 * 3600.0, ge=0)
+    wall_clock_seconds: float = Field(default=3600.0, gt=0)
+    idle_seconds: float = Field(default=600.0, gt=0)
+    output_cap_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    kill_grace_seconds: float = Field(default=10.0, ge=0)
+    log_batch_bytes: int = Field(default=32 * 1024, ge=256)
+    log_batch_seconds: float = Field(default=0.1, gt=0)
+    # name -> argv template of the `command` executor,
+    # e.g. {"aider": ["aider", "--message", "{instruction}"]}
+    command_templates: dict[str, list[str]] = Field(default_factory=dict)
+
+    def limits(self) -> ProcessLimits:
+        """The process limits every agent of this worker runs under."""
+        return ProcessLimits(
+            wall_clock_seconds=self.wall_clock_seconds,
+            idle_seconds=self.idle_seconds,
+            output_cap_bytes=self.output_cap_bytes,
+            kill_grace_seconds=self.kill_grace_seconds,
+        )

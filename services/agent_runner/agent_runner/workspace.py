@@ -1,0 +1,223 @@
+"""Git workspaces: one cached bare clone per repository, one worktree and branch per run.
+
+The bare clone is fetched, never re-cloned. A run's work lives on `dursor/<id-prefix>`
+in its own worktree; dursor commits the agent's changes itself, so the patch is the
+diff between the task's base and the run branch. A bundle of the branch is stored as
+an artifact so a follow-up turn can continue on any worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from dursor_contracts.events import FileChange
+
+GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "dursor",
+    "GIT_AUTHOR_EMAIL": "dursor@users.noreply.dursor.cloud",
+    "GIT_COMMITTER_NAME": "dursor",
+    "GIT_COMMITTER_EMAIL": "dursor@users.noreply.dursor.cloud",
+}
+CHANGE_KINDS = {"A": "added", "M": "modified", "D": "deleted"}
+
+
+class GitError(Exception):
+    """A git command failed."""
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """What a turn left in the worktree: its commit, the run's patch and files changed."""
+
+    commit_sha: str | None
+    patch: bytes
+    files_changed: list[FileChange]
+
+
+async def git(*args: str, cwd: Path | None = None, input_bytes: bytes | None = None) -> bytes:
+    """Run git with a fixed, prompt-free environment; returns stdout or raises GitError."""
+    env = {**os.environ, **GIT_ENV}
+    process = await asyncio.create_subprocess_exec(
+        "git",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdin=asyncio.subprocess.PIPE if input_bytes is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate(input_bytes)
+    if process.returncode != 0:
+        raise GitError(f"git {args[0]} failed: {err.decode(errors='replace').strip()[:500]}")
+    return out
+
+
+def branch_for(run_id: str) -> str:
+    """The branch a run works on."""
+    return f"dursor/{run_id.replace('-', '')[:12]}"
+
+
+class Workspaces:
+    """Bare clone cache, worktrees and agent homes under one directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def mirror_path(self, url: str) -> Path:
+        """Where the bare clone of `url` is cached."""
+        return self.root / "repos" / f"{hashlib.sha256(url.encode()).hexdigest()[:24]}.git"
+
+    def worktree_path(self, run_id: str) -> Path:
+        """Where the run's worktree lives."""
+        return self.root / "worktrees" / run_id
+
+    def home_path(self, run_id: str) -> Path:
+        """The agent's HOME for this run (kept across turns for session files)."""
+        path = self.root / "homes" / run_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    async def sync_mirror(self, url: str) -> Path:
+        """Clone once, then fetch; serialised per repository across tasks and processes."""
+        mirror = self.mirror_path(url)
+        async with self._lock_for(mirror):
+            await asyncio.to_thread(_flock_wait, mirror)
+            try:
+                if not (mirror / "HEAD").exists():
+                    await _clone_bare(url, mirror)
+                await git("fetch", "--prune", "--quiet", "origin", cwd=mirror)
+            finally:
+                _funlock(mirror)
+        return mirror
+
+    def _lock_for(self, mirror: Path) -> asyncio.Lock:
+        return self._locks.setdefault(str(mirror), asyncio.Lock())
+
+    async def prepare(self, url: str, run_id: str, base_branch: str, bundle: bytes | None) -> Path:
+        """A worktree on the run's branch: new from the base, or restored from a bundle."""
+        mirror = await self.sync_mirror(url)
+        worktree = self.worktree_path(run_id)
+        branch = branch_for(run_id)
+        if (worktree / ".git").exists():
+            return worktree
+        await git("worktree", "prune", cwd=mirror)
+        if bundle is not None:
+            await self._restore_branch(mirror, branch, bundle)
+            await git("worktree", "add", "--quiet", str(worktree), branch, cwd=mirror)
+        else:
+            base = f"refs/remotes/origin/{base_branch}"
+            await git("worktree", "add", "--quiet", "-B", branch, str(worktree), base, cwd=mirror)
+        return worktree
+
+    async def _restore_branch(self, mirror: Path, branch: str, bundle: bytes) -> None:
+        path = mirror / f"restore-{branch.replace('/', '-')}.bundle"
+        path.write_bytes(bundle)
+        try:
+            await git("fetch", "--quiet", str(path), f"+{branch}:{branch}", cwd=mirror)
+        finally:
+            path.unlink(missing_ok=True)
+
+    async def finish_turn(self, worktree: Path, base_branch: str, message: str) -> TurnResult:
+        """Commit whatever the agent changed and describe the run's whole diff."""
+        await git("add", "--all", cwd=worktree)
+        staged = await git("diff", "--cached", "--name-only", cwd=worktree)
+        if staged.strip():
+            await git("commit", "--quiet", "--no-verify", "-m", message, cwd=worktree)
+        head = (await git("rev-parse", "HEAD", cwd=worktree)).decode().strip()
+        base = await self._merge_base(worktree, base_branch)
+        patch = await git("diff", "--binary", f"{base}..HEAD", cwd=worktree)
+        files = await _files_changed(worktree, base)
+        return TurnResult(
+            commit_sha=head if base != head else None, patch=patch, files_changed=files
+        )
+
+    async def _merge_base(self, worktree: Path, base_branch: str) -> str:
+        out = await git("merge-base", "HEAD", f"refs/remotes/origin/{base_branch}", cwd=worktree)
+        return out.decode().strip()
+
+    async def bundle(self, worktree: Path, run_id: str, base_branch: str) -> bytes:
+        """The run branch's commits since the base, as a git bundle."""
+        base = await self._merge_base(worktree, base_branch)
+        branch = branch_for(run_id)
+        head = (await git("rev-parse", "HEAD", cwd=worktree)).decode().strip()
+        if head == base:
+            return b""
+        path = worktree.parent / f"{run_id}.bundle"
+        try:
+            await git("bundle", "create", "--quiet", str(path), f"{base}..{branch}", cwd=worktree)
+            return path.read_bytes()
+        finally:
+            path.unlink(missing_ok=True)
+
+    async def remove(self, run_id: str) -> None:
+        """Delete a run's worktree, branch stays in the bare clone until pruned."""
+        worktree = self.worktree_path(run_id)
+        await asyncio.to_thread(shutil.rmtree, worktree, True)
+
+    async def remove_older_than(self, seconds: float, keep: Sequence[str]) -> int:
+        """Remove worktrees untouched for `seconds` except those of `keep`; returns the count."""
+        folder = self.root / "worktrees"
+        if not folder.exists():
+            return 0
+        cutoff = time.time() - seconds
+        stale = [p for p in folder.iterdir() if p.name not in keep and p.stat().st_mtime < cutoff]
+        for path in stale:
+            await self.remove(path.name)
+        return len(stale)
+
+
+async def _clone_bare(url: str, mirror: Path) -> None:
+    mirror.parent.mkdir(parents=True, exist_ok=True)
+    await git("clone", "--bare", "--quiet", url, str(mirror))
+    await git("config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*", cwd=mirror)
+
+
+async def _files_changed(worktree: Path, base: str) -> list[FileChange]:
+    # Renames are reported as a deletion plus an addition: simpler to read and to parse.
+    diff_range = f"{base}..HEAD"
+    numstat = await git("diff", "--numstat", "--no-renames", "-z", diff_range, cwd=worktree)
+    status = await git("diff", "--name-status", "--no-renames", "-z", diff_range, cwd=worktree)
+    fields = status.decode().split("\0")
+    kinds = {fields[i + 1]: fields[i] for i in range(0, len(fields) - 1, 2)}
+    changes = []
+    for entry in filter(None, numstat.decode().split("\0")):
+        added, deleted, path = entry.split("\t", 2)
+        changes.append(
+            FileChange(
+                path=path,
+                change=CHANGE_KINDS.get(kinds.get(path, "M"), "modified"),  # type: ignore[arg-type]
+                additions=int(added) if added.isdigit() else 0,
+                deletions=int(deleted) if deleted.isdigit() else 0,
+            )
+        )
+    return changes
+
+
+def _flock_wait(mirror: Path) -> None:
+    lock_path = mirror.with_suffix(".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = lock_path.open("a")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    _HELD[str(mirror)] = handle
+
+
+def _funlock(mirror: Path) -> None:
+    handle = _HELD.pop(str(mirror), None)
+    if handle is not None:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+_HELD: dict[str, TextIO] = {}

@@ -1,0 +1,60 @@
+"""auth: users, roles and the local OIDC issuer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+
+from fastapi import FastAPI
+
+from auth_service.issuer import LocalIssuer
+from auth_service.passwords import hash_password
+from auth_service.routes import oidc
+from auth_service.settings import AuthSettings
+from auth_service.users import ensure_local_user
+from dursor_contracts.auth import Role
+from dursor_contracts.runtime import ServiceRuntime, service_runtime, token_verifier
+from dursor_contracts.secret_names import ADMIN_PASSWORD, JWT_SIGNING_KEYS
+from dursor_contracts.web import create_service_app
+
+
+async def _create_first_admin(
+    runtime: ServiceRuntime, issuer: LocalIssuer, settings: AuthSettings
+) -> None:
+    password = await runtime.secret(ADMIN_PASSWORD)
+    async with runtime.engine.begin() as conn:
+        await ensure_local_user(
+            conn, issuer.issuer, settings.admin_username, Role.ADMIN, hash_password(password)
+        )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI, settings: AuthSettings) -> AsyncIterator[None]:
+    """Own every client; create the first admin from the secret store."""
+    async with service_runtime(settings) as runtime:
+        issuer = LocalIssuer(
+            settings.auth_issuer,
+            settings.auth_audience,
+            settings.token_ttl_seconds,
+            lambda: runtime.secret(JWT_SIGNING_KEYS),
+            settings.key_refresh_seconds,
+        )
+        if settings.auth_mode == "local":
+            await _create_first_admin(runtime, issuer, settings)
+        app.state.engine = runtime.engine
+        app.state.issuer = issuer
+        app.state.verifier = token_verifier(settings, runtime.http)
+        app.state.readiness = runtime.readiness()
+        yield
+
+
+def create_app(settings: AuthSettings | None = None) -> FastAPI:
+    """The auth ASGI app."""
+    settings = settings or AuthSettings()
+    return create_service_app(
+        "dursor auth",
+        partial(lifespan, settings=settings),
+        [oidc.router],
+        description="Users, roles, API tokens and the local OIDC issuer.",
+    )

@@ -1,0 +1,71 @@
+"""events-gateway: the one public entry point (REST routed by Dapr, SSE fan-out)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from dursor_contracts.runtime import service_runtime, token_verifier
+from dursor_contracts.web import create_service_app
+from events_gateway.catch_up import catch_up_forever
+from events_gateway.hub import FanoutHub
+from events_gateway.metrics import GatewayMetrics
+from events_gateway.routes import edge, streams, subscriptions
+from events_gateway.settings import GatewaySettings
+from events_gateway.streams import StreamConfig
+
+
+def stream_config(settings: GatewaySettings) -> StreamConfig:
+    """SSE timing and buffers from the settings."""
+    return StreamConfig(
+        ping_seconds=settings.sse_ping_seconds,
+        retry_ms=settings.sse_retry_ms,
+        max_lifetime_seconds=settings.sse_max_lifetime_seconds,
+        buffer=settings.sse_client_buffer,
+        replay_page=settings.sse_replay_page,
+    )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI, settings: GatewaySettings) -> AsyncIterator[None]:
+    """Own every client; the hub lives as long as the process."""
+    async with service_runtime(settings) as runtime:
+        metrics = GatewayMetrics()
+        metrics.export()
+        hub = FanoutHub(metrics)
+        runtime.background.start(
+            catch_up_forever(runtime.engine, hub, settings.catch_up_seconds), "catch-up"
+        )
+        app.state.settings = settings
+        app.state.engine = runtime.engine
+        app.state.sidecar = runtime.sidecar
+        app.state.hub = hub
+        app.state.metrics = metrics
+        app.state.stream_config = stream_config(settings)
+        app.state.verifier = token_verifier(settings, runtime.http)
+        app.state.readiness = runtime.readiness()
+        yield
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    """The events-gateway ASGI app."""
+    settings = settings or GatewaySettings()
+    app = create_service_app(
+        "dursor events-gateway",
+        partial(lifespan, settings=settings),
+        [streams.router, subscriptions.router, edge.router],
+        max_body_bytes=settings.max_body_bytes,
+        description="Public REST (routed to run-api and auth by Dapr) and SSE streams.",
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins or [],
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["Retry-After"],
+    )
+    return app

@@ -1,0 +1,159 @@
+"""In-process fan-out: every `run-events` message this replica receives goes to every stream.
+
+Each event is encoded once per replica; a subscriber's buffer is bounded, and a
+subscriber that falls behind is closed (it resumes from its last id) instead of
+blocking the others or growing memory. Live delivery is only a fast path: streams fill
+any gap from the Postgres event log, so an out-of-order or lost message costs latency,
+never correctness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from dataclasses import dataclass
+from uuid import UUID
+
+from dursor_contracts.events import RunEventV1
+from events_gateway.metrics import GatewayMetrics
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedEvent:
+    """An event with its SSE payload encoded once for all subscribers."""
+
+    run_id: UUID
+    seq: int
+    terminal: bool
+    event_line: bytes
+    data_line: bytes
+
+
+def encode(event: RunEventV1) -> EncodedEvent:
+    """The `event:` and `data:` lines of an event; `id:` is added per stream kind."""
+    body = {
+        "run_id": str(event.run_id),
+        "task_id": str(event.task_id),
+        "seq": event.seq,
+        "turn": event.turn,
+        "attempt": event.attempt,
+        "type": event.type.value,
+        "data": event.data,
+        "created_at": event.created_at.isoformat(),
+    }
+    return EncodedEvent(
+        run_id=event.run_id,
+        seq=event.seq,
+        terminal=event.type.is_terminal,
+        event_line=f"event: {event.type.value}\n".encode(),
+        data_line=b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n",
+    )
+
+
+class Subscription:
+    """One stream's bounded inbox."""
+
+    __slots__ = ("_capacity", "_items", "_waiter", "overflowed")
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._items: deque[EncodedEvent] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self.overflowed = False
+
+    def offer(self, event: EncodedEvent) -> bool:
+        """Queue without blocking; False (and overflowed) once the buffer is full."""
+        if len(self._items) >= self._capacity:
+            self.overflowed = True
+            self._wake()
+            return False
+        self._items.append(event)
+        self._wake()
+        return True
+
+    def wake(self) -> None:
+        """End a pending `wait` now (the client went away)."""
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def drain(self) -> list[EncodedEvent]:
+        """Everything queued so far."""
+        items = list(self._items)
+        self._items.clear()
+        return items
+
+    async def wait(self, timeout: float) -> None:
+        """Until something is queued, the buffer overflowed, or `timeout` passed."""
+        if self._items or self.overflowed:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(self._waiter, timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self._waiter = None
+
+
+class FanoutHub:
+    """Routes encoded events to the subscriptions of their run and of their task."""
+
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self._by_run: dict[UUID, set[Subscription]] = {}
+        self._by_task: dict[UUID, set[Subscription]] = {}
+        self._metrics = metrics
+        # Highest seq known per watched run (live or replayed): the catch-up poller
+        # compares it with Postgres to find events whose publish never arrived.
+        self.heads: dict[UUID, int] = {}
+
+    def watch_run(self, run_id: UUID, subscription: Subscription) -> None:
+        """Deliver this run's events to `subscription`."""
+        self._by_run.setdefault(run_id, set()).add(subscription)
+
+    def watch_task(self, task_id: UUID, subscription: Subscription) -> None:
+        """Deliver every event of the task's runs to `subscription`."""
+        self._by_task.setdefault(task_id, set()).add(subscription)
+
+    def unwatch(self, key: UUID, subscription: Subscription) -> None:
+        """Stop delivering to `subscription` (run or task key)."""
+        for index in (self._by_run, self._by_task):
+            subscribers = index.get(key)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del index[key]
+
+    @property
+    def watched_runs(self) -> list[UUID]:
+        """Runs at least one run stream is watching."""
+        return list(self._by_run)
+
+    @property
+    def watched_tasks(self) -> list[UUID]:
+        """Tasks at least one task stream is watching."""
+        return list(self._by_task)
+
+    def note_head(self, run_id: UUID, seq: int) -> None:
+        """Remember that events up to `seq` of a run exist (seen live or replayed)."""
+        if seq > self.heads.get(run_id, 0):
+            self.heads[run_id] = seq
+
+    def forget_heads_except(self, keep: set[UUID]) -> None:
+        """Drop heads of runs nobody watches any more (bounded memory)."""
+        for run_id in self.heads.keys() - keep:
+            del self.heads[run_id]
+
+    def publish(self, event: RunEventV1) -> None:
+        """Encode once and offer to every interested subscription."""
+        targets = [*self._by_run.get(event.run_id, ()), *self._by_task.get(event.task_id, ())]
+        if not targets:
+            return
+        self.note_head(event.run_id, event.seq)
+        encoded = encode(event)
+        for subscription in targets:
+            if subscription.offer(encoded):
+                self._metrics.events_delivered.add(1)

@@ -1,0 +1,23 @@
+"""events-gateway settings: routing, CORS, SSE timing and buffers."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from dursor_contracts.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    """Validated at start."""
+
+    app_id: str = "events-gateway"
+    cors_origins: list[str] = Field(default_factory=list)
+    sse_ping_seconds: float = Field(default=15.0, gt=0)
+    sse_retry_ms: int = Field(default=2000, ge=100)
+    sse_max_lifetime_seconds: float = Field(default=1800.0, gt=0)
+    sse_client_buffer: int = Field(default=1024, ge=8)
+    sse_replay_page: int = Field(default=1000, ge=10, le=5000)
+    # How often the gateway checks Postgres for events whose publish never arrived.
+    catch_up_seconds: float = Field(default=15.0, gt=0)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    upstream_timeout_seconds: float = Field(default=30.0, gt=0)

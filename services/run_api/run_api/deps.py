@@ -1,0 +1,44 @@
+"""Request dependencies: the service objects the lifespan built, and paging parameters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dursor_contracts.artifacts import ArtifactStore
+from dursor_contracts.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from run_api.run_service import RunService
+from run_api.settings import RunApiSettings
+
+
+def _engine(request: Request) -> AsyncEngine:
+    engine: AsyncEngine = request.app.state.engine
+    return engine
+
+
+def _runs(request: Request) -> RunService:
+    service: RunService = request.app.state.run_service
+    return service
+
+
+def _settings(request: Request) -> RunApiSettings:
+    settings: RunApiSettings = request.app.state.settings
+    return settings
+
+
+def _artifacts(request: Request) -> ArtifactStore:
+    store: ArtifactStore = request.app.state.artifacts
+    return store
+
+
+Engine = Annotated[AsyncEngine, Depends(_engine)]
+Runs = Annotated[RunService, Depends(_runs)]
+Settings = Annotated[RunApiSettings, Depends(_settings)]
+Artifacts = Annotated[ArtifactStore, Depends(_artifacts)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")]
+Cursor = Annotated[
+    str | None, Query(max_length=512, description="`next_cursor` of the previous page")
+]
+DEFAULT_PAGE = DEFAULT_LIMIT

@@ -1,0 +1,34 @@
+"""Which repository URLs run-api accepts: HTTPS on allowed hosts, file:// only locally."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from dursor_contracts.problems import bad_request
+from run_api.settings import RunApiSettings
+
+
+def normalise_repo_url(url: str, settings: RunApiSettings) -> str:
+    """The canonical form of an acceptable URL, or a 400 that says why not."""
+    parts = urlsplit(url.strip())
+    if parts.scheme == "file":
+        if not settings.allow_local_repos:
+            raise bad_request(
+                "repo-url-not-allowed", "file:// repositories are local mode only", "url"
+            )
+        if not parts.path.startswith("/"):
+            raise bad_request("repo-url-invalid", "a file:// URL needs an absolute path", "url")
+        return urlunsplit(("file", "", parts.path.rstrip("/"), "", ""))
+    if parts.scheme != "https":
+        raise bad_request("repo-url-not-allowed", "repository URLs must use https", "url")
+    if parts.username or parts.password:
+        raise bad_request("repo-url-invalid", "repository URLs must not carry credentials", "url")
+    host = (parts.hostname or "").lower()
+    if host not in {h.lower() for h in settings.allowed_repo_hosts}:
+        raise bad_request("repo-url-not-allowed", f"host {host or '(none)'} is not allowed", "url")
+    path = parts.path.rstrip("/")
+    if path.count("/") < 2 or parts.query or parts.fragment:
+        raise bad_request("repo-url-invalid", "expected https://<host>/<owner>/<repo>", "url")
+    return urlunsplit(
+        ("https", host if parts.port is None else f"{host}:{parts.port}", path, "", "")
+    )

@@ -1,0 +1,146 @@
+"""SQL for runs, their messages and their cancel requests."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dursor_contracts.pagination import after_cursor, newest_first
+from dursor_contracts.schema import messages, runs
+
+
+async def insert_run(conn: AsyncConnection, values: dict[str, Any]) -> Row[Any]:
+    """A new queued run."""
+    return (await conn.execute(insert(runs).values(**values).returning(runs))).one()
+
+
+async def insert_message(
+    conn: AsyncConnection,
+    task_id: UUID,
+    content: str,
+    owner: str,
+    run_id: UUID | None = None,
+    turn: int | None = None,
+) -> Row[Any]:
+    """A user message of a task (or of one run's turn)."""
+    return (
+        await conn.execute(
+            insert(messages)
+            .values(
+                id=uuid4(),
+                task_id=task_id,
+                run_id=run_id,
+                turn=turn,
+                role="user",
+                content=content,
+                created_by=owner,
+            )
+            .returning(messages)
+        )
+    ).one()
+
+
+async def get_run(conn: AsyncConnection, run_id: UUID) -> Row[Any] | None:
+    """One run."""
+    return (await conn.execute(select(runs).where(runs.c.id == run_id))).one_or_none()
+
+
+async def list_runs(
+    conn: AsyncConnection, task_id: UUID, cursor: str | None, limit: int
+) -> list[Row[Any]]:
+    """A page of a task's runs, newest first."""
+    query = (
+        select(runs)
+        .where(runs.c.task_id == task_id, *after_cursor(runs, cursor))
+        .order_by(*newest_first(runs))
+        .limit(limit + 1)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def count_active_runs(conn: AsyncConnection, owner: str) -> int:
+    """Runs of `owner` that are queued or running."""
+    count = await conn.scalar(
+        select(func.count())
+        .select_from(runs)
+        .where(runs.c.created_by == owner, runs.c.status.in_(("queued", "running")))
+    )
+    return int(count or 0)
+
+
+async def lock_owner_runs(conn: AsyncConnection, owner: str) -> None:
+    """Serialise concurrent submissions of one user so the active-run limit holds."""
+    await conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(owner))))
+
+
+async def cancel_queued(conn: AsyncConnection, run_id: UUID, reason: str) -> Row[Any] | None:
+    """queued -> cancelled, if it still is queued."""
+    return (
+        await conn.execute(
+            update(runs)
+            .where(runs.c.id == run_id, runs.c.status == "queued")
+            .values(
+                status="cancelled",
+                finished_at=func.now(),
+                error=reason,
+                cancel_requested_at=func.now(),
+                cancel_reason=reason,
+            )
+            .returning(runs)
+        )
+    ).one_or_none()
+
+
+async def request_cancel(conn: AsyncConnection, run_id: UUID, reason: str) -> Row[Any] | None:
+    """Mark a running run for cancellation (first request wins); its worker stops it."""
+    return (
+        await conn.execute(
+            update(runs)
+            .where(runs.c.id == run_id, runs.c.status == "running")
+            .values(
+                cancel_requested_at=func.coalesce(runs.c.cancel_requested_at, func.now()),
+                cancel_reason=func.coalesce(runs.c.cancel_reason, reason),
+            )
+            .returning(runs)
+        )
+    ).one_or_none()
+
+
+async def queue_next_turn(conn: AsyncConnection, run_id: UUID) -> Row[Any] | None:
+    """terminal -> queued for the next turn, attempt 1."""
+    return (
+        await conn.execute(
+            update(runs)
+            .where(
+                runs.c.id == run_id,
+                runs.c.status.in_(("succeeded", "failed", "cancelled", "timed_out")),
+            )
+            .values(
+                status="queued",
+                turn=runs.c.turn + 1,
+                attempt=1,
+                queued_at=func.now(),
+                finished_at=None,
+                error=None,
+                summary=None,
+                cancel_requested_at=None,
+                cancel_reason=None,
+            )
+            .returning(runs)
+        )
+    ).one_or_none()
+
+
+async def list_messages(
+    conn: AsyncConnection, task_id: UUID, run_id: UUID | None, cursor: str | None, limit: int
+) -> list[Row[Any]]:
+    """A page of a task's (or run's) messages, newest first."""
+    conditions = [messages.c.task_id == task_id, *after_cursor(messages, cursor)]
+    if run_id is not None:
+        conditions.append((messages.c.run_id == run_id) | messages.c.run_id.is_(None))
+    query = select(messages).where(*conditions).order_by(*newest_first(messages)).limit(limit + 1)
+    return list((await conn.execute(query)).all())

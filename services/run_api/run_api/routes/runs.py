@@ -1,0 +1,166 @@
+"""Runs: create (one per executor), read, follow up, cancel, patch, event log pages."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy.engine import Row
+
+from dursor_contracts.artifacts import ArtifactNotFound
+from dursor_contracts.eventlog import read_events
+from dursor_contracts.events import RunEventV1
+from dursor_contracts.pagination import next_cursor
+from dursor_contracts.problems import ProblemError, not_found, problem_responses
+from dursor_contracts.web import Developer, Viewer
+from run_api.deps import DEFAULT_PAGE, Artifacts, Cursor, Engine, Limit, Runs
+from run_api.repositories import repos as repo_sql
+from run_api.repositories import runs as sql
+from run_api.schemas import (
+    CancelCreate,
+    ExecutorOut,
+    FollowUpCreate,
+    MessageOut,
+    Page,
+    RunOut,
+    RunsAccepted,
+    RunsCreate,
+)
+
+router = APIRouter(prefix="/v1", tags=["runs"])
+READ = problem_responses(401, 403, 404, 422)
+WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422, 429)
+
+
+def run_out(row: Row[Any]) -> RunOut:
+    """The public view of a run row."""
+    executor = ExecutorOut(
+        type=row.executor_type,
+        model=row.model,
+        model_profile_id=row.model_profile_id,
+        options=dict(row.options),
+    )
+    return RunOut(
+        id=row.id,
+        task_id=row.task_id,
+        executor=executor,
+        status=row.status,
+        turn=row.turn,
+        attempt=row.attempt,
+        max_attempts=row.max_attempts,
+        branch=row.branch,
+        instruction=row.instruction,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        summary=row.summary,
+        files_changed=row.files_changed,
+        error=row.error,
+        commit_sha=row.commit_sha,
+        cancel_requested=row.cancel_requested_at is not None,
+        last_seq=row.last_seq,
+    )
+
+
+@router.post("/tasks/{task_id}/runs", status_code=202, response_model=RunsAccepted, responses=WRITE)
+async def create_runs(
+    task_id: UUID, body: RunsCreate, principal: Developer, runs: Runs
+) -> RunsAccepted:
+    """Send one instruction to N executors; 202 once every run and its message are committed."""
+    rows = await runs.create_runs(principal, task_id, body)
+    return RunsAccepted(runs=[run_out(r) for r in rows])
+
+
+@router.get("/tasks/{task_id}/runs", response_model=Page[RunOut], responses=READ)
+async def list_runs(
+    task_id: UUID, _: Viewer, engine: Engine, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None
+) -> Page[RunOut]:
+    """The runs of a task, newest first."""
+    async with engine.connect() as conn:
+        if await repo_sql.get_task(conn, task_id) is None:
+            raise not_found("task", task_id)
+        rows = await sql.list_runs(conn, task_id, cursor, limit)
+    return Page(items=[run_out(r) for r in rows[:limit]], next_cursor=next_cursor(rows, limit))
+
+
+@router.get("/runs/{run_id}", response_model=RunOut, responses=READ)
+async def get_run(run_id: UUID, _: Viewer, engine: Engine) -> RunOut:
+    """A run's state: status, attempt, executor, timings, summary, files changed, error."""
+    async with engine.connect() as conn:
+        row = await sql.get_run(conn, run_id)
+    if row is None:
+        raise not_found("run", run_id)
+    return run_out(row)
+
+
+@router.post("/runs/{run_id}/messages", status_code=202, response_model=RunOut, responses=WRITE)
+async def follow_up(run_id: UUID, body: FollowUpCreate, principal: Developer, runs: Runs) -> RunOut:
+    """A follow-up instruction: the run's next turn, same branch and agent session."""
+    return run_out(await runs.follow_up(principal, run_id, body.content))
+
+
+@router.get("/runs/{run_id}/messages", response_model=Page[MessageOut], responses=READ)
+async def list_messages(
+    run_id: UUID, _: Viewer, engine: Engine, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None
+) -> Page[MessageOut]:
+    """The conversation of a run: the task's instruction and the run's follow-ups."""
+    async with engine.connect() as conn:
+        run = await sql.get_run(conn, run_id)
+        if run is None:
+            raise not_found("run", run_id)
+        rows = await sql.list_messages(conn, run.task_id, run_id, cursor, limit)
+    return Page(
+        items=[MessageOut.model_validate(r, from_attributes=True) for r in rows[:limit]],
+        next_cursor=next_cursor(rows, limit),
+    )
+
+
+@router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunOut, responses=WRITE)
+async def cancel_run(
+    run_id: UUID, principal: Developer, runs: Runs, body: CancelCreate | None = None
+) -> RunOut:
+    """Cancel a run; idempotent. A running agent is stopped by its worker."""
+    return run_out(await runs.cancel(principal, run_id, body.reason if body else None))
+
+
+@router.get(
+    "/runs/{run_id}/patch",
+    response_class=Response,
+    responses=READ
+    | {
+        200: {
+            "content": {"text/x-diff": {"schema": {"type": "string"}}},
+            "description": "The run's diff against its base branch",
+        }
+    },
+)
+async def get_patch(run_id: UUID, _: Viewer, engine: Engine, artifacts: Artifacts) -> Response:
+    """The run's diff (`text/x-diff`), once a turn has finished."""
+    async with engine.connect() as conn:
+        run = await sql.get_run(conn, run_id)
+    if run is None:
+        raise not_found("run", run_id)
+    if not run.patch_uri:
+        raise ProblemError(404, "no-patch", "Not Found", f"run {run_id} has no patch yet")
+    try:
+        patch = await artifacts.get(run.patch_uri)
+    except ArtifactNotFound as exc:
+        raise ProblemError(404, "no-patch", "Not Found", "the patch artifact is gone") from exc
+    return Response(patch, media_type="text/x-diff")
+
+
+@router.get("/runs/{run_id}/events", response_model=list[RunEventV1], responses=READ)
+async def list_events(
+    run_id: UUID,
+    _: Viewer,
+    engine: Engine,
+    after: int = Query(default=0, ge=0, le=2**62),
+    limit: int = Query(default=500, ge=1, le=1000),
+) -> list[RunEventV1]:
+    """The run's event log after `seq` = `after`, oldest first (polling fallback to SSE)."""
+    async with engine.connect() as conn:
+        if await sql.get_run(conn, run_id) is None:
+            raise not_found("run", run_id)
+        return await read_events(conn, run_id, after, limit)

@@ -1,0 +1,276 @@
+"""Request and response bodies of run-api's public API (v1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Generic, Literal, TypeVar
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from dursor_contracts.events import FileChange, RunStatus
+
+
+def _valid_branch(name: str) -> str:
+    """Git's ref-name rules (git check-ref-format) for a branch name."""
+    if (
+        name.startswith(("-", "/", "."))
+        or name.endswith(("/", ".", ".lock"))
+        or ".." in name
+        or "//" in name
+        or "@{" in name
+    ):
+        raise ValueError("not a valid git branch name")
+    return name
+
+
+BranchName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._/-]+$"),
+    AfterValidator(_valid_branch),
+]
+ModelName = Annotated[
+    str, StringConstraints(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9._:/-]+$")
+]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+ItemT = TypeVar("ItemT")
+
+
+class Strict(BaseModel):
+    """Input models refuse unknown fields: a typo is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[ItemT]):
+    """One page of a list; pass `next_cursor` as `cursor` for the next one."""
+
+    items: list[ItemT]
+    next_cursor: str | None = None
+
+
+class RepoCreate(Strict):
+    """A repository to run agents on."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"url": "https://github.com/acme/widgets", "default_branch": "main"}]
+        },
+    )
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    default_branch: BranchName = "main"
+
+
+class RepoOut(BaseModel):
+    """A registered repository."""
+
+    id: UUID
+    url: str
+    default_branch: str
+    created_by: str
+    created_at: datetime
+
+
+class TaskCreate(Strict):
+    """A task on a repository: the place where runs, messages and PRs gather."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "repo_id": "1f0c2b8e-5d1a-4c55-9a5e-2f9f1b7c0d11",
+                    "title": "Add a health endpoint",
+                }
+            ]
+        },
+    )
+
+    repo_id: UUID
+    title: Title
+    base_branch: BranchName | None = None
+
+
+class TaskOut(BaseModel):
+    """A task."""
+
+    id: UUID
+    repo_id: UUID
+    title: str
+    base_branch: str
+    created_by: str
+    created_at: datetime
+
+
+class ClaudeCodeOptions(Strict):
+    """Options of the Claude Code CLI."""
+
+    max_turns: int | None = Field(default=None, ge=1, le=500)
+    allowed_tools: list[Annotated[str, StringConstraints(max_length=200)]] | None = Field(
+        default=None, max_length=50
+    )
+
+
+class CodexOptions(Strict):
+    """Options of the Codex CLI."""
+
+    sandbox: Literal["workspace-write", "read-only"] = "workspace-write"
+
+
+class GeminiOptions(Strict):
+    """Options of the Gemini CLI."""
+
+
+class LlmOptions(Strict):
+    """Options of a direct model call."""
+
+    max_tokens: int = Field(default=8192, ge=1, le=200_000)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+
+
+class CommandOptions(Strict):
+    """Options of a command-line agent: a template the operator configured."""
+
+    template: Annotated[
+        str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    ]
+
+
+class ClaudeCodeExecutor(Strict):
+    """Claude Code, headless."""
+
+    type: Literal["claude_code"]
+    model: ModelName | None = None
+    model_profile_id: UUID | None = None
+    options: ClaudeCodeOptions = Field(default_factory=ClaudeCodeOptions)
+
+
+class CodexExecutor(Strict):
+    """OpenAI Codex CLI (`codex exec`)."""
+
+    type: Literal["codex"]
+    model: ModelName | None = None
+    model_profile_id: UUID | None = None
+    options: CodexOptions = Field(default_factory=CodexOptions)
+
+
+class GeminiExecutor(Strict):
+    """Google Gemini CLI."""
+
+    type: Literal["gemini"]
+    model: ModelName | None = None
+    model_profile_id: UUID | None = None
+    options: GeminiOptions = Field(default_factory=GeminiOptions)
+
+
+class LlmExecutor(Strict):
+    """A direct model call with a model profile's key; the runner applies the patch."""
+
+    type: Literal["llm"]
+    model: ModelName | None = None
+    model_profile_id: UUID
+    options: LlmOptions = Field(default_factory=LlmOptions)
+
+
+class CommandExecutor(Strict):
+    """Any command-line agent, from an operator-defined argv template."""
+
+    type: Literal["command"]
+    model: ModelName | None = None
+    model_profile_id: UUID | None = None
+    options: CommandOptions
+
+
+ExecutorSpec = Annotated[
+    ClaudeCodeExecutor | CodexExecutor | GeminiExecutor | LlmExecutor | CommandExecutor,
+    Field(discriminator="type"),
+]
+
+
+class RunsCreate(Strict):
+    """One instruction for N executors: one run each."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "instruction": "Add a /healthz endpoint with a test",
+                    "executors": [
+                        {"type": "claude_code"},
+                        {"type": "codex", "model": "gpt-5-codex"},
+                    ],
+                }
+            ]
+        },
+    )
+
+    instruction: Annotated[str, StringConstraints(min_length=1)]
+    executors: list[ExecutorSpec] = Field(min_length=1)
+
+
+class ExecutorOut(BaseModel):
+    """The executor of a run, as requested."""
+
+    type: str
+    model: str | None
+    model_profile_id: UUID | None
+    options: dict[str, object]
+
+
+class RunOut(BaseModel):
+    """A run's state."""
+
+    id: UUID
+    task_id: UUID
+    executor: ExecutorOut
+    status: RunStatus
+    turn: int
+    attempt: int
+    max_attempts: int
+    branch: str
+    instruction: str
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    summary: str | None
+    files_changed: list[FileChange]
+    error: str | None
+    commit_sha: str | None
+    cancel_requested: bool
+    last_seq: int
+
+
+class RunsAccepted(BaseModel):
+    """The runs created by one request, all queued."""
+
+    runs: list[RunOut]
+
+
+class FollowUpCreate(Strict):
+    """A follow-up instruction on a run: same session, same branch, next turn."""
+
+    content: Annotated[str, StringConstraints(min_length=1)]
+
+
+class CancelCreate(Strict):
+    """Why the run is cancelled (optional)."""
+
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class MessageOut(BaseModel):
+    """One message of a task's or run's conversation."""
+
+    id: UUID
+    task_id: UUID
+    run_id: UUID | None
+    turn: int | None
+    role: Literal["user", "assistant", "system"]
+    content: str
+    created_by: str
+    created_at: datetime

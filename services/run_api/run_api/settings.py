@@ -1,0 +1,23 @@
+"""run-api settings: what input is acceptable and how much one user may run."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from dursor_contracts.settings import ServiceSettings
+
+
+class RunApiSettings(ServiceSettings):
+    """Validated at start."""
+
+    app_id: str = "run-api"
+    allowed_repo_hosts: list[str] = Field(default_factory=lambda: ["github.com"])
+    # Laptop mode: repositories on the local disk (file://) are accepted.
+    allow_local_repos: bool = False
+    max_instruction_chars: int = Field(default=32_000, ge=1)
+    max_executors_per_request: int = Field(default=8, ge=1)
+    max_active_runs_per_user: int = Field(default=20, ge=1)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    retry_after_seconds: int = Field(default=30, ge=1)
+    command_templates: dict[str, list[str]] = Field(default_factory=dict)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
