@@ -175,7 +175,17 @@ migrate() {
   uv run --frozen alembic upgrade head >/dev/null
 }
 
+ensure_test_tools() {
+  # docker-compose validates docker-compose.yml offline (no engine needed).
+  command -v docker-compose >/dev/null 2>&1 && return
+  [ "$(id -u)" = 0 ] || die "docker-compose is missing; install Debian's docker-compose package"
+  log "installing docker-compose from Debian"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+}
+
 main() {
+  local with_test_tools=0
+  [ "${1:-}" = "--with-test-tools" ] && with_test_tools=1
   ensure_uv
   sync_python
   mkdir -p "$DURSOR_DATA"
@@ -188,6 +198,7 @@ main() {
   start_postgres
   write_secrets
   migrate
+  [ "$with_test_tools" = 1 ] && ensure_test_tools
   log "bootstrap done"
 }
 

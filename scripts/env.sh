@@ -30,6 +30,7 @@ fi
 export DURSOR_DATABASE_URL="${DURSOR_DATABASE_URL:-postgresql+asyncpg://dursor@127.0.0.1:$DURSOR_PG_PORT/dursor}"
 export DURSOR_REDIS_HOST="${DURSOR_REDIS_HOST:-127.0.0.1:$DURSOR_REDIS_PORT}"
 export DURSOR_REDIS_PASSWORD="${DURSOR_REDIS_PASSWORD:-}"
+export DURSOR_REDIS_DB="${DURSOR_REDIS_DB:-0}"
 export DURSOR_SECRETS_FILE="${DURSOR_SECRETS_FILE:-$DURSOR_DATA/secrets.json}"
 
 # Sidecars register 127.0.0.1 in the sqlite name resolver instead of the host's IP.

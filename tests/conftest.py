@@ -1,0 +1,95 @@
+"""Fixtures shared by every test: real Postgres and Redis, fresh databases, whole platforms."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from tests.support.backing import Backing, backing_services
+from tests.support.databases import DatabaseFactory
+from tests.support.platform import Platform
+
+# Redis logical databases 1-15 go to platforms; 0 stays the developer's.
+_redis_dbs = itertools.cycle(range(1, 16))
+
+PlatformFactory = Callable[..., Awaitable[Platform]]
+
+
+@pytest.fixture(scope="session")
+def backing() -> Iterator[Backing]:
+    """The session's database server and Redis."""
+    with backing_services() as services:
+        yield services
+
+
+@pytest.fixture(scope="session")
+async def databases(backing: Backing) -> AsyncIterator[DatabaseFactory]:
+    """Makes migrated databases; drops them at the end of the session."""
+    factory = DatabaseFactory(backing.database_url)
+    await factory.prepare_template()
+    yield factory
+    await factory.drop_all()
+
+
+@pytest.fixture
+async def engine(databases: DatabaseFactory) -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh, migrated database of its own."""
+    db_engine = create_async_engine(await databases.fresh())
+    yield db_engine
+    await db_engine.dispose()
+
+
+def redis_client(backing: Backing, db: int) -> redis.Redis:
+    """A client of one logical database of the tests' Redis."""
+    host, _, port = backing.redis_host.rpartition(":")
+    return redis.Redis(host=host, port=int(port), db=db, password=backing.redis_password or None)
+
+
+@contextlib.asynccontextmanager
+async def running_platform(
+    backing: Backing, databases: DatabaseFactory, workdir: Path, env: dict[str, str],
+    start: bool = True,
+) -> AsyncIterator[Platform]:
+    """A platform on its own database and Redis DB, stopped at exit."""
+    redis_db = next(_redis_dbs)
+    redis_client(backing, redis_db).flushdb()
+    platform = Platform(workdir, await databases.fresh(), backing.redis_host, redis_db,
+                        backing.redis_password, env)
+    try:
+        if start:
+            await platform.start_all()
+        yield platform
+    finally:
+        platform.stop_all()
+
+
+@pytest.fixture(scope="module")
+async def platform(
+    backing: Backing, databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Platform]:
+    """One replica of each service, shared by the tests of a module."""
+    async with running_platform(backing, databases, tmp_path_factory.mktemp("platform"), {}) as p:
+        yield p
+
+
+@pytest.fixture
+async def make_platform(
+    backing: Backing, databases: DatabaseFactory, tmp_path: Path
+) -> AsyncIterator[PlatformFactory]:
+    """Start platforms of a test's own (custom settings, replicas to kill)."""
+    async with contextlib.AsyncExitStack() as stack:
+        count = itertools.count()
+
+        async def make(env: dict[str, str] | None = None, start: bool = True) -> Platform:
+            workdir = tmp_path / f"platform-{next(count)}"
+            workdir.mkdir()
+            return await stack.enter_async_context(
+                running_platform(backing, databases, workdir, env or {}, start))
+
+        yield make

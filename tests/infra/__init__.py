@@ -1,0 +1,1 @@
+"""Offline checks of the deployment: Bicep, parameters, Dockerfiles and docker-compose."""

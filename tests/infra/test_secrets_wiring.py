@@ -1,0 +1,148 @@
+"""Key Vault carries every secret the code reads, and no template carries a secret value."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from dursor_contracts.secret_names import ALL_SECRETS
+from tree_sitter import Tree
+
+from .bicep_tree import (
+    declarations,
+    parameters,
+    parse_source,
+    prop,
+    properties,
+    resources,
+    string_fragments,
+    string_list,
+    string_value,
+    text,
+    variables,
+    walk,
+)
+from .conftest import INFRA, bicepparam_files, relative
+
+SENSITIVE_NAME = re.compile(
+    r"(password|secret|token|connectionstring|privatekey|accesskey|accountkey|sharedkey|"
+    r"primarykey|secondarykey|apikey)s?$",
+    re.IGNORECASE,
+)
+SECRET_LITERAL = re.compile(
+    r"AccountKey=|SharedAccessKey=|Password=|-----BEGIN|://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE
+)
+KEY_VAULT_URL_SECRET = re.compile(r"secrets/([A-Za-z0-9-]+)$")
+KEY_VAULT_SECRET_CALL = re.compile(r"\bkeyVaultSecret\([^,()]+,\s*'([A-Za-z0-9-]+)'")
+
+
+def wired_secret_names(template: dict[str, Tree]) -> set[str]:
+    """Names keyvault.bicep accepts and creates (applicationSecretNames)."""
+    names = string_list(variables(template["keyvault"]).get("applicationSecretNames"))
+    assert names is not None, "keyvault.bicep has no literal applicationSecretNames list"
+    return set(names)
+
+
+def infra_written_secret_names(trees: dict[Path, Tree]) -> set[str]:
+    """Key Vault secrets a template writes under a literal name (e.g. redis-password)."""
+    secrets = (
+        r for tree in trees.values() for r in resources(tree, "Microsoft.KeyVault/vaults/secrets")
+    )
+    return {name for r in secrets if (name := string_value(prop(r.body, "name")))}
+
+
+def referenced_secret_names(tree: Tree) -> set[str]:
+    """Secrets named by Key Vault references: `.../secrets/<name>` URLs and keyVaultSecret()."""
+    strings = (n for n in walk(tree.root_node) if n.type == "string")
+    tails = (fragments[-1] for s in strings if (fragments := string_fragments(s)))
+    from_urls = {m[1] for tail in tails if (m := KEY_VAULT_URL_SECRET.search(tail))}
+    return from_urls | set(KEY_VAULT_SECRET_CALL.findall(text(tree.root_node)))
+
+
+def test_key_vault_wires_every_secret_the_code_reads(template: dict[str, Tree]) -> None:
+    """Each name of dursor_contracts.secret_names.ALL_SECRETS is a Key Vault secret."""
+    assert set(ALL_SECRETS) - wired_secret_names(template) == set()
+
+
+def test_key_vault_references_name_known_secrets(
+    trees: dict[Path, Tree], template: dict[str, Tree]
+) -> None:
+    """Container Apps and Dapr components only reference secrets that get created."""
+    referenced = set().union(*(referenced_secret_names(tree) for tree in trees.values()))
+    assert {"postgresql-connection-string", "redis-password"} <= referenced
+    known = wired_secret_names(template) | infra_written_secret_names(trees)
+    assert referenced - known == set()
+
+
+def test_key_vault_uses_rbac_and_purge_protection(template: dict[str, Tree]) -> None:
+    """Access through Azure RBAC; deleted secrets cannot be purged early."""
+    (vault,) = resources(template["keyvault"], "Microsoft.KeyVault/vaults@")
+    settings = {
+        name: text(value)
+        for name, value in properties(prop(vault.body, "properties") or vault.body).items()
+    }
+    assert settings["enableRbacAuthorization"] == "true"
+    assert settings["enablePurgeProtection"] == "true"
+
+
+def insecure_parameters(tree: Tree) -> list[str]:
+    """Parameters named like secrets that lack @secure()."""
+    return [
+        p.name for p in parameters(tree).values() if SENSITIVE_NAME.search(p.name) and not p.secure
+    ]
+
+
+def literal_secrets(tree: Tree) -> list[str]:
+    """Secret-looking literals: sensitive properties or secrets[].value set to text, credentials in strings."""
+    found = []
+    for node in walk(tree.root_node):
+        if node.type == "object_property":
+            key, value = node.named_children[0], node.named_children[-1]
+            if SENSITIVE_NAME.search(string_value(key) or text(key)) and string_value(value):
+                found.append(text(node))
+        if node.type == "object_property" and text(node.named_children[0]) == "secrets":
+            items = [i for i in node.named_children[-1].named_children if i.type == "object"]
+            found += [text(i) for i in items if string_value(prop(i, "value"))]
+        if node.type == "string" and any(SECRET_LITERAL.search(f) for f in string_fragments(node)):
+            found.append(text(node))
+    return found
+
+
+def test_no_template_holds_a_secret_value(trees: dict[Path, Tree]) -> None:
+    """Secrets enter as @secure() parameters or Key Vault references, never as text."""
+    findings = {
+        relative(path): insecure_parameters(tree) + literal_secrets(tree)
+        for path, tree in trees.items()
+    }
+    assert {path: found for path, found in findings.items() if found} == {}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "param adminPassword string\n",
+        "resource s 'Microsoft.X/y@1' = {\n  properties: {\n    administratorLoginPassword: 'Hunter2!'\n  }\n}\n",
+        "var c = 'DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abc=='\n",
+        "var u = 'postgresql://admin:hunter2@db:5432/x'\n",
+        "var s = {\n  secrets: [\n    {\n      name: 'k'\n      value: 'plain'\n    }\n  ]\n}\n",
+    ],
+    ids=["insecure param", "password property", "account key", "url credentials", "secrets value"],
+)
+def test_secret_scan_catches_planted_secrets(source: str) -> None:
+    """The scan above would go red on each of these."""
+    tree = parse_source(source.encode())
+    assert insecure_parameters(tree) + literal_secrets(tree) != []
+
+
+@pytest.mark.parametrize("path", bicepparam_files(), ids=relative)
+def test_secure_parameters_are_read_from_the_environment(
+    path: Path, trees: dict[Path, Tree]
+) -> None:
+    """A parameters file computes secure values (environment, Key Vault), it never spells them."""
+    secure = {name for name, p in parameters(trees[INFRA / "main.bicep"]).items() if p.secure}
+    assigned = variables(trees[path])
+    assert secure, "main.bicep declares no @secure() parameter"
+    literal = [name for name in secure & set(assigned) if assigned[name].type != "call_expression"]
+    assert literal == []
+    assert declarations(trees[path], "parameter_declaration") == []

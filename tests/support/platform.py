@@ -1,0 +1,251 @@
+"""The whole platform for end-to-end tests: real uvicorn apps behind real daprd sidecars.
+
+Every replica is an app process plus its own daprd, on free loopback ports, with the
+repository's real components (`components/`). Each platform gets its own database and
+Redis logical database, so platforms in one test session never see each other's runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from dursor_contracts.local_secrets import ensure_secrets
+from dursor_contracts.secret_names import ADMIN_PASSWORD, POSTGRES_URL
+from tests.support.backing import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPONENTS = ROOT / "components"
+APPS = {
+    "events-gateway": "events_gateway.app:create_app",
+    "run-api": "run_api.app:create_app",
+    "agent-runner": "agent_runner.app:create_app",
+    "auth": "auth_service.app:create_app",
+}
+# A command agent for tests: writes the instruction to a file and prints a few lines.
+COMMAND_TEMPLATES = {
+    "append-note": ["sh", "-c", 'printf "%s\\n" "$1" >> NOTES.md && echo "wrote NOTES.md"',
+                    "dursor", "{instruction}"],
+    "sleep": ["sh", "-c", 'echo "sleeping $1"; sleep "$1"; echo done > SLEPT.md', "dursor",
+              "{instruction}"],
+}
+
+
+def daprd_binary() -> Path:
+    """The daprd the bootstrap built (or linked)."""
+    runtime = os.environ.get("DURSOR_DAPR_RUNTIME") or str(
+        Path.home() / ".cache" / "dursor" / f"dapr-{os.environ.get('DAPR_RUNTIME_VERSION', '1.18.1')}")
+    binary = Path(runtime) / "libexec" / "daprd"
+    if not binary.exists():
+        raise RuntimeError(f"daprd not found at {binary}: run scripts/bootstrap.sh")
+    return binary
+
+
+@dataclass
+class Replica:
+    """One app process and its sidecar."""
+
+    app_id: str
+    name: str
+    app_port: int
+    dapr_http_port: int
+    dapr_grpc_port: int
+    internal_grpc_port: int
+    app: subprocess.Popen[bytes]
+    daprd: subprocess.Popen[bytes]
+    app_log: Path
+    daprd_log: Path
+
+    @property
+    def url(self) -> str:
+        """The app's own base URL."""
+        return f"http://127.0.0.1:{self.app_port}"
+
+    @property
+    def sidecar_url(self) -> str:
+        """The sidecar's HTTP API base URL."""
+        return f"http://127.0.0.1:{self.dapr_http_port}"
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the app and the sidecar."""
+        return [self.app.pid, self.daprd.pid]
+
+    def kill(self) -> None:
+        """SIGKILL the app and its sidecar (a crashed pod)."""
+        for process in (self.app, self.daprd):
+            _signal_group(process, signal.SIGKILL)
+        for process in (self.app, self.daprd):
+            process.wait(30)
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM the app (it drains), then its sidecar."""
+        for process in (self.app, self.daprd):
+            _signal_group(process, signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait(30)
+
+    def logs(self) -> str:
+        """What the app printed so far."""
+        return self.app_log.read_text(errors="replace")
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+@dataclass
+class Platform:
+    """Four services (any number of replicas each) sharing one database and Redis DB."""
+
+    workdir: Path
+    database_url: str
+    redis_host: str
+    redis_db: int
+    redis_password: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    replicas: list[Replica] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # The sqlite name resolver's file is relative to daprd's working directory.
+        (self.workdir / ".data").mkdir(exist_ok=True)
+        self.secrets_file = self.workdir / "secrets.json"
+        self.secrets = ensure_secrets(self.secrets_file, {POSTGRES_URL: self.database_url})
+        self.auth_port = free_port()
+
+    @property
+    def gateway(self) -> Replica:
+        """The first running gateway replica."""
+        return self.replica("events-gateway")
+
+    def replica(self, app_id: str, index: int = 0) -> Replica:
+        """The index-th live replica of an app."""
+        live = [r for r in self.replicas if r.app_id == app_id and r.app.poll() is None]
+        return live[index]
+
+    def _app_env(self, app_id: str, replica: Replica | None, overrides: Mapping[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DURSOR_", "DAPR_"))}
+        env.update({
+            "DURSOR_AUTH_ISSUER": f"http://127.0.0.1:{self.auth_port}",
+            "DURSOR_ALLOW_LOCAL_REPOS": "true",
+            "DURSOR_ARTIFACTS_DIR": str(self.workdir / "artifacts"),
+            "DURSOR_WORKSPACES_DIR": str(self.workdir / "workspaces" / (replica.name if replica else app_id)),
+            "DURSOR_COMMAND_TEMPLATES": json.dumps(COMMAND_TEMPLATES),
+            "DURSOR_LOG_FORMAT": "json",
+            "DURSOR_SIDECAR_WAIT_SECONDS": "60",
+        })
+        env.update(self.env)
+        env.update(overrides)
+        return env
+
+    def _daprd_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DURSOR_", "DAPR_"))}
+        env.update({
+            "DAPR_HOST_IP": "127.0.0.1",
+            "DURSOR_REDIS_HOST": self.redis_host,
+            "DURSOR_REDIS_PASSWORD": self.redis_password,
+            "DURSOR_REDIS_DB": str(self.redis_db),
+            "DURSOR_SECRETS_FILE": str(self.secrets_file),
+        })
+        return env
+
+    def start(self, app_id: str, name: str | None = None, env: Mapping[str, str] | None = None,
+              app_port: int | None = None) -> Replica:
+        """Start one replica (app + daprd); call `wait_ready` before using it."""
+        name = name or f"{app_id}-{len([r for r in self.replicas if r.app_id == app_id])}"
+        logs = self.workdir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        ports = {"app": app_port or (self.auth_port if app_id == "auth" else free_port()),
+                 "http": free_port(), "grpc": free_port(), "internal": free_port()}
+        app_env = self._app_env(app_id, None, env or {}) | {
+            "APP_ID": app_id, "DAPR_HTTP_PORT": str(ports["http"]),
+            "DAPR_GRPC_PORT": str(ports["grpc"]),
+        }
+        app_env["DURSOR_WORKSPACES_DIR"] = str(self.workdir / "workspaces" / name)
+        app_log, daprd_log = logs / f"{name}.log", logs / f"{name}.daprd.log"
+        app = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", APPS[app_id], "--factory", "--host", "127.0.0.1",
+             "--port", str(ports["app"]), "--no-access-log", "--log-level", "warning"],
+            cwd=ROOT, env=app_env, stdout=app_log.open("wb"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+        daprd = subprocess.Popen(
+            [str(daprd_binary()), "--app-id", app_id, "--app-port", str(ports["app"]),
+             "--app-protocol", "http", "--dapr-http-port", str(ports["http"]),
+             "--dapr-grpc-port", str(ports["grpc"]),
+             "--dapr-internal-grpc-port", str(ports["internal"]),
+             "--dapr-listen-addresses", "127.0.0.1",
+             "--dapr-internal-grpc-listen-address", "127.0.0.1",
+             "--metrics-listen-address", "127.0.0.1", "--enable-metrics=false",
+             "--resources-path", str(COMPONENTS), "--config", str(COMPONENTS / "config.yaml"),
+             "--log-level", "info"],
+            cwd=self.workdir, env=self._daprd_env(), stdout=daprd_log.open("wb"),
+            stderr=subprocess.STDOUT, start_new_session=True)
+        replica = Replica(app_id, name, ports["app"], ports["http"], ports["grpc"],
+                          ports["internal"], app, daprd, app_log, daprd_log)
+        self.replicas.append(replica)
+        return replica
+
+    async def wait_ready(self, replica: Replica, timeout: float = 90.0) -> None:
+        """Until the app answers /readyz and its sidecar /v1.0/healthz."""
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                for process, log in ((replica.app, replica.app_log), (replica.daprd, replica.daprd_log)):
+                    if process.poll() is not None:
+                        raise RuntimeError(f"{replica.name} exited: {log.read_text()[-3000:]}")
+                if await _ok(client, f"{replica.url}/readyz", 200) and await _ok(
+                        client, f"{replica.sidecar_url}/v1.0/healthz", 204):
+                    return
+                await asyncio.sleep(0.2)
+        raise TimeoutError(f"{replica.name} not ready: {replica.app_log.read_text()[-3000:]}")
+
+    async def start_all(self) -> None:
+        """One replica of every app, all ready."""
+        started = [self.start(app_id) for app_id in APPS]
+        await asyncio.gather(*(self.wait_ready(r) for r in started))
+
+    def stop_all(self) -> None:
+        """Stop every replica that is still running."""
+        for replica in reversed(self.replicas):
+            replica.stop(timeout=20)
+
+    async def token(self, username: str = "admin", password: str | None = None) -> str:
+        """An access token from the local issuer, through the gateway."""
+        password = password or self.secrets[ADMIN_PASSWORD]
+        async with httpx.AsyncClient(base_url=self.gateway.url, timeout=30) as client:
+            response = await client.post("/v1/auth/token",
+                                         json={"username": username, "password": password})
+            response.raise_for_status()
+            token: str = response.json()["access_token"]
+            return token
+
+    async def sidecar_metadata(self, replica: Replica) -> dict[str, Any]:
+        """What a sidecar reports about its components and subscriptions."""
+        async with httpx.AsyncClient(timeout=10) as client:
+            result: dict[str, Any] = (await client.get(f"{replica.sidecar_url}/v1.0/metadata")).json()
+            return result
+
+
+async def _ok(client: httpx.AsyncClient, url: str, status: int) -> bool:
+    try:
+        return (await client.get(url)).status_code == status
+    except httpx.HTTPError:
+        return False
