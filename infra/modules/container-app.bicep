@@ -24,7 +24,10 @@ param scale ServiceScale
 @description('external: reachable from the internet (Front Door); internal: inside the environment only.')
 param ingress string
 param env array
-param secrets array
+@description('Key Vault references ({name, keyVaultUrl, identity}); values never pass through here.')
+param keyVaultSecrets array
+@description('Its connection string becomes the secret appinsights-connection-string.')
+param appInsightsName string
 param scaleRules array
 param volumes array = []
 param volumeMounts array = []
@@ -43,6 +46,10 @@ var ingressSettings = {
       weight: 100
     }
   ]
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
 }
 
 resource app 'Microsoft.App/containerApps@2026-07-01' = {
@@ -84,7 +91,12 @@ resource app 'Microsoft.App/containerApps@2026-07-01' = {
           identity: identityId
         }
       ]
-      secrets: secrets
+      secrets: concat(keyVaultSecrets, [
+        {
+          name: 'appinsights-connection-string'
+          value: appInsights.properties.ConnectionString
+        }
+      ])
     }
     template: {
       terminationGracePeriodSeconds: terminationGracePeriodSeconds

@@ -138,13 +138,7 @@ func httpScaleRule(concurrentRequests int) object => {
   }
 }
 
-var commonSecrets = [
-  keyVaultSecret(keyVaultUri, 'postgresql-connection-string', identityId)
-  {
-    name: 'appinsights-connection-string'
-    value: appInsights.properties.ConnectionString
-  }
-]
+var databaseUrlSecret = keyVaultSecret(keyVaultUri, 'postgresql-connection-string', identityId)
 
 var redisPasswordSecret = keyVaultSecret(keyVaultUri, 'redis-password', identityId)
 
@@ -258,9 +252,11 @@ module eventsGateway './container-app.bicep' = if (deployApps) {
     // ingress because the gateway sends `: ping` every 15 s (idle timeout: 4 min, or
     // sseIdleTimeoutMinutes) and clients resume with Last-Event-ID after any cut.
     ingress: 'external'
-    secrets: concat(commonSecrets, [
+    keyVaultSecrets: [
+      databaseUrlSecret
       redisPasswordSecret
-    ])
+    ]
+    appInsightsName: appInsightsName
     env: concat(commonEnv, [
       appIdEnv('events-gateway')
       {
@@ -296,7 +292,10 @@ module runApi './container-app.bicep' = if (deployApps) {
     appPort: 8081
     scale: runApiScale
     ingress: 'internal'
-    secrets: commonSecrets
+    keyVaultSecrets: [
+      databaseUrlSecret
+    ]
+    appInsightsName: appInsightsName
     env: concat(commonEnv, [
       appIdEnv('run-api')
     ])
@@ -323,9 +322,11 @@ module agentRunner './container-app.bicep' = if (deployApps) {
     appPort: 8082
     scale: agentRunnerScale
     ingress: 'none'
-    secrets: concat(commonSecrets, [
+    keyVaultSecrets: [
+      databaseUrlSecret
       redisPasswordSecret
-    ])
+    ]
+    appInsightsName: appInsightsName
     env: concat(commonEnv, [
       appIdEnv('agent-runner')
       {
@@ -375,7 +376,10 @@ module auth './container-app.bicep' = if (deployApps) {
     appPort: 8083
     scale: authScale
     ingress: 'internal'
-    secrets: commonSecrets
+    keyVaultSecrets: [
+      databaseUrlSecret
+    ]
+    appInsightsName: appInsightsName
     env: concat(commonEnv, [
       appIdEnv('auth')
     ])

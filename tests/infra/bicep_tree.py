@@ -141,6 +141,7 @@ class Parameter:
     """A `param` declaration of a template."""
 
     name: str
+    type: str
     required: bool
     secure: bool
 
@@ -151,10 +152,10 @@ def parameters(tree: Tree) -> dict[str, Parameter]:
     for decl in declarations(tree, "parameter_declaration"):
         has_default = any(child.type == "=" for child in decl.children)
         nullable = any(node.type == "nullable_type" for node in walk(decl))
+        declared_type = next((text(c) for c in decl.named_children if c.type == "type"), "")
         name = declared_name(decl)
-        found[name] = Parameter(
-            name, not (has_default or nullable), "secure" in decorators_of(decl)
-        )
+        secure = "secure" in decorators_of(decl)
+        found[name] = Parameter(name, declared_type, not (has_default or nullable), secure)
     return found
 
 
@@ -182,15 +183,15 @@ class Resource:
     body: Node
 
 
-def resources(tree: Tree, type_prefix: str = "") -> list[Resource]:
-    """Resources whose type starts with `type_prefix` (existing references excluded)."""
+def resources(tree: Tree, resource_type: str) -> list[Resource]:
+    """Resources of one type, e.g. `Microsoft.App/containerApps` (`existing` ones excluded)."""
     found = []
     for decl in declarations(tree, "resource_declaration"):
         if any(child.type == "existing" for child in decl.children):
             continue
-        resource_type, _, version = first_string(decl).partition("@")
-        if resource_type.startswith(type_prefix):
-            found.append(Resource(declared_name(decl), resource_type, version, body(decl)))
+        declared_type, _, version = first_string(decl).partition("@")
+        if declared_type == resource_type:
+            found.append(Resource(declared_name(decl), declared_type, version, body(decl)))
     return found
 
 

@@ -37,8 +37,7 @@ def aca_components(tree: Tree) -> dict[str, Resource]:
     """Dapr components declared for the Container Apps environment, by component name."""
     found = {}
     for resource in resources(tree, COMPONENT):
-        if resource.type == COMPONENT:
-            found[string_value(prop(resource.body, "name")) or resource.symbol] = resource
+        found[string_value(prop(resource.body, "name")) or resource.symbol] = resource
     return found
 
 
@@ -131,7 +130,7 @@ def inbound_policies(tree: Tree) -> dict[str, list[Node]]:
     """Component name -> inboundPolicy of each resiliencyPolicies resource under it."""
     symbols = {resource.symbol: name for name, resource in aca_components(tree).items()}
     found: dict[str, list[Node]] = {}
-    for policy in (r for r in resources(tree, RESILIENCY) if r.type == RESILIENCY):
+    for policy in resources(tree, RESILIENCY):
         parent, settings = prop(policy.body, "parent"), prop(policy.body, "properties")
         if parent is not None and settings is not None:
             inbound = prop(resolve(settings, tree), "inboundPolicy")
@@ -179,9 +178,7 @@ def test_every_dapr_app_has_a_container_app(template: dict[str, Tree]) -> None:
 
 def test_container_app_enables_dapr_with_its_app_id(template: dict[str, Tree]) -> None:
     """The app's sidecar gets the app id, app port and HTTP protocol it is called with."""
-    (app,) = [
-        r for r in resources(template["container-app"], CONTAINER_APP) if r.type == CONTAINER_APP
-    ]
+    (app,) = resources(template["container-app"], CONTAINER_APP)
     dapr = prop(app.body, "properties", "configuration", "dapr")
     assert dapr is not None
     settings = {name: text(value) for name, value in properties(dapr).items()}

@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
+from tree_sitter import Node, Tree
+
 from dursor_contracts.secret_names import ALL_SECRETS
-from tree_sitter import Tree
 
 from .bicep_tree import (
     declarations,
@@ -77,7 +78,7 @@ def test_key_vault_references_name_known_secrets(
 
 def test_key_vault_uses_rbac_and_purge_protection(template: dict[str, Tree]) -> None:
     """Access through Azure RBAC; deleted secrets cannot be purged early."""
-    (vault,) = resources(template["keyvault"], "Microsoft.KeyVault/vaults@")
+    (vault,) = resources(template["keyvault"], "Microsoft.KeyVault/vaults")
     settings = {
         name: text(value)
         for name, value in properties(prop(vault.body, "properties") or vault.body).items()
@@ -87,26 +88,40 @@ def test_key_vault_uses_rbac_and_purge_protection(template: dict[str, Tree]) -> 
 
 
 def insecure_parameters(tree: Tree) -> list[str]:
-    """Parameters named like secrets that lack @secure()."""
-    return [
-        p.name for p in parameters(tree).values() if SENSITIVE_NAME.search(p.name) and not p.secure
-    ]
+    """String or object parameters named like secrets that lack @secure()."""
+    securable = [p for p in parameters(tree).values() if p.type.rstrip("?") in ("string", "object")]
+    return [p.name for p in securable if SENSITIVE_NAME.search(p.name) and not p.secure]
+
+
+def sensitive_property_with_text(node: Node) -> bool:
+    """`password: 'x'`, `sharedKey: 'x'`: a property named like a secret, set to text."""
+    key, value = node.named_children[0], node.named_children[-1]
+    return bool(SENSITIVE_NAME.search(string_value(key) or text(key)) and string_value(value))
+
+
+def secrets_array_with_text(node: Node) -> bool:
+    """`secrets: [{ name: 'k', value: 'x' }]`: a Container Apps secret given as text."""
+    if text(node.named_children[0]) != "secrets":
+        return False
+    items = [i for i in node.named_children[-1].named_children if i.type == "object"]
+    return any(string_value(prop(item, "value")) for item in items)
+
+
+def credential_in_string(node: Node) -> bool:
+    """An account key, a password field, a PEM key or `user:password@` in a string."""
+    return any(SECRET_LITERAL.search(fragment) for fragment in string_fragments(node))
 
 
 def literal_secrets(tree: Tree) -> list[str]:
-    """Secret-looking literals: sensitive properties or secrets[].value set to text, credentials in strings."""
-    found = []
-    for node in walk(tree.root_node):
-        if node.type == "object_property":
-            key, value = node.named_children[0], node.named_children[-1]
-            if SENSITIVE_NAME.search(string_value(key) or text(key)) and string_value(value):
-                found.append(text(node))
-        if node.type == "object_property" and text(node.named_children[0]) == "secrets":
-            items = [i for i in node.named_children[-1].named_children if i.type == "object"]
-            found += [text(i) for i in items if string_value(prop(i, "value"))]
-        if node.type == "string" and any(SECRET_LITERAL.search(f) for f in string_fragments(node)):
-            found.append(text(node))
-    return found
+    """Source of every secret-looking literal in a template."""
+    nodes = walk(tree.root_node)
+    return [
+        text(node)
+        for node in nodes
+        if (node.type == "object_property" and sensitive_property_with_text(node))
+        or (node.type == "object_property" and secrets_array_with_text(node))
+        or (node.type == "string" and credential_in_string(node))
+    ]
 
 
 def test_no_template_holds_a_secret_value(trees: dict[Path, Tree]) -> None:
@@ -122,7 +137,8 @@ def test_no_template_holds_a_secret_value(trees: dict[Path, Tree]) -> None:
     "source",
     [
         "param adminPassword string\n",
-        "resource s 'Microsoft.X/y@1' = {\n  properties: {\n    administratorLoginPassword: 'Hunter2!'\n  }\n}\n",
+        "resource s 'Microsoft.X/y@1' = {\n  properties: {\n"
+        "    administratorLoginPassword: 'Hunter2!'\n  }\n}\n",
         "var c = 'DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abc=='\n",
         "var u = 'postgresql://admin:hunter2@db:5432/x'\n",
         "var s = {\n  secrets: [\n    {\n      name: 'k'\n      value: 'plain'\n    }\n  ]\n}\n",
