@@ -53,14 +53,18 @@ def redis_client(backing: Backing, db: int) -> redis.Redis:
 
 @contextlib.asynccontextmanager
 async def running_platform(
-    backing: Backing, databases: DatabaseFactory, workdir: Path, env: dict[str, str],
+    backing: Backing,
+    databases: DatabaseFactory,
+    workdir: Path,
+    env: dict[str, str],
     start: bool = True,
 ) -> AsyncIterator[Platform]:
     """A platform on its own database and Redis DB, stopped at exit."""
     redis_db = next(_redis_dbs)
     redis_client(backing, redis_db).flushdb()
-    platform = Platform(workdir, await databases.fresh(), backing.redis_host, redis_db,
-                        backing.redis_password, env)
+    platform = Platform(
+        workdir, await databases.fresh(), backing.redis_host, redis_db, backing.redis_password, env
+    )
     try:
         if start:
             await platform.start_all()
@@ -90,6 +94,7 @@ async def make_platform(
             workdir = tmp_path / f"platform-{next(count)}"
             workdir.mkdir()
             return await stack.enter_async_context(
-                running_platform(backing, databases, workdir, env or {}, start))
+                running_platform(backing, databases, workdir, env or {}, start)
+            )
 
         yield make

@@ -24,7 +24,7 @@ def _listening(processes: list[psutil.Process]) -> list[tuple[str, str, int]]:
     for process in processes:
         try:
             for conn in process.net_connections(kind="inet"):
-                if conn.status == psutil.CONN_LISTEN:
+                if conn.status == psutil.CONN_LISTEN and conn.laddr:
                     found.append((process.name(), conn.laddr.ip, conn.laddr.port))
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
@@ -32,8 +32,11 @@ def _listening(processes: list[psutil.Process]) -> list[tuple[str, str, int]]:
 
 
 def _owners_of_port(port: int) -> list[psutil.Process]:
-    return [psutil.Process(c.pid) for c in psutil.net_connections(kind="inet")
-            if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid]
+    return [
+        psutil.Process(c.pid)
+        for c in psutil.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid
+    ]
 
 
 async def test_every_listener_of_the_platform_is_on_loopback(

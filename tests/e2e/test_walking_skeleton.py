@@ -22,22 +22,28 @@ EXPECTED_SIDECARS: dict[str, tuple[set[str], set[tuple[str, str, str]]]] = {
     ),
     "run-api": (
         {"pubsub", "pubsub-broadcast", "secretstore"},
-        {("pubsub", "run-requested-dlq", ""), ("pubsub", "pr-requested-dlq", ""),
-         ("pubsub-broadcast", "run-cancel-requested-dlq", ""),
-         ("pubsub-broadcast", "run-events-dlq", "")},
+        {
+            ("pubsub", "run-requested-dlq", ""),
+            ("pubsub", "pr-requested-dlq", ""),
+            ("pubsub-broadcast", "run-cancel-requested-dlq", ""),
+            ("pubsub-broadcast", "run-events-dlq", ""),
+        },
     ),
     "agent-runner": (
         {"pubsub", "pubsub-broadcast", "secretstore"},
-        {("pubsub", "run-requested", "run-requested-dlq"),
-         ("pubsub", "pr-requested", "pr-requested-dlq"),
-         ("pubsub-broadcast", "run-cancel-requested", "run-cancel-requested-dlq")},
+        {
+            ("pubsub", "run-requested", "run-requested-dlq"),
+            ("pubsub", "pr-requested", "pr-requested-dlq"),
+            ("pubsub-broadcast", "run-cancel-requested", "run-cancel-requested-dlq"),
+        },
     ),
     "auth": ({"statestore", "secretstore"}, set()),
 }
 
 
-async def submit_run(client: httpx.AsyncClient, remote: Path, instruction: str,
-                     template: str = "append-note") -> dict[str, Any]:
+async def submit_run(
+    client: httpx.AsyncClient, remote: Path, instruction: str, template: str = "append-note"
+) -> dict[str, Any]:
     """Register the repo, open a task and submit one `command` run; returns the run."""
     repo = await client.post("/v1/repos", json={"url": f"file://{remote}"})
     assert repo.status_code == 201, repo.text
@@ -45,8 +51,10 @@ async def submit_run(client: httpx.AsyncClient, remote: Path, instruction: str,
     assert task.status_code == 201, task.text
     accepted = await client.post(
         f"/v1/tasks/{task.json()['id']}/runs",
-        json={"instruction": instruction,
-              "executors": [{"type": "command", "options": {"template": template}}]},
+        json={
+            "instruction": instruction,
+            "executors": [{"type": "command", "options": {"template": template}}],
+        },
     )
     assert accepted.status_code == 202, accepted.text
     runs: list[dict[str, Any]] = accepted.json()["runs"]
@@ -57,8 +65,9 @@ async def submit_run(client: httpx.AsyncClient, remote: Path, instruction: str,
 async def test_run_travels_the_whole_message_path(platform: Platform, tmp_path: Path) -> None:
     remote = make_remote(tmp_path)
     headers = {"authorization": f"Bearer {await platform.token()}"}
-    async with httpx.AsyncClient(base_url=platform.gateway.url, headers=headers,
-                                 timeout=60) as client:
+    async with httpx.AsyncClient(
+        base_url=platform.gateway.url, headers=headers, timeout=60
+    ) as client:
         run = await submit_run(client, remote, "write hello from e2e")
         status, frames = await collect(client, f"/v1/runs/{run['id']}/stream", headers)
         final = (await client.get(f"/v1/runs/{run['id']}")).json()
@@ -68,8 +77,10 @@ async def test_run_travels_the_whole_message_path(platform: Platform, tmp_path: 
     assert_frames_of_a_successful_run(frames, run["id"])
     assert final["status"] == "succeeded"
     assert final["files_changed"] == [
-        {"path": "NOTES.md", "change": "added", "additions": 1, "deletions": 0}]
-    assert final["commit_sha"] and final["branch"] == f"dursor/{run['id'].replace('-', '')[:12]}"
+        {"path": "NOTES.md", "change": "added", "additions": 1, "deletions": 0}
+    ]
+    assert final["commit_sha"]
+    assert final["branch"] == f"dursor/{run['id'].replace('-', '')[:12]}"
     assert patch.status_code == 200
     assert patch.headers["content-type"].startswith("text/x-diff")
     assert "+write hello from e2e" in patch.text
@@ -95,8 +106,10 @@ async def test_each_sidecar_lists_its_components_and_subscriptions(platform: Pla
         metadata = await platform.sidecar_metadata(platform.replica(app_id))
         assert metadata["id"] == app_id
         assert {c["name"] for c in metadata["components"]} == components, app_id
-        found = {(s["pubsubname"], s["topic"], s.get("deadLetterTopic", ""))
-                 for s in metadata.get("subscriptions", [])}
+        found = {
+            (s["pubsubname"], s["topic"], s.get("deadLetterTopic", ""))
+            for s in metadata.get("subscriptions", [])
+        }
         assert found == subscriptions, app_id
 
 
@@ -105,18 +118,26 @@ async def test_logs_are_json_with_run_and_trace_ids_across_services(
 ) -> None:
     remote = make_remote(tmp_path)
     headers = {"authorization": f"Bearer {await platform.token()}"}
-    async with httpx.AsyncClient(base_url=platform.gateway.url, headers=headers,
-                                 timeout=60) as client:
+    async with httpx.AsyncClient(
+        base_url=platform.gateway.url, headers=headers, timeout=60
+    ) as client:
         run = await submit_run(client, remote, "trace me")
         await collect(client, f"/v1/runs/{run['id']}/stream", headers)
 
     accepted = _log_lines(platform, "run-api", "runs accepted", lambda e: run["id"] in e["run_ids"])
-    ended = _log_lines(platform, "agent-runner", "attempt ended", lambda e: e["run_id"] == run["id"])
-    assert len(accepted) == 1 and len(ended) == 1
+    ended = _log_lines(
+        platform, "agent-runner", "attempt ended", lambda e: e["run_id"] == run["id"]
+    )
+    assert len(accepted) == 1
+    assert len(ended) == 1
     # One W3C trace from the gateway through run-api, the outbox and Dapr to the runner.
     assert accepted[0]["trace_id"] == ended[0]["trace_id"]
-    gateway_requests = _log_lines(platform, "events-gateway", "request",
-                                  lambda e: e["path"].endswith(f"{run['task_id']}/runs"))
+    gateway_requests = _log_lines(
+        platform,
+        "events-gateway",
+        "request",
+        lambda e: e["path"].endswith(f"{run['task_id']}/runs"),
+    )
     assert gateway_requests[0]["trace_id"] == accepted[0]["trace_id"]
 
 

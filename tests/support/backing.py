@@ -1,4 +1,4 @@
-"""Real PostgreSQL and Redis for tests, found in this order: environment, testcontainers, local processes.
+"""Real PostgreSQL and Redis for tests: from the environment, testcontainers, or local processes.
 
 `.ci/run` starts both and exports `DURSOR_DATABASE_URL` / `DURSOR_REDIS_HOST`; a laptop
 with a Docker engine gets containers; otherwise the Debian binaries run as processes.
@@ -109,12 +109,31 @@ def postgres_process() -> Iterator[str]:
     as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if os.geteuid() == 0:
         shutil.chown(data, "postgres")
-    subprocess.run([*as_owner, str(bin_dir / "initdb"), "-D", str(data), "-U", "dursor",
-                    "--auth=trust"], check=True, capture_output=True)
-    server = subprocess.Popen([*as_owner, str(bin_dir / "postgres"), "-D", str(data), "-p",
-                               str(port), "-k", str(data), "-c", "listen_addresses=127.0.0.1",
-                               "-c", "fsync=off", "-c", "max_connections=300"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [*as_owner, str(bin_dir / "initdb"), "-D", str(data), "-U", "dursor", "--auth=trust"],
+        check=True,
+        capture_output=True,
+    )
+    server = subprocess.Popen(
+        [
+            *as_owner,
+            str(bin_dir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(data),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=300",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port("127.0.0.1", port)
         time.sleep(0.5)
@@ -131,9 +150,22 @@ def redis_process(port: int | None = None) -> Iterator[tuple[str, subprocess.Pop
     port = port or free_port()
     data = Path(tempfile.mkdtemp(prefix="dursor-redis-"))
     server = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-         "--appendonly", "no", "--dir", str(data)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port("127.0.0.1", port)
         yield f"127.0.0.1:{port}", server

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -38,10 +39,18 @@ class DatabaseFactory:
     async def prepare_template(self) -> None:
         """Create the template and migrate it with Alembic (the real migrations)."""
         await self._execute(f'CREATE DATABASE "{self._template}"')
-        env = {**os.environ, "DURSOR_DATABASE_URL": database_url_for(self._server_url,
-                                                                       self._template)}
-        subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env,
-                       check=True, capture_output=True)
+        env = {
+            **os.environ,
+            "DURSOR_DATABASE_URL": database_url_for(self._server_url, self._template),
+        }
+        await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "alembic", "upgrade", "head"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
 
     async def fresh(self) -> str:
         """A new database with the migrated schema; returns its URL."""

@@ -10,8 +10,9 @@ GIT_IDENTITY = ["-c", "user.name=dursor-tests", "-c", "user.email=tests@dursor.i
 
 def git(*args: str, cwd: Path) -> str:
     """Run git and return its stdout."""
-    result = subprocess.run(["git", *GIT_IDENTITY, *args], cwd=cwd, check=True,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["git", *GIT_IDENTITY, *args], cwd=cwd, check=True, capture_output=True, text=True
+    )
     return result.stdout
 
 

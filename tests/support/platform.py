@@ -8,6 +8,7 @@ Redis logical database, so platforms in one test session never see each other's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -35,17 +36,31 @@ APPS = {
 }
 # A command agent for tests: writes the instruction to a file and prints a few lines.
 COMMAND_TEMPLATES = {
-    "append-note": ["sh", "-c", 'printf "%s\\n" "$1" >> NOTES.md && echo "wrote NOTES.md"',
-                    "dursor", "{instruction}"],
-    "sleep": ["sh", "-c", 'echo "sleeping $1"; sleep "$1"; echo done > SLEPT.md', "dursor",
-              "{instruction}"],
+    "append-note": [
+        "sh",
+        "-c",
+        'printf "%s\\n" "$1" >> NOTES.md && echo "wrote NOTES.md"',
+        "dursor",
+        "{instruction}",
+    ],
+    "sleep": [
+        "sh",
+        "-c",
+        'echo "sleeping $1"; sleep "$1"; echo done > SLEPT.md',
+        "dursor",
+        "{instruction}",
+    ],
 }
 
 
 def daprd_binary() -> Path:
     """The daprd the bootstrap built (or linked)."""
     runtime = os.environ.get("DURSOR_DAPR_RUNTIME") or str(
-        Path.home() / ".cache" / "dursor" / f"dapr-{os.environ.get('DAPR_RUNTIME_VERSION', '1.18.1')}")
+        Path.home()
+        / ".cache"
+        / "dursor"
+        / f"dapr-{os.environ.get('DAPR_RUNTIME_VERSION', '1.18.1')}"
+    )
     binary = Path(runtime) / "libexec" / "daprd"
     if not binary.exists():
         raise RuntimeError(f"daprd not found at {binary}: run scripts/bootstrap.sh")
@@ -106,10 +121,8 @@ class Replica:
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     if process.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 @dataclass
@@ -141,65 +154,132 @@ class Platform:
         live = [r for r in self.replicas if r.app_id == app_id and r.app.poll() is None]
         return live[index]
 
-    def _app_env(self, app_id: str, replica: Replica | None, overrides: Mapping[str, str]) -> dict[str, str]:
+    def _app_env(
+        self, app_id: str, replica: Replica | None, overrides: Mapping[str, str]
+    ) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DURSOR_", "DAPR_"))}
-        env.update({
-            "DURSOR_AUTH_ISSUER": f"http://127.0.0.1:{self.auth_port}",
-            "DURSOR_ALLOW_LOCAL_REPOS": "true",
-            "DURSOR_ARTIFACTS_DIR": str(self.workdir / "artifacts"),
-            "DURSOR_WORKSPACES_DIR": str(self.workdir / "workspaces" / (replica.name if replica else app_id)),
-            "DURSOR_COMMAND_TEMPLATES": json.dumps(COMMAND_TEMPLATES),
-            "DURSOR_LOG_FORMAT": "json",
-            "DURSOR_SIDECAR_WAIT_SECONDS": "60",
-        })
+        env.update(
+            {
+                "DURSOR_AUTH_ISSUER": f"http://127.0.0.1:{self.auth_port}",
+                "DURSOR_ALLOW_LOCAL_REPOS": "true",
+                "DURSOR_ARTIFACTS_DIR": str(self.workdir / "artifacts"),
+                "DURSOR_WORKSPACES_DIR": str(
+                    self.workdir / "workspaces" / (replica.name if replica else app_id)
+                ),
+                "DURSOR_COMMAND_TEMPLATES": json.dumps(COMMAND_TEMPLATES),
+                "DURSOR_LOG_FORMAT": "json",
+                "DURSOR_SIDECAR_WAIT_SECONDS": "60",
+            }
+        )
         env.update(self.env)
         env.update(overrides)
         return env
 
     def _daprd_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DURSOR_", "DAPR_"))}
-        env.update({
-            "DAPR_HOST_IP": "127.0.0.1",
-            "DURSOR_REDIS_HOST": self.redis_host,
-            "DURSOR_REDIS_PASSWORD": self.redis_password,
-            "DURSOR_REDIS_DB": str(self.redis_db),
-            "DURSOR_SECRETS_FILE": str(self.secrets_file),
-        })
+        env.update(
+            {
+                "DAPR_HOST_IP": "127.0.0.1",
+                "DURSOR_REDIS_HOST": self.redis_host,
+                "DURSOR_REDIS_PASSWORD": self.redis_password,
+                "DURSOR_REDIS_DB": str(self.redis_db),
+                "DURSOR_SECRETS_FILE": str(self.secrets_file),
+            }
+        )
         return env
 
-    def start(self, app_id: str, name: str | None = None, env: Mapping[str, str] | None = None,
-              app_port: int | None = None) -> Replica:
+    def start(
+        self,
+        app_id: str,
+        name: str | None = None,
+        env: Mapping[str, str] | None = None,
+        app_port: int | None = None,
+    ) -> Replica:
         """Start one replica (app + daprd); call `wait_ready` before using it."""
         name = name or f"{app_id}-{len([r for r in self.replicas if r.app_id == app_id])}"
         logs = self.workdir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        ports = {"app": app_port or (self.auth_port if app_id == "auth" else free_port()),
-                 "http": free_port(), "grpc": free_port(), "internal": free_port()}
+        ports = {
+            "app": app_port or (self.auth_port if app_id == "auth" else free_port()),
+            "http": free_port(),
+            "grpc": free_port(),
+            "internal": free_port(),
+        }
         app_env = self._app_env(app_id, None, env or {}) | {
-            "APP_ID": app_id, "DAPR_HTTP_PORT": str(ports["http"]),
+            "APP_ID": app_id,
+            "DAPR_HTTP_PORT": str(ports["http"]),
             "DAPR_GRPC_PORT": str(ports["grpc"]),
         }
         app_env["DURSOR_WORKSPACES_DIR"] = str(self.workdir / "workspaces" / name)
         app_log, daprd_log = logs / f"{name}.log", logs / f"{name}.daprd.log"
         app = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", APPS[app_id], "--factory", "--host", "127.0.0.1",
-             "--port", str(ports["app"]), "--no-access-log", "--log-level", "warning"],
-            cwd=ROOT, env=app_env, stdout=app_log.open("wb"), stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                APPS[app_id],
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports["app"]),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=app_env,
+            stdout=app_log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         daprd = subprocess.Popen(
-            [str(daprd_binary()), "--app-id", app_id, "--app-port", str(ports["app"]),
-             "--app-protocol", "http", "--dapr-http-port", str(ports["http"]),
-             "--dapr-grpc-port", str(ports["grpc"]),
-             "--dapr-internal-grpc-port", str(ports["internal"]),
-             "--dapr-listen-addresses", "127.0.0.1",
-             "--dapr-internal-grpc-listen-address", "127.0.0.1",
-             "--metrics-listen-address", "127.0.0.1", "--enable-metrics=false",
-             "--resources-path", str(COMPONENTS), "--config", str(COMPONENTS / "config.yaml"),
-             "--log-level", "info"],
-            cwd=self.workdir, env=self._daprd_env(), stdout=daprd_log.open("wb"),
-            stderr=subprocess.STDOUT, start_new_session=True)
-        replica = Replica(app_id, name, ports["app"], ports["http"], ports["grpc"],
-                          ports["internal"], app, daprd, app_log, daprd_log)
+            [
+                str(daprd_binary()),
+                "--app-id",
+                app_id,
+                "--app-port",
+                str(ports["app"]),
+                "--app-protocol",
+                "http",
+                "--dapr-http-port",
+                str(ports["http"]),
+                "--dapr-grpc-port",
+                str(ports["grpc"]),
+                "--dapr-internal-grpc-port",
+                str(ports["internal"]),
+                "--dapr-listen-addresses",
+                "127.0.0.1",
+                "--dapr-internal-grpc-listen-address",
+                "127.0.0.1",
+                "--metrics-listen-address",
+                "127.0.0.1",
+                "--enable-metrics=false",
+                "--resources-path",
+                str(COMPONENTS),
+                "--config",
+                str(COMPONENTS / "config.yaml"),
+                "--log-level",
+                "info",
+            ],
+            cwd=self.workdir,
+            env=self._daprd_env(),
+            stdout=daprd_log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        replica = Replica(
+            app_id,
+            name,
+            ports["app"],
+            ports["http"],
+            ports["grpc"],
+            ports["internal"],
+            app,
+            daprd,
+            app_log,
+            daprd_log,
+        )
         self.replicas.append(replica)
         return replica
 
@@ -208,11 +288,15 @@ class Platform:
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(timeout=2.0) as client:
             while time.monotonic() < deadline:
-                for process, log in ((replica.app, replica.app_log), (replica.daprd, replica.daprd_log)):
+                for process, log in (
+                    (replica.app, replica.app_log),
+                    (replica.daprd, replica.daprd_log),
+                ):
                     if process.poll() is not None:
                         raise RuntimeError(f"{replica.name} exited: {log.read_text()[-3000:]}")
                 if await _ok(client, f"{replica.url}/readyz", 200) and await _ok(
-                        client, f"{replica.sidecar_url}/v1.0/healthz", 204):
+                    client, f"{replica.sidecar_url}/v1.0/healthz", 204
+                ):
                     return
                 await asyncio.sleep(0.2)
         raise TimeoutError(f"{replica.name} not ready: {replica.app_log.read_text()[-3000:]}")
@@ -231,8 +315,9 @@ class Platform:
         """An access token from the local issuer, through the gateway."""
         password = password or self.secrets[ADMIN_PASSWORD]
         async with httpx.AsyncClient(base_url=self.gateway.url, timeout=30) as client:
-            response = await client.post("/v1/auth/token",
-                                         json={"username": username, "password": password})
+            response = await client.post(
+                "/v1/auth/token", json={"username": username, "password": password}
+            )
             response.raise_for_status()
             token: str = response.json()["access_token"]
             return token
@@ -240,7 +325,9 @@ class Platform:
     async def sidecar_metadata(self, replica: Replica) -> dict[str, Any]:
         """What a sidecar reports about its components and subscriptions."""
         async with httpx.AsyncClient(timeout=10) as client:
-            result: dict[str, Any] = (await client.get(f"{replica.sidecar_url}/v1.0/metadata")).json()
+            result: dict[str, Any] = (
+                await client.get(f"{replica.sidecar_url}/v1.0/metadata")
+            ).json()
             return result
 
 

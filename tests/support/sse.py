@@ -27,7 +27,7 @@ class Frame:
 async def frames(response: httpx.Response) -> AsyncIterator[Frame]:
     """Frames of a streaming response; comments (`: ping`) and `retry:` are skipped."""
     event_id: str | None = None
-    event, data = "message", []
+    event, data = "message", list[str]()
     async for line in response.aiter_lines():
         if line == "":
             if data:
@@ -46,8 +46,9 @@ async def frames(response: httpx.Response) -> AsyncIterator[Frame]:
             data.append(value)
 
 
-async def collect(client: httpx.AsyncClient, url: str, headers: dict[str, str],
-                  timeout: float = 60.0) -> tuple[int, list[Frame]]:
+async def collect(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], timeout: float = 60.0
+) -> tuple[int, list[Frame]]:
     """Read a stream until the server closes it; returns the status and every frame."""
     collected: list[Frame] = []
     async with client.stream("GET", url, headers=headers, timeout=timeout) as response:

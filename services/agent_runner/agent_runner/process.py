@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 LimitKind = Literal["wall_clock", "idle", "output_cap"]
 LineHandler = Callable[[str, str], Awaitable[None]]
@@ -105,7 +105,8 @@ async def _supervise(
     )
     watchdog = asyncio.ensure_future(_watch(process, limits, activity))
     try:
-        await asyncio.wait({pumps, watchdog}, return_when=asyncio.FIRST_COMPLETED)
+        waiting: list[asyncio.Future[Any]] = [pumps, watchdog]
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         if watchdog.done():
             watchdog.result()
         await pumps

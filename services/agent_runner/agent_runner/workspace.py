@@ -197,7 +197,7 @@ async def _files_changed(worktree: Path, base: str) -> list[FileChange]:
         changes.append(
             FileChange(
                 path=path,
-                change=CHANGE_KINDS.get(kinds.get(path, "M"), "modified"),  # type: ignore[arg-type]
+                change=CHANGE_KINDS.get(kinds.get(path, "M"), "modified"),
                 additions=int(added) if added.isdigit() else 0,
                 deletions=int(deleted) if deleted.isdigit() else 0,
             )

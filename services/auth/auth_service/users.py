@@ -11,25 +11,22 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dursor_contracts.auth import Role
+from dursor_contracts.db import one_or_none
 from dursor_contracts.schema import users
 
 
 async def user_by_username(conn: AsyncConnection, issuer: str, username: str) -> Row[Any] | None:
     """A local user by name."""
-    return (
-        await conn.execute(
-            select(users).where(users.c.issuer == issuer, users.c.username == username)
-        )
-    ).one_or_none()
+    return await one_or_none(
+        conn, select(users).where(users.c.issuer == issuer, users.c.username == username)
+    )
 
 
 async def user_by_subject(conn: AsyncConnection, issuer: str, subject: str) -> Row[Any] | None:
     """A user by issuer and subject (the token's identity)."""
-    return (
-        await conn.execute(
-            select(users).where(users.c.issuer == issuer, users.c.subject == subject)
-        )
-    ).one_or_none()
+    return await one_or_none(
+        conn, select(users).where(users.c.issuer == issuer, users.c.subject == subject)
+    )
 
 
 async def ensure_local_user(
@@ -54,8 +51,6 @@ async def ensure_local_user(
 
 async def set_role(conn: AsyncConnection, user_id: UUID, role: Role) -> Row[Any] | None:
     """Bind a user to a role."""
-    return (
-        await conn.execute(
-            update(users).where(users.c.id == user_id).values(role=role.value).returning(users)
-        )
-    ).one_or_none()
+    return await one_or_none(
+        conn, update(users).where(users.c.id == user_id).values(role=role.value).returning(users)
+    )

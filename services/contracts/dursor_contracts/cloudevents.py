@@ -41,10 +41,6 @@ class ReceivedEvent(BaseModel):
     data: Any = None
     traceparent: str | None = None
 
-    def payload(self, model: type[ModelT]) -> ModelT:
-        """The data validated against the topic's contract model."""
-        return model.model_validate(self.data)
-
 
 def build_cloudevent(
     topic: Topic, event_id: UUID, source: str, data: ContractModel
@@ -64,6 +60,6 @@ def build_cloudevent(
 def parse_payload(event: ReceivedEvent, model: type[ModelT]) -> ModelT | None:
     """The validated payload, or None when it does not match the contract."""
     try:
-        return event.payload(model)
+        return model.model_validate(event.data)
     except ValidationError:
         return None

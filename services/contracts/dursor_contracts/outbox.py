@@ -13,10 +13,11 @@ import contextlib
 from collections.abc import Sequence
 from datetime import timedelta
 from itertools import groupby
+from typing import Any
 from uuid import UUID, uuid4
 
 import structlog
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -113,7 +114,7 @@ class OutboxRelay:
                 sent += await self._publish_group(conn, pubsub, topic, list(group))
         return sent
 
-    def _due_rows(self):  # type: ignore[no-untyped-def]  # SQLAlchemy's Select generics are noisy
+    def _due_rows(self) -> Select[Any]:
         return (
             select(outbox)
             .where(outbox.c.sent_at.is_(None), outbox.c.available_at <= func.now())
@@ -154,7 +155,9 @@ class OutboxRelay:
         payload = topic.model.model_validate(row.payload)
         event = build_cloudevent(topic, row.event_id, self._source, payload)
         if row.traceparent:
-            event["traceparent"] = row.traceparent
+            # Dapr keeps a CloudEvent's own `traceid`, so the subscriber continues the
+            # trace of the request that enqueued the message, not the relay's.
+            event["traceid"] = event["traceparent"] = row.traceparent
         return event
 
     async def _postpone(self, conn: AsyncConnection, row: Row[object]) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -20,6 +22,7 @@ from dursor_contracts.sidecar import Sidecar
 from dursor_contracts.telemetry import instrument_app
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+_access_log = structlog.get_logger("dursor.access")
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
@@ -104,6 +107,39 @@ class BodySizeLimit:
         await _problem_response(problem)(scope, receive, send)
 
 
+class RequestLog:
+    """One structured log line per request, with the trace id of its span."""
+
+    QUIET = frozenset({"/healthz", "/readyz"})
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.QUIET:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording)
+        finally:
+            _access_log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+
+
 _bearer = HTTPBearer(auto_error=False, description="JWT from the auth service or Entra ID")
 
 
@@ -150,6 +186,7 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RequestLog)
     instrument_app(app)
     return app
 

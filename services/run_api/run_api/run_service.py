@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID, uuid4
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -32,6 +33,8 @@ from run_api.repositories import repos as repo_sql
 from run_api.repositories import runs as run_sql
 from run_api.schemas import CommandExecutor, ExecutorSpec, RunsCreate
 from run_api.settings import RunApiSettings
+
+log = structlog.get_logger(__name__)
 
 
 def branch_for(run_id: UUID) -> str:
@@ -64,6 +67,7 @@ class RunService:
                 for e in body.executors
             ]
         self._relay.notify()
+        log.info("runs accepted", task_id=str(task_id), run_ids=[str(r.id) for r in created])
         return created
 
     def _check_request(self, body: RunsCreate) -> None:

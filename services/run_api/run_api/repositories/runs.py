@@ -9,13 +9,14 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dursor_contracts.db import all_rows, one, one_or_none
 from dursor_contracts.pagination import after_cursor, newest_first
 from dursor_contracts.schema import messages, runs
 
 
 async def insert_run(conn: AsyncConnection, values: dict[str, Any]) -> Row[Any]:
     """A new queued run."""
-    return (await conn.execute(insert(runs).values(**values).returning(runs))).one()
+    return await one(conn, insert(runs).values(**values).returning(runs))
 
 
 async def insert_message(
@@ -27,26 +28,25 @@ async def insert_message(
     turn: int | None = None,
 ) -> Row[Any]:
     """A user message of a task (or of one run's turn)."""
-    return (
-        await conn.execute(
-            insert(messages)
-            .values(
-                id=uuid4(),
-                task_id=task_id,
-                run_id=run_id,
-                turn=turn,
-                role="user",
-                content=content,
-                created_by=owner,
-            )
-            .returning(messages)
+    return await one(
+        conn,
+        insert(messages)
+        .values(
+            id=uuid4(),
+            task_id=task_id,
+            run_id=run_id,
+            turn=turn,
+            role="user",
+            content=content,
+            created_by=owner,
         )
-    ).one()
+        .returning(messages),
+    )
 
 
 async def get_run(conn: AsyncConnection, run_id: UUID) -> Row[Any] | None:
     """One run."""
-    return (await conn.execute(select(runs).where(runs.c.id == run_id))).one_or_none()
+    return await one_or_none(conn, select(runs).where(runs.c.id == run_id))
 
 
 async def list_runs(
@@ -59,7 +59,7 @@ async def list_runs(
         .order_by(*newest_first(runs))
         .limit(limit + 1)
     )
-    return list((await conn.execute(query)).all())
+    return await all_rows(conn, query)
 
 
 async def count_active_runs(conn: AsyncConnection, owner: str) -> int:
@@ -79,60 +79,57 @@ async def lock_owner_runs(conn: AsyncConnection, owner: str) -> None:
 
 async def cancel_queued(conn: AsyncConnection, run_id: UUID, reason: str) -> Row[Any] | None:
     """queued -> cancelled, if it still is queued."""
-    return (
-        await conn.execute(
-            update(runs)
-            .where(runs.c.id == run_id, runs.c.status == "queued")
-            .values(
-                status="cancelled",
-                finished_at=func.now(),
-                error=reason,
-                cancel_requested_at=func.now(),
-                cancel_reason=reason,
-            )
-            .returning(runs)
+    return await one_or_none(
+        conn,
+        update(runs)
+        .where(runs.c.id == run_id, runs.c.status == "queued")
+        .values(
+            status="cancelled",
+            finished_at=func.now(),
+            error=reason,
+            cancel_requested_at=func.now(),
+            cancel_reason=reason,
         )
-    ).one_or_none()
+        .returning(runs),
+    )
 
 
 async def request_cancel(conn: AsyncConnection, run_id: UUID, reason: str) -> Row[Any] | None:
     """Mark a running run for cancellation (first request wins); its worker stops it."""
-    return (
-        await conn.execute(
-            update(runs)
-            .where(runs.c.id == run_id, runs.c.status == "running")
-            .values(
-                cancel_requested_at=func.coalesce(runs.c.cancel_requested_at, func.now()),
-                cancel_reason=func.coalesce(runs.c.cancel_reason, reason),
-            )
-            .returning(runs)
+    return await one_or_none(
+        conn,
+        update(runs)
+        .where(runs.c.id == run_id, runs.c.status == "running")
+        .values(
+            cancel_requested_at=func.coalesce(runs.c.cancel_requested_at, func.now()),
+            cancel_reason=func.coalesce(runs.c.cancel_reason, reason),
         )
-    ).one_or_none()
+        .returning(runs),
+    )
 
 
 async def queue_next_turn(conn: AsyncConnection, run_id: UUID) -> Row[Any] | None:
     """terminal -> queued for the next turn, attempt 1."""
-    return (
-        await conn.execute(
-            update(runs)
-            .where(
-                runs.c.id == run_id,
-                runs.c.status.in_(("succeeded", "failed", "cancelled", "timed_out")),
-            )
-            .values(
-                status="queued",
-                turn=runs.c.turn + 1,
-                attempt=1,
-                queued_at=func.now(),
-                finished_at=None,
-                error=None,
-                summary=None,
-                cancel_requested_at=None,
-                cancel_reason=None,
-            )
-            .returning(runs)
+    return await one_or_none(
+        conn,
+        update(runs)
+        .where(
+            runs.c.id == run_id,
+            runs.c.status.in_(("succeeded", "failed", "cancelled", "timed_out")),
         )
-    ).one_or_none()
+        .values(
+            status="queued",
+            turn=runs.c.turn + 1,
+            attempt=1,
+            queued_at=func.now(),
+            finished_at=None,
+            error=None,
+            summary=None,
+            cancel_requested_at=None,
+            cancel_reason=None,
+        )
+        .returning(runs),
+    )
 
 
 async def list_messages(
@@ -143,4 +140,4 @@ async def list_messages(
     if run_id is not None:
         conditions.append((messages.c.run_id == run_id) | messages.c.run_id.is_(None))
     query = select(messages).where(*conditions).order_by(*newest_first(messages)).limit(limit + 1)
-    return list((await conn.execute(query)).all())
+    return await all_rows(conn, query)
