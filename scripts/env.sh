@@ -39,5 +39,13 @@ export DAPR_HOST_IP=127.0.0.1
 export DURSOR_UV_HOME="${DURSOR_UV_HOME:-$DURSOR_CACHE/uv-$UV_VERSION}"
 export PATH="$DURSOR_DAPR_RUNTIME/bin:$DURSOR_UV_HOME/bin:$HOME/.local/bin:$PATH"
 
+# Use the machine's CA store (package registries may sit behind a proxy with its own CA).
+export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-1}"
+if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  export SSL_CERT_FILE="${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}"
+  export NODE_EXTRA_CA_CERTS="${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}"
+  export PIP_CERT="${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}"
+fi
+
 log() { printf '\033[1;34m[dursor]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[dursor]\033[0m %s\n' "$*" >&2; exit 1; }

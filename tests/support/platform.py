@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 
 from dursor_contracts.local_secrets import ensure_secrets
-from dursor_contracts.secret_names import ADMIN_PASSWORD, POSTGRES_URL
+from dursor_contracts.secret_names import ADMIN_PASSWORD, JWT_SIGNING_KEYS, POSTGRES_URL
 from tests.support.backing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -321,6 +322,24 @@ class Platform:
             response.raise_for_status()
             token: str = response.json()["access_token"]
             return token
+
+    def mint_token(
+        self, role: str, subject: str | None = None, ttl: int = 3600, **claims: Any
+    ) -> str:
+        """A token signed by this platform's local issuer key, for any role (tests only)."""
+        key = json.loads(self.secrets[JWT_SIGNING_KEYS])[0]
+        now = int(time.time())
+        body = {
+            "iss": f"http://127.0.0.1:{self.auth_port}",
+            "aud": "dursor",
+            "sub": subject or f"test-{role}",
+            "preferred_username": subject or f"test-{role}",
+            "roles": [role],
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl,
+        } | claims
+        return jwt.encode(body, key["pem"], algorithm="RS256", headers={"kid": key["kid"]})
 
     async def sidecar_metadata(self, replica: Replica) -> dict[str, Any]:
         """What a sidecar reports about its components and subscriptions."""
