@@ -41,8 +41,11 @@ def schema_file(topic: Topic) -> str:
 def payload_schema(topic: Topic) -> dict[str, Any]:
     """JSON Schema (2020-12) of the topic's payload."""
     schema = topic.model.model_json_schema(mode="serialization")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": f"https://dursor.cloud/contracts/{schema_file(topic)}", **schema}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://dursor.cloud/contracts/{schema_file(topic)}",
+        **schema,
+    }
 
 
 def asyncapi() -> dict[str, Any]:
@@ -57,16 +60,26 @@ def asyncapi() -> dict[str, Any]:
         channels[topic.dead_letter] = _dead_letter_channel(topic)
         operations |= _operations(topic)
     messages["DeadLetterV1"] = {
-        "name": "DeadLetterV1", "contentType": "application/cloudevents+json",
-        "payload": DeadLetterV1.model_json_schema(mode="serialization")}
+        "name": "DeadLetterV1",
+        "contentType": "application/cloudevents+json",
+        "payload": DeadLetterV1.model_json_schema(mode="serialization"),
+    }
     return {
         "asyncapi": "3.0.0",
-        "info": {"title": "dursor cloud topics", "version": "1.0.0",
-                 "description": "Dapr pub/sub topics (CloudEvents 1.0 envelopes) that dursor "
-                                "services and other teams' services integrate through."},
+        "info": {
+            "title": "dursor cloud topics",
+            "version": "1.0.0",
+            "description": "Dapr pub/sub topics (CloudEvents 1.0 envelopes) that dursor "
+            "services and other teams' services integrate through.",
+        },
         "defaultContentType": "application/cloudevents+json",
-        "servers": {"redis": {"host": "redis:6379", "protocol": "redis",
-                              "description": "Redis Streams behind the Dapr pubsub components"}},
+        "servers": {
+            "redis": {
+                "host": "redis:6379",
+                "protocol": "redis",
+                "description": "Redis Streams behind the Dapr pubsub components",
+            }
+        },
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages},
@@ -87,7 +100,7 @@ def _channel(topic: Topic, message: str) -> dict[str, Any]:
     return {
         "address": topic.name,
         "description": f"Dapr component `{topic.pubsub.value}`: {DELIVERY[topic.pubsub]}. "
-                       f"Undeliverable messages go to `{topic.dead_letter}`.",
+        f"Undeliverable messages go to `{topic.dead_letter}`.",
         "messages": {message: {"$ref": f"#/components/messages/{message}"}},
     }
 
@@ -96,7 +109,7 @@ def _dead_letter_channel(topic: Topic) -> dict[str, Any]:
     return {
         "address": topic.dead_letter,
         "description": f"What `{topic.name}` subscribers rejected after the resiliency "
-                       "retries; run-api records each one (and notes it on its run).",
+        "retries; run-api records each one (and notes it on its run).",
         "messages": {"DeadLetterV1": {"$ref": "#/components/messages/DeadLetterV1"}},
     }
 
@@ -109,7 +122,9 @@ def _operations(topic: Topic) -> dict[str, Any]:
     for app in CONSUMERS[topic.name]:
         ops[f"{app}.receive.{topic.name}"] = {"action": "receive", "channel": channel}
     ops[f"run-api.receive.{topic.dead_letter}"] = {
-        "action": "receive", "channel": {"$ref": f"#/channels/{topic.dead_letter}"}}
+        "action": "receive",
+        "channel": {"$ref": f"#/channels/{topic.dead_letter}"},
+    }
     return ops
 
 
