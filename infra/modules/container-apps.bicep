@@ -69,7 +69,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
 }
 
-resource environment 'Microsoft.App/managedEnvironments@2026-07-01' = {
+resource managedEnvironment 'Microsoft.App/managedEnvironments@2026-07-01' = {
   name: '${namePrefix}-env'
   location: location
   tags: tags
@@ -111,10 +111,8 @@ resource environment 'Microsoft.App/managedEnvironments@2026-07-01' = {
 module daprComponents './dapr-components.bicep' = {
   name: '${namePrefix}-dapr-components'
   params: {
-    environmentName: environment.name
+    environmentName: managedEnvironment.name
     keyVaultName: keyVaultName
-    keyVaultUri: keyVaultUri
-    identityId: identityId
     identityClientId: identityClientId
     redisAddress: redisAddress
     redisClustered: redisClustered
@@ -227,7 +225,7 @@ module migrateJob './migrate-job.bicep' = if (deployJob) {
     name: '${namePrefix}-migrate-db'
     location: location
     tags: tags
-    environmentId: environment.id
+    environmentId: managedEnvironment.id
     identityId: identityId
     registryServer: registryServer
     image: imageOf(registryServer, 'run-api', imageTag)
@@ -241,7 +239,7 @@ module eventsGateway './container-app.bicep' = if (deployApps) {
     name: '${namePrefix}-events-gateway'
     location: location
     tags: tags
-    environmentId: environment.id
+    environmentId: managedEnvironment.id
     identityId: identityId
     registryServer: registryServer
     image: imageOf(registryServer, 'events-gateway', imageTag)
@@ -284,7 +282,7 @@ module runApi './container-app.bicep' = if (deployApps) {
     name: '${namePrefix}-run-api'
     location: location
     tags: tags
-    environmentId: environment.id
+    environmentId: managedEnvironment.id
     identityId: identityId
     registryServer: registryServer
     image: imageOf(registryServer, 'run-api', imageTag)
@@ -314,7 +312,7 @@ module agentRunner './container-app.bicep' = if (deployApps) {
     name: '${namePrefix}-agent-runner'
     location: location
     tags: tags
-    environmentId: environment.id
+    environmentId: managedEnvironment.id
     identityId: identityId
     registryServer: registryServer
     image: imageOf(registryServer, 'agent-runner', imageTag)
@@ -368,7 +366,7 @@ module auth './container-app.bicep' = if (deployApps) {
     name: '${namePrefix}-auth'
     location: location
     tags: tags
-    environmentId: environment.id
+    environmentId: managedEnvironment.id
     identityId: identityId
     registryServer: registryServer
     image: imageOf(registryServer, 'auth', imageTag)
@@ -392,8 +390,8 @@ module auth './container-app.bicep' = if (deployApps) {
   ]
 }
 
-output environmentId string = environment.id
-output environmentName string = environment.name
+output environmentId string = managedEnvironment.id
+output environmentName string = managedEnvironment.name
 output migrateJobName string = '${namePrefix}-migrate-db'
 output appNames object = {
   eventsGateway: '${namePrefix}-events-gateway'

@@ -1,8 +1,9 @@
 // The Dapr components of components/ as Container Apps resources, with the same names
 // so code never changes between a laptop and Azure. Container Apps uses a flat schema
 // (componentType, version, metadata, secrets, scopes) and differs from components/ in:
-//   - connection: Azure Cache for Redis over TLS (6380) with its key from Key Vault,
-//     instead of DURSOR_REDIS_HOST / DURSOR_REDIS_PASSWORD envRefs;
+//   - connection: Azure Cache for Redis over TLS (6380), its key read from Key Vault
+//     through the `secretstore` component (secretStoreComponent + secretRef), instead
+//     of DURSOR_REDIS_HOST / DURSOR_REDIS_PASSWORD envRefs;
 //   - secretstore: secretstores.azure.keyvault read with the managed identity,
 //     instead of secretstores.local.file;
 //   - the Resiliency spec becomes one resiliencyPolicies resource per component it
@@ -13,24 +14,17 @@
 
 param environmentName string
 param keyVaultName string
-param keyVaultUri string
-param identityId string
 param identityClientId string
 @description('host:port of the TLS endpoint.')
 param redisAddress string
 param redisClustered bool
 
-resource environment 'Microsoft.App/managedEnvironments@2026-07-01' existing = {
+resource managedEnvironment 'Microsoft.App/managedEnvironments@2026-07-01' existing = {
   name: environmentName
 }
 
-var redisSecrets = [
-  {
-    name: 'redis-password'
-    keyVaultUrl: '${keyVaultUri}secrets/redis-password'
-    identity: identityId
-  }
-]
+// Components that read secrets name this store; `secretRef` is then a Key Vault secret.
+var secretStoreName = 'secretstore'
 
 var redisConnection = [
   {
@@ -67,12 +61,12 @@ var pubsubInboundRetry = {
 
 // Work queue: one consumer group per app id, so each message reaches one replica.
 resource pubsub 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01' = {
-  parent: environment
+  parent: managedEnvironment
   name: 'pubsub'
   properties: {
     componentType: 'pubsub.redis'
     version: 'v1'
-    secrets: redisSecrets
+    secretStoreComponent: secretStoreName
     metadata: concat(redisConnection, [
       {
         name: 'processingTimeout'
@@ -96,16 +90,19 @@ resource pubsub 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01' = 
       'agent-runner'
     ]
   }
+  dependsOn: [
+    secretstore
+  ]
 }
 
 // Fan-out: a consumer group per sidecar, so every replica receives every message.
 resource pubsubBroadcast 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01' = {
-  parent: environment
+  parent: managedEnvironment
   name: 'pubsub-broadcast'
   properties: {
     componentType: 'pubsub.redis'
     version: 'v1'
-    secrets: redisSecrets
+    secretStoreComponent: secretStoreName
     metadata: concat(redisConnection, [
       {
         name: 'consumerID'
@@ -134,15 +131,18 @@ resource pubsubBroadcast 'Microsoft.App/managedEnvironments/daprComponents@2026-
       'events-gateway'
     ]
   }
+  dependsOn: [
+    secretstore
+  ]
 }
 
 resource statestore 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01' = {
-  parent: environment
+  parent: managedEnvironment
   name: 'statestore'
   properties: {
     componentType: 'state.redis'
     version: 'v1'
-    secrets: redisSecrets
+    secretStoreComponent: secretStoreName
     metadata: concat(redisConnection, [
       {
         name: 'keyPrefix'
@@ -154,11 +154,14 @@ resource statestore 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01
       'auth'
     ]
   }
+  dependsOn: [
+    secretstore
+  ]
 }
 
 // Every secret name of dursor_contracts.secret_names is a Key Vault secret of the same name.
 resource secretstore 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01' = {
-  parent: environment
+  parent: managedEnvironment
   name: 'secretstore'
   properties: {
     componentType: 'secretstores.azure.keyvault'

@@ -9,6 +9,7 @@ param imageTag = readEnvironmentVariable('DURSOR_IMAGE_TAG', 'latest')
 param deployStage = readEnvironmentVariable('DURSOR_DEPLOY_STAGE', 'apps')
 param alertEmail = readEnvironmentVariable('DURSOR_ALERT_EMAIL', '')
 param secretsOfficerPrincipalId = readEnvironmentVariable('DURSOR_SECRETS_OFFICER_ID', '')
+param authAudience = readEnvironmentVariable('DURSOR_AUTH_AUDIENCE', 'api://dursor')
 param postgresAdminPassword = readEnvironmentVariable('DURSOR_POSTGRES_ADMIN_PASSWORD', '')
 param seedSecrets = json(readEnvironmentVariable('DURSOR_SEED_SECRETS', '{}'))
 

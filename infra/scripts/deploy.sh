@@ -10,8 +10,8 @@
 #         --skip-images           the images of TAG are already in the registry
 #         --rotate SECRET         write a new value of SECRET (repeatable; see README)
 #
-# Optional environment: GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY_FILE (first deployment),
-# DURSOR_ALERT_EMAIL, DURSOR_SECRETS_OFFICER_ID.
+# Optional environment: GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY_FILE, GITHUB_WEBHOOK_SECRET
+# (used when Key Vault lacks them), DURSOR_ALERT_EMAIL, DURSOR_SECRETS_OFFICER_ID.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -24,7 +24,7 @@ NOT_ROTATABLE=(encryption-keys jwt-signing-keys)
 
 log() { printf '\033[1;34m[deploy]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[deploy]\033[0m %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 contains() { local item="$1"; shift; printf '%s\n' "$@" | grep -qx -- "$item"; }
 
 parse_args() {
@@ -89,13 +89,17 @@ PY
 }
 
 github_app_secrets() {
-  # JSON object of the GitHub App secrets given in the environment, for the names asked.
+  # JSON object of the GitHub App secrets given in the environment, for the names asked;
+  # they win over generated values (the webhook secret must match the App's settings).
   local names=("$@") json="{}"
   if contains github-app-id "${names[@]}" && [ -n "${GITHUB_APP_ID:-}" ]; then
     json="$(jq -c --arg v "$GITHUB_APP_ID" '. + {"github-app-id": $v}' <<<"$json")"
   fi
   if contains github-app-private-key "${names[@]}" && [ -n "${GITHUB_APP_PRIVATE_KEY_FILE:-}" ]; then
     json="$(jq -c --rawfile v "$GITHUB_APP_PRIVATE_KEY_FILE" '. + {"github-app-private-key": $v}' <<<"$json")"
+  fi
+  if contains github-webhook-secret "${names[@]}" && [ -n "${GITHUB_WEBHOOK_SECRET:-}" ]; then
+    json="$(jq -c --arg v "$GITHUB_WEBHOOK_SECRET" '. + {"github-webhook-secret": $v}' <<<"$json")"
   fi
   printf '%s' "$json"
 }

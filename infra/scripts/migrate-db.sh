@@ -29,7 +29,12 @@ find_job() {
 
 start_job() {
   local group="$1" job="$2" image="$3"
-  az containerapp job start -g "$group" -n "$job" ${image:+--image "$image"} --query name -o tsv
+  if [ -n "$image" ]; then
+    az containerapp job start -g "$group" -n "$job" --image "$image" --container-name migrate \
+      --query name -o tsv
+  else
+    az containerapp job start -g "$group" -n "$job" --query name -o tsv
+  fi
 }
 
 execution_status() {
