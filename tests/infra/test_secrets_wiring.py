@@ -53,6 +53,17 @@ def infra_written_secret_names(trees: dict[Path, Tree]) -> set[str]:
     return {name for r in secrets if (name := string_value(prop(r.body, "name")))}
 
 
+def dapr_secret_refs(tree: Tree) -> set[str]:
+    """`secretRef`s of Dapr components that resolve through a secret store (Key Vault)."""
+    components = resources(tree, "Microsoft.App/managedEnvironments/daprComponents")
+    through_store = [c for c in components if prop(c.body, "properties", "secretStoreComponent")]
+    if not through_store:
+        return set()
+    props = (n for n in walk(tree.root_node) if n.type == "object_property")
+    refs = (p.named_children[-1] for p in props if text(p.named_children[0]) == "secretRef")
+    return {value for ref in refs if (value := string_value(ref))}
+
+
 def referenced_secret_names(tree: Tree) -> set[str]:
     """Secrets named by Key Vault references: `.../secrets/<name>` URLs and keyVaultSecret()."""
     strings = (n for n in walk(tree.root_node) if n.type == "string")
@@ -72,6 +83,8 @@ def test_key_vault_references_name_known_secrets(
     """Container Apps and Dapr components only reference secrets that get created."""
     referenced = set().union(*(referenced_secret_names(tree) for tree in trees.values()))
     assert {"postgresql-connection-string", "redis-password"} <= referenced
+    assert "redis-password" in dapr_secret_refs(template["dapr-components"])
+    referenced |= dapr_secret_refs(template["dapr-components"])
     known = wired_secret_names(template) | infra_written_secret_names(trees)
     assert referenced - known == set()
 
