@@ -47,9 +47,15 @@ COMMAND_TEMPLATES = {
     "sleep": [
         "sh",
         "-c",
-        'echo "sleeping $1"; sleep "$1"; echo done > SLEPT.md',
+        'echo "sleeping $1"; sleep "$1"; echo "slept $1" > SLEPT.md',
         "dursor",
         "{instruction}",
+    ],
+    # Two grandchildren that ignore SIGTERM: only the SIGKILL after the grace period stops them.
+    "stubborn": [
+        "sh",
+        "-c",
+        "trap '' TERM; for i in 1 2; do sleep 300 & echo $! >> pids.txt; done; echo spawned; wait",
     ],
 }
 

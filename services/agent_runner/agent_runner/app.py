@@ -17,6 +17,7 @@ from agent_runner.executors.base import Executor
 from agent_runner.executors.command import CommandExecutor
 from agent_runner.leases import RunLeases
 from agent_runner.reaper import reap_forever
+from agent_runner.retention import clean_worktrees_forever
 from agent_runner.settings import RunnerSettings
 from agent_runner.workspace import Workspaces
 from dursor_contracts.artifacts import artifact_store_from
@@ -53,6 +54,15 @@ async def _build_dispatcher(runtime: ServiceRuntime, settings: RunnerSettings) -
     runtime.background.start(dispatcher.pull_forever(), "pull-queued-runs")
     runtime.background.start(
         reap_forever(runtime.engine, settings.reaper_interval_seconds, relay.notify), "reaper"
+    )
+    runtime.background.start(
+        clean_worktrees_forever(
+            ctx.workspaces,
+            lambda: dispatcher.active_run_ids,
+            settings.worktree_retention_seconds,
+            3600.0,
+        ),
+        "worktree-retention",
     )
     return dispatcher
 

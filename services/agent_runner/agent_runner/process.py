@@ -11,11 +11,14 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from agent_runner.process_guard import GRACE_ENV, PARENT_ENV
 
 LimitKind = Literal["wall_clock", "idle", "output_cap"]
 LineHandler = Callable[[str, str], Awaitable[None]]
@@ -71,9 +74,9 @@ async def run_process(
 ) -> int:
     """Run `argv` to completion under `limits`; returns the exit code."""
     process = await asyncio.create_subprocess_exec(
-        *argv,
+        *guarded(argv),
         cwd=cwd,
-        env=dict(env),
+        env=dict(env) | guard_env(limits),
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -91,6 +94,16 @@ async def run_process(
         raise
     finally:
         _kill_group(process.pid, signal.SIGKILL)
+
+
+def guarded(argv: Sequence[str]) -> list[str]:
+    """`argv` behind the process guard, so the agent's group dies with this worker."""
+    return [sys.executable, "-I", "-m", "agent_runner.process_guard", *argv]
+
+
+def guard_env(limits: ProcessLimits) -> dict[str, str]:
+    """What the guard needs to know; it removes these before starting the agent."""
+    return {GRACE_ENV: str(limits.kill_grace_seconds), PARENT_ENV: str(os.getpid())}
 
 
 async def _supervise(

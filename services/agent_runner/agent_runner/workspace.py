@@ -29,6 +29,8 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "dursor",
     "GIT_COMMITTER_EMAIL": "dursor@users.noreply.dursor.cloud",
 }
+# Touched after each fetch; runs started within the freshness window reuse that fetch.
+FETCH_STAMP = "dursor-fetched"
 CHANGE_KINDS = {"A": "added", "M": "modified", "D": "deleted"}
 
 
@@ -71,8 +73,9 @@ def branch_for(run_id: str) -> str:
 class Workspaces:
     """Bare clone cache, worktrees and agent homes under one directory."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, fetch_freshness_seconds: float = 5.0) -> None:
         self.root = root.resolve()
+        self._fetch_freshness = fetch_freshness_seconds
         self._locks: dict[str, asyncio.Lock] = {}
 
     def mirror_path(self, url: str) -> Path:
@@ -97,7 +100,9 @@ class Workspaces:
             try:
                 if not (mirror / "HEAD").exists():
                     await _clone_bare(url, mirror)
-                await git("fetch", "--prune", "--quiet", "origin", cwd=mirror)
+                if not _fetched_within(mirror, self._fetch_freshness):
+                    await git("fetch", "--prune", "--quiet", "origin", cwd=mirror)
+                    (mirror / FETCH_STAMP).touch()
             finally:
                 _funlock(mirror)
         return mirror
@@ -203,6 +208,13 @@ async def _files_changed(worktree: Path, base: str) -> list[FileChange]:
             )
         )
     return changes
+
+
+def _fetched_within(mirror: Path, seconds: float) -> bool:
+    try:
+        return time.time() - (mirror / FETCH_STAMP).stat().st_mtime < seconds
+    except FileNotFoundError:
+        return False
 
 
 def _flock_wait(mirror: Path) -> None:
