@@ -26,6 +26,8 @@ class ServiceSettings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     sidecar_wait_seconds: float = Field(default=60.0, ge=0)
+    # Azure Container Apps cannot load declarative subscriptions: answer /dapr/subscribe.
+    programmatic_subscriptions: bool = False
     # Tokens: issuers this service accepts (the local auth service or Entra ID).
     auth_issuer: str = "http://127.0.0.1:8083"
     auth_audience: str = "dursor"
