@@ -25,6 +25,7 @@ from dursor_contracts.crypto import EncryptionKeyRing
 from dursor_contracts.outbox import OutboxRelay
 from dursor_contracts.runtime import ServiceRuntime, service_runtime
 from dursor_contracts.secret_names import ENCRYPTION_KEYS
+from dursor_contracts.subscriptions import subscription_router
 from dursor_contracts.web import create_service_app
 
 
@@ -83,9 +84,12 @@ async def lifespan(app: FastAPI, settings: RunnerSettings) -> AsyncIterator[None
 def create_app(settings: RunnerSettings | None = None) -> FastAPI:
     """The agent-runner ASGI app."""
     settings = settings or RunnerSettings()
+    routers = [subscriptions.router]
+    if settings.programmatic_subscriptions:
+        routers.append(subscription_router(settings.app_id))
     return create_service_app(
         "dursor agent-runner",
         partial(lifespan, settings=settings),
-        [subscriptions.router],
+        routers,
         description="Executes runs: claim with a lease, workspace, agent process, events.",
     )
