@@ -145,6 +145,11 @@ var commonEnv = [
     name: 'DURSOR_LOG_FORMAT'
     value: 'json'
   }
+  // Container Apps cannot load declarative subscriptions: services answer /dapr/subscribe.
+  {
+    name: 'DURSOR_PROGRAMMATIC_SUBSCRIPTIONS'
+    value: 'true'
+  }
   {
     name: 'DURSOR_DATABASE_URL'
     secretRef: 'postgresql-connection-string'

@@ -159,6 +159,29 @@ resource statestore 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01
   ]
 }
 
+// agent-runner's CI poll (components/ci-poll.yaml): a cron input binding.
+resource ciPoll 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01' = {
+  parent: managedEnvironment
+  name: 'ci-poll'
+  properties: {
+    componentType: 'bindings.cron'
+    version: 'v1'
+    metadata: [
+      {
+        name: 'schedule'
+        value: '@every 30s'
+      }
+      {
+        name: 'direction'
+        value: 'input'
+      }
+    ]
+    scopes: [
+      'agent-runner'
+    ]
+  }
+}
+
 // Every secret name of dursor_contracts.secret_names is a Key Vault secret of the same name.
 resource secretstore 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01' = {
   parent: managedEnvironment

@@ -30,7 +30,7 @@ EXPECTED_SIDECARS: dict[str, tuple[set[str], set[tuple[str, str, str]]]] = {
         },
     ),
     "agent-runner": (
-        {"pubsub", "pubsub-broadcast", "secretstore"},
+        {"pubsub", "pubsub-broadcast", "secretstore", "ci-poll"},
         {
             ("pubsub", "run-requested", "run-requested-dlq"),
             ("pubsub", "pr-requested", "pr-requested-dlq"),

@@ -7,8 +7,11 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import structlog
+from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from agent_runner.event_batcher import EventBatcher
 from agent_runner.executors.base import AgentInvocation, AgentOutcome, Credential, Executor
@@ -16,16 +19,38 @@ from agent_runner.leases import ClaimedRun, RunLeases
 from agent_runner.process import LimitExceeded, ProcessLimits
 from agent_runner.workspace import TurnResult, Workspaces
 from dursor_contracts.artifacts import ArtifactStore
+from dursor_contracts.db import one_or_none
 from dursor_contracts.eventlog import FencedOut, NewEvent
 from dursor_contracts.events import (
     ArtifactData,
     CompletedData,
     EndedData,
     EventType,
+    PrRequestedV1,
     RunStatus,
 )
+from dursor_contracts.outbox import enqueue
+from dursor_contracts.schema import pull_requests
+from dursor_contracts.topics import PR_REQUESTED
 
 log = structlog.get_logger(__name__)
+
+
+async def request_pr_update(conn: AsyncConnection, run_id: UUID) -> None:
+    """A turn that succeeded on a run with an open PR pushes its commits to that PR."""
+    pr = await one_or_none(
+        conn,
+        update(pull_requests)
+        .where(pull_requests.c.run_id == run_id, pull_requests.c.state == "open")
+        .values(updated_at=func.now())
+        .returning(pull_requests.c.id, pull_requests.c.requested_by),
+    )
+    if pr is not None:
+        await enqueue(
+            conn,
+            PR_REQUESTED,
+            PrRequestedV1(run_id=run_id, pull_request_id=pr.id, requested_by=pr.requested_by),
+        )
 
 
 class AttemptStopped(Exception):
@@ -201,5 +226,7 @@ class RunAttempt:
             await self.events.write_in(conn, [*(before or []), NewEvent(terminal, data)])
             if not await self._ctx.leases.end(conn, self.run, status, values):
                 raise FencedOut(f"run {self.run.id} ended elsewhere")
+            if status is RunStatus.SUCCEEDED:
+                await request_pr_update(conn, self.run.id)
         self._ctx.notify_relay()
         log.info("attempt ended", status=status.value)

@@ -38,6 +38,10 @@ class RunnerSettings(ServiceSettings):
     # name -> argv template of the `command` executor,
     # e.g. {"aider": ["aider", "--message", "{instruction}"]}
     command_templates: dict[str, list[str]] = Field(default_factory=dict)
+    # GitHub or GitHub Enterprise Server (e.g. https://ghe.example.com/api/v3).
+    github_api_url: str = "https://api.github.com"
+    # Hosts whose repository URLs are GitHub repositories (owner/name from the path).
+    github_hosts: list[str] = Field(default_factory=lambda: ["github.com"])
 
     def limits(self) -> ProcessLimits:
         """The process limits every agent of this worker runs under."""

@@ -8,8 +8,9 @@ import structlog
 from fastapi import APIRouter, Depends, Request
 
 from agent_runner.dispatcher import Dispatcher
+from agent_runner.pr_jobs import PullRequestJobs
 from dursor_contracts.cloudevents import Delivery, ReceivedEvent, answer, parse_payload
-from dursor_contracts.events import RunCancelRequestedV1, RunRequestedV1
+from dursor_contracts.events import PrRequestedV1, RunCancelRequestedV1, RunRequestedV1
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/dapr", include_in_schema=False)
@@ -21,7 +22,14 @@ def get_dispatcher(request: Request) -> Dispatcher:
     return dispatcher
 
 
+def get_pr_jobs(request: Request) -> PullRequestJobs:
+    """The worker's pull-request jobs, created by the lifespan."""
+    jobs: PullRequestJobs = request.app.state.pr_jobs
+    return jobs
+
+
 DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
+PrJobsDep = Annotated[PullRequestJobs, Depends(get_pr_jobs)]
 
 
 @router.post("/run-requested")
@@ -49,3 +57,23 @@ async def run_cancel_requested(event: ReceivedEvent, dispatcher: DispatcherDep) 
     if dispatcher.cancel(request.run_id, request.reason):
         log.info("cancelling run", run_id=str(request.run_id))
     return answer(Delivery.SUCCESS)
+
+
+@router.post("/pr-requested")
+async def pr_requested(event: ReceivedEvent, jobs: PrJobsDep) -> dict[str, str]:
+    """Acknowledge now; push and open the PR in the background (idempotent per branch)."""
+    request = parse_payload(event, PrRequestedV1)
+    if request is None:
+        log.warning("rejected pr-requested message", event_id=event.id)
+        return answer(Delivery.RETRY)
+    jobs.publish(request.pull_request_id)
+    return answer(Delivery.SUCCESS)
+
+
+cron = APIRouter(include_in_schema=False)
+
+
+@cron.post("/ci-poll")
+async def ci_poll(jobs: PrJobsDep) -> dict[str, bool]:
+    """Dapr cron binding `ci-poll`: start a CI poll unless the last one still runs."""
+    return {"started": jobs.poll()}

@@ -47,9 +47,14 @@ class TurnResult:
     files_changed: list[FileChange]
 
 
-async def git(*args: str, cwd: Path | None = None, input_bytes: bytes | None = None) -> bytes:
+async def git(
+    *args: str,
+    cwd: Path | None = None,
+    input_bytes: bytes | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> bytes:
     """Run git with a fixed, prompt-free environment; returns stdout or raises GitError."""
-    env = {**os.environ, **GIT_ENV}
+    env = {**os.environ, **GIT_ENV, **(extra_env or {})}
     process = await asyncio.create_subprocess_exec(
         "git",
         *args,

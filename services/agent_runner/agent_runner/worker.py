@@ -1,0 +1,112 @@
+"""Everything one agent-runner process runs: relay, dispatcher, reaper, PR jobs, retention."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_runner.attempt import AttemptContext
+from agent_runner.ci_status import CiPoller
+from agent_runner.credentials import ModelProfileCredentials
+from agent_runner.dispatcher import Dispatcher
+from agent_runner.executors.base import Executor
+from agent_runner.github import GitHubClient
+from agent_runner.github_tokens import AuthServiceTokens
+from agent_runner.leases import RunLeases
+from agent_runner.pr_jobs import PullRequestJobs
+from agent_runner.pull_requests import PullRequestPublisher
+from agent_runner.reaper import reap_forever
+from agent_runner.retention import clean_worktrees_forever
+from agent_runner.settings import RunnerSettings
+from agent_runner.workspace import Workspaces
+from dursor_contracts.artifacts import artifact_store_from
+from dursor_contracts.crypto import EncryptionKeyRing
+from dursor_contracts.outbox import OutboxRelay
+from dursor_contracts.runtime import ServiceRuntime
+from dursor_contracts.secret_names import ENCRYPTION_KEYS
+
+RETENTION_SWEEP_SECONDS = 3600.0
+
+
+@dataclass
+class Worker:
+    """The long-lived parts of a worker that routes and shutdown need."""
+
+    dispatcher: Dispatcher
+    pr_jobs: PullRequestJobs
+
+    async def drain(self, seconds: float) -> None:
+        """Finish or release running agents and PR jobs."""
+        await self.dispatcher.drain(seconds)
+        await self.pr_jobs.drain(seconds)
+
+
+def attempt_context(
+    runtime: ServiceRuntime,
+    settings: RunnerSettings,
+    relay: OutboxRelay,
+    executors: Mapping[str, Executor],
+) -> AttemptContext:
+    """What every attempt of this worker shares."""
+    return AttemptContext(
+        leases=RunLeases(runtime.engine, settings.worker_id, settings.lease_seconds),
+        workspaces=Workspaces(Path(settings.workspaces_dir)),
+        artifacts=artifact_store_from(settings),
+        executors=executors,
+        limits=settings.limits(),
+        notify_relay=relay.notify,
+        log_batch_bytes=settings.log_batch_bytes,
+        log_batch_seconds=settings.log_batch_seconds,
+    )
+
+
+def pr_jobs(
+    runtime: ServiceRuntime, settings: RunnerSettings, ctx: AttemptContext
+) -> PullRequestJobs:
+    """Pull-request publishing and CI polling against the configured GitHub."""
+    tokens = AuthServiceTokens(runtime.sidecar)
+
+    def clients(token: str) -> GitHubClient:
+        return GitHubClient(runtime.http, settings.github_api_url, token)
+
+    publisher = PullRequestPublisher(
+        runtime.engine,
+        ctx.workspaces,
+        ctx.artifacts,
+        tokens,
+        clients,
+        settings.github_hosts,
+        ctx.notify_relay,
+    )
+    poller = CiPoller(runtime.engine, tokens, clients, settings.github_hosts, ctx.notify_relay)
+    return PullRequestJobs(publisher, poller)
+
+
+async def start_worker(
+    runtime: ServiceRuntime, settings: RunnerSettings, executors: Mapping[str, Executor]
+) -> Worker:
+    """Build the worker and start its background loops on the runtime."""
+    relay = OutboxRelay(runtime.engine, runtime.sidecar, settings.app_id)
+    ctx = attempt_context(runtime, settings, relay, executors)
+    keyring = EncryptionKeyRing.from_json(await runtime.secret(ENCRYPTION_KEYS))
+    credentials = ModelProfileCredentials(runtime.engine, keyring)
+    dispatcher = Dispatcher(
+        ctx, settings.max_concurrency, settings.pull_interval_seconds, credentials.for_run
+    )
+    background = runtime.background
+    background.start(relay.run(), "outbox-relay")
+    background.start(dispatcher.pull_forever(), "pull-queued-runs")
+    background.start(
+        reap_forever(runtime.engine, settings.reaper_interval_seconds, relay.notify), "reaper"
+    )
+    background.start(
+        clean_worktrees_forever(
+            ctx.workspaces,
+            lambda: dispatcher.active_run_ids,
+            settings.worktree_retention_seconds,
+            RETENTION_SWEEP_SECONDS,
+        ),
+        "worktree-retention",
+    )
+    return Worker(dispatcher, pr_jobs(runtime, settings, ctx))
