@@ -132,7 +132,7 @@ class RunAttempt:
         await self.events.progress("preparing workspace")
         bundle = await self._bundle()
         worktree = await self._ctx.workspaces.prepare(
-            self.run.repo_url, str(self.run.id), self.run.base_branch, bundle
+            self.run.repo_url, str(self.run.id), self.run.branch, self.run.base_branch, bundle
         )
         outcome = await executor.run(self._invocation(worktree), self.events)
         await self.events.progress("recording changes")
@@ -189,7 +189,9 @@ class RunAttempt:
         store = self._ctx.artifacts
         values["patch_uri"] = await store.put(f"{prefix}/patch.diff", result.patch, "text/x-diff")
         worktree = self._ctx.workspaces.worktree_path(str(self.run.id))
-        bundle = await self._ctx.workspaces.bundle(worktree, str(self.run.id), self.run.base_branch)
+        bundle = await self._ctx.workspaces.bundle(
+            worktree, str(self.run.id), self.run.branch, self.run.base_branch
+        )
         if bundle:
             values["bundle_uri"] = await store.put(
                 f"{prefix}/branch.bundle", bundle, "application/x-git-bundle"

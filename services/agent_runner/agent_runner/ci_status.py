@@ -81,7 +81,7 @@ class CiPoller:
 
     def _open_prs(self) -> Any:
         return (
-            select(pull_requests, repos.c.url)
+            select(pull_requests, repos.c.url.label("repo_url"))
             .join(tasks, tasks.c.id == pull_requests.c.task_id)
             .join(repos, repos.c.id == tasks.c.repo_id)
             .where(pull_requests.c.state == "open", pull_requests.c.number.is_not(None))
@@ -91,10 +91,10 @@ class CiPoller:
         )
 
     async def _poll(self, conn: AsyncConnection, pr: dict[str, Any]) -> int:
-        repo = github_repo(pr["url"], self._hosts)
+        repo = github_repo(pr["repo_url"], self._hosts)
         if repo is None:
             return 0
-        client = self._clients(await self._tokens(pr["url"]))
+        client = self._clients(await self._tokens(pr["repo_url"]))
         pull = await client.pull_request(repo.full_name, pr["number"])
         # ETags are only valid for the head they were taken on.
         etags = json.loads(pr["ci_etag"] or "{}") if pull.head_sha == pr["head_sha"] else {}

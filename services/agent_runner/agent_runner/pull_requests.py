@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_runner.github import GitHubClient, GitHubError, PullRequest
 from agent_runner.pr_text import compose_pull_request
-from agent_runner.workspace import Workspaces, git
+from agent_runner.workspace import GitError, Workspaces, git
 from dursor_contracts.artifacts import ArtifactStore
 from dursor_contracts.db import one_or_none
 from dursor_contracts.eventlog import NewEvent, append_events
@@ -96,6 +96,9 @@ class PullRequestPublisher:
         except GitHubError as exc:
             await self._record_failure(job, exc.message if not exc.retryable else str(exc))
             return
+        except GitError as exc:  # e.g. the push was rejected by branch protection
+            await self._record_failure(job, str(exc))
+            return
         await self._record_open(job, pull)
 
     async def _load(self, pr_id: UUID) -> dict[str, Any] | None:
@@ -146,7 +149,7 @@ class PullRequestPublisher:
         if bundle is None:
             raise GitHubError(409, "the run has no commits to push")
         return await self.workspaces.prepare(
-            job["url"], str(job["run_id"]), job["base_branch"], bundle
+            job["url"], str(job["run_id"]), job["branch"], job["base_branch"], bundle
         )
 
     async def _record_open(self, job: dict[str, Any], pull: PullRequest) -> None:

@@ -70,11 +70,6 @@ async def git(
     return out
 
 
-def branch_for(run_id: str) -> str:
-    """The branch a run works on."""
-    return f"dursor/{run_id.replace('-', '')[:12]}"
-
-
 class Workspaces:
     """Bare clone cache, worktrees and agent homes under one directory."""
 
@@ -115,11 +110,12 @@ class Workspaces:
     def _lock_for(self, mirror: Path) -> asyncio.Lock:
         return self._locks.setdefault(str(mirror), asyncio.Lock())
 
-    async def prepare(self, url: str, run_id: str, base_branch: str, bundle: bytes | None) -> Path:
+    async def prepare(
+        self, url: str, run_id: str, branch: str, base_branch: str, bundle: bytes | None
+    ) -> Path:
         """A worktree on the run's branch: new from the base, or restored from a bundle."""
         mirror = await self.sync_mirror(url)
         worktree = self.worktree_path(run_id)
-        branch = branch_for(run_id)
         if (worktree / ".git").exists():
             return worktree
         await git("worktree", "prune", cwd=mirror)
@@ -157,10 +153,9 @@ class Workspaces:
         out = await git("merge-base", "HEAD", f"refs/remotes/origin/{base_branch}", cwd=worktree)
         return out.decode().strip()
 
-    async def bundle(self, worktree: Path, run_id: str, base_branch: str) -> bytes:
+    async def bundle(self, worktree: Path, run_id: str, branch: str, base_branch: str) -> bytes:
         """The run branch's commits since the base, as a git bundle."""
         base = await self._merge_base(worktree, base_branch)
-        branch = branch_for(run_id)
         head = (await git("rev-parse", "HEAD", cwd=worktree)).decode().strip()
         if head == base:
             return b""
