@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from agent_runner.event_batcher import EventBatcher
 from agent_runner.executors.base import AgentInvocation, AgentOutcome, Credential, Executor
 from agent_runner.leases import ClaimedRun, RunLeases
+from agent_runner.metrics import record_run_duration
 from agent_runner.process import LimitExceeded, ProcessLimits
 from agent_runner.workspace import TurnResult, Workspaces
 from dursor_contracts.artifacts import ArtifactStore
@@ -83,6 +85,7 @@ class RunAttempt:
         self._ctx = ctx
         self.run = run
         self._credential = credential
+        self._started = time.monotonic()
         self.stop_reason: AttemptStopped | None = None
         self.events = EventBatcher(
             ctx.leases.engine,
@@ -231,4 +234,5 @@ class RunAttempt:
             if status is RunStatus.SUCCEEDED:
                 await request_pr_update(conn, self.run.id)
         self._ctx.notify_relay()
+        record_run_duration(time.monotonic() - self._started, self.run.executor_type, status.value)
         log.info("attempt ended", status=status.value)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_runner.leases import requeue_or_fail
+from agent_runner.metrics import QueueDepth
 from dursor_contracts.schema import runs
 
 log = structlog.get_logger(__name__)
@@ -45,12 +46,24 @@ async def reap_once(engine: AsyncEngine, batch: int = 50) -> int:
     return len(expired)
 
 
-async def reap_forever(engine: AsyncEngine, interval: float, on_reaped: Callable[[], None]) -> None:
+async def count_queued(engine: AsyncEngine) -> int:
+    """Runs waiting for a worker (the queue depth the scaling rule and alerts watch)."""
+    async with engine.connect() as conn:
+        count = await conn.scalar(
+            select(func.count()).select_from(runs).where(runs.c.status == "queued")
+        )
+    return int(count or 0)
+
+
+async def reap_forever(
+    engine: AsyncEngine, interval: float, on_reaped: Callable[[], None], depth: QueueDepth
+) -> None:
     """Reap on a timer until cancelled; one failed round never stops the loop."""
     while True:
         try:
             if await reap_once(engine):
                 on_reaped()
+            depth.value = await count_queued(engine)
         except Exception:
             log.exception("reaper round failed")
         await asyncio.sleep(interval)

@@ -14,6 +14,7 @@ from agent_runner.executors.base import Executor
 from agent_runner.github import GitHubClient
 from agent_runner.github_tokens import AuthServiceTokens
 from agent_runner.leases import RunLeases
+from agent_runner.metrics import QueueDepth
 from agent_runner.pr_jobs import PullRequestJobs
 from agent_runner.pull_requests import PullRequestPublisher
 from agent_runner.reaper import reap_forever
@@ -98,7 +99,8 @@ async def start_worker(
     background.start(relay.run(), "outbox-relay")
     background.start(dispatcher.pull_forever(), "pull-queued-runs")
     background.start(
-        reap_forever(runtime.engine, settings.reaper_interval_seconds, relay.notify), "reaper"
+        reap_forever(runtime.engine, settings.reaper_interval_seconds, relay.notify, QueueDepth()),
+        "reaper",
     )
     background.start(
         clean_worktrees_forever(
