@@ -1,20 +1,58 @@
-"""run-api: repositories, tasks, runs, messages and the outbox that never loses a run."""
+"""run-api: repositories, tasks, runs, model profiles, pull-request records and the outbox."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.middleware import Middleware
 
-from dursor_contracts.artifacts import artifact_store_from
+from dursor_contracts.artifacts import ArtifactStore, artifact_store_from
+from dursor_contracts.auth import TokenVerifier
 from dursor_contracts.outbox import OutboxRelay
 from dursor_contracts.runtime import service_runtime, token_verifier
-from dursor_contracts.web import create_service_app
-from run_api.routes import dead_letters, repos, runs
+from dursor_contracts.secret_names import ENCRYPTION_KEYS
+from dursor_contracts.web import Lifespan, create_service_app
+from run_api.idempotency import IdempotencyKeys, forget_expired_keys
+from run_api.json_bodies import JsonBodies
+from run_api.keyring import KeyRingSource, RefreshingKeyRing
+from run_api.model_profiles import ModelProfiles
+from run_api.openapi import install_openapi
+from run_api.pull_request_service import PullRequests
+from run_api.routes import dead_letters, model_profiles, pull_requests, repos, runs
 from run_api.run_service import RunService
 from run_api.settings import RunApiSettings
+
+PURGE_INTERVAL_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class RunApiParts:
+    """The clients run-api's routes and middleware use; a lifespan builds them."""
+
+    settings: RunApiSettings
+    engine: AsyncEngine
+    relay: OutboxRelay
+    verifier: TokenVerifier
+    artifacts: ArtifactStore
+    keyring: KeyRingSource
+
+
+def install(app: FastAPI, parts: RunApiParts) -> None:
+    """Make the parts and the services built on them reachable from requests."""
+    app.state.settings = parts.settings
+    app.state.engine = parts.engine
+    app.state.relay = parts.relay
+    app.state.verifier = parts.verifier
+    app.state.artifacts = parts.artifacts
+    app.state.run_service = RunService(parts.engine, parts.relay, parts.settings)
+    app.state.model_profiles = ModelProfiles(parts.engine, parts.keyring)
+    app.state.pull_requests = PullRequests(parts.engine, parts.relay)
 
 
 @asynccontextmanager
@@ -23,12 +61,18 @@ async def lifespan(app: FastAPI, settings: RunApiSettings) -> AsyncIterator[None
     async with service_runtime(settings) as runtime:
         relay = OutboxRelay(runtime.engine, runtime.sidecar, settings.app_id)
         runtime.background.start(relay.run(), "outbox-relay")
+        retention = timedelta(hours=settings.idempotency_retention_hours)
+        runtime.background.start(
+            forget_expired_keys(runtime.engine, retention, PURGE_INTERVAL_SECONDS),
+            "idempotency-keys",
+        )
+        keyring = RefreshingKeyRing(
+            partial(runtime.secret, ENCRYPTION_KEYS), settings.keyring_refresh_seconds
+        )
+        await keyring.current()  # fail at start, not at the first profile, if it is missing
         artifacts = artifact_store_from(settings)
-        app.state.settings = settings
-        app.state.engine = runtime.engine
-        app.state.artifacts = artifacts
-        app.state.verifier = token_verifier(settings, runtime.http)
-        app.state.run_service = RunService(runtime.engine, relay, settings)
+        verifier = token_verifier(settings, runtime.http)
+        install(app, RunApiParts(settings, runtime.engine, relay, verifier, artifacts, keyring))
         app.state.readiness = runtime.readiness()
         try:
             yield
@@ -36,13 +80,30 @@ async def lifespan(app: FastAPI, settings: RunApiSettings) -> AsyncIterator[None
             await artifacts.close()
 
 
-def create_app(settings: RunApiSettings | None = None) -> FastAPI:
-    """The run-api ASGI app."""
+def create_app(
+    settings: RunApiSettings | None = None, lifespan_override: Lifespan | None = None
+) -> FastAPI:
+    """The run-api ASGI app (`lifespan_override` lets tests supply their own parts)."""
     settings = settings or RunApiSettings()
-    return create_service_app(
+    app = create_service_app(
         "dursor run-api",
-        partial(lifespan, settings=settings),
-        [repos.router, runs.router, dead_letters.router],
+        lifespan_override or partial(lifespan, settings=settings),
+        [
+            repos.router,
+            runs.router,
+            pull_requests.router,
+            model_profiles.router,
+            dead_letters.router,
+        ],
         max_body_bytes=settings.max_body_bytes,
-        description="Repositories, tasks, runs, follow-ups, cancels, patches and event pages.",
+        description=(
+            "Repositories, tasks, runs, follow-ups, cancels, patches, event pages, model "
+            "profiles and pull-request records. Every error is application/problem+json; "
+            "every POST accepts an Idempotency-Key."
+        ),
     )
+    # Innermost: inside the body-size limit and the request log, around the routes.
+    app.user_middleware.append(Middleware(JsonBodies))
+    app.user_middleware.append(Middleware(IdempotencyKeys))
+    install_openapi(app)
+    return app

@@ -16,8 +16,8 @@ def normalise_repo_url(url: str, settings: RunApiSettings) -> str:
             raise bad_request(
                 "repo-url-not-allowed", "file:// repositories are local mode only", "url"
             )
-        if not parts.path.startswith("/"):
-            raise bad_request("repo-url-invalid", "a file:// URL needs an absolute path", "url")
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise bad_request("repo-url-invalid", "a file:// URL is file:///<absolute path>", "url")
         return urlunsplit(("file", "", parts.path.rstrip("/"), "", ""))
     if parts.scheme != "https":
         raise bad_request("repo-url-not-allowed", "repository URLs must use https", "url")

@@ -33,6 +33,7 @@ from run_api.repositories import repos as repo_sql
 from run_api.repositories import runs as run_sql
 from run_api.schemas import CommandExecutor, ExecutorSpec, RunsCreate
 from run_api.settings import RunApiSettings
+from run_api.transactions import transaction
 
 log = structlog.get_logger(__name__)
 
@@ -55,12 +56,12 @@ class RunService:
     ) -> list[Row[Any]]:
         """One queued run per executor, with its `run-requested` message, all or nothing."""
         self._check_request(body)
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine) as conn:
             task = await repo_sql.get_task(conn, task_id)
             if task is None:
                 raise not_found("task", task_id)
             await self._check_model_profiles(conn, body.executors)
-            await self._check_capacity(conn, principal, len(body.executors))
+            await self._check_capacity(conn, principal, task_id, len(body.executors))
             await run_sql.insert_message(conn, task_id, body.instruction, principal.owner_key)
             created = [
                 await self._queue_new_run(conn, principal, task_id, body.instruction, e)
@@ -116,16 +117,27 @@ class RunService:
                 "executors.model_profile_id",
             )
 
-    async def _check_capacity(self, conn: AsyncConnection, principal: Principal, new: int) -> None:
+    async def _check_capacity(
+        self, conn: AsyncConnection, principal: Principal, task_id: UUID, new: int
+    ) -> None:
+        """429 unless `new` more active runs fit the caller's and the task's limits."""
+        # Always owner first, then task: one lock order, so no deadlock between users.
         await run_sql.lock_owner_runs(conn, principal.owner_key)
-        active = await run_sql.count_active_runs(conn, principal.owner_key)
-        limit = self._settings.max_active_runs_per_user
-        if active + new > limit:
+        await run_sql.lock_task_runs(conn, task_id)
+        mine = await run_sql.count_active_runs(conn, principal.owner_key)
+        self._refuse_over(mine + new, self._settings.max_active_runs_per_user, "your", mine)
+        on_task = await run_sql.count_active_task_runs(conn, task_id)
+        self._refuse_over(
+            on_task + new, self._settings.max_active_runs_per_task, "this task's", on_task
+        )
+
+    def _refuse_over(self, wanted: int, limit: int, whose: str, active: int) -> None:
+        if wanted > limit:
             raise ProblemError(
                 429,
                 "too-many-active-runs",
                 "Too Many Requests",
-                f"{active} of your runs are active; at most {limit} may be queued or running",
+                f"{active} of {whose} runs are active; at most {limit} may be queued or running",
                 headers={"Retry-After": str(self._settings.retry_after_seconds)},
             )
 
@@ -154,10 +166,10 @@ class RunService:
                 "created_by": principal.owner_key,
             },
         )
-        await self._announce_queued(conn, row)
-        return row
+        return await self._announce_queued(conn, row)
 
-    async def _announce_queued(self, conn: AsyncConnection, run: Row[Any]) -> None:
+    async def _announce_queued(self, conn: AsyncConnection, run: Row[Any]) -> Row[Any]:
+        """Log the `queued` event and enqueue `run-requested`; the run as it now is."""
         status = StatusData(status=RunStatus.QUEUED, turn=run.turn, attempt=run.attempt)
         await append_events(conn, run.id, [NewEvent(EventType.STATUS, status)])
         await enqueue(
@@ -165,30 +177,31 @@ class RunService:
             RUN_REQUESTED,
             RunRequestedV1(run_id=run.id, task_id=run.task_id, turn=run.turn, attempt=run.attempt),
         )
+        return await self._existing(conn, run.id)  # last_seq moved with the event
 
     async def follow_up(self, principal: Principal, run_id: UUID, content: str) -> Row[Any]:
         """Queue the run's next turn with this instruction (same branch, same session)."""
         if len(content) > self._settings.max_instruction_chars:
             raise bad_request("instruction-too-long", "the follow-up is too long", "content")
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine) as conn:
             run = await self._existing(conn, run_id)
             if not RunStatus(run.status).is_terminal:
                 raise conflict(f"run {run_id} is {run.status}; wait for it or cancel it first")
-            await self._check_capacity(conn, principal, 1)
+            await self._check_capacity(conn, principal, run.task_id, 1)
             queued = await run_sql.queue_next_turn(conn, run_id)
             if queued is None:
                 raise conflict(f"run {run_id} changed state; try again")
             await run_sql.insert_message(
                 conn, run.task_id, content, principal.owner_key, run_id=run_id, turn=queued.turn
             )
-            await self._announce_queued(conn, queued)
+            queued = await self._announce_queued(conn, queued)
         self._relay.notify()
         return queued
 
     async def cancel(self, principal: Principal, run_id: UUID, reason: str | None) -> Row[Any]:
         """Cancel a queued run at once; ask the worker of a running one. Idempotent."""
         why = reason or f"cancelled by {principal.username}"
-        async with self._engine.begin() as conn:
+        async with transaction(self._engine) as conn:
             run = await self._existing(conn, run_id)
             if await run_sql.cancel_queued(conn, run_id, why) is not None:
                 await append_events(

@@ -17,7 +17,12 @@ class RunApiSettings(ServiceSettings):
     max_instruction_chars: int = Field(default=32_000, ge=1)
     max_executors_per_request: int = Field(default=8, ge=1)
     max_active_runs_per_user: int = Field(default=20, ge=1)
+    max_active_runs_per_task: int = Field(default=16, ge=1)
     max_attempts: int = Field(default=3, ge=1, le=10)
     retry_after_seconds: int = Field(default=30, ge=1)
     command_templates: dict[str, list[str]] = Field(default_factory=dict)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # How long a stored idempotent response is replayed for the same key.
+    idempotency_retention_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # The encryption key ring is re-read from the secret store this often (rotation).
+    keyring_refresh_seconds: float = Field(default=300.0, ge=1.0)

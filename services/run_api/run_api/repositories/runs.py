@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dursor_contracts.db import all_rows, one, one_or_none
 from dursor_contracts.pagination import after_cursor, newest_first
-from dursor_contracts.schema import messages, runs
+from dursor_contracts.schema import messages, run_attempts, runs
 
 
 async def insert_run(conn: AsyncConnection, values: dict[str, Any]) -> Row[Any]:
@@ -62,19 +62,49 @@ async def list_runs(
     return await all_rows(conn, query)
 
 
+ACTIVE = ("queued", "running")
+# Advisory-lock namespaces (first key of pg_advisory_xact_lock(int, int)).
+OWNER_LOCK, TASK_LOCK = 7301, 7302
+
+
 async def count_active_runs(conn: AsyncConnection, owner: str) -> int:
     """Runs of `owner` that are queued or running."""
     count = await conn.scalar(
         select(func.count())
         .select_from(runs)
-        .where(runs.c.created_by == owner, runs.c.status.in_(("queued", "running")))
+        .where(runs.c.created_by == owner, runs.c.status.in_(ACTIVE))
+    )
+    return int(count or 0)
+
+
+async def count_active_task_runs(conn: AsyncConnection, task_id: UUID) -> int:
+    """Runs of a task that are queued or running."""
+    count = await conn.scalar(
+        select(func.count())
+        .select_from(runs)
+        .where(runs.c.task_id == task_id, runs.c.status.in_(ACTIVE))
     )
     return int(count or 0)
 
 
 async def lock_owner_runs(conn: AsyncConnection, owner: str) -> None:
     """Serialise concurrent submissions of one user so the active-run limit holds."""
-    await conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(owner))))
+    await conn.execute(select(func.pg_advisory_xact_lock(OWNER_LOCK, func.hashtext(owner))))
+
+
+async def lock_task_runs(conn: AsyncConnection, task_id: UUID) -> None:
+    """Serialise concurrent submissions on one task so the per-task limit holds."""
+    key = func.hashtext(str(task_id))
+    await conn.execute(select(func.pg_advisory_xact_lock(TASK_LOCK, key)))
+
+
+async def ever_succeeded(conn: AsyncConnection, run_id: UUID) -> bool:
+    """True if any turn of the run succeeded (it has something to propose)."""
+    succeeded = select(run_attempts.c.run_id).where(
+        run_attempts.c.run_id == run_id, run_attempts.c.status == "succeeded"
+    )
+    current = select(runs.c.id).where(runs.c.id == run_id, runs.c.status == "succeeded")
+    return bool(await conn.scalar(select(exists(succeeded) | exists(current))))
 
 
 async def cancel_queued(conn: AsyncConnection, run_id: UUID, reason: str) -> Row[Any] | None:

@@ -9,37 +9,37 @@ from fastapi import APIRouter, Query
 from sqlalchemy.exc import IntegrityError
 
 from dursor_contracts.pagination import next_cursor
-from dursor_contracts.problems import bad_request, conflict, not_found, problem_responses
+from dursor_contracts.problems import bad_request, conflict, not_found
 from dursor_contracts.web import Developer, Viewer
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit, Settings
 from run_api.repo_urls import normalise_repo_url
 from run_api.repositories import repos as sql
+from run_api.routes.declared import LIST, READ, IdempotencyKey, write
 from run_api.schemas import Page, RepoCreate, RepoOut, TaskCreate, TaskOut
+from run_api.transactions import transaction
 
 router = APIRouter(prefix="/v1", tags=["repositories and tasks"])
-AUTH = problem_responses(401, 403)
 
 
-@router.post(
-    "/repos",
-    status_code=201,
-    response_model=RepoOut,
-    responses=problem_responses(400, 401, 403, 409, 413, 422),
-)
+@router.post("/repos", status_code=201, response_model=RepoOut, responses=write())
 async def create_repo(
-    body: RepoCreate, principal: Developer, engine: Engine, settings: Settings
+    body: RepoCreate,
+    principal: Developer,
+    engine: Engine,
+    settings: Settings,
+    _key: IdempotencyKey = None,
 ) -> RepoOut:
     """Register a repository (HTTPS on an allowed host; file:// in local mode)."""
     url = normalise_repo_url(body.url, settings)
     try:
-        async with engine.begin() as conn:
+        async with transaction(engine) as conn:
             row = await sql.insert_repo(conn, url, body.default_branch, principal.owner_key)
     except IntegrityError as exc:
         raise conflict(f"{url} is already registered") from exc
     return RepoOut.model_validate(row, from_attributes=True)
 
 
-@router.get("/repos", response_model=Page[RepoOut], responses=AUTH | problem_responses(400, 422))
+@router.get("/repos", response_model=Page[RepoOut], responses=LIST)
 async def list_repos(
     _: Viewer, engine: Engine, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None
 ) -> Page[RepoOut]:
@@ -52,9 +52,7 @@ async def list_repos(
     )
 
 
-@router.get(
-    "/repos/{repo_id}", response_model=RepoOut, responses=AUTH | problem_responses(404, 422)
-)
+@router.get("/repos/{repo_id}", response_model=RepoOut, responses=READ)
 async def get_repo(repo_id: UUID, _: Viewer, engine: Engine) -> RepoOut:
     """One repository."""
     async with engine.connect() as conn:
@@ -64,15 +62,12 @@ async def get_repo(repo_id: UUID, _: Viewer, engine: Engine) -> RepoOut:
     return RepoOut.model_validate(row, from_attributes=True)
 
 
-@router.post(
-    "/tasks",
-    status_code=201,
-    response_model=TaskOut,
-    responses=problem_responses(400, 401, 403, 413, 422),
-)
-async def create_task(body: TaskCreate, principal: Developer, engine: Engine) -> TaskOut:
+@router.post("/tasks", status_code=201, response_model=TaskOut, responses=write())
+async def create_task(
+    body: TaskCreate, principal: Developer, engine: Engine, _key: IdempotencyKey = None
+) -> TaskOut:
     """Open a task on a repository; the base branch defaults to the repository's."""
-    async with engine.begin() as conn:
+    async with transaction(engine) as conn:
         repo = await sql.get_repo(conn, body.repo_id)
         if repo is None:
             raise bad_request(
@@ -84,7 +79,7 @@ async def create_task(body: TaskCreate, principal: Developer, engine: Engine) ->
     return TaskOut.model_validate(row, from_attributes=True)
 
 
-@router.get("/tasks", response_model=Page[TaskOut], responses=AUTH | problem_responses(400, 422))
+@router.get("/tasks", response_model=Page[TaskOut], responses=LIST)
 async def list_tasks(
     _: Viewer,
     engine: Engine,
@@ -101,9 +96,7 @@ async def list_tasks(
     )
 
 
-@router.get(
-    "/tasks/{task_id}", response_model=TaskOut, responses=AUTH | problem_responses(404, 422)
-)
+@router.get("/tasks/{task_id}", response_model=TaskOut, responses=READ)
 async def get_task(task_id: UUID, _: Viewer, engine: Engine) -> TaskOut:
     """One task."""
     async with engine.connect() as conn:

@@ -12,11 +12,12 @@ from dursor_contracts.artifacts import ArtifactNotFound
 from dursor_contracts.eventlog import read_events
 from dursor_contracts.events import RunEventV1
 from dursor_contracts.pagination import next_cursor
-from dursor_contracts.problems import ProblemError, not_found, problem_responses
+from dursor_contracts.problems import ProblemError, not_found
 from dursor_contracts.web import Developer, Viewer
 from run_api.deps import DEFAULT_PAGE, Artifacts, Cursor, Engine, Limit, Runs
 from run_api.repositories import repos as repo_sql
 from run_api.repositories import runs as sql
+from run_api.routes.declared import LIST_OF, READ, IdempotencyKey, write
 from run_api.schemas import (
     CancelCreate,
     ExecutorOut,
@@ -29,8 +30,7 @@ from run_api.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["runs"])
-READ = problem_responses(401, 403, 404, 422)
-WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422, 429)
+WRITE = write(404, 429)
 
 
 def run_out(row: Row[Any]) -> RunOut:
@@ -66,14 +66,18 @@ def run_out(row: Row[Any]) -> RunOut:
 
 @router.post("/tasks/{task_id}/runs", status_code=202, response_model=RunsAccepted, responses=WRITE)
 async def create_runs(
-    task_id: UUID, body: RunsCreate, principal: Developer, runs: Runs
+    task_id: UUID,
+    body: RunsCreate,
+    principal: Developer,
+    runs: Runs,
+    _key: IdempotencyKey = None,
 ) -> RunsAccepted:
     """Send one instruction to N executors; 202 once every run and its message are committed."""
     rows = await runs.create_runs(principal, task_id, body)
     return RunsAccepted(runs=[run_out(r) for r in rows])
 
 
-@router.get("/tasks/{task_id}/runs", response_model=Page[RunOut], responses=READ)
+@router.get("/tasks/{task_id}/runs", response_model=Page[RunOut], responses=LIST_OF)
 async def list_runs(
     task_id: UUID, _: Viewer, engine: Engine, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None
 ) -> Page[RunOut]:
@@ -96,12 +100,18 @@ async def get_run(run_id: UUID, _: Viewer, engine: Engine) -> RunOut:
 
 
 @router.post("/runs/{run_id}/messages", status_code=202, response_model=RunOut, responses=WRITE)
-async def follow_up(run_id: UUID, body: FollowUpCreate, principal: Developer, runs: Runs) -> RunOut:
+async def follow_up(
+    run_id: UUID,
+    body: FollowUpCreate,
+    principal: Developer,
+    runs: Runs,
+    _key: IdempotencyKey = None,
+) -> RunOut:
     """A follow-up instruction: the run's next turn, same branch and agent session."""
     return run_out(await runs.follow_up(principal, run_id, body.content))
 
 
-@router.get("/runs/{run_id}/messages", response_model=Page[MessageOut], responses=READ)
+@router.get("/runs/{run_id}/messages", response_model=Page[MessageOut], responses=LIST_OF)
 async def list_messages(
     run_id: UUID, _: Viewer, engine: Engine, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None
 ) -> Page[MessageOut]:
@@ -117,9 +127,28 @@ async def list_messages(
     )
 
 
-@router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunOut, responses=WRITE)
+@router.get("/tasks/{task_id}/messages", response_model=Page[MessageOut], responses=LIST_OF)
+async def list_task_messages(
+    task_id: UUID, _: Viewer, engine: Engine, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None
+) -> Page[MessageOut]:
+    """The whole conversation of a task: instructions and every run's follow-ups."""
+    async with engine.connect() as conn:
+        if await repo_sql.get_task(conn, task_id) is None:
+            raise not_found("task", task_id)
+        rows = await sql.list_messages(conn, task_id, None, cursor, limit)
+    return Page(
+        items=[MessageOut.model_validate(r, from_attributes=True) for r in rows[:limit]],
+        next_cursor=next_cursor(rows, limit),
+    )
+
+
+@router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunOut, responses=write(404))
 async def cancel_run(
-    run_id: UUID, principal: Developer, runs: Runs, body: CancelCreate | None = None
+    run_id: UUID,
+    principal: Developer,
+    runs: Runs,
+    body: CancelCreate | None = None,
+    _key: IdempotencyKey = None,
 ) -> RunOut:
     """Cancel a run; idempotent. A running agent is stopped by its worker."""
     return run_out(await runs.cancel(principal, run_id, body.reason if body else None))

@@ -1,0 +1,110 @@
+"""SQL for model profiles: provider credentials sealed with the encryption key ring."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dursor_contracts.crypto import Sealed
+from dursor_contracts.db import all_rows, one, one_or_none
+from dursor_contracts.pagination import after_cursor, newest_first
+from dursor_contracts.schema import model_profiles
+
+# Everything but the sealed key: what reads may see.
+PUBLIC_COLUMNS = [c for c in model_profiles.c if c.name not in ("key_nonce", "key_ciphertext")]
+
+
+async def insert_profile(
+    conn: AsyncConnection, profile_id: UUID, values: dict[str, Any], sealed: Sealed
+) -> Row[Any]:
+    """A new profile with its sealed API key."""
+    return await one(
+        conn,
+        insert(model_profiles)
+        .values(
+            id=profile_id,
+            key_id=sealed.key_id,
+            key_nonce=sealed.nonce,
+            key_ciphertext=sealed.ciphertext,
+            **values,
+        )
+        .returning(*PUBLIC_COLUMNS),
+    )
+
+
+async def get_profile(conn: AsyncConnection, profile_id: UUID) -> Row[Any] | None:
+    """One profile that is not deleted."""
+    return await one_or_none(
+        conn,
+        select(*PUBLIC_COLUMNS).where(
+            model_profiles.c.id == profile_id, model_profiles.c.deleted_at.is_(None)
+        ),
+    )
+
+
+async def list_profiles(conn: AsyncConnection, cursor: str | None, limit: int) -> list[Row[Any]]:
+    """A page of live profiles, newest first (limit + 1 rows to detect a next page)."""
+    query = (
+        select(*PUBLIC_COLUMNS)
+        .where(model_profiles.c.deleted_at.is_(None), *after_cursor(model_profiles, cursor))
+        .order_by(*newest_first(model_profiles))
+        .limit(limit + 1)
+    )
+    return await all_rows(conn, query)
+
+
+async def soft_delete(conn: AsyncConnection, profile_id: UUID) -> bool:
+    """Mark a live profile deleted; False if there was none."""
+    deleted = await conn.scalar(
+        update(model_profiles)
+        .where(model_profiles.c.id == profile_id, model_profiles.c.deleted_at.is_(None))
+        .values(deleted_at=func.now())
+        .returning(model_profiles.c.id)
+    )
+    return deleted is not None
+
+
+async def sealed_not_under(
+    conn: AsyncConnection, primary: str, after: UUID | None, limit: int
+) -> list[Row[Any]]:
+    """Rows (deleted ones too) sealed with another key than `primary`, by id."""
+    conditions = [model_profiles.c.key_id != primary]
+    if after is not None:
+        conditions.append(model_profiles.c.id > after)
+    query = (
+        select(
+            model_profiles.c.id,
+            model_profiles.c.key_id,
+            model_profiles.c.key_nonce,
+            model_profiles.c.key_ciphertext,
+        )
+        .where(*conditions)
+        .order_by(model_profiles.c.id)
+        .limit(limit)
+    )
+    return await all_rows(conn, query)
+
+
+async def replace_sealed(
+    conn: AsyncConnection, profile_id: UUID, old_key_id: str, sealed: Sealed
+) -> bool:
+    """Swap a row's ciphertext if it is still sealed with `old_key_id` (compare-and-set)."""
+    changed = await conn.scalar(
+        update(model_profiles)
+        .where(model_profiles.c.id == profile_id, model_profiles.c.key_id == old_key_id)
+        .values(key_id=sealed.key_id, key_nonce=sealed.nonce, key_ciphertext=sealed.ciphertext)
+        .returning(model_profiles.c.id)
+    )
+    return changed is not None
+
+
+async def count_by_key(conn: AsyncConnection) -> dict[str, int]:
+    """How many rows each key id seals."""
+    query = select(model_profiles.c.key_id, func.count().label("rows")).group_by(
+        model_profiles.c.key_id
+    )
+    return {row.key_id: int(row.rows) for row in await all_rows(conn, query)}
