@@ -1,0 +1,126 @@
+"""The outbox relay on real PostgreSQL while its sidecar is unreachable, and beside another relay.
+
+The happy path (publishing through a real daprd into real Redis, across an outage, with
+two replicas) is tests/e2e/test_outbox_redis_outage.py; here the sidecar's port has
+nothing listening, which is exactly what the relay sees while daprd restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dursor_contracts.outbox import OutboxRelay, backoff_seconds
+from dursor_contracts.schema import outbox
+from dursor_contracts.sidecar import Sidecar
+from tests.support.backing import free_port
+from tests.support.run_api_app import RunApi, bearer, run_api
+
+DEV = bearer("developer", "dev")
+
+
+@pytest.fixture
+async def api(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[RunApi]:
+    """run-api whose own relay never runs (the tests drive relays by hand)."""
+    async with run_api(engine, tmp_path, max_active_runs_per_user=100) as app:
+        yield app
+
+
+@pytest.fixture
+async def dead_sidecar() -> AsyncIterator[Sidecar]:
+    """A sidecar client pointed at a loopback port where nothing listens."""
+    async with httpx.AsyncClient(timeout=2.0) as http:
+        yield Sidecar(http, free_port())
+
+
+async def submit_runs(api: RunApi, count: int) -> list[str]:
+    """Accepted runs (each enqueues run-requested and a run-events message)."""
+    repo = await api.client.post("/v1/repos", json={"url": "file:///srv/o"}, headers=DEV)
+    task = await api.client.post(
+        "/v1/tasks", json={"repo_id": repo.json()["id"], "title": "t"}, headers=DEV
+    )
+    accepted = await api.client.post(
+        f"/v1/tasks/{task.json()['id']}/runs",
+        json={"instruction": "x", "executors": [{"type": "codex"}] * count},
+        headers=DEV,
+    )
+    assert accepted.status_code == 202
+    return [r["id"] for r in accepted.json()["runs"]]
+
+
+async def outbox_rows(engine: AsyncEngine) -> list[Any]:
+    """Every outbox row with its delivery bookkeeping and seconds until due."""
+    async with engine.connect() as conn:
+        return list(
+            (
+                await conn.execute(
+                    select(
+                        outbox.c.id,
+                        outbox.c.sent_at,
+                        outbox.c.attempts,
+                        outbox.c.last_error,
+                        (outbox.c.available_at - text("now()")).label("due_in"),
+                    ).order_by(outbox.c.id)
+                )
+            ).all()
+        )
+
+
+async def test_messages_wait_with_backoff_while_the_sidecar_is_down(
+    api: RunApi, dead_sidecar: Sidecar
+) -> None:
+    await submit_runs(api, 3)
+    relay = OutboxRelay(api.engine, dead_sidecar, "run-api")
+
+    first_round = await relay.relay_once()
+    rows = await outbox_rows(api.engine)
+    second_round = await relay.relay_once()  # nothing is due yet
+
+    assert first_round == 0
+    assert len(rows) == 6
+    for row in rows:
+        assert row.sent_at is None
+        assert row.attempts == 1
+        assert row.last_error == "publish failed"
+        assert 0 < row.due_in.total_seconds() <= backoff_seconds(0)
+    assert second_round == 0
+    assert [r.attempts for r in await outbox_rows(api.engine)] == [1] * 6
+
+
+async def test_backoff_grows_and_is_capped(api: RunApi, dead_sidecar: Sidecar) -> None:
+    await submit_runs(api, 1)
+    relay = OutboxRelay(api.engine, dead_sidecar, "run-api")
+    waits = []
+    for _ in range(8):
+        async with api.engine.begin() as conn:
+            await conn.execute(text("UPDATE outbox SET available_at = now()"))
+        await relay.relay_once()
+        waits.append(round((await outbox_rows(api.engine))[0].due_in.total_seconds(), 1))
+    assert waits == sorted(waits)
+    assert waits[0] == pytest.approx(0.25, abs=0.1)
+    assert waits[-1] == pytest.approx(10.0, abs=0.1)
+    assert (await outbox_rows(api.engine))[0].attempts == 8
+
+
+async def test_a_second_relay_skips_what_the_first_holds(
+    api: RunApi, dead_sidecar: Sidecar
+) -> None:
+    await submit_runs(api, 4)
+    ids = [r.id for r in await outbox_rows(api.engine)]
+    held = ids[:3]
+    relay = OutboxRelay(api.engine, dead_sidecar, "run-api")
+    async with api.engine.connect() as other_replica, other_replica.begin():
+        # What another replica's relay holds while it publishes those rows.
+        await other_replica.execute(
+            select(outbox.c.id).where(outbox.c.id.in_(held)).with_for_update()
+        )
+        await relay.relay_once()
+    attempts = {r.id: r.attempts for r in await outbox_rows(api.engine)}
+    assert [attempts[i] for i in held] == [0, 0, 0]
+    assert all(attempts[i] == 1 for i in ids[3:])
