@@ -58,12 +58,18 @@ async def running_platform(
     workdir: Path,
     env: dict[str, str],
     start: bool = True,
+    redis_host: str | None = None,
+    redis_password: str | None = None,
 ) -> AsyncIterator[Platform]:
-    """A platform on its own database and Redis DB, stopped at exit."""
-    redis_db = next(_redis_dbs)
-    redis_client(backing, redis_db).flushdb()
+    """A platform on its own database and Redis DB (or a Redis of its own), stopped at exit."""
+    if redis_host is None:
+        redis_db = next(_redis_dbs)
+        redis_client(backing, redis_db).flushdb()
+        redis_host, redis_password = backing.redis_host, backing.redis_password
+    else:
+        redis_db = 0
     platform = Platform(
-        workdir, await databases.fresh(), backing.redis_host, redis_db, backing.redis_password, env
+        workdir, await databases.fresh(), redis_host, redis_db, redis_password or "", env
     )
     try:
         if start:
@@ -90,11 +96,18 @@ async def make_platform(
     async with contextlib.AsyncExitStack() as stack:
         count = itertools.count()
 
-        async def make(env: dict[str, str] | None = None, start: bool = True) -> Platform:
+        async def make(
+            env: dict[str, str] | None = None,
+            start: bool = True,
+            redis_host: str | None = None,
+            redis_password: str | None = None,
+        ) -> Platform:
             workdir = tmp_path / f"platform-{next(count)}"
             workdir.mkdir()
             return await stack.enter_async_context(
-                running_platform(backing, databases, workdir, env or {}, start)
+                running_platform(
+                    backing, databases, workdir, env or {}, start, redis_host, redis_password
+                )
             )
 
         yield make
