@@ -75,7 +75,8 @@ async def unsent_run_requests(platform: Platform) -> int:
 def stream_run_ids(client: redis.Redis) -> list[str]:
     """The run id of every entry of the run-requested stream."""
     ids = []
-    for _, fields in client.xrange("run-requested", "-", "+"):
+    entries: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange("run-requested")  # type: ignore[assignment]
+    for _, fields in entries:
         envelope: dict[str, Any] = json.loads(fields[b"data"])
         ids.append(envelope["data"]["run_id"])
     return ids

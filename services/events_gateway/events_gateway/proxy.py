@@ -6,10 +6,18 @@ back unchanged; the caller's bearer token travels on, and every service verifies
 
 from __future__ import annotations
 
+import re
+
 import structlog
 from fastapi import Request, Response
 
-from dursor_contracts.problems import Problem, ProblemError, not_found, problem_response
+from dursor_contracts.problems import (
+    Problem,
+    ProblemError,
+    bad_request,
+    not_found,
+    problem_response,
+)
 from dursor_contracts.sidecar import Sidecar, SidecarError
 
 log = structlog.get_logger(__name__)
@@ -45,12 +53,17 @@ RESPONSE_HEADERS = (
     "cache-control",
     "x-request-id",
 )
+# Every path of the public API is made of these (ids are UUIDs).
+ROUTABLE_PATH = re.compile(r"[A-Za-z0-9/._~-]*")
 # Paths anyone may call: the rest need a verified token at the edge.
 PUBLIC = frozenset({("POST", "/v1/auth/token")})
 
 
 def upstream_for(path: str) -> str:
     """The app id that owns `path`, or a 404."""
+    if not ROUTABLE_PATH.fullmatch(path):
+        # No resource has such a path; Dapr would refuse it (control characters, `%`).
+        raise not_found("path", path)
     for prefix, app_id in ROUTES:
         if (
             path == prefix.rstrip("/")
@@ -65,6 +78,8 @@ async def forward(request: Request, sidecar: Sidecar, timeout: float) -> Respons
     """Send the request to its service through the sidecar and relay the answer."""
     app_id = upstream_for(request.url.path)
     headers = {k: v for k, v in request.headers.items() if k in REQUEST_HEADERS}
+    if not all(v.isascii() for v in headers.values()):
+        raise bad_request("invalid-header", "forwarded header values must be ASCII")
     try:
         upstream = await sidecar.invoke(
             app_id,

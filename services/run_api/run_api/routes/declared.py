@@ -34,6 +34,5 @@ IdempotencyKey = Annotated[
             "Retry-safe POST: the same key and body from the same caller gets the first "
             "answer again; another body gets 422; a duplicate still in flight gets 409."
         ),
-        examples=["7b0f4c1e-create-runs-1"],
     ),
 ]
