@@ -26,6 +26,9 @@ if [ -z "${TOKEN:-}" ]; then
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
 fi
 
+# Its crash cache and default reports go under .data/ (git-ignored), not the work tree.
+mkdir -p "$DURSOR_DATA/schemathesis"
+cd "$DURSOR_DATA/schemathesis"
 exec uv run --frozen schemathesis run "$RUN_API_URL/openapi.json" \
   --url "$GATEWAY_URL" \
   --header "Authorization: Bearer $TOKEN" \
