@@ -1,0 +1,244 @@
+"""GET /v1/runs/{id} through gateway + sidecars + run-api vs the same query in a bare FastAPI app.
+
+Both serve the same run from the same database with the same SQL (`run_api`'s
+repository) and the same response model, on this machine, measured by the same load
+generator (`wrk` if installed, else an aiohttp client), one after the other. The
+difference is what the platform adds: the gateway app, two daprd hops (service
+invocation), token verification at the edge and again in run-api, the request log and
+tracing middleware.
+
+    uv run python -m bench.run_api_get_run [--duration 10] [--connections 16]
+
+It starts what it needs: Postgres/Redis as the tests find them (scripts/env.sh), a
+Redis of its own for the platform, and gateway, run-api and auth with their sidecars.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+import aiohttp
+import httpx
+from fastapi import FastAPI
+
+from dursor_contracts.db import create_engine
+from run_api.repositories import runs as run_sql
+from run_api.routes.runs import run_out
+from run_api.schemas import RunOut
+from tests.support.backing import backing_services, free_port, redis_process
+from tests.support.databases import DatabaseFactory
+from tests.support.platform import ROOT, Platform
+
+BARE_DATABASE_ENV = "BENCH_DATABASE_URL"
+
+
+def create_bare_app() -> FastAPI:
+    """The baseline: the same query and response model, no gateway, sidecar or auth."""
+    engine = create_engine(os.environ[BARE_DATABASE_ENV])
+    app = FastAPI()
+
+    @app.get("/v1/runs/{run_id}", response_model=RunOut)
+    async def get_run(run_id: UUID) -> RunOut:
+        """One run, as run-api answers it."""
+        async with engine.connect() as conn:
+            row = await run_sql.get_run(conn, run_id)
+        assert row is not None
+        return run_out(row)
+
+    return app
+
+
+@dataclass(frozen=True)
+class Result:
+    """Throughput and latency of one target."""
+
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip()).groups()  # type: ignore[union-attr]
+    return float(value) * UNITS[unit]
+
+
+def parse_wrk(output: str) -> Result:
+    """Requests/s and percentiles from `wrk --latency` output."""
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return Result(rps, p50, p99, int(errors.group(1)) if errors else 0)
+
+
+def run_wrk(url: str, token: str | None, duration: float, connections: int) -> Result:
+    """Closed-loop load with wrk (one thread: the machine's cores serve the platform)."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{int(duration)}s", "--latency", url]
+    if token:
+        command[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return parse_wrk(output)
+
+
+async def run_aiohttp(url: str, token: str | None, duration: float, connections: int) -> Result:
+    """The same closed loop with aiohttp, for machines without wrk."""
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.monotonic() + duration
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                async with session.get(url) as response:
+                    await response.read()
+                    errors += response.status != 200
+                latencies.append((time.perf_counter() - started) * 1000)
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+    cuts = statistics.quantiles(latencies, n=100)
+    return Result(len(latencies) / duration, cuts[49], cuts[98], errors)
+
+
+async def measure(url: str, token: str | None, duration: float, connections: int) -> Result:
+    """Warm up, then measure one target with the available load generator."""
+    if shutil.which("wrk"):
+        await asyncio.to_thread(run_wrk, url, token, 2, connections)
+        return await asyncio.to_thread(run_wrk, url, token, duration, connections)
+    await run_aiohttp(url, token, 2, connections)
+    return await run_aiohttp(url, token, duration, connections)
+
+
+@contextlib.contextmanager
+def bare_app(database_url: str) -> Iterator[str]:
+    """The baseline app under uvicorn (one worker, like every service); yields its URL."""
+    port = free_port()
+    env = os.environ | {BARE_DATABASE_ENV: database_url}
+    command = [sys.executable, "-m", "uvicorn", "bench.run_api_get_run:create_bare_app"]
+    command += ["--factory", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--no-access-log", "--log-level", "warning"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+async def wait_until_up(url: str) -> None:
+    """Until the URL answers at all."""
+    async with httpx.AsyncClient() as client:
+        for _ in range(150):
+            with contextlib.suppress(httpx.HTTPError):
+                await client.get(url)
+                return
+            await asyncio.sleep(0.2)
+    raise TimeoutError(url)
+
+
+@contextlib.asynccontextmanager
+async def platform_without_runner() -> AsyncIterator[Platform]:
+    """Gateway, run-api and auth with sidecars, on a fresh database and a Redis of its own."""
+    with backing_services() as backing, redis_process() as (redis_host, _):
+        databases = DatabaseFactory(backing.database_url)
+        await databases.prepare_template()
+        workdir = Path(tempfile.mkdtemp(prefix="dursor-bench-"))
+        platform = Platform(workdir, await databases.fresh(), redis_host, 0)
+        try:
+            started = [platform.start(app) for app in ("events-gateway", "run-api", "auth")]
+            await asyncio.gather(*(platform.wait_ready(r) for r in started))
+            yield platform
+        finally:
+            platform.stop_all()
+            await databases.drop_all()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def one_run(platform: Platform) -> str:
+    """Create a repository, a task and a run; returns the run id."""
+    headers = {"authorization": f"Bearer {platform.mint_token('developer')}"}
+    async with httpx.AsyncClient(base_url=platform.gateway.url, headers=headers) as client:
+        repo = await client.post("/v1/repos", json={"url": "https://github.com/acme/bench"})
+        task = await client.post("/v1/tasks", json={"repo_id": repo.json()["id"], "title": "b"})
+        body = {"instruction": "benchmark", "executors": [{"type": "codex"}]}
+        runs = await client.post(f"/v1/tasks/{task.json()['id']}/runs", json=body)
+        run_id: str = runs.json()["runs"][0]["id"]
+        return run_id
+
+
+async def same_answer(gateway_url: str, bare_url: str, token: str) -> None:
+    """Both targets must serve the identical document, or the comparison means nothing."""
+    async with httpx.AsyncClient() as client:
+        ours = await client.get(gateway_url, headers={"authorization": f"Bearer {token}"})
+        baseline = await client.get(bare_url)
+    assert ours.status_code == baseline.status_code == 200, (ours.text, baseline.text)
+    assert ours.json() == baseline.json()
+
+
+def report(ours: Result, baseline: Result, connections: int) -> str:
+    """The table this benchmark prints."""
+    generator = "wrk" if shutil.which("wrk") else "aiohttp"
+    lines = [
+        f"GET /v1/runs/{{id}}, {connections} connections, {generator}, {os.cpu_count()} cores",
+        f"{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}",
+    ]
+    for name, result in (
+        ("gateway + sidecars (ours)", ours),
+        ("bare FastAPI (baseline)", baseline),
+    ):
+        lines.append(
+            f"{name:28}{result.requests_per_second:>10.0f}{result.p50_ms:>10.2f}"
+            f"{result.p99_ms:>10.2f}{result.errors:>8}"
+        )
+    lines.append(
+        f"ratio: throughput ours/baseline = "
+        f"{ours.requests_per_second / baseline.requests_per_second:.2f}, "
+        f"p99 ours/baseline = {ours.p99_ms / baseline.p99_ms:.1f}x"
+    )
+    return "\n".join(lines)
+
+
+async def main(duration: float, connections: int) -> None:
+    """Start everything, check both answer alike, measure the baseline then ours."""
+    async with platform_without_runner() as platform:
+        run_id = await one_run(platform)
+        token = platform.mint_token("viewer", ttl=3600)
+        ours_url = f"{platform.gateway.url}/v1/runs/{run_id}"
+        with bare_app(platform.database_url) as bare:
+            await wait_until_up(f"{bare}/docs")
+            bare_url = f"{bare}/v1/runs/{run_id}"
+            await same_answer(ours_url, bare_url, token)
+            baseline = await measure(bare_url, None, duration, connections)
+        ours = await measure(ours_url, token, duration, connections)
+    print(report(ours, baseline, connections))
+    print(json.dumps({"ours": ours.__dict__, "baseline": baseline.__dict__}))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per target")
+    parser.add_argument("--connections", type=int, default=16)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.duration, arguments.connections))
