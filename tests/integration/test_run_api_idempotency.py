@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -202,8 +203,12 @@ async def test_a_crash_after_the_write_keeps_neither_change_nor_answer(
         raise RuntimeError("the process died after the service wrote")
 
     monkeypatch.setattr(run_routes, "run_out", crash)
-    with pytest.raises(RuntimeError):  # ASGITransport re-raises what the server would log
+    with (
+        structlog.testing.capture_logs() as logged,
+        pytest.raises(RuntimeError),  # ASGITransport re-raises what the server logged
+    ):
         await submit(api, task, "crashy")
+    assert [e["event"] for e in logged if e["log_level"] == "error"] == ["unhandled error"]
     assert (await rows(api, runs), await rows(api, outbox), await rows(api, idempotency_keys)) == (
         0,
         0,
