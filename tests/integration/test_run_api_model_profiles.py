@@ -30,6 +30,7 @@ from tests.support.run_api_app import RunApi, bearer, run_api
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = bearer("admin", "boss")
 VIEWER = bearer("viewer", "watcher")
+DEV = bearer("developer", "dev")
 SECRET = "sk-live-" + "Zq8" * 12  # recognisable anywhere it might leak
 
 
@@ -222,3 +223,67 @@ async def test_rotation_reports_rows_it_cannot_open_and_fails(api: RunApi, tmp_p
     assert report["unreadable"] == [lost["id"]]
     assert report["resealed"] == 1
     assert (await stored(api, readable["id"])).key_id == "k-new"
+
+
+# The routes themselves
+
+
+async def test_model_profiles_are_admin_written_and_viewer_read(api: RunApi) -> None:
+    body = {"name": "team", "provider": "openai", "model": "gpt-5", "api_key": "sk-abc123"}
+    denied = await api.client.post("/v1/model-profiles", json=body, headers=DEV)
+    created = await api.client.post("/v1/model-profiles", json=body, headers=ADMIN)
+    assert denied.status_code == 403
+    assert created.status_code == 201
+    profile = created.json()
+    assert profile["has_key"] is True
+    assert "api_key" not in profile
+    one = await api.client.get(f"/v1/model-profiles/{profile['id']}", headers=VIEWER)
+    listed = await api.client.get("/v1/model-profiles", headers=VIEWER)
+    assert one.json() == profile
+    assert listed.json()["items"] == [profile]
+
+    refused = await api.client.delete(f"/v1/model-profiles/{profile['id']}", headers=DEV)
+    deleted = await api.client.delete(f"/v1/model-profiles/{profile['id']}", headers=ADMIN)
+    again = await api.client.delete(f"/v1/model-profiles/{profile['id']}", headers=ADMIN)
+    gone = await api.client.get(f"/v1/model-profiles/{profile['id']}", headers=VIEWER)
+    assert (refused.status_code, deleted.status_code, again.status_code) == (403, 204, 404)
+    assert gone.status_code == 404
+    assert (await api.client.get("/v1/model-profiles", headers=VIEWER)).json()["items"] == []
+    async with api.engine.connect() as conn:
+        kept = (await conn.execute(text("SELECT deleted_at FROM model_profiles"))).scalar_one()
+    assert kept is not None  # soft delete: the row stays for the record
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"provider": "mistral"},
+        {"api_key": ""},
+        {"api_key": "sk with spaces"},
+        {"api_key": "k" * 4097},
+        {"base_url": "http://api.example.com/v1"},
+        {"base_url": "https://user:pw@api.example.com"},
+        {"base_url": "ftp://api.example.com"},
+        {"model": "gpt 5"},
+        {"name": ""},
+        {"extra": 1},
+    ],
+)
+async def test_malformed_profiles_get_422(api: RunApi, change: dict[str, Any]) -> None:
+    body = {"name": "n", "provider": "openai", "model": "gpt-5", "api_key": "sk-1"} | change
+    response = await api.client.post("/v1/model-profiles", json=body, headers=ADMIN)
+    assert response.status_code == 422, response.text
+    assert (await api.client.get("/v1/model-profiles", headers=VIEWER)).json()["items"] == []
+
+
+async def test_loopback_http_base_urls_are_accepted_for_local_stand_ins(api: RunApi) -> None:
+    body = {
+        "name": "stand-in",
+        "provider": "anthropic",
+        "model": "claude",
+        "api_key": "sk-1",
+        "base_url": "http://127.0.0.1:9999/",
+    }
+    response = await api.client.post("/v1/model-profiles", json=body, headers=ADMIN)
+    assert response.status_code == 201
+    assert response.json()["base_url"] == "http://127.0.0.1:9999"
