@@ -7,6 +7,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.config import JsonDict
 
 from dursor_contracts.events import FileChange, RunStatus
 
@@ -67,6 +68,20 @@ class RepoCreate(Strict):
 class RepoOut(BaseModel):
     """A registered repository."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "1f0c2b8e-5d1a-4c55-9a5e-2f9f1b7c0d11",
+                    "url": "https://github.com/acme/widgets",
+                    "default_branch": "main",
+                    "created_by": "http://127.0.0.1:8083#dev",
+                    "created_at": "2026-11-28T17:30:00Z",
+                }
+            ]
+        }
+    )
+
     id: UUID
     url: str
     default_branch: str
@@ -96,6 +111,21 @@ class TaskCreate(Strict):
 
 class TaskOut(BaseModel):
     """A task."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "9d2e4f60-1a3b-4c5d-8e7f-0a1b2c3d4e5f",
+                    "repo_id": "1f0c2b8e-5d1a-4c55-9a5e-2f9f1b7c0d11",
+                    "title": "Add a health endpoint",
+                    "base_branch": "main",
+                    "created_by": "http://127.0.0.1:8083#dev",
+                    "created_at": "2026-11-28T17:31:00Z",
+                }
+            ]
+        }
+    )
 
     id: UUID
     repo_id: UUID
@@ -221,8 +251,33 @@ class ExecutorOut(BaseModel):
     options: dict[str, object]
 
 
+RUN_EXAMPLE: JsonDict = {
+    "id": "7c1e9a40-3b5d-4f6e-8a7b-9c0d1e2f3a4b",
+    "task_id": "9d2e4f60-1a3b-4c5d-8e7f-0a1b2c3d4e5f",
+    "executor": {"type": "codex", "model": "gpt-5-codex", "model_profile_id": None, "options": {}},
+    "status": "succeeded",
+    "turn": 1,
+    "attempt": 1,
+    "max_attempts": 3,
+    "branch": "dursor/7c1e9a403b5d",
+    "instruction": "Add a /healthz endpoint with a test",
+    "created_by": "http://127.0.0.1:8083#dev",
+    "created_at": "2026-11-28T17:32:00Z",
+    "started_at": "2026-11-28T17:32:01Z",
+    "finished_at": "2026-11-28T17:40:12Z",
+    "summary": "Added GET /healthz and a test for it",
+    "files_changed": [{"path": "app.py", "change": "modified", "additions": 6, "deletions": 0}],
+    "error": None,
+    "commit_sha": "3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a",
+    "cancel_requested": False,
+    "last_seq": 42,
+}
+
+
 class RunOut(BaseModel):
     """A run's state."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [RUN_EXAMPLE]})
 
     id: UUID
     task_id: UUID
@@ -283,45 +338,3 @@ class MessageOut(BaseModel):
     content: str
     created_by: str
     created_at: datetime
-
-
-class PullRequestOut(BaseModel):
-    """A run's pull request: requested here, opened and tracked by agent-runner."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "0b6c7d1e-8f20-4a31-b5c4-d6e7f8091a2b",
-                    "run_id": "7c1e9a40-3b5d-4f6e-8a7b-9c0d1e2f3a4b",
-                    "task_id": "1f0c2b8e-5d1a-4c55-9a5e-2f9f1b7c0d11",
-                    "state": "open",
-                    "number": 42,
-                    "url": "https://github.com/acme/widgets/pull/42",
-                    "head_branch": "dursor/7c1e9a403b5d",
-                    "base_branch": "main",
-                    "head_sha": "3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a",
-                    "ci_status": "success",
-                    "error": None,
-                    "requested_by": "http://127.0.0.1:8083#dev",
-                    "created_at": "2026-11-28T17:30:00Z",
-                    "updated_at": "2026-11-28T17:31:10Z",
-                }
-            ]
-        }
-    )
-
-    id: UUID
-    run_id: UUID
-    task_id: UUID
-    state: Literal["requested", "open", "closed", "merged", "failed"]
-    number: int | None
-    url: str | None
-    head_branch: str
-    base_branch: str
-    head_sha: str | None
-    ci_status: str = Field(description="unknown, pending, success or failure")
-    error: str | None
-    requested_by: str
-    created_at: datetime
-    updated_at: datetime

@@ -12,11 +12,12 @@ from dursor_contracts.pagination import next_cursor
 from dursor_contracts.problems import not_found
 from dursor_contracts.web import Developer, Viewer
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit
+from run_api.pull_request_schemas import PullRequestOut
 from run_api.pull_request_service import PullRequests
 from run_api.repositories import pull_requests as sql
 from run_api.repositories import repos as repo_sql
 from run_api.routes.declared import LIST_OF, IdempotencyKey, write
-from run_api.schemas import Page, PullRequestOut
+from run_api.schemas import Page
 
 router = APIRouter(prefix="/v1", tags=["pull requests"])
 
