@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
+import socket
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,6 +30,17 @@ pytestmark = pytest.mark.e2e
 
 RUNS = 200
 LIMITS = {"DURSOR_MAX_ACTIVE_RUNS_PER_USER": "1000", "DURSOR_MAX_ACTIVE_RUNS_PER_TASK": "1000"}
+
+
+def port_outside_ephemeral_range() -> int:
+    """A free port no outgoing connection can take while Redis is down (so it restarts)."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(100):
+        port = random.randrange(max(1024, low - 12_000), low)
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    return free_port()
 
 
 async def start_without_runner(platform: Platform) -> None:
@@ -94,7 +108,7 @@ async def wait_for_stream(client: redis.Redis, run_ids: set[str], timeout: float
 async def test_runs_submitted_while_redis_is_down_are_published_once_each_after(
     make_platform: PlatformFactory,
 ) -> None:
-    port = free_port()
+    port = port_outside_ephemeral_range()
     with redis_process(port) as (host, server):
         platform = await make_platform(env=LIMITS, start=False, redis_host=host)
         await start_without_runner(platform)
