@@ -29,7 +29,7 @@ fi
 # Its crash cache and default reports go under .data/ (git-ignored), not the work tree.
 mkdir -p "$DURSOR_DATA/schemathesis"
 cd "$DURSOR_DATA/schemathesis"
-exec uv run --frozen schemathesis run "$RUN_API_URL/openapi.json" \
+exec uv run --frozen --project "$DURSOR_ROOT" schemathesis run "$RUN_API_URL/openapi.json" \
   --url "$GATEWAY_URL" \
   --header "Authorization: Bearer $TOKEN" \
   --include-path-regex '^/v1/' \
