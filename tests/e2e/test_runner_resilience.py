@@ -223,7 +223,7 @@ async def test_two_hundred_runs_on_two_workers_of_four_slots_each_end_exactly_on
 
     summary = await wait_until_all_terminal(platform, run_ids, timeout=240)
 
-    assert summary["statuses"] == {"succeeded": 200}
+    assert summary["statuses"] == {"succeeded": 200}, summary["errors"]
     assert summary["attempts_per_run"] == {1}
     assert summary["terminal_events_per_run"] == {1}
     assert summary["max_running_per_worker"] <= 4
@@ -274,6 +274,11 @@ async def _summary(engine: Any, run_ids: set[str], max_running: dict[str, int]) 
             .group_by(run_events.c.run_id)
         )
         workers = await conn.scalar(select(func.count(func.distinct(run_attempts.c.worker))))
+        errors = (
+            (await conn.execute(select(runs.c.error).where(runs.c.status != "succeeded").limit(5)))
+            .scalars()
+            .all()
+        )
     attempt_counts = {str(r): c for r, c in attempts}
     terminal_counts = {str(r): c for r, c in terminal}
     assert set(attempt_counts) == run_ids
@@ -283,4 +288,5 @@ async def _summary(engine: Any, run_ids: set[str], max_running: dict[str, int]) 
         "terminal_events_per_run": set(terminal_counts.values()),
         "max_running_per_worker": max(max_running.values(), default=0),
         "workers": workers,
+        "errors": list(errors),
     }

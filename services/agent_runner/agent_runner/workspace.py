@@ -9,12 +9,13 @@ an artifact so a follow-up turn can continue on any worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import hashlib
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -92,19 +93,29 @@ class Workspaces:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    async def sync_mirror(self, url: str) -> Path:
-        """Clone once, then fetch; serialised per repository across tasks and processes."""
-        mirror = self.mirror_path(url)
+    @contextlib.asynccontextmanager
+    async def _mirror_locked(self, mirror: Path) -> AsyncIterator[None]:
+        """Exclusive use of a bare clone, across tasks (asyncio) and processes (flock)."""
         async with self._lock_for(mirror):
             await asyncio.to_thread(_flock_wait, mirror)
             try:
-                if not (mirror / "HEAD").exists():
-                    await _clone_bare(url, mirror)
-                if not _fetched_within(mirror, self._fetch_freshness):
-                    await git("fetch", "--prune", "--quiet", "origin", cwd=mirror)
-                    (mirror / FETCH_STAMP).touch()
+                yield
             finally:
                 _funlock(mirror)
+
+    async def _sync(self, url: str, mirror: Path) -> None:
+        """Clone once, then fetch (at most once per freshness window); caller holds the lock."""
+        if not (mirror / "HEAD").exists():
+            await _clone_bare(url, mirror)
+        if not _fetched_within(mirror, self._fetch_freshness):
+            await git("fetch", "--prune", "--quiet", "origin", cwd=mirror)
+            (mirror / FETCH_STAMP).touch()
+
+    async def sync_mirror(self, url: str) -> Path:
+        """Clone once, then fetch; serialised per repository across tasks and processes."""
+        mirror = self.mirror_path(url)
+        async with self._mirror_locked(mirror):
+            await self._sync(url, mirror)
         return mirror
 
     def _lock_for(self, mirror: Path) -> asyncio.Lock:
@@ -114,17 +125,23 @@ class Workspaces:
         self, url: str, run_id: str, branch: str, base_branch: str, bundle: bytes | None
     ) -> Path:
         """A worktree on the run's branch: new from the base, or restored from a bundle."""
-        mirror = await self.sync_mirror(url)
+        mirror = self.mirror_path(url)
         worktree = self.worktree_path(run_id)
-        if (worktree / ".git").exists():
-            return worktree
-        await git("worktree", "prune", cwd=mirror)
-        if bundle is not None:
-            await self._restore_branch(mirror, branch, bundle)
-            await git("worktree", "add", "--quiet", str(worktree), branch, cwd=mirror)
-        else:
-            base = f"refs/remotes/origin/{base_branch}"
-            await git("worktree", "add", "--quiet", "-B", branch, str(worktree), base, cwd=mirror)
+        # Worktree bookkeeping and ref updates of the shared bare clone are not safe to run
+        # concurrently (git's lock files), so they happen under the mirror's lock.
+        async with self._mirror_locked(mirror):
+            await self._sync(url, mirror)
+            if (worktree / ".git").exists():
+                return worktree
+            await git("worktree", "prune", cwd=mirror)
+            if bundle is not None:
+                await self._restore_branch(mirror, branch, bundle)
+                await git("worktree", "add", "--quiet", str(worktree), branch, cwd=mirror)
+            else:
+                base = f"refs/remotes/origin/{base_branch}"
+                await git(
+                    "worktree", "add", "--quiet", "-B", branch, str(worktree), base, cwd=mirror
+                )
         return worktree
 
     async def _restore_branch(self, mirror: Path, branch: str, bundle: bytes) -> None:
@@ -187,6 +204,8 @@ async def _clone_bare(url: str, mirror: Path) -> None:
     mirror.parent.mkdir(parents=True, exist_ok=True)
     await git("clone", "--bare", "--quiet", url, str(mirror))
     await git("config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*", cwd=mirror)
+    # No background gc racing with concurrent worktrees of the same clone.
+    await git("config", "gc.auto", "0", cwd=mirror)
 
 
 async def _files_changed(worktree: Path, base: str) -> list[FileChange]:

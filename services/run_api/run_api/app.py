@@ -17,14 +17,16 @@ from dursor_contracts.auth import TokenVerifier
 from dursor_contracts.outbox import OutboxRelay
 from dursor_contracts.runtime import service_runtime, token_verifier
 from dursor_contracts.secret_names import ENCRYPTION_KEYS
+from dursor_contracts.subscriptions import subscription_router
 from dursor_contracts.web import Lifespan, create_service_app
+from run_api.github_events import GitHubEvents
 from run_api.idempotency import IdempotencyKeys, forget_expired_keys
 from run_api.json_bodies import JsonBodies
 from run_api.keyring import KeyRingSource, RefreshingKeyRing
 from run_api.model_profiles import ModelProfiles
 from run_api.openapi import install_openapi
 from run_api.pull_request_service import PullRequests
-from run_api.routes import dead_letters, model_profiles, pull_requests, repos, runs
+from run_api.routes import dead_letters, github, model_profiles, pull_requests, repos, runs
 from run_api.run_service import RunService
 from run_api.settings import RunApiSettings
 
@@ -53,6 +55,9 @@ def install(app: FastAPI, parts: RunApiParts) -> None:
     app.state.run_service = RunService(parts.engine, parts.relay, parts.settings)
     app.state.model_profiles = ModelProfiles(parts.engine, parts.keyring)
     app.state.pull_requests = PullRequests(parts.engine, parts.relay)
+    app.state.github_events = GitHubEvents(
+        parts.engine, parts.relay, app.state.run_service, parts.settings.github_mention
+    )
 
 
 @asynccontextmanager
@@ -94,6 +99,12 @@ def create_app(
             pull_requests.router,
             model_profiles.router,
             dead_letters.router,
+            github.router,
+            *(
+                [subscription_router(settings.app_id)]
+                if settings.programmatic_subscriptions
+                else []
+            ),
         ],
         max_body_bytes=settings.max_body_bytes,
         description=(

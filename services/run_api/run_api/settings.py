@@ -12,6 +12,8 @@ class RunApiSettings(ServiceSettings):
 
     app_id: str = "run-api"
     allowed_repo_hosts: list[str] = Field(default_factory=lambda: ["github.com"])
+    # A PR review comment containing this mention becomes a follow-up on its run.
+    github_mention: str = "@dursor"
     # Laptop mode: repositories on the local disk (file://) are accepted.
     allow_local_repos: bool = False
     max_instruction_chars: int = Field(default=32_000, ge=1)
