@@ -10,7 +10,12 @@ from fastapi import FastAPI
 
 from agent_runner import subscriptions
 from agent_runner.executors.base import Executor
+from agent_runner.executors.claude_code import ClaudeCodeExecutor
+from agent_runner.executors.cli_streams import ProviderAccess
+from agent_runner.executors.codex import CodexExecutor
 from agent_runner.executors.command import CommandExecutor
+from agent_runner.executors.gemini import GeminiExecutor
+from agent_runner.executors.llm import LlmExecutor
 from agent_runner.settings import RunnerSettings
 from agent_runner.worker import start_worker
 from dursor_contracts.runtime import service_runtime
@@ -20,7 +25,21 @@ from dursor_contracts.web import create_service_app
 
 def executors_for(settings: RunnerSettings) -> dict[str, Executor]:
     """The executors this worker can run."""
-    return {"command": CommandExecutor(settings.command_templates)}
+    anthropic = ProviderAccess(settings.anthropic_api_key, settings.anthropic_base_url)
+    openai = ProviderAccess(settings.openai_api_key, settings.openai_base_url)
+    google = ProviderAccess(settings.gemini_api_key, settings.gemini_base_url)
+    return {
+        "command": CommandExecutor(settings.command_templates),
+        "claude_code": ClaudeCodeExecutor(
+            settings.claude_command,
+            anthropic,
+            settings.claude_permission_mode,
+            settings.claude_allowed_tools,
+        ),
+        "codex": CodexExecutor(settings.codex_command, openai, settings.codex_sandbox),
+        "gemini": GeminiExecutor(settings.gemini_command, google, settings.gemini_approval_mode),
+        "llm": LlmExecutor(settings.llm_context_bytes),
+    }
 
 
 @asynccontextmanager

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from agent_runner.process import ProcessLimits
 from dursor_contracts.settings import ServiceSettings
@@ -42,6 +43,30 @@ class RunnerSettings(ServiceSettings):
     github_api_url: str = "https://api.github.com"
     # Hosts whose repository URLs are GitHub repositories (owner/name from the path).
     github_hosts: list[str] = Field(default_factory=lambda: ["github.com"])
+    # Agent CLIs: the argv that starts each (a wrapper may come first); found on PATH
+    # by default (scripts/install-node-tools.sh puts them in $DURSOR_CACHE/node-tools).
+    claude_command: list[str] = Field(default_factory=lambda: ["claude"], min_length=1)
+    codex_command: list[str] = Field(default_factory=lambda: ["codex"], min_length=1)
+    gemini_command: list[str] = Field(default_factory=lambda: ["gemini"], min_length=1)
+    # As root Claude Code refuses bypassPermissions; acceptEdits lets it edit the worktree.
+    claude_permission_mode: Literal["acceptEdits", "bypassPermissions", "default", "plan"] = (
+        "acceptEdits"
+    )
+    # Tools Claude Code may use without asking, e.g. ["Bash(npm test:*)"].
+    claude_allowed_tools: list[str] = Field(default_factory=list)
+    codex_sandbox: Literal["read-only", "workspace-write", "danger-full-access"] = (
+        "workspace-write"
+    )
+    gemini_approval_mode: Literal["default", "auto_edit", "yolo"] = "auto_edit"
+    # Worker-level keys and base URLs for agent runs without a model profile.
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    gemini_api_key: SecretStr | None = None
+    gemini_base_url: str | None = None
+    # How much of the worktree the `llm` executor shows the model.
+    llm_context_bytes: int = Field(default=200_000, ge=1_000)
 
     def limits(self) -> ProcessLimits:
         """The process limits every agent of this worker runs under."""

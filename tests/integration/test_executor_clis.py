@@ -1,0 +1,256 @@
+"""The real Claude Code, Codex and Gemini CLIs, run by their executors on real git worktrees
+against the scripted model server: the edit lands in the patch, a follow-up resumes the
+session, and the agent process gets nothing of the runner's environment."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from agent_runner.executors.base import AgentInvocation, Credential, Executor, Stream
+from agent_runner.executors.claude_code import ClaudeCodeExecutor
+from agent_runner.executors.cli_streams import CredentialMissing, ProviderAccess
+from agent_runner.executors.codex import CodexExecutor
+from agent_runner.executors.gemini import GeminiExecutor
+from agent_runner.process import ProcessLimits
+from agent_runner.workspace import Workspaces
+from tests.standins.agent_clis import ProcessView, cli_path, processes_in
+from tests.standins.model_server import ModelServer, Recorded, Reply, WriteFile, serving
+from tests.support.git_remote import make_remote
+
+LIMITS = ProcessLimits(
+    wall_clock_seconds=120, idle_seconds=60, output_cap_bytes=10 << 20, kill_grace_seconds=2
+)
+RUN_KEY = "sk-run-key-0123456789"
+PLATFORM_SECRET = "platform-secret-must-not-leak"
+FIRST, SECOND = "add a note please", "and a second note"
+BASE_ENV = {"PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "HOME", "TERM"}
+BASE_ENV |= {"NO_COLOR", "CI"}
+
+
+@dataclass(frozen=True)
+class Cli:
+    """How one CLI is started, talks and resumes."""
+
+    kind: str
+    provider: str
+    wire: str
+    executor: Callable[[], Executor]
+    base_url: Callable[[str], str]
+    key_env: str
+    env: frozenset[str]
+    resume_flag: str
+    step_word: str
+
+
+CLIS = [
+    Cli(
+        "claude_code",
+        "anthropic",
+        "anthropic",
+        lambda: ClaudeCodeExecutor([cli_path("claude")], ProviderAccess()),
+        lambda url: url,
+        "ANTHROPIC_API_KEY",
+        frozenset(
+            {"ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"}
+        ),
+        "--resume",
+        "Write: NOTES.md",
+    ),
+    Cli(
+        "codex",
+        "openai",
+        "openai-responses",
+        lambda: CodexExecutor([cli_path("codex")], ProviderAccess()),
+        lambda url: f"{url}/v1",
+        "OPENAI_API_KEY",
+        # codex.js tells the native binary it was installed by npm, and where.
+        frozenset({"OPENAI_API_KEY", "CODEX_MANAGED_BY_NPM", "CODEX_MANAGED_PACKAGE_ROOT"}),
+        "resume",
+        "NOTES.md",
+    ),
+    Cli(
+        "gemini",
+        "google",
+        "gemini",
+        lambda: GeminiExecutor([cli_path("gemini")], ProviderAccess()),
+        lambda url: url,
+        "GEMINI_API_KEY",
+        frozenset({"GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GEMINI_CLI_NO_RELAUNCH"}),
+        "--resume",
+        "write_file: NOTES.md",
+    ),
+]
+
+
+@dataclass
+class RecordingSink:
+    """Keeps what the executor reported."""
+
+    lines: list[tuple[Stream, str]] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+
+    async def log(self, stream: Stream, line: str) -> None:
+        """Keep a line."""
+        self.lines.append((stream, line))
+
+    async def progress(self, message: str) -> None:
+        """Keep a step."""
+        self.steps.append(message)
+
+    def agent_said(self) -> list[str]:
+        """The agent's own lines."""
+        return [line for stream, line in self.lines if stream == "agent"]
+
+
+@dataclass
+class World:
+    """A worktree of a fresh repository, the model stand-in and what it saw of the agent."""
+
+    server: ModelServer
+    url: str
+    workspaces: Workspaces
+    worktree: Path
+    home: Path
+    seen: list[tuple[Recorded, list[ProcessView]]] = field(default_factory=list)
+
+    def invocation(self, cli: Cli, instruction: str, **changes: Any) -> AgentInvocation:
+        """One turn of `cli` with the run's own key pointed at the stand-in."""
+        values: dict[str, Any] = {
+            "run_id": uuid.uuid4(),
+            "turn": 1,
+            "instruction": instruction,
+            "workspace": self.worktree,
+            "home": self.home,
+            "model": None,
+            "options": {},
+            "session_id": None,
+            "credential": Credential(cli.provider, SecretStr(RUN_KEY), cli.base_url(self.url)),  # type: ignore[arg-type]
+            "limits": LIMITS,
+        }
+        return AgentInvocation(**(values | changes))
+
+    def agents(self, index: int) -> list[ProcessView]:
+        """The agent processes (not dursor's guard) seen while request `index` was pending."""
+        return [p for p in self.seen[index][1] if not p.is_guard]
+
+
+@pytest.fixture
+async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+    """A fresh repository's worktree and a scripted model server."""
+    # The runner's own environment holds a secret the agent must never see.
+    monkeypatch.setenv("DURSOR_DATABASE_URL", f"postgresql://u:{PLATFORM_SECRET}@db/x")
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", PLATFORM_SECRET)
+    remote = make_remote(tmp_path / "remote")
+    workspaces = Workspaces(tmp_path / "workspaces")
+    run_id = str(uuid.uuid4())
+    worktree = await workspaces.prepare(f"file://{remote}", run_id, "dursor/t", "main", None)
+    server = ModelServer(
+        scripts={
+            FIRST: [WriteFile("NOTES.md", "hello from the agent\n"), Reply("Added NOTES.md.")],
+            SECOND: [WriteFile("SECOND.md", "second turn\n"), Reply("Added SECOND.md.")],
+        }
+    )
+    async with serving(server) as url:
+        found = World(server, url, workspaces, worktree, workspaces.home_path(run_id))
+        server.on_request = lambda r: found.seen.append((r, processes_in(worktree)))
+        yield found
+
+
+@pytest.mark.parametrize("cli", CLIS, ids=lambda c: c.kind)
+async def test_a_turn_edits_the_worktree_and_a_follow_up_resumes_it(world: World, cli: Cli) -> None:
+    executor = cli.executor()
+    sink = RecordingSink()
+    first = await executor.run(world.invocation(cli, FIRST), sink)
+
+    assert first.succeeded, (first, sink.lines)
+    assert first.session_id
+    assert first.summary == "Added NOTES.md."
+    assert first.usage.get("output_tokens", 0) > 0 or first.usage.get("total_cost_usd", 0) > 0
+    assert any(cli.step_word in step for step in sink.steps), sink.steps
+    assert "Added NOTES.md." in sink.agent_said()
+    turn_one = world.server.by(cli.wire)
+    assert {r.api_key for r in turn_one} == {RUN_KEY}
+    # The CLI executed the tool call for real and sent its result back.
+    assert turn_one[-1].conversation.tool_results
+    assert (world.worktree / "NOTES.md").read_text() == "hello from the agent\n"
+    patch = (await world.workspaces.finish_turn(world.worktree, "main", "turn 1")).patch.decode()
+    assert "+hello from the agent" in patch
+
+    seen_before = len(world.seen)
+    follow_up = world.invocation(cli, SECOND, turn=2, session_id=first.session_id)
+    second = await executor.run(follow_up, RecordingSink())
+
+    assert second.succeeded, second
+    assert second.session_id == first.session_id
+    resumed = [r for r, _ in world.seen[seen_before:] if r.provider == cli.wire]
+    # The resumed session sent the earlier conversation along with the new instruction.
+    assert resumed[0].conversation.instructions[-2:] == (FIRST, SECOND)
+    argv = next(p.argv for p in world.agents(seen_before) if cli.resume_flag in p.argv)
+    assert argv[argv.index(cli.resume_flag) + 1] == first.session_id
+    result = await world.workspaces.finish_turn(world.worktree, "main", "turn 2")
+    assert {f.path for f in result.files_changed} == {"NOTES.md", "SECOND.md"}
+
+
+@pytest.mark.parametrize("cli", CLIS, ids=lambda c: c.kind)
+async def test_the_agent_gets_a_scrubbed_environment(world: World, cli: Cli) -> None:
+    outcome = await cli.executor().run(world.invocation(cli, FIRST), RecordingSink())
+
+    assert outcome.succeeded, outcome
+    agents = [p for i in range(len(world.seen)) for p in world.agents(i)]
+    assert agents, "no agent process was seen while the model was asked"
+    for process in agents:
+        assert set(process.env) <= BASE_ENV | cli.env, (process.argv, sorted(process.env))
+        assert PLATFORM_SECRET not in "".join(process.env.values())
+        assert process.env["HOME"] == str(world.home)
+        assert process.env[cli.key_env] == RUN_KEY
+
+
+@pytest.mark.parametrize("cli", CLIS, ids=lambda c: c.kind)
+async def test_a_session_missing_on_this_worker_starts_a_new_one(world: World, cli: Cli) -> None:
+    sink = RecordingSink()
+    lost = str(uuid.uuid4())
+    outcome = await cli.executor().run(world.invocation(cli, FIRST, session_id=lost), sink)
+
+    assert outcome.succeeded, outcome
+    assert outcome.session_id not in (None, lost)
+    assert (
+        "system",
+        f"session {lost} is not on this worker; starting a new one",
+    ) in sink.lines or (
+        "system",
+        f"thread {lost} is not on this worker; starting a new one",
+    ) in sink.lines
+    assert all(
+        cli.resume_flag not in p.argv for i in range(len(world.seen)) for p in world.agents(i)
+    )
+
+
+@pytest.mark.parametrize("cli", CLIS, ids=lambda c: c.kind)
+async def test_a_key_for_another_provider_is_refused_before_anything_starts(
+    world: World, cli: Cli
+) -> None:
+    other = "openai" if cli.provider != "openai" else "anthropic"
+    wrong = Credential(other, SecretStr(RUN_KEY), world.url)  # type: ignore[arg-type]
+
+    with pytest.raises(CredentialMissing, match=f"needs a {cli.provider} key"):
+        await cli.executor().run(world.invocation(cli, FIRST, credential=wrong), RecordingSink())
+    assert world.server.requests == []
+
+
+@pytest.mark.parametrize("cli", CLIS, ids=lambda c: c.kind)
+async def test_a_request_the_provider_refuses_fails_the_turn_with_its_reason(
+    world: World, cli: Cli
+) -> None:
+    world.server.failure = (400, "model no-such-model-42 is not available to this key")
+    outcome = await cli.executor().run(world.invocation(cli, FIRST), RecordingSink())
+
+    assert not outcome.succeeded
+    assert outcome.error is not None
+    assert "no-such-model-42" in outcome.error, outcome

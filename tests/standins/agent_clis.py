@@ -1,0 +1,76 @@
+"""The real agent CLIs for tests, and a look at the processes they run as.
+
+The CLIs come from npm through `scripts/install-node-tools.sh` (pinned versions, a cache
+outside git); `cli_path` installs them on first use. `processes_in` reads
+/proc/<pid>/{cwd,cmdline,environ} of every process working in a directory: called
+while the model stand-in holds a request, it shows exactly what the agent was started
+with (its argv and the environment it really got).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+GUARD_MODULE = "agent_runner.process_guard"
+
+
+@cache
+def node_tools_bin() -> Path:
+    """The directory of the installed CLIs (installing them once if needed)."""
+    subprocess.run(["bash", str(ROOT / "scripts" / "install-node-tools.sh")], check=True)
+    cache_dir = Path(os.environ.get("DURSOR_CACHE") or Path.home() / ".cache" / "dursor")
+    tools = Path(os.environ.get("DURSOR_NODE_TOOLS") or cache_dir / "node-tools")
+    return tools / "node_modules" / ".bin"
+
+
+def cli_path(name: str) -> str:
+    """The absolute path of one CLI: claude, codex, gemini or azurite-blob."""
+    path = node_tools_bin() / name
+    if not path.exists():
+        raise RuntimeError(
+            f"{name} is missing from {path.parent}; run scripts/install-node-tools.sh"
+        )
+    return str(path)
+
+
+@dataclass(frozen=True)
+class ProcessView:
+    """One process as /proc shows it."""
+
+    pid: int
+    argv: list[str]
+    env: dict[str, str]
+
+    @property
+    def is_guard(self) -> bool:
+        """dursor's own process guard (it strips its variables before starting the agent)."""
+        return GUARD_MODULE in self.argv
+
+
+def processes_in(directory: Path) -> list[ProcessView]:
+    """Every live process whose working directory is `directory`."""
+    target = directory.resolve()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            view = _view(entry, target)
+            if view is not None:
+                found.append(view)
+    return found
+
+
+def _view(entry: Path, target: Path) -> ProcessView | None:
+    try:
+        if Path(os.readlink(entry / "cwd")) != target:
+            return None
+        argv = (entry / "cmdline").read_bytes().split(b"\0")
+        environ = (entry / "environ").read_bytes().split(b"\0")
+    except OSError:  # gone meanwhile, or not ours to read
+        return None
+    env = dict(item.decode(errors="replace").partition("=")[::2] for item in environ if item)
+    return ProcessView(int(entry.name), [a.decode(errors="replace") for a in argv if a], env)
