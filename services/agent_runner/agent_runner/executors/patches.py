@@ -36,14 +36,48 @@ class ApplyResult:
 
 
 def extract_diff(answer: str) -> str | None:
-    """The unified diff in a model's answer: a fenced diff block, else from `diff --git`/`---`."""
-    for block in FENCED_DIFF.findall(answer):
-        if DIFF_START.search(block):
-            return _with_newline(block)
-    start = DIFF_START.search(answer)
-    if start is None:
-        return None
-    return _with_newline(answer[start.start() :].split("\n```", 1)[0])
+    """The unified diff in a model's answer: its fenced diff blocks, else from `---` on."""
+    blocks = [b for b in FENCED_DIFF.findall(answer) if DIFF_START.search(b)]
+    if not blocks:
+        start = DIFF_START.search(answer)
+        if start is None:
+            return None
+        blocks = [answer[start.start() :].split("\n```", 1)[0]]
+    return "".join(with_git_headers(_with_newline(b)) for b in blocks)
+
+
+def with_git_headers(patch: str) -> str:
+    """Give each file of a plain unified diff a `diff --git` header.
+
+    `--recount` (models miscount hunk lines) reads a hunk until a line that is not
+    context, `+` or `-`, so the next file's `--- a/...` line would join the hunk unless
+    a header stands before it; the header also needs the new/deleted file mode.
+    """
+    if "\ndiff --git " in f"\n{patch}":
+        return patch
+    lines = patch.splitlines(keepends=True)
+    out: list[str] = []
+    for index, line in enumerate(lines):
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        if line.startswith("--- ") and following.startswith("+++ "):
+            out += _header(_name(line), _name(following))
+        out.append(line)
+    return "".join(out)
+
+
+def _name(line: str) -> str | None:
+    name = line[4:].split("\t", 1)[0].strip()
+    return None if name == "/dev/null" else name.removeprefix("a/").removeprefix("b/")
+
+
+def _header(old: str | None, new: str | None) -> list[str]:
+    path = new or old
+    header = [f"diff --git a/{path} b/{path}\n"]
+    if old is None:
+        header.append("new file mode 100644\n")
+    if new is None:
+        header.append("deleted file mode 100644\n")
+    return header
 
 
 def _with_newline(text: str) -> str:
