@@ -20,7 +20,7 @@ from agent_runner.executors.codex import CodexExecutor
 from agent_runner.executors.gemini import GeminiExecutor
 from agent_runner.process import ProcessLimits
 from agent_runner.workspace import Workspaces
-from tests.standins.agent_clis import ProcessView, cli_path, processes_in
+from tests.standins.agent_clis import ProcessView, agent_processes, cli_path, processes_in
 from tests.standins.model_server import ModelServer, Recorded, Reply, WriteFile, serving
 from tests.support.git_remote import make_remote
 
@@ -138,7 +138,7 @@ class World:
 
     def agents(self, index: int) -> list[ProcessView]:
         """The agent processes (not dursor's guard) seen while request `index` was pending."""
-        return [p for p in self.seen[index][1] if not p.is_guard]
+        return agent_processes(self.seen[index][1])
 
 
 @pytest.fixture
@@ -204,10 +204,13 @@ async def test_the_agent_gets_a_scrubbed_environment(world: World, cli: Cli) -> 
 
     assert outcome.succeeded, outcome
     agents = [p for i in range(len(world.seen)) for p in world.agents(i)]
-    assert agents, "no agent process was seen while the model was asked"
+    assert any(p.is_cli for p in agents), "no agent process was seen while the model was asked"
     for process in agents:
+        assert PLATFORM_SECRET not in "".join(process.env.values()), process.argv
+        assert "DURSOR_DATABASE_URL" not in process.env
+    # The CLI itself got exactly the scrubbed set (tools it spawns may add their own).
+    for process in filter(lambda p: p.is_cli, agents):
         assert set(process.env) <= BASE_ENV | cli.env, (process.argv, sorted(process.env))
-        assert PLATFORM_SECRET not in "".join(process.env.values())
         assert process.env["HOME"] == str(world.home)
         assert process.env[cli.key_env] == RUN_KEY
 

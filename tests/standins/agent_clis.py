@@ -43,8 +43,14 @@ class ProcessView:
     """One process as /proc shows it."""
 
     pid: int
+    ppid: int
     argv: list[str]
     env: dict[str, str]
+
+    @property
+    def is_cli(self) -> bool:
+        """One of the npm-installed CLIs itself (not a tool it spawned, like git or bash)."""
+        return any("node_modules" in arg for arg in self.argv[:2])
 
     @property
     def is_guard(self) -> bool:
@@ -70,7 +76,30 @@ def _view(entry: Path, target: Path) -> ProcessView | None:
             return None
         argv = (entry / "cmdline").read_bytes().split(b"\0")
         environ = (entry / "environ").read_bytes().split(b"\0")
+        # The parent pid follows the command name, which ends with the last ')'.
+        ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
     except OSError:  # gone meanwhile, or not ours to read
         return None
     env = dict(item.decode(errors="replace").partition("=")[::2] for item in environ if item)
-    return ProcessView(int(entry.name), [a.decode(errors="replace") for a in argv if a], env)
+    return ProcessView(int(entry.name), ppid, [a.decode(errors="replace") for a in argv if a], env)
+
+
+def agent_processes(views: list[ProcessView]) -> list[ProcessView]:
+    """The processes started under dursor's guard (the agent and what it spawned).
+
+    The runner's own git commands in a worktree are not among them: their parent is the
+    runner, not a guard.
+    """
+    by_pid = {v.pid: v for v in views}
+    guards = {v.pid for v in views if v.is_guard}
+
+    def under_guard(view: ProcessView) -> bool:
+        seen: set[int] = set()
+        while view.ppid in by_pid and view.ppid not in seen:
+            seen.add(view.ppid)
+            if view.ppid in guards:
+                return True
+            view = by_pid[view.ppid]
+        return view.ppid in guards
+
+    return [v for v in views if not v.is_guard and under_guard(v)]

@@ -1,0 +1,257 @@
+"""The real agent CLIs through the whole platform: gateway → run-api → Dapr → agent-runner,
+with model profiles pointing each CLI at the scripted model server and the patches stored
+in Azure Blob Storage (Azurite) and served through the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from azure.storage.blob.aio import BlobServiceClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from dursor_contracts import schema as tables
+from tests.conftest import running_platform
+from tests.integration.test_executor_clis import BASE_ENV, CLIS
+from tests.standins.agent_clis import ProcessView, agent_processes, cli_path, processes_in
+from tests.standins.azurite import running_azurite
+from tests.standins.model_server import ModelServer, Recorded, Reply, WriteFile, serving
+from tests.support.backing import Backing
+from tests.support.databases import DatabaseFactory
+from tests.support.git_remote import make_remote
+from tests.support.platform import Platform
+from tests.support.sse import collect
+
+pytestmark = pytest.mark.e2e
+
+FIRST, SECOND = "add a note please", "and a second note"
+GREETING = (
+    "Greeting added.\n```diff\n--- a/README.md\n+++ b/README.md\n"
+    "@@ -1 +1,2 @@\n # demo\n+hello from llm\n```\n"
+)
+PROFILES = {
+    "claude_code": ("anthropic", "claude-sonnet-4-5", ""),
+    "codex": ("openai", "gpt-5-codex", "/v1"),
+    "gemini": ("google", "gemini-2.5-pro", ""),
+}
+CONTAINER = "e2e-artifacts"
+TERMINAL = {"succeeded", "failed", "cancelled", "timed_out"}
+
+
+@dataclass
+class World:
+    """The platform, the model stand-in, Azurite, and the agent processes seen meanwhile."""
+
+    platform: Platform
+    server: ModelServer
+    url: str
+    azure: str
+    watched: list[Path] = field(default_factory=list)
+    seen: list[tuple[Recorded, list[ProcessView]]] = field(default_factory=list)
+
+    def watch(self, run_id: str) -> None:
+        """Look at the processes in this run's worktree whenever the model is asked."""
+        runner = self.platform.replica("agent-runner")
+        root = self.platform.workdir / "workspaces" / runner.name
+        self.watched.append(root / "worktrees" / run_id)
+
+    def observe(self, request: Recorded) -> None:
+        """Called by the stand-in with each request, while the agent waits for it."""
+        self.seen.append((request, [p for d in self.watched for p in processes_in(d)]))
+
+    def agents(self) -> list[ProcessView]:
+        """Every agent process seen (dursor's own guard excluded)."""
+        return [p for _, views in self.seen for p in agent_processes(views)]
+
+
+@pytest.fixture(scope="module")
+async def world(
+    backing: Backing, databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[World]:
+    """One platform whose runner knows the CLIs and stores artifacts in Azurite."""
+    workdir = tmp_path_factory.mktemp("agent-clis")
+    server = ModelServer(
+        scripts={
+            FIRST: [WriteFile("NOTES.md", "hello from the agent\n"), Reply("Added NOTES.md.")],
+            SECOND: [WriteFile("SECOND.md", "second turn\n"), Reply("Added SECOND.md.")],
+            "greeting": [Reply(GREETING)],
+        }
+    )
+    with running_azurite(workdir / "azurite") as azure:
+        async with serving(server) as url:
+            env = {
+                "DURSOR_CLAUDE_COMMAND": json.dumps([cli_path("claude")]),
+                "DURSOR_CODEX_COMMAND": json.dumps([cli_path("codex")]),
+                "DURSOR_GEMINI_COMMAND": json.dumps([cli_path("gemini")]),
+                "DURSOR_ARTIFACTS_BACKEND": "azure",
+                "DURSOR_ARTIFACTS_CONNECTION_STRING": azure,
+                "DURSOR_ARTIFACTS_CONTAINER": CONTAINER,
+            }
+            async with running_platform(backing, databases, workdir, env) as platform:
+                found = World(platform, server, url, azure)
+                server.on_request = found.observe
+                yield found
+
+
+@pytest.fixture
+async def client(world: World) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway client with an admin token (model profiles need Admin)."""
+    headers = {"authorization": f"Bearer {world.platform.mint_token('admin')}"}
+    async with httpx.AsyncClient(
+        base_url=world.platform.gateway.url, headers=headers, timeout=60
+    ) as http:
+        yield http
+
+
+async def test_cli_runs_edit_resume_and_store_patches_in_blob_storage(
+    world: World, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    executors = [
+        {"type": kind, "model_profile_id": await _profile(client, world, kind)} for kind in PROFILES
+    ]
+    runs = await _submit(client, make_remote(tmp_path), FIRST, executors)
+    for run in runs:
+        world.watch(run["id"])
+    finals = await asyncio.gather(*(_until_turn_ends(client, run["id"], 1) for run in runs))
+
+    for run, final in zip(runs, finals, strict=True):
+        assert final["status"] == "succeeded", final
+        assert final["summary"] == "Added NOTES.md."
+        patch = await client.get(f"/v1/runs/{run['id']}/patch")
+        assert patch.status_code == 200
+        assert "+hello from the agent" in patch.text
+    assert await _blob_names(world) >= {f"artifacts/{r['id']}/turn-1/patch.diff" for r in runs}
+    sessions = await _sessions(world, runs)
+    assert all(sessions.values()), sessions
+
+    for run in runs:
+        sent = await client.post(f"/v1/runs/{run['id']}/messages", json={"content": SECOND})
+        assert sent.status_code == 202, sent.text
+    finals = await asyncio.gather(*(_until_turn_ends(client, run["id"], 2) for run in runs))
+
+    for run, final in zip(runs, finals, strict=True):
+        assert final["status"] == "succeeded", final
+        both = (await client.get(f"/v1/runs/{run['id']}/patch")).text
+        assert "+hello from the agent" in both
+        assert "+second turn" in both
+    assert await _sessions(world, runs) == sessions
+    _assert_sessions_resumed(world, sessions)
+    _assert_scrubbed(world)
+
+
+async def test_llm_run_applies_the_models_diff(
+    world: World, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    profile = await _profile(client, world, "claude_code")
+    executors = [{"type": "llm", "model": "claude-sonnet-4-5", "model_profile_id": profile}]
+    (run,) = await _submit(client, make_remote(tmp_path), "add a greeting", executors)
+    headers = dict(client.headers)
+    status, frames = await collect(client, f"/v1/runs/{run['id']}/stream", headers)
+
+    assert status == 200
+    assert frames[-1].event == "completed", [f.data for f in frames[-3:]]
+    logs = [line for f in frames if f.event == "log" for line in f.json["data"]["lines"]]
+    assert "+hello from llm" in logs
+    patch = await client.get(f"/v1/runs/{run['id']}/patch")
+    assert "+hello from llm" in patch.text
+
+
+def _assert_sessions_resumed(world: World, sessions: dict[str, str]) -> None:
+    """Each CLI's second turn sent the first turn's conversation, started with its resume flag."""
+    for cli in CLIS:
+        turns = [r.conversation.instructions for r in world.server.by(cli.wire)]
+        assert any(t[-2:] == (FIRST, SECOND) for t in turns), (cli.kind, turns)
+        session = sessions[cli.kind]
+        resumed = [p.argv for p in world.agents() if cli.resume_flag in p.argv]
+        assert any(a[a.index(cli.resume_flag) + 1] == session for a in resumed), cli.kind
+
+
+def _assert_scrubbed(world: World) -> None:
+    """No agent process got anything of the runner's environment beyond what it needs."""
+    runner = _environ(world.platform.replica("agent-runner").app.pid)
+    assert "DURSOR_DATABASE_URL" in runner or "DURSOR_COMMAND_TEMPLATES" in runner
+    allowed = BASE_ENV.union(*(cli.env for cli in CLIS))
+    agents = world.agents()
+    assert any(p.is_cli for p in agents)
+    for process in agents:
+        leaked = {k for k, v in runner.items() if k not in allowed and process.env.get(k) == v}
+        assert not leaked, (process.argv[:2], leaked)
+    for process in filter(lambda p: p.is_cli, agents):
+        assert set(process.env) <= allowed, (process.argv[:2], sorted(process.env))
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode(errors="replace").partition("=")[::2] for item in raw if item)
+
+
+async def _sessions(world: World, runs: list[dict[str, Any]]) -> dict[str, str]:
+    """executor type -> the session id the runner kept for its run."""
+    engine = create_async_engine(world.platform.database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(tables.runs.c.executor_type, tables.runs.c.session_id).where(
+                    tables.runs.c.id.in_([r["id"] for r in runs])
+                )
+            )
+            return {row.executor_type: row.session_id for row in rows}
+    finally:
+        await engine.dispose()
+
+
+async def _profile(client: httpx.AsyncClient, world: World, kind: str) -> str:
+    provider, model, suffix = PROFILES[kind]
+    body = {
+        "name": f"e2e {kind}",
+        "provider": provider,
+        "model": model,
+        "base_url": f"{world.url}{suffix}",
+        "api_key": f"sk-e2e-{provider}-key",
+    }
+    created = await client.post("/v1/model-profiles", json=body)
+    assert created.status_code == 201, created.text
+    profile_id: str = created.json()["id"]
+    return profile_id
+
+
+async def _submit(
+    client: httpx.AsyncClient, remote: Path, instruction: str, executors: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    repo = await client.post("/v1/repos", json={"url": f"file://{remote}"})
+    assert repo.status_code == 201, repo.text
+    task = await client.post("/v1/tasks", json={"repo_id": repo.json()["id"], "title": "clis"})
+    assert task.status_code == 201, task.text
+    accepted = await client.post(
+        f"/v1/tasks/{task.json()['id']}/runs",
+        json={"instruction": instruction, "executors": executors},
+    )
+    assert accepted.status_code == 202, accepted.text
+    runs: list[dict[str, Any]] = accepted.json()["runs"]
+    return runs
+
+
+async def _until_turn_ends(
+    client: httpx.AsyncClient, run_id: str, turn: int, timeout: float = 120
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run: dict[str, Any] = (await client.get(f"/v1/runs/{run_id}")).json()
+        if run["turn"] == turn and run["status"] in TERMINAL:
+            return run
+        await asyncio.sleep(0.25)
+    raise TimeoutError(f"run {run_id} turn {turn} did not end: {run}")
+
+
+async def _blob_names(world: World) -> set[str]:
+    async with BlobServiceClient.from_connection_string(world.azure) as service:
+        container = service.get_container_client(CONTAINER)
+        return {blob.name async for blob in container.list_blobs()}
