@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.standins import model_wire as wire
+from tests.standins import model_wire_gemini as gemini_wire
 from tests.standins.model_wire import Reply, RunShell, Step, WriteFile
 from tests.support.backing import free_port
 
@@ -144,12 +145,12 @@ class ModelServer:
         body = await request.json()
         if method == "countTokens":
             return JSONResponse({"totalTokens": 10})
-        conversation = wire.gemini_conversation(body)
+        conversation = gemini_wire.gemini_conversation(body)
         await self._record(request, "gemini", conversation, body)
         if self.failure is not None:
             return wire.error_answer("google", *self.failure)
         step = self.step_for(conversation)
-        return wire.gemini_answer(body, step, model, streaming=method.startswith("stream"))
+        return gemini_wire.gemini_answer(body, step, model, streaming=method.startswith("stream"))
 
     async def _unknown(self, request: Request) -> Response:
         body = (await request.body()).decode(errors="replace")

@@ -54,7 +54,7 @@ class Conversation:
     instructions: tuple[str, ...] = ()
 
 
-class _Reader:
+class Reader:
     """Accumulates instructions and tool results while walking a conversation."""
 
     def __init__(self) -> None:
@@ -76,22 +76,25 @@ class _Reader:
         return Conversation(last, tuple(self.results), tuple(tools), tuple(self.instructions))
 
 
-def _texts_of(content: Any) -> list[str]:
+def texts_of(content: Any) -> list[str]:
+    """The texts of a string or of a list of content blocks/parts."""
     if isinstance(content, str):
         return [content]
     return [str(b["text"]) for b in content if isinstance(b, dict) and "text" in b]
 
 
 def _text_of(content: Any) -> str:
-    return "".join(_texts_of(content))
+    return "".join(texts_of(content))
 
 
-def _chunks(text: str) -> Iterator[str]:
+def chunks(text: str) -> Iterator[str]:
+    """`text` in small pieces, as a model streams it."""
     for start in range(0, len(text), CHUNK_CHARS):
         yield text[start : start + CHUNK_CHARS]
 
 
-def _sse(events: Iterator[str]) -> StreamingResponse:
+def sse(events: Iterator[str]) -> StreamingResponse:
+    """A server-sent events response."""
     return StreamingResponse(events, media_type="text/event-stream")
 
 
@@ -117,7 +120,7 @@ def error_answer(provider: str, status: int, message: str) -> Response:
 
 def anthropic_conversation(body: dict[str, Any]) -> Conversation:
     """Instruction and tool results from a Messages request."""
-    reader = _Reader()
+    reader = Reader()
     for message in body.get("messages", []):
         if message.get("role") != "user":
             continue
@@ -127,7 +130,7 @@ def anthropic_conversation(body: dict[str, Any]) -> Conversation:
         for block in results:
             reader.result(_text_of(block.get("content", "")))
         if not results:
-            reader.instruction(_texts_of(blocks))
+            reader.instruction(texts_of(blocks))
     return reader.done([t.get("name", "") for t in body.get("tools", [])])
 
 
@@ -159,7 +162,7 @@ def anthropic_answer(
     }
     if not body.get("stream"):
         return JSONResponse(message)
-    return _sse(_anthropic_events(message, block, stop))
+    return sse(_anthropic_events(message, block, stop))
 
 
 def _event(name: str, data: dict[str, Any]) -> str:
@@ -178,7 +181,7 @@ def _anthropic_events(message: dict[str, Any], block: dict[str, Any], stop: str)
     if block["type"] == "tool_use":
         deltas = [{"type": "input_json_delta", "partial_json": json.dumps(block["input"])}]
     else:
-        deltas = [{"type": "text_delta", "text": part} for part in _chunks(block["text"])]
+        deltas = [{"type": "text_delta", "text": part} for part in chunks(block["text"])]
     for delta in deltas:
         yield _event(
             "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
@@ -201,12 +204,12 @@ def _anthropic_events(message: dict[str, Any], block: dict[str, Any], stop: str)
 
 def responses_conversation(body: dict[str, Any]) -> Conversation:
     """Instruction and tool outputs from a Responses request."""
-    reader = _Reader()
+    reader = Reader()
     items = body.get("input", [])
     for item in [{"role": "user", "content": items}] if isinstance(items, str) else items:
         kind = item.get("type", "message")
         if kind == "message" and item.get("role") == "user":
-            reader.instruction(_texts_of(item.get("content", "")))
+            reader.instruction(texts_of(item.get("content", "")))
         elif kind in ("function_call_output", "custom_tool_call_output"):
             reader.result(item.get("output", ""))
     return reader.done(responses_tools(body))
@@ -267,7 +270,7 @@ def _responses_item(step: Step, tools: Sequence[str], call_id: str) -> dict[str,
 def responses_answer(body: dict[str, Any], step: Step, call_id: str) -> Response:
     """A streamed Responses answer: one output item, then `response.completed`."""
     item = _responses_item(step, responses_tools(body), call_id)
-    return _sse(_responses_events(body, item, call_id))
+    return sse(_responses_events(body, item, call_id))
 
 
 def _responses_events(body: dict[str, Any], item: dict[str, Any], call_id: str) -> Iterator[str]:
@@ -284,7 +287,7 @@ def _responses_events(body: dict[str, Any], item: dict[str, Any], call_id: str) 
         {"type": "response.output_item.added", "output_index": 0, "item": item},
     )
     if item["type"] == "message":
-        for part in _chunks(item["content"][0]["text"]):
+        for part in chunks(item["content"][0]["text"]):
             yield _event(
                 "response.output_text.delta",
                 {
@@ -315,10 +318,10 @@ def _responses_events(body: dict[str, Any], item: dict[str, Any], call_id: str) 
 
 def chat_conversation(body: dict[str, Any]) -> Conversation:
     """Instruction and tool results from a Chat Completions request."""
-    reader = _Reader()
+    reader = Reader()
     for message in body.get("messages", []):
         if message.get("role") == "user":
-            reader.instruction(_texts_of(message.get("content", "")))
+            reader.instruction(texts_of(message.get("content", "")))
         elif message.get("role") == "tool":
             reader.result(_text_of(message.get("content", "")))
     return reader.done([t["function"]["name"] for t in body.get("tools", [])])
@@ -342,7 +345,7 @@ def chat_answer(body: dict[str, Any], step: Step, call_id: str) -> Response:
         return JSONResponse(
             base | {"object": "chat.completion", "choices": [choice], "usage": usage}
         )
-    return _sse(_chat_events(base | {"object": "chat.completion.chunk"}, text, usage))
+    return sse(_chat_events(base | {"object": "chat.completion.chunk"}, text, usage))
 
 
 def _chat_events(base: dict[str, Any], text: str, usage: dict[str, int]) -> Iterator[str]:
@@ -350,76 +353,8 @@ def _chat_events(base: dict[str, Any], text: str, usage: dict[str, int]) -> Iter
         choice = {"index": 0, "delta": delta, "finish_reason": finish}
         return f"data: {json.dumps(base | {'choices': [choice]})}\n\n"
 
-    for part in _chunks(text):
+    for part in chunks(text):
         yield chunk({"content": part}, None)
     yield chunk({}, "stop")
     yield f"data: {json.dumps(base | {'choices': [], 'usage': usage})}\n\n"
     yield "data: [DONE]\n\n"
-
-
-# --- Gemini generateContent (Gemini CLI, the llm executor) -------------------------
-
-
-def gemini_conversation(body: dict[str, Any]) -> Conversation:
-    """Instruction and function responses from a generateContent request."""
-    reader = _Reader()
-    for content in body.get("contents", []):
-        if content.get("role", "user") != "user":
-            continue
-        parts = content.get("parts", [])
-        responses = [p["functionResponse"] for p in parts if "functionResponse" in p]
-        for response in responses:
-            reader.result(response.get("response", {}))
-        if not responses:
-            reader.instruction(_texts_of(parts))
-    tools = [d["name"] for t in body.get("tools", []) for d in t.get("functionDeclarations", [])]
-    return reader.done(tools)
-
-
-def _gemini_part(step: Step) -> dict[str, Any]:
-    if isinstance(step, WriteFile):
-        return {
-            "functionCall": {
-                "name": "write_file",
-                "args": {"file_path": step.path, "content": step.content},
-            }
-        }
-    if isinstance(step, RunShell):
-        return {"functionCall": {"name": "run_shell_command", "args": {"command": step.command}}}
-    return {"text": step.text}
-
-
-def gemini_answer(body: dict[str, Any], step: Step, model: str, streaming: bool) -> Response:
-    """One candidate; streamed as SSE chunks (`alt=sse`) when asked."""
-    schema = body.get("generationConfig", {}).get("responseJsonSchema")
-    # Side calls (Gemini CLI's model router) ask for JSON of a schema: give a valid instance.
-    part = {"text": json.dumps(sample_of(schema))} if schema else _gemini_part(step)
-    parts = [{"text": p} for p in _chunks(part["text"])] if "text" in part else [part]
-    chunks = [_gemini_chunk(model, [p], None) for p in parts[:-1]]
-    chunks.append(_gemini_chunk(model, parts[-1:], "STOP"))
-    if not streaming:
-        return JSONResponse(_gemini_chunk(model, [part], "STOP"))
-    return _sse(f"data: {json.dumps(c)}\r\n\r\n" for c in chunks)
-
-
-def _gemini_chunk(model: str, parts: list[dict[str, Any]], finish: str | None) -> dict[str, Any]:
-    candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
-    if finish:
-        candidate["finishReason"] = finish
-    usage = {
-        "promptTokenCount": USAGE_IN,
-        "candidatesTokenCount": USAGE_OUT,
-        "totalTokenCount": USAGE_IN + USAGE_OUT,
-    }
-    return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model}
-
-
-def sample_of(schema: dict[str, Any]) -> Any:
-    """The smallest instance of a JSON schema: first enum value, 1, "", False, [], {...}."""
-    kind = str(schema.get("type", "object")).lower()
-    if "enum" in schema:
-        return schema["enum"][0]
-    if kind == "object":
-        properties = schema.get("properties", {})
-        return {name: sample_of(properties[name]) for name in schema.get("required", properties)}
-    return {"integer": 1, "number": 1, "string": "", "boolean": False, "array": []}.get(kind)
