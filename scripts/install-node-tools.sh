@@ -2,7 +2,8 @@
 # Installs the agent CLIs (Claude Code, Codex, Gemini CLI) and Azurite from npm, at exact
 # pinned versions, into a cache outside git: $DURSOR_NODE_TOOLS (default
 # $DURSOR_CACHE/node-tools). Idempotent; prints nothing and returns in milliseconds when
-# the installed set matches the pins. Binaries land in $DURSOR_NODE_TOOLS/node_modules/.bin.
+# the installed set matches the pins. The four commands are linked into $DURSOR_NODE_TOOLS/bin
+# (only those: node_modules/.bin also holds helpers like semver and uuid).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -23,7 +24,7 @@ wanted="$(printf '%s\n' "${PINS[@]}")"
 installed() {
   [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ] || return 1
   local bin
-  for bin in "${BINS[@]}"; do [ -x "$tools/node_modules/.bin/$bin" ] || return 1; done
+  for bin in "${BINS[@]}"; do [ -x "$tools/bin/$bin" ] || return 1; done
 }
 
 installed && exit 0
@@ -37,7 +38,9 @@ mkdir -p "$tools"
 # scripts (native binaries shipped inside npm packages) must run.
 npm install --prefix "$tools" --save-exact --no-audit --no-fund --loglevel=error \
   --foreground-scripts=false "${PINS[@]}" >/dev/null
+mkdir -p "$tools/bin"
 for bin in "${BINS[@]}"; do
   [ -x "$tools/node_modules/.bin/$bin" ] || die "npm install left no $bin in $tools/node_modules/.bin"
+  ln -sfn "../node_modules/.bin/$bin" "$tools/bin/$bin"
 done
 echo "$wanted" >"$stamp"

@@ -1,10 +1,10 @@
 """The real agent CLIs for tests, and a look at the processes they run as.
 
 The CLIs come from npm through `scripts/install-node-tools.sh` (pinned versions, a cache
-outside git); `cli_path` installs them on first use. `processes_in` reads
-/proc/<pid>/{cwd,cmdline,environ} of every process working in a directory: called
-while the model stand-in holds a request, it shows exactly what the agent was started
-with (its argv and the environment it really got).
+outside git, commands linked into its `bin/`); `cli_path` installs them on first use.
+`processes_in` reads /proc/<pid>/{cwd,cmdline,environ} of every process working in a
+directory: called while the model stand-in holds a request, it shows exactly what the
+agent was started with (its argv and the environment it really got).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def node_tools_bin() -> Path:
     subprocess.run(["bash", str(ROOT / "scripts" / "install-node-tools.sh")], check=True)
     cache_dir = Path(os.environ.get("DURSOR_CACHE") or Path.home() / ".cache" / "dursor")
     tools = Path(os.environ.get("DURSOR_NODE_TOOLS") or cache_dir / "node-tools")
-    return tools / "node_modules" / ".bin"
+    return tools / "bin"
 
 
 def cli_path(name: str) -> str:
@@ -50,7 +50,8 @@ class ProcessView:
     @property
     def is_cli(self) -> bool:
         """One of the npm-installed CLIs itself (not a tool it spawned, like git or bash)."""
-        return any("node_modules" in arg for arg in self.argv[:2])
+        tools = str(node_tools_bin().parent)
+        return any(arg.startswith(tools) for arg in self.argv[:2])
 
     @property
     def is_guard(self) -> bool:
