@@ -44,7 +44,7 @@ class RunnerSettings(ServiceSettings):
     # Hosts whose repository URLs are GitHub repositories (owner/name from the path).
     github_hosts: list[str] = Field(default_factory=lambda: ["github.com"])
     # Agent CLIs: the argv that starts each (a wrapper may come first); found on PATH
-    # by default (scripts/install-node-tools.sh puts them in $DURSOR_CACHE/node-tools).
+    # by default (scripts/install-node-tools.sh links them in $DURSOR_CACHE/node-tools/bin).
     claude_command: list[str] = Field(default_factory=lambda: ["claude"], min_length=1)
     codex_command: list[str] = Field(default_factory=lambda: ["codex"], min_length=1)
     gemini_command: list[str] = Field(default_factory=lambda: ["gemini"], min_length=1)
@@ -54,9 +54,7 @@ class RunnerSettings(ServiceSettings):
     )
     # Tools Claude Code may use without asking, e.g. ["Bash(npm test:*)"].
     claude_allowed_tools: list[str] = Field(default_factory=list)
-    codex_sandbox: Literal["read-only", "workspace-write", "danger-full-access"] = (
-        "workspace-write"
-    )
+    codex_sandbox: Literal["read-only", "workspace-write", "danger-full-access"] = "workspace-write"
     gemini_approval_mode: Literal["default", "auto_edit", "yolo"] = "auto_edit"
     # Worker-level keys and base URLs for agent runs without a model profile.
     anthropic_api_key: SecretStr | None = None
