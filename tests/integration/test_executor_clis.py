@@ -4,9 +4,11 @@ session, and the agent process gets nothing of the runner's environment."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from agent_runner.executors.claude_code import ClaudeCodeExecutor
 from agent_runner.executors.cli_streams import CredentialMissing, ProviderAccess
 from agent_runner.executors.codex import CodexExecutor
 from agent_runner.executors.gemini import GeminiExecutor
-from agent_runner.process import ProcessLimits
+from agent_runner.process import LimitExceeded, ProcessLimits
 from agent_runner.workspace import Workspaces
 from tests.standins.agent_clis import ProcessView, agent_processes, cli_path, processes_in
 from tests.standins.model_server import ModelServer, Recorded, Reply, WriteFile, serving
@@ -196,6 +198,8 @@ async def test_a_turn_edits_the_worktree_and_a_follow_up_resumes_it(world: World
     assert argv[argv.index(cli.resume_flag) + 1] == first.session_id
     result = await world.workspaces.finish_turn(world.worktree, "main", "turn 2")
     assert {f.path for f in result.files_changed} == {"NOTES.md", "SECOND.md"}
+    # Nothing the CLI asked for went unanswered (a side call to a route the stand-in lacks).
+    assert [r.path for r in world.server.by("unknown")] == []
 
 
 @pytest.mark.parametrize("cli", CLIS, ids=lambda c: c.kind)
@@ -213,6 +217,36 @@ async def test_the_agent_gets_a_scrubbed_environment(world: World, cli: Cli) -> 
         assert set(process.env) <= BASE_ENV | cli.env, (process.argv, sorted(process.env))
         assert process.env["HOME"] == str(world.home)
         assert process.env[cli.key_env] == RUN_KEY
+
+
+@pytest.mark.parametrize("cli", CLIS, ids=lambda c: c.kind)
+async def test_cancel_while_the_model_thinks_leaves_no_process(world: World, cli: Cli) -> None:
+    world.server.gate = asyncio.Event()
+    turn = asyncio.create_task(cli.executor().run(world.invocation(cli, FIRST), RecordingSink()))
+    while not world.seen and not turn.done():  # noqa: ASYNC110 - the hook runs in a thread
+        await asyncio.sleep(0.05)
+    assert world.agents(0), "the agent was not running while its request was held"
+
+    turn.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await turn
+    world.server.gate.set()
+    assert processes_in(world.worktree) == []
+
+
+async def test_a_silent_agent_waiting_on_the_model_hits_the_idle_limit(world: World) -> None:
+    world.server.gate = asyncio.Event()
+    quiet = replace(LIMITS, idle_seconds=1.5)
+    started = time.monotonic()
+
+    with pytest.raises(LimitExceeded) as stopped:
+        await (
+            CLIS[0].executor().run(world.invocation(CLIS[0], FIRST, limits=quiet), RecordingSink())
+        )
+    world.server.gate.set()
+    assert stopped.value.kind == "idle"
+    assert time.monotonic() - started < 15
+    assert processes_in(world.worktree) == []
 
 
 @pytest.mark.parametrize("cli", CLIS, ids=lambda c: c.kind)

@@ -63,6 +63,8 @@ class ModelServer:
     on_request: Callable[[Recorded], None] | None = None
     # (status, message) to answer every model request with, in the provider's error format.
     failure: tuple[int, str] | None = None
+    # While set and not yet set free, every request waits (a model that takes its time).
+    gate: asyncio.Event | None = None
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def script_for(self, instruction: str) -> Sequence[Step]:
@@ -113,6 +115,8 @@ class ModelServer:
         self.requests.append(recorded)
         if self.on_request is not None:
             await asyncio.to_thread(self.on_request, recorded)
+        if self.gate is not None:
+            await self.gate.wait()
         return recorded
 
     async def _anthropic(self, request: Request) -> Response:
