@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,3 +187,14 @@ async def serving(server: ModelServer, port: int | None = None) -> AsyncIterator
     finally:
         uvicorn_server.should_exit = True
         await task
+
+
+def main() -> None:
+    """Serve the default script for manual tries: `python -m tests.standins.model_server [port]`."""
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 18556
+    print(f"scripted model server on http://127.0.0.1:{port}", flush=True)
+    uvicorn.run(ModelServer().app(), host="127.0.0.1", port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
