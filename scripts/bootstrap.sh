@@ -188,6 +188,7 @@ main() {
   [ "${1:-}" = "--with-test-tools" ] && with_test_tools=1
   ensure_uv
   sync_python
+  bash scripts/install-node-tools.sh
   mkdir -p "$DURSOR_DATA"
   build_daprd &
   local daprd_job=$!

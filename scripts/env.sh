@@ -37,7 +37,7 @@ export DURSOR_SECRETS_FILE="${DURSOR_SECRETS_FILE:-$DURSOR_DATA/secrets.json}"
 export DAPR_HOST_IP=127.0.0.1
 
 export DURSOR_UV_HOME="${DURSOR_UV_HOME:-$DURSOR_CACHE/uv-$UV_VERSION}"
-export PATH="$DURSOR_DAPR_RUNTIME/bin:$DURSOR_UV_HOME/bin:$HOME/.local/bin:$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+export PATH="$DURSOR_CACHE/node-tools/bin:$DURSOR_DAPR_RUNTIME/bin:$DURSOR_UV_HOME/bin:$HOME/.local/bin:$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 # Use the machine's CA store (package registries may sit behind a proxy with its own CA).
 export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-1}"

@@ -157,7 +157,7 @@ class RunAttempt:
             instruction=self.run.instruction,
             workspace=worktree,
             home=self._ctx.workspaces.home_path(str(self.run.id)),
-            model=self.run.model,
+            model=self.run.model or (self._credential.model if self._credential else None),
             options=self.run.options,
             session_id=self.run.session_id,
             credential=self._credential,

@@ -40,4 +40,4 @@ class ModelProfileCredentials:
             return None
         sealed = Sealed(row.key_id, row.key_nonce, row.key_ciphertext)
         api_key = self._keyring.open(sealed, context=str(row.id).encode())
-        return Credential(cast(Provider, row.provider), SecretStr(api_key), row.base_url)
+        return Credential(cast(Provider, row.provider), SecretStr(api_key), row.base_url, row.model)

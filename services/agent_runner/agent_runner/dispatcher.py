@@ -62,6 +62,8 @@ class Dispatcher:
         """Claim the requested run if a slot is free; otherwise leave it queued."""
         if not self._has_free_slot():
             log.info("no free slot; run stays queued", run_id=str(request.run_id))
+            # A slot may free up any moment: look again at once, not only on the timer.
+            self._slot_freed.set()
             return
         await self._claim_into_slot(
             lambda: self._ctx.leases.claim(request.run_id, request.turn, request.attempt)
@@ -92,6 +94,8 @@ class Dispatcher:
         return True
 
     async def _start(self, run: ClaimedRun) -> None:
+        # The claim committed a `running` event: publish it now, not with the next write.
+        self._ctx.notify_relay()
         try:
             credential = await self._resolve_credential(run)
         except Exception:

@@ -170,13 +170,14 @@ class RunService:
 
     async def _announce_queued(self, conn: AsyncConnection, run: Row[Any]) -> Row[Any]:
         """Log the `queued` event and enqueue `run-requested`; the run as it now is."""
-        status = StatusData(status=RunStatus.QUEUED, turn=run.turn, attempt=run.attempt)
-        await append_events(conn, run.id, [NewEvent(EventType.STATUS, status)])
+        # run-requested first: the relay publishes in outbox order and the runner waits on it.
         await enqueue(
             conn,
             RUN_REQUESTED,
             RunRequestedV1(run_id=run.id, task_id=run.task_id, turn=run.turn, attempt=run.attempt),
         )
+        status = StatusData(status=RunStatus.QUEUED, turn=run.turn, attempt=run.attempt)
+        await append_events(conn, run.id, [NewEvent(EventType.STATUS, status)])
         return await self._existing(conn, run.id)  # last_seq moved with the event
 
     async def follow_up(self, principal: Principal, run_id: UUID, content: str) -> Row[Any]:

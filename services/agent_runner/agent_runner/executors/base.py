@@ -22,6 +22,8 @@ class Credential:
     provider: Literal["openai", "anthropic", "google"]
     api_key: SecretStr
     base_url: str | None = None
+    # The model profile's model: used when the run names none.
+    model: str | None = None
 
 
 @dataclass(frozen=True)
