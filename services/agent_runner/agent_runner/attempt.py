@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from agent_runner.agent_homes import restore_home, save_home
 from agent_runner.event_batcher import EventBatcher
 from agent_runner.executors.base import AgentInvocation, AgentOutcome, Credential, Executor
 from agent_runner.leases import ClaimedRun, RunLeases
@@ -137,7 +138,12 @@ class RunAttempt:
         worktree = await self._ctx.workspaces.prepare(
             self.run.repo_url, str(self.run.id), self.run.branch, self.run.base_branch, bundle
         )
-        outcome = await executor.run(self._invocation(worktree), self.events)
+        invocation = self._invocation(worktree)
+        if self.run.turn > 1 and await restore_home(
+            self._ctx.artifacts, self.run.id, invocation.home
+        ):
+            await self.events.progress("restored the agent's session from an earlier worker")
+        outcome = await executor.run(invocation, self.events)
         await self.events.progress("recording changes")
         message = f"dursor: {self.run.title} (turn {self.run.turn})\n\n{self.run.instruction}"
         result = await self._ctx.workspaces.finish_turn(
@@ -172,6 +178,9 @@ class RunAttempt:
             "session_id": outcome.session_id or self.run.session_id,
         }
         artifacts = await self._store_artifacts(result, values)
+        await save_home(
+            self._ctx.artifacts, self.run.id, self._ctx.workspaces.home_path(str(self.run.id))
+        )
         if not outcome.succeeded:
             reason = outcome.error or f"agent exited with status {outcome.exit_code}"
             await self._end(

@@ -27,6 +27,10 @@ class ArtifactStore(Protocol):
         """The bytes stored under `uri`."""
         ...
 
+    def uri(self, key: str) -> str:
+        """The URI `put(key, …)` returns, for reading back a key without storing its URI."""
+        ...
+
     async def close(self) -> None:
         """Release clients."""
         ...
@@ -48,6 +52,10 @@ class LocalArtifactStore:
         """Write atomically so readers never see half a file."""
         path = self._path(key)
         await asyncio.to_thread(_write_atomically, path, data)
+        return f"{LOCAL_SCHEME}{key}"
+
+    def uri(self, key: str) -> str:
+        """`local://<key>`."""
         return f"{LOCAL_SCHEME}{key}"
 
     async def get(self, uri: str) -> bytes:

@@ -56,6 +56,10 @@ class AzureBlobArtifactStore:
         await blob.upload_blob(
             data, overwrite=True, content_settings=ContentSettings(content_type=content_type)
         )
+        return self.uri(key)
+
+    def uri(self, key: str) -> str:
+        """`azblob://<container>/<key>`."""
         return f"{AZURE_SCHEME}{self._container}/{key}"
 
     async def get(self, uri: str) -> bytes:
