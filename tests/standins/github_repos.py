@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import os
+import secrets
 import subprocess
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jwt
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -48,7 +50,12 @@ class GitHubRepos:
     """State of the stand-in: repositories, pull requests, CI results, recorded calls."""
 
     root: Path
-    token_ok: TokenCheck
+    token_ok: TokenCheck | None = None
+    # The GitHub App: its id, its public key and the repositories it is installed on.
+    app_id: str = "4242"
+    app_public_key: str | None = None
+    installations: dict[str, int] = field(default_factory=dict)
+    issued: dict[str, tuple[str, float]] = field(default_factory=dict)
     pulls: dict[str, list[PullState]] = field(default_factory=dict)
     checks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -89,6 +96,12 @@ class GitHubRepos:
                 ),
                 Route("/api/v3/repos/{owner}/{name}/commits/{sha}/check-runs", self.check_runs),
                 Route("/api/v3/repos/{owner}/{name}/commits/{sha}/status", self.combined_status),
+                Route("/api/v3/repos/{owner}/{name}/installation", self.repo_installation),
+                Route(
+                    "/api/v3/app/installations/{installation:int}/access_tokens",
+                    self.create_access_token,
+                    methods=["POST"],
+                ),
                 Route("/_control/ci", self.set_ci, methods=["POST"]),
                 Route("/_control/rate-limit", self.set_rate_limit, methods=["POST"]),
                 Route("/_control/fail", self.add_failure, methods=["POST"]),
@@ -98,6 +111,63 @@ class GitHubRepos:
                     methods=["POST"],
                 ),
             ]
+        )
+
+    def valid_token(self, token: str, full_name: str) -> bool:
+        """An installation token issued for this repository and not expired (or a test's)."""
+        if self.token_ok is not None and self.token_ok(token, full_name):
+            return True
+        repo, expires = self.issued.get(token, ("", 0.0))
+        return repo == full_name and time.time() < expires
+
+    # --- the GitHub App --------------------------------------------------------------
+
+    def _app_jwt_ok(self, request: Request) -> bool:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if self.app_public_key is None:
+            return False
+        try:
+            claims = jwt.decode(token, self.app_public_key, algorithms=["RS256"])
+        except jwt.InvalidTokenError:
+            return False
+        return str(claims.get("iss")) == self.app_id
+
+    async def repo_installation(self, request: Request) -> Response:
+        """The App's installation on a repository (App JWT required)."""
+        if not self._app_jwt_ok(request):
+            return self._json(request, 401, {"message": "A JSON web token could not be decoded"})
+        installation = self.installations.get(_full_name(request))
+        if installation is None:
+            return self._json(request, 404, {"message": "Not Found"})
+        return self._json(
+            request, 200, {"id": installation, "account": {"login": request.path_params["owner"]}}
+        )
+
+    async def create_access_token(self, request: Request) -> Response:
+        """A one-hour token for the listed repositories of an installation (201)."""
+        if not self._app_jwt_ok(request):
+            return self._json(request, 401, {"message": "A JSON web token could not be decoded"})
+        installation = request.path_params["installation"]
+        names = (await request.json()).get("repositories", [])
+        owned = [r for r, i in self.installations.items() if i == installation]
+        chosen = [r for r in owned if r.split("/", 1)[1] in names]
+        if len(chosen) != 1:
+            return self._json(
+                request,
+                422,
+                {
+                    "message": "There is at least one repository "
+                    "that does not exist or is not accessible"
+                },
+            )
+        token = "ghs_" + secrets.token_urlsafe(27)
+        expires = time.time() + 3600
+        self.issued[token] = (chosen[0], expires)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))
+        return self._json(
+            request,
+            201,
+            {"token": token, "expires_at": stamp, "repositories": [{"full_name": chosen[0]}]},
         )
 
     # --- git over smart HTTP -------------------------------------------------------
@@ -141,14 +211,14 @@ class GitHubRepos:
         if not header.lower().startswith("basic "):
             return False
         user, _, token = base64.b64decode(header[6:]).decode().partition(":")
-        return user == "x-access-token" and self.token_ok(token, full_name)
+        return user == "x-access-token" and self.valid_token(token, full_name)
 
     # --- REST API ------------------------------------------------------------------
 
     def _gate(self, request: Request, full_name: str) -> Response | None:
         """Auth, injected failures and the rate limit, as GitHub answers them."""
         token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not self.token_ok(token, full_name):
+        if not self.valid_token(token, full_name):
             return self._json(request, 401, {"message": "Bad credentials"})
         for failure in self.failures:
             if failure["method"] == request.method and request.url.path.endswith(failure["path"]):

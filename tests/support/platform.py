@@ -151,6 +151,10 @@ class Platform:
         self.secrets = ensure_secrets(self.secrets_file, {POSTGRES_URL: self.database_url})
         self.auth_port = free_port()
 
+    def add_secrets(self, values: dict[str, str]) -> None:
+        """Put more secrets in the local secret store (before starting the sidecars)."""
+        self.secrets = ensure_secrets(self.secrets_file, values)
+
     @property
     def gateway(self) -> Replica:
         """The first running gateway replica."""

@@ -8,9 +8,10 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from auth_service.github_app import GitHubApp
 from auth_service.issuer import LocalIssuer
 from auth_service.passwords import hash_password
-from auth_service.routes import oidc
+from auth_service.routes import github, oidc
 from auth_service.settings import AuthSettings
 from auth_service.users import ensure_local_user
 from dursor_contracts.auth import Role
@@ -42,6 +43,13 @@ async def lifespan(app: FastAPI, settings: AuthSettings) -> AsyncIterator[None]:
         )
         if settings.auth_mode == "local":
             await _create_first_admin(runtime, issuer, settings)
+        app.state.github_app = GitHubApp(
+            runtime.http,
+            runtime.sidecar,
+            runtime.secret,
+            settings.github_api_url,
+            settings.github_hosts,
+        )
         app.state.engine = runtime.engine
         app.state.issuer = issuer
         app.state.verifier = token_verifier(settings, runtime.http)
@@ -55,6 +63,6 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
     return create_service_app(
         "dursor auth",
         partial(lifespan, settings=settings),
-        [oidc.router],
+        [oidc.router, github.router],
         description="Users, roles, API tokens and the local OIDC issuer.",
     )

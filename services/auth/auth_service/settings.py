@@ -15,3 +15,6 @@ class AuthSettings(ServiceSettings):
     admin_username: str = "admin"
     # Signing keys are re-read from the secret store this often (rotation without restart).
     key_refresh_seconds: float = Field(default=30.0, gt=0)
+    # GitHub or GitHub Enterprise Server (e.g. https://ghe.example.com/api/v3).
+    github_api_url: str = "https://api.github.com"
+    github_hosts: list[str] = Field(default_factory=lambda: ["github.com"])

@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from dursor_contracts.runtime import service_runtime, token_verifier
+from dursor_contracts.subscriptions import subscription_router
 from dursor_contracts.web import create_service_app
 from events_gateway.catch_up import catch_up_forever
 from events_gateway.hub import FanoutHub
 from events_gateway.metrics import GatewayMetrics
-from events_gateway.routes import edge, streams, subscriptions
+from events_gateway.routes import edge, streams, subscriptions, webhooks
 from events_gateway.settings import GatewaySettings
 from events_gateway.streams import StreamConfig
 
@@ -54,10 +55,19 @@ async def lifespan(app: FastAPI, settings: GatewaySettings) -> AsyncIterator[Non
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     """The events-gateway ASGI app."""
     settings = settings or GatewaySettings()
+    programmatic = (
+        [subscription_router(settings.app_id)] if settings.programmatic_subscriptions else []
+    )
     app = create_service_app(
         "dursor events-gateway",
         partial(lifespan, settings=settings),
-        [streams.router, subscriptions.router, edge.router],
+        [
+            streams.router,
+            subscriptions.router,
+            webhooks.router,
+            edge.router,
+            *programmatic,
+        ],
         max_body_bytes=settings.max_body_bytes,
         description="Public REST (routed to run-api and auth by Dapr) and SSE streams.",
     )

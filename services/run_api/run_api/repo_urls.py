@@ -19,16 +19,18 @@ def normalise_repo_url(url: str, settings: RunApiSettings) -> str:
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise bad_request("repo-url-invalid", "a file:// URL is file:///<absolute path>", "url")
         return urlunsplit(("file", "", parts.path.rstrip("/"), "", ""))
-    if parts.scheme != "https":
+    host_and_port = parts.netloc.rpartition("@")[2].lower()
+    plain_http_ok = host_and_port in {h.lower() for h in settings.insecure_repo_hosts}
+    if parts.scheme != "https" and not (parts.scheme == "http" and plain_http_ok):
         raise bad_request("repo-url-not-allowed", "repository URLs must use https", "url")
     if parts.username or parts.password:
         raise bad_request("repo-url-invalid", "repository URLs must not carry credentials", "url")
     host = (parts.hostname or "").lower()
-    if host not in {h.lower() for h in settings.allowed_repo_hosts}:
+    if host not in {h.lower() for h in settings.allowed_repo_hosts} and not plain_http_ok:
         raise bad_request("repo-url-not-allowed", f"host {host or '(none)'} is not allowed", "url")
     path = parts.path.rstrip("/")
     if path.count("/") < 2 or parts.query or parts.fragment:
         raise bad_request("repo-url-invalid", "expected https://<host>/<owner>/<repo>", "url")
     return urlunsplit(
-        ("https", host if parts.port is None else f"{host}:{parts.port}", path, "", "")
+        (parts.scheme, host if parts.port is None else f"{host}:{parts.port}", path, "", "")
     )

@@ -12,6 +12,8 @@ class RunApiSettings(ServiceSettings):
 
     app_id: str = "run-api"
     allowed_repo_hosts: list[str] = Field(default_factory=lambda: ["github.com"])
+    # host:port served over plain http (a lab GitHub Enterprise, the tests' stand-in).
+    insecure_repo_hosts: list[str] = Field(default_factory=list)
     # A PR review comment containing this mention becomes a follow-up on its run.
     github_mention: str = "@dursor"
     # Laptop mode: repositories on the local disk (file://) are accepted.

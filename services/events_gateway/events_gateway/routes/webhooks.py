@@ -74,7 +74,7 @@ async def github_webhook(
     )
     log.info(
         "github webhook",
-        event=x_github_event,
+        github_event=x_github_event,
         delivery=x_github_delivery,
         status=upstream.status_code,
     )
