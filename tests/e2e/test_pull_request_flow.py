@@ -200,6 +200,8 @@ async def flow(
     notes = (await client.get(f"/v1/runs/{run['id']}/patch")).text
     assert "+first line" in notes
     assert "+second line" in notes
+    # Three pushes, one token: replicas share it through the state store until near expiry.
+    assert len(github.issued) == 1
     assert_no_token_in_logs(platform, github)
 
 
