@@ -34,30 +34,33 @@ find_installed_daprd() {
   done
 }
 
-wrapper_stamp() { cat tools/daprd/go.mod tools/daprd/go.sum tools/daprd/main.go | sha256sum | cut -c1-16; }
+wrapper_stamp() {
+  cat tools/daprd/go.mod tools/daprd/go.sum tools/daprd/main.go tools/daprd/sentry/main.go \
+    | sha256sum | cut -c1-16
+}
 
 build_daprd() {
-  local target stamp
+  local target stamp ldflags installed
   target="$(real_daprd)"
   stamp="$(wrapper_stamp)"
   # Rebuilt when the wrapper module changes, not only when the version does.
-  [ -x "$target" ] && [ "$(cat "$target.stamp" 2>/dev/null)" = "$stamp" ] && return
+  [ -x "$target" ] && [ -x "$(dirname "$target")/sentry" ] \
+    && [ "$(cat "$target.stamp" 2>/dev/null)" = "$stamp" ] && return
   mkdir -p "$(dirname "$target")"
-  local installed
+  ldflags="-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_RUNTIME_VERSION"
   installed="$(find_installed_daprd)"
   if [ -n "$installed" ] && [ "${DURSOR_REUSE_DAPRD:-1}" = 1 ]; then
     log "reusing installed daprd $DAPR_RUNTIME_VERSION at $installed (it needs the sqlite name resolver)"
     ln -sf "$installed" "$target"
-    echo "$stamp" >"$target.stamp"
-    return
+  else
+    log "building daprd $DAPR_RUNTIME_VERSION from its Go module (a few minutes, once)"
+    local started=$SECONDS
+    (cd tools/daprd && go build -tags stablecomponents -trimpath -ldflags "$ldflags" -o "$target" .)
+    log "daprd built in $((SECONDS - started)) s"
   fi
-  log "building daprd $DAPR_RUNTIME_VERSION from its Go module (a few minutes, once)"
-  local started=$SECONDS
-  (cd tools/daprd && go build -tags stablecomponents -trimpath \
-    -ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_RUNTIME_VERSION" \
-    -o "$target" .)
+  # Sentry (the mTLS CA that gives sidecars the identities access control checks).
+  (cd tools/daprd && go build -trimpath -ldflags "$ldflags" -o "$(dirname "$target")/sentry" ./sentry)
   echo "$stamp" >"$target.stamp"
-  log "daprd built in $((SECONDS - started)) s"
 }
 
 build_dapr_cli() {
@@ -91,12 +94,17 @@ write_daprd_shim() {
   cat >"$shim" <<EOF
 #!/usr/bin/env bash
 args=()
+app_id=""
 while [ \$# -gt 0 ]; do
+  [ "\$1" = "--app-id" ] && app_id="\$2"
   case "\$1" in
     --placement-host-address) shift 2 ;;
     *) args+=("\$1"); shift ;;
   esac
 done
+# Each sidecar's API token (app <-> sidecar) comes from the local secret store.
+token="\$(python3 -c 'import json,os,sys; print(json.load(open(os.environ["DURSOR_SECRETS_FILE"]))["app-api-token-" + sys.argv[1]])' "\$app_id")"
+export DAPR_API_TOKEN="\$token" APP_API_TOKEN="\$token"
 exec "$(real_daprd)" "\${args[@]}" \\
   --dapr-listen-addresses 127.0.0.1 \\
   --dapr-internal-grpc-listen-address 127.0.0.1 \\

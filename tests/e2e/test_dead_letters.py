@@ -36,7 +36,8 @@ async def test_rejected_message_is_retried_then_recorded_from_its_dead_letter_to
         published = await client.post(
             f"{platform.replica('run-api').sidecar_url}/v1.0/publish/pubsub/run-requested",
             content=json.dumps(poison),
-            headers={"content-type": "application/cloudevents+json"},
+            headers=platform.replica("run-api").sidecar_headers
+            | {"content-type": "application/cloudevents+json"},
         )
     assert published.status_code == 204
 

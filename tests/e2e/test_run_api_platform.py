@@ -89,7 +89,8 @@ async def test_the_rotation_command_reads_ring_and_database_through_the_sidecar(
         subprocess.run,
         [sys.executable, "-m", "run_api.rotate_keys"],
         cwd=ROOT,
-        env=env | {"DAPR_HTTP_PORT": sidecar_port},
+        env=env
+        | {"DAPR_HTTP_PORT": sidecar_port, "DAPR_API_TOKEN": platform.replica("run-api").api_token},
         capture_output=True,
         text=True,
         timeout=60,

@@ -24,8 +24,14 @@ import httpx
 import jwt
 
 from dursor_contracts.local_secrets import ensure_secrets
-from dursor_contracts.secret_names import ADMIN_PASSWORD, JWT_SIGNING_KEYS, POSTGRES_URL
+from dursor_contracts.secret_names import (
+    ADMIN_PASSWORD,
+    JWT_SIGNING_KEYS,
+    POSTGRES_URL,
+    app_api_token,
+)
 from tests.support.backing import free_port
+from tests.support.sentry import SentryProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = ROOT / "components"
@@ -88,6 +94,7 @@ class Replica:
     daprd: subprocess.Popen[bytes]
     app_log: Path
     daprd_log: Path
+    api_token: str = ""
 
     @property
     def url(self) -> str:
@@ -98,6 +105,11 @@ class Replica:
     def sidecar_url(self) -> str:
         """The sidecar's HTTP API base URL."""
         return f"http://127.0.0.1:{self.dapr_http_port}"
+
+    @property
+    def sidecar_headers(self) -> dict[str, str]:
+        """What a caller of the sidecar's API must present (its API token)."""
+        return {"dapr-api-token": self.api_token}
 
     @property
     def pids(self) -> list[int]:
@@ -143,6 +155,7 @@ class Platform:
     redis_password: str = ""
     env: dict[str, str] = field(default_factory=dict)
     replicas: list[Replica] = field(default_factory=list)
+    sentry: SentryProcess | None = None
 
     def __post_init__(self) -> None:
         # The sqlite name resolver's file is relative to daprd's working directory.
@@ -165,18 +178,19 @@ class Platform:
         live = [r for r in self.replicas if r.app_id == app_id and r.app.poll() is None]
         return live[index]
 
-    def _app_env(
-        self, app_id: str, replica: Replica | None, overrides: Mapping[str, str]
-    ) -> dict[str, str]:
+    def _tokens(self, app_id: str) -> dict[str, str]:
+        """The app's API token both ways (app→sidecar and sidecar→app), from the secrets."""
+        token = self.secrets[app_api_token(app_id)]
+        return {"DAPR_API_TOKEN": token, "APP_API_TOKEN": token}
+
+    def _app_env(self, app_id: str, name: str, overrides: Mapping[str, str]) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DURSOR_", "DAPR_"))}
         env.update(
             {
                 "DURSOR_AUTH_ISSUER": f"http://127.0.0.1:{self.auth_port}",
                 "DURSOR_ALLOW_LOCAL_REPOS": "true",
                 "DURSOR_ARTIFACTS_DIR": str(self.workdir / "artifacts"),
-                "DURSOR_WORKSPACES_DIR": str(
-                    self.workdir / "workspaces" / (replica.name if replica else app_id)
-                ),
+                "DURSOR_WORKSPACES_DIR": str(self.workdir / "workspaces" / name),
                 "DURSOR_COMMAND_TEMPLATES": json.dumps(COMMAND_TEMPLATES),
                 "DURSOR_LOG_FORMAT": "json",
                 "DURSOR_SIDECAR_WAIT_SECONDS": "60",
@@ -184,9 +198,9 @@ class Platform:
         )
         env.update(self.env)
         env.update(overrides)
-        return env
+        return env | self._tokens(app_id)
 
-    def _daprd_env(self) -> dict[str, str]:
+    def _daprd_env(self, app_id: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DURSOR_", "DAPR_"))}
         env.update(
             {
@@ -195,9 +209,15 @@ class Platform:
                 "DURSOR_REDIS_PASSWORD": self.redis_password,
                 "DURSOR_REDIS_DB": str(self.redis_db),
                 "DURSOR_SECRETS_FILE": str(self.secrets_file),
+                "DAPR_TRUST_ANCHORS": self._sentry().trust_anchors,
             }
         )
-        return env
+        return env | self._tokens(app_id)
+
+    def _sentry(self) -> SentryProcess:
+        if self.sentry is None:
+            self.sentry = SentryProcess.start(self.workdir / "sentry")
+        return self.sentry
 
     def start(
         self,
@@ -216,12 +236,11 @@ class Platform:
             "grpc": free_port(),
             "internal": free_port(),
         }
-        app_env = self._app_env(app_id, None, env or {}) | {
+        app_env = self._app_env(app_id, name, env or {}) | {
             "APP_ID": app_id,
             "DAPR_HTTP_PORT": str(ports["http"]),
             "DAPR_GRPC_PORT": str(ports["grpc"]),
         }
-        app_env["DURSOR_WORKSPACES_DIR"] = str(self.workdir / "workspaces" / name)
         app_log, daprd_log = logs / f"{name}.log", logs / f"{name}.daprd.log"
         app = subprocess.Popen(
             [
@@ -270,11 +289,14 @@ class Platform:
                 str(COMPONENTS),
                 "--config",
                 str(COMPONENTS / "config.yaml"),
+                "--enable-mtls",
+                "--sentry-address",
+                self._sentry().address,
                 "--log-level",
                 "info",
             ],
             cwd=self.workdir,
-            env=self._daprd_env(),
+            env=self._daprd_env(app_id),
             stdout=daprd_log.open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -290,6 +312,7 @@ class Platform:
             daprd,
             app_log,
             daprd_log,
+            self.secrets[app_api_token(app_id)],
         )
         self.replicas.append(replica)
         return replica
@@ -321,6 +344,8 @@ class Platform:
         """Stop every replica that is still running."""
         for replica in reversed(self.replicas):
             replica.stop(timeout=20)
+        if self.sentry is not None:
+            self.sentry.stop()
 
     async def token(self, username: str = "admin", password: str | None = None) -> str:
         """An access token from the local issuer, through the gateway."""
@@ -355,7 +380,9 @@ class Platform:
         """What a sidecar reports about its components and subscriptions."""
         async with httpx.AsyncClient(timeout=10) as client:
             result: dict[str, Any] = (
-                await client.get(f"{replica.sidecar_url}/v1.0/metadata")
+                await client.get(
+                    f"{replica.sidecar_url}/v1.0/metadata", headers=replica.sidecar_headers
+                )
             ).json()
             return result
 

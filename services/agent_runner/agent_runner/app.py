@@ -67,4 +67,5 @@ def create_app(settings: RunnerSettings | None = None) -> FastAPI:
         partial(lifespan, settings=settings),
         routers,
         description="Executes runs: claim with a lease, workspace, agent process, events.",
+        app_api_token=settings.sidecar_app_token(),
     )

@@ -97,11 +97,11 @@ class Workspaces:
     async def _mirror_locked(self, mirror: Path) -> AsyncIterator[None]:
         """Exclusive use of a bare clone, across tasks (asyncio) and processes (flock)."""
         async with self._lock_for(mirror):
-            await asyncio.to_thread(_flock_wait, mirror)
+            handle = await _flock(mirror)
             try:
                 yield
             finally:
-                _funlock(mirror)
+                _funlock(handle)
 
     async def _sync(self, url: str, mirror: Path) -> None:
         """Clone once, then fetch (at most once per freshness window); caller holds the lock."""
@@ -236,19 +236,27 @@ def _fetched_within(mirror: Path, seconds: float) -> bool:
         return False
 
 
-def _flock_wait(mirror: Path) -> None:
+def _open_lock(mirror: Path) -> TextIO:
     lock_path = mirror.with_suffix(".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    handle = lock_path.open("a")
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    _HELD[str(mirror)] = handle
+    return lock_path.open("a")
 
 
-def _funlock(mirror: Path) -> None:
-    handle = _HELD.pop(str(mirror), None)
-    if handle is not None:
-        fcntl.flock(handle, fcntl.LOCK_UN)
+async def _flock(mirror: Path) -> TextIO:
+    """Take the cross-process lock without a thread, so cancelling the wait leaks nothing."""
+    handle = _open_lock(mirror)
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return handle
+            except BlockingIOError:
+                await asyncio.sleep(0.05)
+    except BaseException:
         handle.close()
+        raise
 
 
-_HELD: dict[str, TextIO] = {}
+def _funlock(handle: TextIO) -> None:
+    fcntl.flock(handle, fcntl.LOCK_UN)
+    handle.close()

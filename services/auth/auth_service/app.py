@@ -65,4 +65,5 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         partial(lifespan, settings=settings),
         [oidc.router, github.router],
         description="Users, roles, API tokens and the local OIDC issuer.",
+        app_api_token=settings.sidecar_app_token(),
     )

@@ -39,3 +39,7 @@ class ServiceSettings(BaseSettings):
     artifacts_account_url: str | None = None
     artifacts_container: str = "dursor"
     artifacts_connection_string: SecretStr | None = None
+
+    def sidecar_app_token(self) -> str | None:
+        """The token the sidecar presents to this app, if one is configured."""
+        return self.app_api_token.get_secret_value() if self.app_api_token else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -172,12 +173,42 @@ Developer = Annotated[Principal, require(Role.DEVELOPER)]
 Admin = Annotated[Principal, require(Role.ADMIN)]
 
 
+class SidecarOnly:
+    """Routes only the sidecar calls (deliveries, invocations, bindings) need its app API token.
+
+    Dapr sends `dapr-api-token: <APP_API_TOKEN>` on everything it forwards to the app, so
+    a process that reaches the app's port directly cannot pose as the sidecar.
+    """
+
+    PATHS = ("/dapr/", "/internal/", "/ci-poll")
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.PATHS):
+            presented = dict(scope["headers"]).get(b"dapr-api-token", b"")
+            if not hmac.compare_digest(presented, self.token):
+                problem = Problem(
+                    type="https://dursor.cloud/problems/unauthorized",
+                    title="Unauthorized",
+                    status=401,
+                    detail="only this app's Dapr sidecar may call this route",
+                    instance=scope["path"],
+                )
+                await _problem_response(problem)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_service_app(
     title: str,
     lifespan: Lifespan,
     routers: list[APIRouter],
     max_body_bytes: int = 1_048_576,
     description: str = "",
+    app_api_token: str | None = None,
 ) -> FastAPI:
     """A FastAPI app with the behaviour every dursor service shares."""
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
@@ -186,6 +217,8 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    if app_api_token:
+        app.add_middleware(SidecarOnly, token=app_api_token)
     app.add_middleware(RequestLog)
     instrument_app(app)
     return app

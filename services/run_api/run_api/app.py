@@ -112,6 +112,7 @@ def create_app(
             "profiles and pull-request records. Every error is application/problem+json; "
             "every POST accepts an Idempotency-Key."
         ),
+        app_api_token=settings.sidecar_app_token(),
     )
     # Innermost: inside the body-size limit and the request log, around the routes.
     app.user_middleware.append(Middleware(JsonBodies))
