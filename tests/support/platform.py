@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -161,6 +162,9 @@ class Platform:
         # The sqlite name resolver's file is relative to daprd's working directory.
         (self.workdir / ".data").mkdir(exist_ok=True)
         self.secrets_file = self.workdir / "secrets.json"
+        # A copy of components/ per platform: a test may change it (Dapr hot-reloads).
+        self.components = self.workdir / "components"
+        shutil.copytree(COMPONENTS, self.components, dirs_exist_ok=True)
         self.secrets = ensure_secrets(self.secrets_file, {POSTGRES_URL: self.database_url})
         self.auth_port = free_port()
 
@@ -286,9 +290,9 @@ class Platform:
                 "127.0.0.1",
                 "--enable-metrics=false",
                 "--resources-path",
-                str(COMPONENTS),
+                str(self.components),
                 "--config",
-                str(COMPONENTS / "config.yaml"),
+                str(self.components / "config.yaml"),
                 "--enable-mtls",
                 "--sentry-address",
                 self._sentry().address,

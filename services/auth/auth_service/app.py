@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from auth_service.github_app import GitHubApp
 from auth_service.issuer import LocalIssuer
 from auth_service.passwords import hash_password
-from auth_service.routes import github, oidc
+from auth_service.routes import github, oidc, tokens, users
 from auth_service.settings import AuthSettings
 from auth_service.users import ensure_local_user
 from dursor_contracts.auth import Role
@@ -52,7 +52,7 @@ async def lifespan(app: FastAPI, settings: AuthSettings) -> AsyncIterator[None]:
         )
         app.state.engine = runtime.engine
         app.state.issuer = issuer
-        app.state.verifier = token_verifier(settings, runtime.http)
+        app.state.verifier = token_verifier(settings, runtime.http, runtime.engine)
         app.state.readiness = runtime.readiness()
         yield
 
@@ -63,7 +63,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
     return create_service_app(
         "dursor auth",
         partial(lifespan, settings=settings),
-        [oidc.router, github.router],
+        [oidc.router, users.router, tokens.router, github.router],
         description="Users, roles, API tokens and the local OIDC issuer.",
         app_api_token=settings.sidecar_app_token(),
     )

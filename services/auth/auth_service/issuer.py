@@ -18,7 +18,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from dursor_contracts.auth import Role
+from dursor_contracts.auth import API_TOKEN_USE, Role
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,26 @@ class LocalIssuer:
 
     async def mint(self, subject: str, username: str, role: Role) -> tuple[str, int]:
         """A signed access token and its lifetime in seconds."""
+        token = await self._sign(subject, username, role, self._ttl, uuid.uuid4().hex, {})
+        return token, self._ttl
+
+    async def mint_api_token(
+        self, subject: str, username: str, role: Role, token_id: str, lifetime_seconds: int
+    ) -> str:
+        """A personal API token: a JWT whose `jti` every service checks for revocation."""
+        return await self._sign(
+            subject, username, role, lifetime_seconds, token_id, {"token_use": API_TOKEN_USE}
+        )
+
+    async def _sign(
+        self,
+        subject: str,
+        username: str,
+        role: Role,
+        lifetime: int,
+        jti: str,
+        extra: dict[str, Any],
+    ) -> str:
         key = (await self.keys())[0]
         now = int(time.time())
         claims = {
@@ -102,8 +122,8 @@ class LocalIssuer:
             "roles": [role.value],
             "iat": now,
             "nbf": now,
-            "exp": now + self._ttl,
-            "jti": uuid.uuid4().hex,
+            "exp": now + lifetime,
+            "jti": jti,
+            **extra,
         }
-        token = jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
-        return token, self._ttl
+        return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})

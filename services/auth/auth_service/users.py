@@ -11,7 +11,8 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dursor_contracts.auth import Role
-from dursor_contracts.db import one_or_none
+from dursor_contracts.db import all_rows, one_or_none
+from dursor_contracts.pagination import after_cursor, newest_first
 from dursor_contracts.schema import users
 
 
@@ -54,3 +55,47 @@ async def set_role(conn: AsyncConnection, user_id: UUID, role: Role) -> Row[Any]
     return await one_or_none(
         conn, update(users).where(users.c.id == user_id).values(role=role.value).returning(users)
     )
+
+
+async def user_by_id(conn: AsyncConnection, user_id: UUID) -> Row[Any] | None:
+    """One user."""
+    return await one_or_none(conn, select(users).where(users.c.id == user_id))
+
+
+async def list_users(conn: AsyncConnection, cursor: str | None, limit: int) -> list[Row[Any]]:
+    """A page of users, newest first (limit + 1 rows to detect a next page)."""
+    query = (
+        select(users)
+        .where(*after_cursor(users, cursor))
+        .order_by(*newest_first(users))
+        .limit(limit + 1)
+    )
+    return await all_rows(conn, query)
+
+
+async def insert_user(conn: AsyncConnection, values: dict[str, Any]) -> Row[Any] | None:
+    """A new user, or None if the username or identity is taken."""
+    return await one_or_none(
+        conn, insert(users).values(id=uuid4(), **values).on_conflict_do_nothing().returning(users)
+    )
+
+
+async def ensure_bound(
+    conn: AsyncConnection, issuer: str, subject: str, username: str, role: Role
+) -> Row[Any]:
+    """The user row of an identity, created with `role` on first sight."""
+    await conn.execute(
+        insert(users)
+        .values(
+            id=uuid4(),
+            issuer=issuer,
+            subject=subject,
+            username=f"{username}@{issuer}",
+            display_name=username,
+            role=role.value,
+        )
+        .on_conflict_do_nothing()
+    )
+    found = await user_by_subject(conn, issuer, subject)
+    assert found is not None
+    return found

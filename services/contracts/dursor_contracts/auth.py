@@ -26,7 +26,7 @@ log = structlog.get_logger(__name__)
 
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256"})
 REFRESH_MIN_INTERVAL_SECONDS = 30.0
-JWKS_TTL_SECONDS = 3600.0
+JWKS_TTL_SECONDS = 300.0
 
 
 class Role(StrEnum):
@@ -81,6 +81,9 @@ def forbidden(needed: Role) -> ProblemError:
 
 
 RoleLookup = Callable[[str, str], Awaitable[Role | None]]
+# Is the personal API token with this id still valid (not revoked, not expired)?
+RevocationCheck = Callable[[str], Awaitable[bool]]
+API_TOKEN_USE = "api"  # noqa: S105 - a claim value, not a secret
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,13 @@ class IssuerPolicy:
     discovery_url: str | None = None
     # Entra ID: security-group object id -> role, for tenants that use groups.
     group_roles: Mapping[str, Role] = field(default_factory=dict)
+    # When set, only tokens whose `token_use` claim equals it (e.g. "api" for personal
+    # API tokens of the local issuer when users sign in with Entra ID).
+    token_use: str | None = None
+    # An unknown `kid` refreshes the JWKS at most this often (key rotation) …
+    refresh_interval_seconds: float = REFRESH_MIN_INTERVAL_SECONDS
+    # … and known keys are re-read this often, so a removed key stops verifying.
+    keys_ttl_seconds: float = JWKS_TTL_SECONDS
 
     def __post_init__(self) -> None:
         if not self.algorithms or not self.algorithms <= ASYMMETRIC_ALGORITHMS:
@@ -112,17 +122,23 @@ class JwksCache:
 
     async def key(self, kid: str) -> jwt.PyJWK:
         """The key with this id, fetching the JWKS when it is unknown or stale."""
-        if kid in self._keys and time.monotonic() - self._fetched_at < JWKS_TTL_SECONDS:
+        if (
+            kid in self._keys
+            and time.monotonic() - self._fetched_at < self._policy.keys_ttl_seconds
+        ):
             return self._keys[kid]
         async with self._lock:
-            if kid not in self._keys or time.monotonic() - self._fetched_at >= JWKS_TTL_SECONDS:
+            if (
+                kid not in self._keys
+                or time.monotonic() - self._fetched_at >= self._policy.keys_ttl_seconds
+            ):
                 await self._refresh_rate_limited()
         if kid not in self._keys:
             raise unauthorized("the token is signed with an unknown key")
         return self._keys[kid]
 
     async def _refresh_rate_limited(self) -> None:
-        if time.monotonic() - self._fetched_at < REFRESH_MIN_INTERVAL_SECONDS:
+        if time.monotonic() - self._fetched_at < self._policy.refresh_interval_seconds:
             return
         self._fetched_at = time.monotonic()
         try:
@@ -156,11 +172,13 @@ class TokenVerifier:
         http: httpx.AsyncClient,
         role_lookup: RoleLookup | None = None,
         leeway_seconds: int = 30,
+        api_token_active: RevocationCheck | None = None,
     ) -> None:
         self._policies = {p.issuer: p for p in policies}
         self._caches = {p.issuer: JwksCache(p, http) for p in policies}
         self._role_lookup = role_lookup
         self._leeway = leeway_seconds
+        self._api_token_active = api_token_active
 
     async def verify(self, token: str) -> Principal:
         """Verify signature and claims; derive the role from claims or role bindings."""
@@ -173,6 +191,7 @@ class TokenVerifier:
             raise unauthorized("the token's algorithm is not allowed for its issuer")
         key = await self._caches[issuer].key(str(header.get("kid", "")))
         claims = self._decode(token, key, algorithm, policy)
+        await self._check_use(claims, policy)
         role = await self._role(claims, policy)
         return Principal(
             subject=str(claims["sub"]),
@@ -201,6 +220,17 @@ class TokenVerifier:
         except jwt.InvalidTokenError as exc:
             raise unauthorized(f"the token is invalid: {type(exc).__name__}") from exc
         return claims
+
+    async def _check_use(self, claims: Mapping[str, Any], policy: IssuerPolicy) -> None:
+        use = claims.get("token_use")
+        if policy.token_use is not None and use != policy.token_use:
+            raise unauthorized("this issuer's tokens are accepted only as API tokens")
+        if use == API_TOKEN_USE:
+            jti = claims.get("jti")
+            if not isinstance(jti, str) or self._api_token_active is None:
+                raise unauthorized("the API token cannot be checked")
+            if not await self._api_token_active(jti):
+                raise unauthorized("the API token was revoked or has expired")
 
     async def _role(self, claims: Mapping[str, Any], policy: IssuerPolicy) -> Role:
         granted = roles_from_claims(claims, policy.group_roles)

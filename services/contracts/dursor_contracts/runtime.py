@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.auth import IssuerPolicy, RoleLookup, TokenVerifier
+from dursor_contracts.auth import API_TOKEN_USE, ROLE_NAMES, IssuerPolicy, TokenVerifier
 from dursor_contracts.db import create_engine
 from dursor_contracts.logs import configure_logging
+from dursor_contracts.role_bindings import DatabaseAuthority
 from dursor_contracts.secret_names import POSTGRES_URL
 from dursor_contracts.settings import ServiceSettings
 from dursor_contracts.sidecar import Sidecar
@@ -95,20 +96,39 @@ async def service_runtime(settings: ServiceSettings) -> AsyncIterator[ServiceRun
 
 
 def token_verifier(
-    settings: ServiceSettings, http: httpx.AsyncClient, role_lookup: RoleLookup | None = None
+    settings: ServiceSettings, http: httpx.AsyncClient, engine: AsyncEngine | None = None
 ) -> TokenVerifier:
-    """The verifier for the configured issuer (local auth service or Entra ID)."""
+    """The verifier for the configured issuer: the local auth service or Entra ID.
+
+    With Entra ID, the local issuer stays trusted for personal API tokens only.
+    """
+    local = IssuerPolicy(
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        jwks_url=settings.auth_jwks_url if settings.auth_mode == "local" else None,
+        refresh_interval_seconds=settings.auth_jwks_refresh_seconds,
+        keys_ttl_seconds=settings.auth_jwks_ttl_seconds,
+    )
+    policies = [local]
     if settings.auth_mode == "entra":
-        tenant = settings.auth_entra_tenant_id
-        policy = IssuerPolicy(
-            issuer=f"https://login.microsoftonline.com/{tenant}/v2.0",
-            audience=settings.auth_audience,
-            jwks_url=settings.auth_jwks_url,
-        )
-    else:
-        policy = IssuerPolicy(
-            issuer=settings.auth_issuer,
-            audience=settings.auth_audience,
-            jwks_url=settings.auth_jwks_url,
-        )
-    return TokenVerifier([policy], http, role_lookup)
+        policies = [_entra_policy(settings), replace(local, token_use=API_TOKEN_USE)]
+    authority = DatabaseAuthority(engine) if engine is not None else None
+    return TokenVerifier(
+        policies,
+        http,
+        role_lookup=authority.role_of if authority else None,
+        leeway_seconds=settings.auth_leeway_seconds,
+        api_token_active=authority.api_token_active if authority else None,
+    )
+
+
+def _entra_policy(settings: ServiceSettings) -> IssuerPolicy:
+    tenant = settings.auth_entra_tenant_id
+    return IssuerPolicy(
+        issuer=f"https://login.microsoftonline.com/{tenant}/v2.0",
+        audience=settings.auth_audience,
+        jwks_url=settings.auth_jwks_url,
+        group_roles={group: ROLE_NAMES[role] for group, role in settings.auth_group_roles.items()},
+        refresh_interval_seconds=settings.auth_jwks_refresh_seconds,
+        keys_ttl_seconds=settings.auth_jwks_ttl_seconds,
+    )

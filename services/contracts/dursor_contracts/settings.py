@@ -34,6 +34,13 @@ class ServiceSettings(BaseSettings):
     auth_jwks_url: str | None = None
     auth_mode: Literal["local", "entra"] = "local"
     auth_entra_tenant_id: str | None = None
+    # Entra ID security-group object id -> role name (admin, developer, viewer).
+    auth_group_roles: dict[str, Literal["admin", "developer", "viewer"]] = Field(
+        default_factory=dict
+    )
+    auth_jwks_refresh_seconds: float = Field(default=30.0, gt=0)
+    auth_jwks_ttl_seconds: float = Field(default=300.0, gt=0)
+    auth_leeway_seconds: int = Field(default=30, ge=0, le=300)
     artifacts_backend: Literal["local", "azure"] = "local"
     artifacts_dir: str = ".data/artifacts"
     artifacts_account_url: str | None = None

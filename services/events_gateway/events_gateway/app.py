@@ -47,7 +47,7 @@ async def lifespan(app: FastAPI, settings: GatewaySettings) -> AsyncIterator[Non
         app.state.hub = hub
         app.state.metrics = metrics
         app.state.stream_config = stream_config(settings)
-        app.state.verifier = token_verifier(settings, runtime.http)
+        app.state.verifier = token_verifier(settings, runtime.http, runtime.engine)
         app.state.readiness = runtime.readiness()
         yield
 

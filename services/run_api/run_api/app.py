@@ -76,7 +76,7 @@ async def lifespan(app: FastAPI, settings: RunApiSettings) -> AsyncIterator[None
         )
         await keyring.current()  # fail at start, not at the first profile, if it is missing
         artifacts = artifact_store_from(settings)
-        verifier = token_verifier(settings, runtime.http)
+        verifier = token_verifier(settings, runtime.http, runtime.engine)
         install(app, RunApiParts(settings, runtime.engine, relay, verifier, artifacts, keyring))
         app.state.readiness = runtime.readiness()
         try:
