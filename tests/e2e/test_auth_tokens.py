@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from dursor_contracts.local_secrets import new_signing_keys
-from dursor_contracts.secret_names import JWT_SIGNING_KEYS
+from dursor_contracts.secret_names import ADMIN_PASSWORD, JWT_SIGNING_KEYS
 from tests.conftest import PlatformFactory
 from tests.support.platform import Platform
 
@@ -238,3 +238,44 @@ async def wait_for_kid(platform: Platform, kid: str) -> str:
             return token
         await asyncio.sleep(0.5)
     raise AssertionError("the issuer never started signing with the new key")
+
+
+async def test_no_password_token_or_private_key_reaches_logs_or_responses(
+    platform: Platform,
+) -> None:
+    secrets = [
+        platform.secrets[ADMIN_PASSWORD],
+        "another long password",
+        "sk-model-key-never-shown",
+    ]
+    secrets += [k["pem"].splitlines()[2] for k in json.loads(platform.secrets[JWT_SIGNING_KEYS])]
+    bodies: list[str] = []
+    async with httpx.AsyncClient(base_url=platform.gateway.url, timeout=30) as client:
+        admin_token = await platform.token()
+        admin = bearer(admin_token)
+        user = await client.post(
+            "/v1/users",
+            headers=admin,
+            json={"username": "leaky", "password": "another long password", "role": "developer"},
+        )
+        token = await login(client, "leaky", "another long password")
+        api = await client.post("/v1/tokens", headers=bearer(token), json={"name": "scan"})
+        profile = await client.post(
+            "/v1/model-profiles",
+            headers=admin,
+            json={
+                "name": "scan",
+                "provider": "openai",
+                "model": "m",
+                "api_key": "sk-model-key-never-shown",
+            },
+        )
+        listed = await client.get("/v1/model-profiles", headers=admin)
+        bad = await client.post(
+            "/v1/auth/token", json={"username": "leaky", "password": "another long password!"}
+        )
+        bodies += [user.text, profile.text, listed.text, bad.text]
+    tokens = [admin_token, token, api.json()["token"]]
+    logs = "".join(r.logs() + r.daprd_log.read_text(errors="replace") for r in platform.replicas)
+    assert [s for s in secrets + tokens if s in logs] == []
+    assert [s for s in secrets + tokens if any(s in body for body in bodies)] == []

@@ -111,35 +111,40 @@ class IssuerPolicy:
 
 
 class JwksCache:
-    """Signing keys of one issuer, refreshed at most every 30 s on an unknown `kid`."""
+    """Signing keys of one issuer: re-read when stale, and on an unknown `kid` at most
+    once per refresh interval (so forged kids cannot make us hammer the issuer)."""
 
     def __init__(self, policy: IssuerPolicy, http: httpx.AsyncClient) -> None:
         self._policy = policy
         self._http = http
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
+        self._forced_at = float("-inf")
         self._lock = asyncio.Lock()
+
+    def _stale(self) -> bool:
+        return time.monotonic() - self._fetched_at >= self._policy.keys_ttl_seconds
 
     async def key(self, kid: str) -> jwt.PyJWK:
         """The key with this id, fetching the JWKS when it is unknown or stale."""
-        if (
-            kid in self._keys
-            and time.monotonic() - self._fetched_at < self._policy.keys_ttl_seconds
-        ):
+        if kid in self._keys and not self._stale():
             return self._keys[kid]
         async with self._lock:
-            if (
-                kid not in self._keys
-                or time.monotonic() - self._fetched_at >= self._policy.keys_ttl_seconds
-            ):
-                await self._refresh_rate_limited()
+            if self._stale():
+                await self._refresh()
+            elif kid not in self._keys:
+                await self._refresh_for_unknown_kid()
         if kid not in self._keys:
             raise unauthorized("the token is signed with an unknown key")
         return self._keys[kid]
 
-    async def _refresh_rate_limited(self) -> None:
-        if time.monotonic() - self._fetched_at < self._policy.refresh_interval_seconds:
+    async def _refresh_for_unknown_kid(self) -> None:
+        if time.monotonic() - self._forced_at < self._policy.refresh_interval_seconds:
             return
+        self._forced_at = time.monotonic()
+        await self._refresh()
+
+    async def _refresh(self) -> None:
         self._fetched_at = time.monotonic()
         try:
             self._keys = await self._fetch()
