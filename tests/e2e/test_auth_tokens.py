@@ -233,7 +233,11 @@ async def wait_for_kid(platform: Platform, kid: str) -> str:
     """Log in until the issuer signs with `kid`; returns that token."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        token = await platform.token()
+        try:
+            token = await platform.token()
+        except httpx.HTTPStatusError:  # a sidecar reloading its secret store answers 503
+            await asyncio.sleep(0.5)
+            continue
         if jwt.get_unverified_header(token)["kid"] == kid:
             return token
         await asyncio.sleep(0.5)
