@@ -7,7 +7,9 @@ with a Docker engine gets containers; otherwise the Debian binaries run as proce
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -19,13 +21,24 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+# Ports handed out below the kernel's ephemeral range (32768+): a port taken from
+# that range can be grabbed as the source port of some outgoing connection before
+# the process it was meant for binds it.
+_PORT_RANGE = range(20000, 32000)
+_next_port = itertools.count(random.randrange(len(_PORT_RANGE)))
+
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port on 127.0.0.1 that nothing holds and no other caller here was given."""
+    for _ in range(len(_PORT_RANGE)):
+        port = _PORT_RANGE[next(_next_port) % len(_PORT_RANGE)]
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port left between 20000 and 32000")
 
 
 def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:

@@ -58,6 +58,15 @@ COMMAND_TEMPLATES = {
         "dursor",
         "{instruction}",
     ],
+    # Prints N numbered lines, a little apart (a long, chatty agent).
+    "chatty": [
+        "sh",
+        "-c",
+        'i=0; while [ "$i" -lt "$1" ]; do i=$((i+1)); echo "line $i"; '
+        "sleep 0.02; done; echo done > CHATTY.md",
+        "dursor",
+        "{instruction}",
+    ],
     # Two grandchildren that ignore SIGTERM: only the SIGKILL after the grace period stops them.
     "stubborn": [
         "sh",
@@ -196,6 +205,13 @@ class Platform:
                 "DURSOR_ARTIFACTS_DIR": str(self.workdir / "artifacts"),
                 "DURSOR_WORKSPACES_DIR": str(self.workdir / "workspaces" / name),
                 "DURSOR_COMMAND_TEMPLATES": json.dumps(COMMAND_TEMPLATES),
+                # The gateway's janitor reads the Redis the components use.
+                "DURSOR_REDIS_HOST": self.redis_host,
+                "DURSOR_REDIS_PASSWORD": self.redis_password,
+                "DURSOR_REDIS_DB": str(self.redis_db),
+                # Tests send bursts; the rate limit has a test of its own.
+                "DURSOR_RATE_LIMIT_PER_SECOND": "10000",
+                "DURSOR_RATE_LIMIT_BURST": "100000",
                 "DURSOR_LOG_FORMAT": "json",
                 "DURSOR_SIDECAR_WAIT_SECONDS": "60",
             }

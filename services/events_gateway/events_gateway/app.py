@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from urllib.parse import quote
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from redis.asyncio import Redis
 
 from dursor_contracts.runtime import service_runtime, token_verifier
 from dursor_contracts.subscriptions import subscription_router
 from dursor_contracts.web import create_service_app
 from events_gateway.catch_up import catch_up_forever
 from events_gateway.hub import FanoutHub
+from events_gateway.janitor import GroupJanitor, sweep_forever
 from events_gateway.metrics import GatewayMetrics
+from events_gateway.rate_limit import RateLimiter
 from events_gateway.routes import edge, streams, subscriptions, webhooks
 from events_gateway.settings import GatewaySettings
 from events_gateway.streams import StreamConfig
+
+
+def redis_url(settings: GatewaySettings) -> str:
+    """The Redis the Dapr components use (host:port, password, logical DB)."""
+    password = f":{quote(settings.redis_password)}@" if settings.redis_password else ""
+    return f"redis://{password}{settings.redis_host}/{settings.redis_db}"
 
 
 def stream_config(settings: GatewaySettings) -> StreamConfig:
@@ -34,17 +45,27 @@ def stream_config(settings: GatewaySettings) -> StreamConfig:
 @asynccontextmanager
 async def lifespan(app: FastAPI, settings: GatewaySettings) -> AsyncIterator[None]:
     """Own every client; the hub lives as long as the process."""
-    async with service_runtime(settings) as runtime:
+    async with contextlib.AsyncExitStack() as stack, service_runtime(settings) as runtime:
         metrics = GatewayMetrics()
         metrics.export()
         hub = FanoutHub(metrics)
         runtime.background.start(
             catch_up_forever(runtime.engine, hub, settings.catch_up_seconds), "catch-up"
         )
+        if settings.redis_host:
+            redis = Redis.from_url(redis_url(settings), decode_responses=True)
+            stack.push_async_callback(redis.aclose)
+            janitor = GroupJanitor(redis, settings.janitor_idle_seconds)
+            runtime.background.start(
+                sweep_forever(janitor, settings.janitor_interval_seconds), "group-janitor"
+            )
         app.state.settings = settings
         app.state.engine = runtime.engine
         app.state.sidecar = runtime.sidecar
         app.state.hub = hub
+        app.state.rate_limiter = RateLimiter(
+            runtime.sidecar, settings.rate_limit_per_second, settings.rate_limit_burst
+        )
         app.state.metrics = metrics
         app.state.stream_config = stream_config(settings)
         app.state.verifier = token_verifier(settings, runtime.http, runtime.engine)

@@ -47,7 +47,11 @@ def encode(event: RunEventV1) -> EncodedEvent:
         seq=event.seq,
         terminal=event.type.is_terminal,
         event_line=f"event: {event.type.value}\n".encode(),
-        data_line=b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n",
+        # Sorted keys: an event replayed from Postgres (JSONB reorders keys) and the same
+        # event received live must be byte-identical frames.
+        data_line=b"data: "
+        + json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+        + b"\n\n",
     )
 
 

@@ -21,3 +21,13 @@ class GatewaySettings(ServiceSettings):
     catch_up_seconds: float = Field(default=15.0, gt=0)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     upstream_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Per caller: sustained requests per second and burst (0 turns the limit off).
+    rate_limit_per_second: float = Field(default=20.0, ge=0)
+    rate_limit_burst: int = Field(default=60, ge=1)
+    # Abandoned consumer groups of pubsub-broadcast (sidecars that are gone) are deleted
+    # once every consumer of the group has been idle this long.
+    redis_host: str | None = None
+    redis_password: str | None = None
+    redis_db: int = Field(default=0, ge=0, le=15)
+    janitor_idle_seconds: float = Field(default=600.0, gt=0)
+    janitor_interval_seconds: float = Field(default=60.0, gt=0)

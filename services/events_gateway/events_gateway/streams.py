@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from dursor_contracts.eventlog import read_events
+from dursor_contracts.events import RunStatus
 from dursor_contracts.problems import bad_request
 from dursor_contracts.schema import runs
 from events_gateway.hub import EncodedEvent, FanoutHub, Subscription, encode
@@ -128,6 +129,10 @@ class EventStream(Response):
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             await self._write(send, f"retry: {self._config.retry_ms}\n\n".encode())
             await self._replay(send)
+            if not self._task_stream and not self._done and await self._ended_and_seen():
+                # Events after the turn's terminal event (PR, CI notes) were the last ones.
+                self._done = True
+                await self._write(send, b"", more=False)
             await self._live(send, disconnected)
         finally:
             disconnected.cancel()
@@ -154,6 +159,19 @@ class EventStream(Response):
                 if len(events) < self._config.replay_page:
                     break
             self._hub.note_head(run_id, self._delivered.get(run_id, 0))
+
+    async def _ended_and_seen(self) -> bool:
+        async with self._engine.connect() as conn:
+            run = (
+                await conn.execute(
+                    select(runs.c.status, runs.c.last_seq).where(runs.c.id == self._key)
+                )
+            ).one_or_none()
+        return (
+            run is not None
+            and RunStatus(run.status).is_terminal
+            and (self._delivered.get(self._key, 0) >= run.last_seq)
+        )
 
     async def _replay_runs(self) -> list[UUID]:
         if not self._task_stream:

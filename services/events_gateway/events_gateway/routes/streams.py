@@ -37,6 +37,7 @@ async def _viewer(request: Request, access_token: str | None) -> Principal:
     principal: Principal = await request.app.state.verifier.verify(token)
     if not principal.role.allows(Role.VIEWER):
         raise forbidden(Role.VIEWER)
+    await request.app.state.rate_limiter.take(principal.owner_key)
     return principal
 
 

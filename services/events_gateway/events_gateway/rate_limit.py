@@ -1,0 +1,95 @@
+"""Per-caller rate limit: a token bucket kept in the Dapr state store, shared by replicas.
+
+Each caller (a verified user, or the client address for public routes) has a bucket of
+`burst` requests refilled at `rate` per second. Updates are compare-and-swap on the
+state item's ETag, so replicas never double-spend a token. If the state store is down
+the gateway lets requests through (logged): the limit protects, it must not take down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import random
+import time
+from dataclasses import dataclass
+
+import structlog
+
+from dursor_contracts.problems import ProblemError
+from dursor_contracts.sidecar import Sidecar, SidecarError
+
+log = structlog.get_logger(__name__)
+
+STATE_STORE = "statestore"
+CAS_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Tokens left and when they were counted."""
+
+    tokens: float
+    at: float
+
+    def refilled(self, now: float, rate: float, burst: float) -> Bucket:
+        """The bucket after `rate` tokens per second since it was counted, capped at `burst`."""
+        return Bucket(min(burst, self.tokens + (now - self.at) * rate), now)
+
+
+class RateLimiter:
+    """Takes one token per request or answers 429 with Retry-After."""
+
+    def __init__(self, sidecar: Sidecar, rate_per_second: float, burst: int) -> None:
+        self._sidecar = sidecar
+        self._rate = rate_per_second
+        self._burst = float(burst)
+
+    @property
+    def enabled(self) -> bool:
+        """A rate of 0 turns the limit off."""
+        return self._rate > 0
+
+    async def take(self, caller: str) -> None:
+        """Spend one token of `caller`'s bucket, or raise a 429."""
+        if not self.enabled:
+            return
+        key = "ratelimit-" + hashlib.sha256(caller.encode()).hexdigest()[:32]
+        try:
+            for attempt in range(CAS_ATTEMPTS):
+                if await self._try(key):
+                    return
+                # Jittered backoff so a handful of parallel requests (a page load) all fit.
+                await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311
+        except SidecarError as exc:
+            log.warning("rate limit skipped: state store unavailable", error=str(exc))
+            return
+        # Losing the compare-and-swap again and again means this caller has many
+        # requests in flight at once: that is the burst the limit exists to stop.
+        raise self._limited(1)
+
+    def _limited(self, wait_seconds: int) -> ProblemError:
+        return ProblemError(
+            429,
+            "rate-limited",
+            "Too Many Requests",
+            f"slow down: about {self._rate:g} requests per second",
+            headers={"Retry-After": str(max(wait_seconds, 1))},
+        )
+
+    async def _try(self, key: str) -> bool:
+        now = time.time()
+        item = await self._sidecar.get_state(STATE_STORE, key)
+        bucket = (
+            Bucket(item.value["tokens"], item.value["at"])
+            if item is not None
+            else Bucket(self._burst, now)
+        ).refilled(now, self._rate, self._burst)
+        if bucket.tokens < 1:
+            raise self._limited(math.ceil((1 - bucket.tokens) / self._rate))
+        spent = {"tokens": bucket.tokens - 1, "at": bucket.at}
+        ttl = max(int(self._burst / self._rate) + 60, 60)
+        return await self._sidecar.save_state(
+            STATE_STORE, key, spent, etag=item.etag if item else None, ttl_seconds=ttl
+        )

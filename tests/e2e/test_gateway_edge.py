@@ -1,0 +1,364 @@
+"""The gateway's edge through real sidecars: cursors, 4xx, task streams, pings, limits, CORS."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import running_platform
+from tests.support.git_remote import make_remote
+from tests.support.platform import Platform
+from tests.support.sse import Frame, frames
+
+pytestmark = pytest.mark.e2e
+
+ALLOWED_ORIGIN = "https://app.dursor.example"
+EDGE_ENV = {
+    "DURSOR_LOG_BATCH_SECONDS": "0.02",
+    "DURSOR_CORS_ORIGINS": f'["{ALLOWED_ORIGIN}"]',
+    "DURSOR_SSE_PING_SECONDS": "0.3",
+    "DURSOR_SSE_MAX_LIFETIME_SECONDS": "4",
+    "DURSOR_RATE_LIMIT_PER_SECOND": "10",
+    "DURSOR_RATE_LIMIT_BURST": "30",
+}
+TERMINAL = {"completed", "failed", "cancelled", "timed_out"}
+
+
+@pytest.fixture(scope="module")
+async def edge(
+    backing: Any, databases: Any, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Platform]:
+    """One replica of each service; short pings and lifetime, a low rate limit, CORS."""
+    async with running_platform(
+        backing, databases, tmp_path_factory.mktemp("edge"), EDGE_ENV
+    ) as platform:
+        yield platform
+
+
+def bearer(
+    platform: Platform, role: str, subject: str | None = None, **claims: Any
+) -> dict[str, str]:
+    """An authorization header for a fresh token."""
+    return {"authorization": f"Bearer {platform.mint_token(role, subject, **claims)}"}
+
+
+async def new_task(
+    platform: Platform, remote: Path, executors: list[dict[str, Any]], instruction: str
+) -> dict[str, Any]:
+    """A task with one run per executor; returns the accepted body (task id, runs)."""
+    async with httpx.AsyncClient(
+        base_url=platform.gateway.url, headers=bearer(platform, "developer"), timeout=30
+    ) as client:
+        repo = (await client.post("/v1/repos", json={"url": f"file://{remote}"})).json()
+        task = (
+            await client.post("/v1/tasks", json={"repo_id": repo["id"], "title": "edge"})
+        ).json()
+        accepted = await client.post(
+            f"/v1/tasks/{task['id']}/runs",
+            json={"instruction": instruction, "executors": executors},
+        )
+        assert accepted.status_code == 202, accepted.text
+        body: dict[str, Any] = accepted.json() | {"task_id": task["id"]}
+        return body
+
+
+def chatty(lines: int) -> tuple[list[dict[str, Any]], str]:
+    """Executors and instruction of one `chatty` run printing `lines` lines."""
+    return [{"type": "command", "options": {"template": "chatty"}}], str(lines)
+
+
+async def follow(platform: Platform, path: str, last_id: str | None = None) -> list[Frame]:
+    """A run stream to its end, reconnecting on `reconnect` as EventSource does."""
+    got: list[Frame] = []
+    async with httpx.AsyncClient(base_url=platform.gateway.url, timeout=60) as client:
+        while True:
+            headers = bearer(platform, "viewer") | ({"last-event-id": last_id} if last_id else {})
+            told_to_reconnect = False
+            async with client.stream("GET", path, headers=headers) as response:
+                if response.status_code == 204:
+                    return got
+                assert response.status_code == 200
+                async for frame in frames(response):
+                    told_to_reconnect = frame.event == "reconnect"
+                    if not told_to_reconnect:
+                        got.append(frame)
+                    last_id = frame.id
+            if not told_to_reconnect:
+                return got
+
+
+@pytest.fixture(scope="module")
+async def finished_run(edge: Platform, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A run that has ended, with every frame of its stream."""
+    accepted = await new_task(edge, make_remote(tmp_path_factory.mktemp("remote")), *chatty(5))
+    run = accepted["runs"][0]
+    seen = await follow(edge, f"/v1/runs/{run['id']}/stream")
+    assert seen[-1].event == "completed"
+    return {"id": run["id"], "task_id": accepted["task_id"], "frames": seen}
+
+
+async def problem(
+    platform: Platform, path: str, headers: dict[str, str], params: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """Status and problem+json body of a request expected to fail."""
+    async with httpx.AsyncClient(base_url=platform.gateway.url, timeout=30) as client:
+        response = await client.get(path, headers=headers, params=params)
+    assert response.headers["content-type"].startswith("application/problem+json"), response.text
+    body: dict[str, Any] = response.json()
+    assert body["status"] == response.status_code
+    return response.status_code, body
+
+
+@pytest.mark.parametrize(
+    ("last_event_id", "expected_type"),
+    [
+        ("abc", "invalid-last-event-id"),
+        ("-1", "invalid-last-event-id"),
+        ("3.5", "invalid-last-event-id"),
+        ("9" * 40, "invalid-last-event-id"),
+        ("99999", "foreign-last-event-id"),
+    ],
+)
+async def test_a_bad_run_cursor_gets_400(
+    edge: Platform, finished_run: dict[str, Any], last_event_id: str, expected_type: str
+) -> None:
+    path = f"/v1/runs/{finished_run['id']}/stream"
+    for headers, params in (
+        (bearer(edge, "viewer") | {"last-event-id": last_event_id}, None),
+        (bearer(edge, "viewer"), {"last_event_id": last_event_id}),
+    ):
+        status, body = await problem(edge, path, headers, params)
+        assert status == 400
+        assert body["type"].endswith(expected_type)
+
+
+async def test_a_bad_or_foreign_task_cursor_gets_400(
+    edge: Platform, finished_run: dict[str, Any], tmp_path: Path
+) -> None:
+    other = await new_task(edge, make_remote(tmp_path), *chatty(1))
+    run_hex = uuid.UUID(finished_run["id"]).hex
+    cases = {
+        "not-a-cursor": "invalid-last-event-id",
+        f"{run_hex}:x": "invalid-last-event-id",
+        f"{run_hex}:99999": "foreign-last-event-id",
+        f"{uuid.UUID(other['runs'][0]['id']).hex}:0": "foreign-last-event-id",
+        f"{uuid.uuid4().hex}:1": "foreign-last-event-id",
+    }
+    for cursor, expected_type in cases.items():
+        status, body = await problem(
+            edge,
+            f"/v1/tasks/{finished_run['task_id']}/stream",
+            bearer(edge, "viewer") | {"last-event-id": cursor},
+        )
+        assert (status, body["type"].rsplit("/", 1)[-1]) == (400, expected_type), cursor
+
+
+async def test_unknown_run_and_task_get_404(edge: Platform) -> None:
+    for path in (f"/v1/runs/{uuid.uuid4()}/stream", f"/v1/tasks/{uuid.uuid4()}/stream"):
+        status, _ = await problem(edge, path, bearer(edge, "viewer"))
+        assert status == 404
+
+
+async def test_missing_expired_forged_or_roleless_tokens_get_401(
+    edge: Platform, finished_run: dict[str, Any]
+) -> None:
+    path = f"/v1/runs/{finished_run['id']}/stream"
+    for headers in (
+        {},
+        bearer(edge, "viewer") | {"authorization": "Bearer not-a-jwt"},
+        bearer(edge, "viewer", exp=int(time.time()) - 600, iat=int(time.time()) - 4000),
+        bearer(edge, "viewer", roles=[]),
+    ):
+        status, body = await problem(edge, path, headers)
+        assert status == 401, headers
+        assert body["detail"]
+
+
+async def test_eventsource_clients_authenticate_with_the_query_token(
+    edge: Platform, finished_run: dict[str, Any]
+) -> None:
+    token = edge.mint_token("viewer")
+    async with (
+        httpx.AsyncClient(base_url=edge.gateway.url, timeout=30) as client,
+        client.stream(
+            "GET",
+            f"/v1/runs/{finished_run['id']}/stream",
+            params={"access_token": token, "last_event_id": "2"},
+        ) as response,
+    ):
+        assert response.status_code == 200
+        got = [frame async for frame in frames(response)]
+    assert [f.id for f in got] == [f.id for f in finished_run["frames"][2:]]
+
+
+async def test_resuming_a_finished_run_sends_the_rest_then_204_at_its_end(
+    edge: Platform, finished_run: dict[str, Any]
+) -> None:
+    path = f"/v1/runs/{finished_run['id']}/stream"
+    everything: list[Frame] = finished_run["frames"]
+    rest = await follow(edge, path, everything[1].id)
+    assert rest == everything[2:]
+    async with httpx.AsyncClient(base_url=edge.gateway.url, timeout=30) as client:
+        at_end = await client.get(
+            path, headers=bearer(edge, "viewer") | {"last-event-id": everything[-1].id or ""}
+        )
+    assert at_end.status_code == 204
+
+
+async def read_task_stream(
+    platform: Platform, task_id: str, runs: int, last_id: str | None, limit: int
+) -> list[Frame]:
+    """Up to `limit` frames of a task stream, or until every run has ended."""
+    headers = bearer(platform, "viewer") | ({"last-event-id": last_id} if last_id else {})
+    got: list[Frame] = []
+    async with (
+        httpx.AsyncClient(base_url=platform.gateway.url, timeout=60) as client,
+        client.stream("GET", f"/v1/tasks/{task_id}/stream", headers=headers) as response,
+    ):
+        assert response.status_code == 200
+        async for frame in frames(response):
+            if frame.event == "reconnect":
+                break
+            got.append(frame)
+            ended = sum(f.event in TERMINAL for f in got)
+            if len(got) >= limit or ended == runs:
+                break
+    return got
+
+
+async def test_a_task_stream_carries_every_run_tagged_and_resumes_from_its_cursor(
+    edge: Platform, tmp_path: Path
+) -> None:
+    executors = [{"type": "command", "options": {"template": "chatty"}}] * 2
+    accepted = await new_task(edge, make_remote(tmp_path), executors, "40")
+    run_ids = {r["id"] for r in accepted["runs"]}
+    received: list[Frame] = []
+    last_id: str | None = None
+    while sum(f.event in TERMINAL for f in received) < len(run_ids):
+        ended_before = sum(f.event in TERMINAL for f in received)
+        got = await read_task_stream(edge, accepted["task_id"], 2 - ended_before, last_id, 7)
+        received += got
+        last_id = got[-1].id if got else last_id
+
+    per_run: dict[str, list[int]] = {run_id: [] for run_id in run_ids}
+    for frame in received:
+        per_run[frame.json["run_id"]].append(frame.json["seq"])
+        assert frame.json["task_id"] == accepted["task_id"]
+    for run_id, seqs in per_run.items():
+        reference = await follow(edge, f"/v1/runs/{run_id}/stream")
+        assert seqs == [int(f.id or 0) for f in reference]
+    # The last cursor names both runs at their last seq.
+    assert last_id is not None
+    assert {part.split(":")[0] for part in last_id.split(",")} == {
+        uuid.UUID(r).hex for r in run_ids
+    }
+
+
+async def test_a_quiet_stream_gets_pings_then_is_told_to_reconnect_at_its_lifetime(
+    edge: Platform, tmp_path: Path
+) -> None:
+    accepted = await new_task(
+        edge, make_remote(tmp_path), [{"type": "command", "options": {"template": "sleep"}}], "30"
+    )
+    run_id = accepted["runs"][0]["id"]
+    lines: list[str] = []
+    started = time.monotonic()
+    async with (
+        httpx.AsyncClient(base_url=edge.gateway.url, timeout=30) as client,
+        client.stream(
+            "GET", f"/v1/runs/{run_id}/stream", headers=bearer(edge, "viewer")
+        ) as response,
+    ):
+        assert response.status_code == 200
+        lines = [line async for line in response.aiter_lines()]
+    while lines and lines[-1] == "":
+        lines.pop()
+    lasted = time.monotonic() - started
+    async with httpx.AsyncClient(
+        base_url=edge.gateway.url, headers=bearer(edge, "developer"), timeout=30
+    ) as client:
+        await client.post(f"/v1/runs/{run_id}/cancel", json={})
+
+    assert lines[0].startswith("retry: ")
+    assert lines.count(": ping") >= 3
+    assert lines[-2:] == ["event: reconnect", "data: {}"]
+    ids = [line.removeprefix("id: ") for line in lines if line.startswith("id: ")]
+    assert lines[-3] == f"id: {ids[-2]}"
+    assert 4 <= lasted < 15
+
+
+async def test_a_caller_over_its_rate_gets_429_with_retry_after_and_others_do_not(
+    edge: Platform,
+) -> None:
+    hammer, bystander = bearer(edge, "viewer", "hammer"), bearer(edge, "viewer", "bystander")
+    async with httpx.AsyncClient(base_url=edge.gateway.url, timeout=30) as client:
+        answers = await asyncio.gather(
+            *(client.get("/v1/tasks", headers=hammer) for _ in range(60))
+        )
+        fine = await client.get("/v1/tasks", headers=bystander)
+        streams = await asyncio.gather(
+            *(client.get(f"/v1/runs/{uuid.uuid4()}/stream", headers=hammer) for _ in range(40))
+        )
+    limited = [a for a in answers if a.status_code == 429]
+    assert {a.status_code for a in answers} == {200, 429}
+    assert 1 <= len([a for a in answers if a.status_code == 200]) <= 45
+    for answer in limited:
+        assert int(answer.headers["retry-after"]) >= 1
+        assert answer.headers["content-type"].startswith("application/problem+json")
+    assert fine.status_code == 200
+    # Streams draw on the same bucket: 40 at once cannot all get past it.
+    assert {s.status_code for s in streams} == {404, 429}
+
+
+async def test_metrics_count_open_streams_and_deliveries_for_admins_only(
+    edge: Platform, tmp_path: Path
+) -> None:
+    accepted = await new_task(
+        edge, make_remote(tmp_path), [{"type": "command", "options": {"template": "sleep"}}], "30"
+    )
+    run_id = accepted["runs"][0]["id"]
+    async with httpx.AsyncClient(base_url=edge.gateway.url, timeout=30) as client:
+        before = (await client.get("/v1/gateway/metrics", headers=bearer(edge, "admin"))).json()
+        async with client.stream(
+            "GET", f"/v1/runs/{run_id}/stream", headers=bearer(edge, "viewer")
+        ) as response:
+            async for frame in frames(response):
+                if frame.event == "log":
+                    break
+            during = (await client.get("/v1/gateway/metrics", headers=bearer(edge, "admin"))).json()
+        viewer = await client.get("/v1/gateway/metrics", headers=bearer(edge, "viewer"))
+        await client.post(f"/v1/runs/{run_id}/cancel", headers=bearer(edge, "developer"), json={})
+    assert during["open_streams"] == before["open_streams"] + 1
+    assert during["replays"] == before["replays"] + 1
+    assert during["events_delivered"] + during["events_replayed"] > (
+        before["events_delivered"] + before["events_replayed"]
+    )
+    assert {"dropped_slow_clients", "gaps_filled", "live_messages"} <= during.keys()
+    assert viewer.status_code == 403
+
+
+async def test_cors_preflight_answers_configured_origins_only(edge: Platform) -> None:
+    preflight = {
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization",
+    }
+    async with httpx.AsyncClient(base_url=edge.gateway.url, timeout=30) as client:
+        allowed = await client.options("/v1/tasks", headers=preflight | {"origin": ALLOWED_ORIGIN})
+        refused = await client.options(
+            "/v1/tasks", headers=preflight | {"origin": "https://evil.example"}
+        )
+        simple = await client.get(
+            "/v1/tasks", headers=bearer(edge, "viewer") | {"origin": ALLOWED_ORIGIN}
+        )
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    assert "access-control-allow-origin" not in refused.headers
+    assert refused.status_code == 400
+    assert simple.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
