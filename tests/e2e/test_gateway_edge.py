@@ -299,16 +299,21 @@ async def test_a_caller_over_its_rate_gets_429_with_retry_after_and_others_do_no
 ) -> None:
     hammer, bystander = bearer(edge, "viewer", "hammer"), bearer(edge, "viewer", "bystander")
     async with httpx.AsyncClient(base_url=edge.gateway.url, timeout=30) as client:
+        started = time.monotonic()
         answers = await asyncio.gather(
             *(client.get("/v1/tasks", headers=hammer) for _ in range(60))
         )
+        elapsed = time.monotonic() - started
         fine = await client.get("/v1/tasks", headers=bystander)
         streams = await asyncio.gather(
             *(client.get(f"/v1/runs/{uuid.uuid4()}/stream", headers=hammer) for _ in range(40))
         )
     limited = [a for a in answers if a.status_code == 429]
     assert {a.status_code for a in answers} == {200, 429}
-    assert 1 <= len([a for a in answers if a.status_code == 200]) <= 45
+    # A token bucket lets through at most its burst plus what refilled meanwhile
+    # (+1: two first requests may both create the bucket).
+    passed = len([a for a in answers if a.status_code == 200])
+    assert 1 <= passed <= 30 + 10 * elapsed + 1
     for answer in limited:
         assert int(answer.headers["retry-after"]) >= 1
         assert answer.headers["content-type"].startswith("application/problem+json")

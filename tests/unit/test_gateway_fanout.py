@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from dursor_contracts.events import EventType, RunEventV1
 from dursor_contracts.problems import ProblemError
-from events_gateway.hub import FanoutHub, Subscription, encode
+from events_gateway.hub import EncodedEvent, FanoutHub, Subscription, encode
 from events_gateway.metrics import GatewayMetrics
 from events_gateway.streams import encode_task_cursor, parse_run_cursor, parse_task_cursor
 
@@ -107,3 +108,26 @@ def test_task_cursors_naming_other_runs_or_later_events_are_foreign() -> None:
         assert "foreign" in refused.value.slug
     with pytest.raises(ProblemError):
         parse_task_cursor(f"{RUN.hex}", heads)
+
+
+async def test_streams_missing_the_same_gap_share_one_read() -> None:
+    hub = FanoutHub(GatewayMetrics())
+    reads = 0
+    release = asyncio.Event()
+
+    async def read() -> list[EncodedEvent]:
+        nonlocal reads
+        reads += 1
+        await release.wait()
+        return [encode(event(4)), encode(event(5))]
+
+    waiters = [asyncio.create_task(hub.read_gap(RUN, 3, 2, read)) for _ in range(100)]
+    await asyncio.sleep(0)
+    waiters[0].cancel()  # a client hanging up must not cancel the others' read
+    release.set()
+    results = await asyncio.gather(*waiters[1:])
+    assert reads == 1
+    assert all([e.seq for e in result] == [4, 5] for result in results)
+    # Once answered, the next gap is read afresh.
+    assert [e.seq for e in await hub.read_gap(RUN, 3, 2, read)] == [4, 5]
+    assert reads == 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -113,6 +114,7 @@ class FanoutHub:
         # Highest seq known per watched run (live or replayed): the catch-up poller
         # compares it with Postgres to find events whose publish never arrived.
         self.heads: dict[UUID, int] = {}
+        self._gap_reads: dict[tuple[UUID, int, int], asyncio.Future[list[EncodedEvent]]] = {}
 
     def watch_run(self, run_id: UUID, subscription: Subscription) -> None:
         """Deliver this run's events to `subscription`."""
@@ -140,6 +142,27 @@ class FanoutHub:
     def watched_tasks(self) -> list[UUID]:
         """Tasks at least one task stream is watching."""
         return list(self._by_task)
+
+    async def read_gap(
+        self,
+        run_id: UUID,
+        after: int,
+        count: int,
+        read: Callable[[], Awaitable[list[EncodedEvent]]],
+    ) -> list[EncodedEvent]:
+        """Events `after+1 … after+count` of a run, read once for every stream missing them.
+
+        An event that overtakes its predecessor reaches every stream of the run at once;
+        without this, a thousand streams would each query Postgres for the same gap.
+        """
+        key = (run_id, after, count)
+        pending = self._gap_reads.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(read())
+            self._gap_reads[key] = pending
+            pending.add_done_callback(lambda _: self._gap_reads.pop(key, None))
+        # Shielded: a client hanging up must not cancel the read the others wait for.
+        return await asyncio.shield(pending)
 
     def note_head(self, run_id: UUID, seq: int) -> None:
         """Remember that events up to `seq` of a run exist (seen live or replayed)."""

@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from uuid import UUID
 
 from sqlalchemy import select
@@ -214,9 +215,10 @@ class EventStream(Response):
                 continue
             if item.seq > expected:
                 self._metrics.gaps_filled.add(1)
-                await self._deliver(
-                    send, await self._read(item.run_id, expected - 1, item.seq - expected)
-                )
+                missing = item.seq - expected
+                read = partial(self._read, item.run_id, expected - 1, missing)
+                gap = await self._hub.read_gap(item.run_id, expected - 1, missing, read)
+                await self._deliver(send, gap)
             await self._deliver(send, [item])
 
     async def _deliver(self, send: Send, events: Iterable[EncodedEvent]) -> None:
