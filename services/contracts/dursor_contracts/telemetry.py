@@ -80,7 +80,11 @@ def configure_telemetry(app_id: str) -> None:
 
 def instrument_app(app: FastAPI) -> None:
     """Trace every request; the sidecar's `traceparent` header continues the caller's trace."""
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    # No span per ASGI send/receive: an SSE stream sends for every frame for hours, and
+    # those spans cost CPU per frame and memory per open stream while saying nothing.
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz", exclude_spans=["send", "receive"]
+    )
 
 
 def current_traceparent() -> str | None:
