@@ -45,6 +45,8 @@ class RateLimiter:
         self._sidecar = sidecar
         self._rate = rate_per_second
         self._burst = float(burst)
+        # Per bucket key: its lock and how many requests hold or wait for it.
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -56,18 +58,32 @@ class RateLimiter:
         if not self.enabled:
             return
         key = "ratelimit-" + hashlib.sha256(caller.encode()).hexdigest()[:32]
+        # One caller's requests take their tokens one at a time in this replica: parallel
+        # requests would otherwise all read the same bucket (or all find none and create
+        # it), so a burst would pass; the CAS only has to settle races between replicas.
+        lock, waiting = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, waiting + 1)
+        try:
+            async with lock:
+                await self._take_with_retries(key)
+        finally:
+            lock, waiting = self._locks[key]
+            if waiting == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, waiting - 1)
+
+    async def _take_with_retries(self, key: str) -> None:
         try:
             for attempt in range(CAS_ATTEMPTS):
                 if await self._try(key):
                     return
-                # Jittered backoff so a handful of parallel requests (a page load) all fit.
+                # Another replica won the swap: back off a little (jittered) and retry.
                 await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311
         except SidecarError as exc:
             log.warning("rate limit skipped: state store unavailable", error=str(exc))
             return
-        # Losing the compare-and-swap again and again means this caller has many
-        # requests in flight at once: that is the burst the limit exists to stop.
-        raise self._limited(1)
+        log.warning("rate limit contention between replicas; request let through", key=key)
 
     def _limited(self, wait_seconds: int) -> ProblemError:
         return ProblemError(
