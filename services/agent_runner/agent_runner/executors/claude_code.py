@@ -19,10 +19,10 @@ from agent_runner.executors.cli_streams import (
     ProviderAccess,
     StreamReport,
     describe_tool,
-    find_session,
     log_text,
     resolve_access,
     run_json_cli,
+    session_to_resume,
 )
 from agent_runner.process import scrubbed_env
 
@@ -33,6 +33,11 @@ USAGE_KEYS = (
     "cache_creation_input_tokens",
 )
 ERROR_TEXT_CHARS = 500
+
+
+def session_file(session: str) -> str:
+    """Where Claude Code keeps a session, as a glob under its HOME."""
+    return f".claude/projects/*/{session}.jsonl"
 
 
 class ClaudeCodeExecutor:
@@ -55,7 +60,7 @@ class ClaudeCodeExecutor:
     async def run(self, invocation: AgentInvocation, sink: AgentSink) -> AgentOutcome:
         """Start or resume the session and run it to its result."""
         key, base_url = resolve_access(invocation, "anthropic", self._access)
-        resume = await self._session_to_resume(invocation, sink)
+        resume = await session_to_resume(invocation, sink, session_file, "session")
         env = {"ANTHROPIC_API_KEY": key, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
         if base_url:
             env["ANTHROPIC_BASE_URL"] = base_url
@@ -78,15 +83,6 @@ class ClaudeCodeExecutor:
         if invocation.model:
             argv += ["--model", invocation.model]
         return argv + (["--resume", resume] if resume else [])
-
-    async def _session_to_resume(self, invocation: AgentInvocation, sink: AgentSink) -> str | None:
-        session = invocation.session_id
-        if session is None:
-            return None
-        if find_session(invocation.home, f".claude/projects/*/{session}.jsonl"):
-            return session
-        await sink.log("system", f"session {session} is not on this worker; starting a new one")
-        return None
 
 
 class ClaudeStream:

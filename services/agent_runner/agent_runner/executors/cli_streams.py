@@ -9,7 +9,7 @@ The instruction goes in on stdin, so it can never be read as an option of the CL
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -170,6 +170,18 @@ async def log_text(sink: AgentSink, text: str) -> None:
         await sink.log("agent", line)
 
 
-def find_session(home: Path, pattern: str) -> bool:
-    """Whether the agent's HOME on this worker holds a session file matching `pattern`."""
-    return any(home.glob(pattern))
+async def session_to_resume(
+    invocation: AgentInvocation, sink: AgentSink, session_file: Callable[[str], str], noun: str
+) -> str | None:
+    """The run's session id if its file (glob `session_file(id)`) is in the agent's HOME.
+
+    A session whose file is missing cannot be resumed: the turn starts a new one and
+    the log says so.
+    """
+    session = invocation.session_id
+    if session is None:
+        return None
+    if any(invocation.home.glob(session_file(session))):
+        return session
+    await sink.log("system", f"{noun} {session} is not on this worker; starting a new one")
+    return None

@@ -19,10 +19,10 @@ from agent_runner.executors.cli_streams import (
     ProviderAccess,
     StreamReport,
     describe_tool,
-    find_session,
     log_text,
     resolve_access,
     run_json_cli,
+    session_to_resume,
 )
 from agent_runner.process import scrubbed_env
 
@@ -35,6 +35,11 @@ OUTPUT_LINES = 20
 def toml_string(value: str) -> str:
     """A TOML basic string (JSON's escapes are valid TOML), for `-c key=value`."""
     return json.dumps(value)
+
+
+def session_file(thread: str) -> str:
+    """Where Codex keeps a thread, as a glob under its HOME."""
+    return f".codex/sessions/*/*/*/rollout-*-{thread}.jsonl"
 
 
 class CodexExecutor:
@@ -52,7 +57,7 @@ class CodexExecutor:
     async def run(self, invocation: AgentInvocation, sink: AgentSink) -> AgentOutcome:
         """Start or resume the thread and run the turn to its end."""
         key, base_url = resolve_access(invocation, "openai", self._access)
-        resume = await self._thread_to_resume(invocation, sink)
+        resume = await session_to_resume(invocation, sink, session_file, "thread")
         await sink.progress("resuming Codex thread" if resume else "starting Codex")
         parser = CodexStream()
         parser.report.session_id = resume
@@ -79,15 +84,6 @@ class CodexExecutor:
         if invocation.model:
             argv += ["--model", invocation.model]
         return argv + (["resume", resume, "-"] if resume else ["-"])
-
-    async def _thread_to_resume(self, invocation: AgentInvocation, sink: AgentSink) -> str | None:
-        thread = invocation.session_id
-        if thread is None:
-            return None
-        if find_session(invocation.home, f".codex/sessions/*/*/*/rollout-*-{thread}.jsonl"):
-            return thread
-        await sink.log("system", f"thread {thread} is not on this worker; starting a new one")
-        return None
 
 
 class CodexStream:

@@ -24,9 +24,9 @@ from agent_runner.executors.cli_streams import (
     StreamReport,
     TextLines,
     describe_tool,
-    find_session,
     resolve_access,
     run_json_cli,
+    session_to_resume,
 )
 from agent_runner.process import scrubbed_env
 
@@ -62,6 +62,12 @@ def _merged(current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def session_file(session: str) -> str:
+    """Where Gemini CLI keeps a session, as a glob under its HOME."""
+    # Gemini names a session file after the first eight characters of its id.
+    return f".gemini/tmp/*/chats/session-*-{session[:8]}.json*"
+
+
 class GeminiExecutor:
     """Runs one turn of the Gemini CLI in the run's worktree."""
 
@@ -78,7 +84,7 @@ class GeminiExecutor:
         """Start or resume the session and run it to its result."""
         key, base_url = resolve_access(invocation, "google", self._access)
         await asyncio.to_thread(write_settings, invocation.home)
-        resume = await self._session_to_resume(invocation, sink)
+        resume = await session_to_resume(invocation, sink, session_file, "session")
         session = resume or str(uuid.uuid4())
         env = {"GEMINI_API_KEY": key, "GEMINI_CLI_NO_RELAUNCH": "true"}
         if base_url:
@@ -98,16 +104,6 @@ class GeminiExecutor:
         if invocation.model:
             argv += ["--model", invocation.model]
         return [*argv, "--resume" if resume else "--session-id", session]
-
-    async def _session_to_resume(self, invocation: AgentInvocation, sink: AgentSink) -> str | None:
-        session = invocation.session_id
-        if session is None:
-            return None
-        # Gemini names a session file after the first eight characters of its id.
-        if find_session(invocation.home, f".gemini/tmp/*/chats/session-*-{session[:8]}.json*"):
-            return session
-        await sink.log("system", f"session {session} is not on this worker; starting a new one")
-        return None
 
 
 class GeminiStream:
