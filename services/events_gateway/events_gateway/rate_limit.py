@@ -24,6 +24,9 @@ log = structlog.get_logger(__name__)
 
 STATE_STORE = "statestore"
 CAS_ATTEMPTS = 8
+# After the state store fails, requests pass unmetered this long before it is tried again:
+# callers queued behind one caller's lock must not each wait out a failing store.
+STORE_DOWN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class RateLimiter:
         self._burst = float(burst)
         # Per bucket key: its lock and how many requests hold or wait for it.
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._store_down_until = 0.0
 
     @property
     def enabled(self) -> bool:
@@ -55,7 +59,7 @@ class RateLimiter:
 
     async def take(self, caller: str) -> None:
         """Spend one token of `caller`'s bucket, or raise a 429."""
-        if not self.enabled:
+        if not self.enabled or self._store_down():
             return
         key = "ratelimit-" + hashlib.sha256(caller.encode()).hexdigest()[:32]
         # One caller's requests take their tokens one at a time in this replica: parallel
@@ -65,7 +69,8 @@ class RateLimiter:
         self._locks[key] = (lock, waiting + 1)
         try:
             async with lock:
-                await self._take_with_retries(key)
+                if not self._store_down():
+                    await self._take_with_retries(key)
         finally:
             lock, waiting = self._locks[key]
             if waiting == 1:
@@ -81,9 +86,13 @@ class RateLimiter:
                 # Another replica won the swap: back off a little (jittered) and retry.
                 await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311
         except SidecarError as exc:
+            self._store_down_until = time.monotonic() + STORE_DOWN_SECONDS
             log.warning("rate limit skipped: state store unavailable", error=str(exc))
             return
         log.warning("rate limit contention between replicas; request let through", key=key)
+
+    def _store_down(self) -> bool:
+        return time.monotonic() < self._store_down_until
 
     def _limited(self, wait_seconds: int) -> ProblemError:
         return ProblemError(
