@@ -178,7 +178,7 @@ async def platform_without_runner() -> AsyncIterator[Platform]:
 
 async def one_run(platform: Platform) -> str:
     """Create a repository, a task and a run; returns the run id."""
-    headers = {"authorization": f"Bearer {platform.mint_token('developer')}"}
+    headers = platform.bearer("developer")
     async with httpx.AsyncClient(base_url=platform.gateway.url, headers=headers) as client:
         repo = await client.post("/v1/repos", json={"url": "https://github.com/acme/bench"})
         task = await client.post("/v1/tasks", json={"repo_id": repo.json()["id"], "title": "b"})

@@ -253,28 +253,28 @@ async def run_round(
     )
 
 
-async def our_target(platform: Platform, remote: Path) -> Target:
-    """Runs of the `ticker` template through the real platform."""
-    developer = {"authorization": f"Bearer {platform.mint_token('developer')}"}
+async def submit_ticker(platform: Platform, task_id: str, instruction: str) -> str:
+    """A run of the `ticker` template on the task; its id."""
+    body = {
+        "instruction": instruction,
+        "executors": [{"type": "command", "options": {"template": "ticker"}}],
+    }
     async with httpx.AsyncClient(
-        base_url=platform.gateway.url, headers=developer, timeout=60
+        base_url=platform.gateway.url, headers=platform.bearer("developer"), timeout=60
     ) as client:
-        repo = (await client.post("/v1/repos", json={"url": f"file://{remote}"})).json()
-        task = (await client.post("/v1/tasks", json={"repo_id": repo["id"], "title": "fan"})).json()
+        accepted = await client.post(f"/v1/tasks/{task_id}/runs", json=body)
+    run_id: str = accepted.json()["runs"][0]["id"]
+    return run_id
+
+
+async def our_target(platform: Platform, task_id: str) -> Target:
+    """Runs of the `ticker` template through the real platform."""
     tokens: dict[int, str] = {}
 
     async def prepare(
         go_file: Path, events: int, interval: float
     ) -> tuple[str, Callable[[], Awaitable[None]]]:
-        body = {
-            "instruction": f"{go_file} {events} {interval}",
-            "executors": [{"type": "command", "options": {"template": "ticker"}}],
-        }
-        async with httpx.AsyncClient(
-            base_url=platform.gateway.url, headers=developer, timeout=60
-        ) as client:
-            accepted = await client.post(f"/v1/tasks/{task['id']}/runs", json=body)
-        run_id = accepted.json()["runs"][0]["id"]
+        run_id = await submit_ticker(platform, task_id, f"{go_file} {events} {interval}")
 
         async def nothing_to_do() -> None:
             """The agent-runner emits the events once the go-file exists."""
@@ -330,33 +330,20 @@ def baseline_target(url: str, pid: int, redis: aioredis.Redis) -> Target:
 
 
 async def replay_through_gateway(
-    platform: Platform, remote: Path, events: int
+    platform: Platform, task_id: str, events: int
 ) -> tuple[float, float, int]:
     """Seconds to stream a finished run of `events` events from the start, and the floor."""
     engine = create_async_engine(platform.database_url)
-    developer = {"authorization": f"Bearer {platform.mint_token('developer')}"}
     try:
-        async with httpx.AsyncClient(
-            base_url=platform.gateway.url, headers=developer, timeout=60
-        ) as client:
-            repo = (await client.post("/v1/repos", json={"url": f"file://{remote}"})).json()
-            task = (
-                await client.post("/v1/tasks", json={"repo_id": repo["id"], "title": "r"})
-            ).json()
-            # A ticker whose go-file never appears: the run holds still while the bench
-            # writes its event log (any other run would end, and its stream with it).
-            body = {
-                "instruction": f"{remote.parent}/never-created 0 1",
-                "executors": [{"type": "command", "options": {"template": "ticker"}}],
-            }
-            accepted = await client.post(f"/v1/tasks/{task['id']}/runs", json=body)
-        run_id = UUID(accepted.json()["runs"][0]["id"])
+        # A ticker whose go-file never appears: the run holds still while the bench
+        # writes its event log (any other run would end, and its stream with it).
+        run_id = UUID(await submit_ticker(platform, task_id, "/nonexistent/go-file 0 1"))
         await fill_event_log(engine, run_id, events)
         # Let the relay publish the new events and the gateway take them in first: the
         # replay is measured alone, not against 10 000 live deliveries.
         await outbox_drained(engine)
         await live_deliveries_settled(platform)
-        viewer = {"authorization": f"Bearer {platform.mint_token('viewer')}"}
+        viewer = platform.bearer("viewer")
         started = time.perf_counter()
         received = 0
         async with (
@@ -395,7 +382,7 @@ async def outbox_drained(engine: Any) -> None:
 
 async def gateway_counters(platform: Platform) -> dict[str, int]:
     """The gateway's metrics (open streams, live messages, gaps filled, dropped clients)."""
-    admin = {"authorization": f"Bearer {platform.mint_token('admin')}"}
+    admin = platform.bearer("admin")
     async with httpx.AsyncClient(base_url=platform.gateway.url, headers=admin) as client:
         counters: dict[str, int] = (await client.get("/v1/gateway/metrics")).json()
         return counters
@@ -423,10 +410,19 @@ async def fill_event_log(engine: Any, run_id: UUID, events: int) -> None:
         await append_events(conn, run_id, [NewEvent(EventType.COMPLETED, done)])
 
 
+@dataclass(frozen=True)
+class Stage:
+    """Everything a measurement needs: the platform and its task, both targets, Redis."""
+
+    platform: Platform
+    task_id: str
+    ours: Target
+    seed: Target
+    redis: aioredis.Redis
+
+
 @contextlib.asynccontextmanager
-async def both_targets(
-    workdir: Path,
-) -> AsyncIterator[tuple[Platform, Target, Target, aioredis.Redis]]:
+async def both_targets(workdir: Path) -> AsyncIterator[Stage]:
     """Our four services with sidecars and the seed's API, on one Postgres and one Redis."""
     with backing_services() as backing, redis_process() as (redis_host, _):
         databases = DatabaseFactory(backing.database_url)
@@ -461,9 +457,10 @@ async def both_targets(
             started = [platform.start(app_id) for app_id in APPS]
             await asyncio.gather(*(platform.wait_ready(r) for r in started))
             await wait_until_up(f"http://127.0.0.1:{port}/healthz")
-            ours = await our_target(platform, make_remote(workdir / "remote"))
+            task_id = await platform.new_task(f"file://{make_remote(workdir / 'remote')}", "fan")
+            ours = await our_target(platform, task_id)
             seed = baseline_target(f"http://127.0.0.1:{port}", api.pid, redis)
-            yield platform, ours, seed, redis
+            yield Stage(platform, task_id, ours, seed, redis)
         finally:
             await redis.aclose()
             stop_process(api)
@@ -526,16 +523,19 @@ async def main(arguments: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="dursor-fanout-"))
     rounds: list[Round] = []
     try:
-        async with both_targets(workdir) as (platform, ours, seed, redis):
+        async with both_targets(workdir) as stage:
             for clients in arguments.clients:
                 events, interval = rate_for(clients, arguments.seconds, arguments.frames_per_second)
-                for target in (seed, ours) if clients % 2 else (ours, seed):
-                    result = await run_round(target, clients, events, interval, redis, workdir)
+                order = (stage.seed, stage.ours) if clients % 2 else (stage.ours, stage.seed)
+                for target in order:
+                    result = await run_round(
+                        target, clients, events, interval, stage.redis, workdir
+                    )
                     print(result, flush=True)
                     rounds.append(result)
-            print("gateway counters:", await gateway_counters(platform), flush=True)
+            print("gateway counters:", await gateway_counters(stage.platform), flush=True)
             replay, floor, received = await replay_through_gateway(
-                platform, make_remote(workdir / "replay"), arguments.replay
+                stage.platform, stage.task_id, arguments.replay
             )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -148,7 +148,7 @@ async def celery_baseline(
 
 async def our_target(platform: Platform, workdir: Path, agent_seconds: float) -> Target:
     """A task on the local repository, submissions of the `sleep` command template."""
-    headers = {"authorization": f"Bearer {platform.mint_token('developer', ttl=24 * 3600)}"}
+    headers = platform.bearer("developer", ttl=24 * 3600)
     remote = f"file://{workdir / 'remote' / 'remote.git'}"
     async with aiohttp.ClientSession(platform.gateway.url, headers=headers) as session:
         async with session.post("/v1/repos", json={"url": remote}) as response:

@@ -42,31 +42,21 @@ async def edge(
         yield platform
 
 
-def bearer(
-    platform: Platform, role: str, subject: str | None = None, **claims: Any
-) -> dict[str, str]:
-    """An authorization header for a fresh token."""
-    return {"authorization": f"Bearer {platform.mint_token(role, subject, **claims)}"}
-
-
 async def new_task(
     platform: Platform, remote: Path, executors: list[dict[str, Any]], instruction: str
 ) -> dict[str, Any]:
     """A task with one run per executor; returns the accepted body (task id, runs)."""
+    task_id = await platform.new_task(f"file://{remote}", "edge")
     async with httpx.AsyncClient(
-        base_url=platform.gateway.url, headers=bearer(platform, "developer"), timeout=30
+        base_url=platform.gateway.url, headers=platform.bearer("developer"), timeout=30
     ) as client:
-        repo = (await client.post("/v1/repos", json={"url": f"file://{remote}"})).json()
-        task = (
-            await client.post("/v1/tasks", json={"repo_id": repo["id"], "title": "edge"})
-        ).json()
         accepted = await client.post(
-            f"/v1/tasks/{task['id']}/runs",
+            f"/v1/tasks/{task_id}/runs",
             json={"instruction": instruction, "executors": executors},
         )
-        assert accepted.status_code == 202, accepted.text
-        body: dict[str, Any] = accepted.json() | {"task_id": task["id"]}
-        return body
+    assert accepted.status_code == 202, accepted.text
+    body: dict[str, Any] = accepted.json() | {"task_id": task_id}
+    return body
 
 
 def chatty(lines: int) -> tuple[list[dict[str, Any]], str]:
@@ -79,7 +69,7 @@ async def follow(platform: Platform, path: str, last_id: str | None = None) -> l
     got: list[Frame] = []
     async with httpx.AsyncClient(base_url=platform.gateway.url, timeout=60) as client:
         while True:
-            headers = bearer(platform, "viewer") | ({"last-event-id": last_id} if last_id else {})
+            headers = platform.bearer("viewer") | ({"last-event-id": last_id} if last_id else {})
             told_to_reconnect = False
             async with client.stream("GET", path, headers=headers) as response:
                 if response.status_code == 204:
@@ -131,8 +121,8 @@ async def test_a_bad_run_cursor_gets_400(
 ) -> None:
     path = f"/v1/runs/{finished_run['id']}/stream"
     for headers, params in (
-        (bearer(edge, "viewer") | {"last-event-id": last_event_id}, None),
-        (bearer(edge, "viewer"), {"last_event_id": last_event_id}),
+        (edge.bearer("viewer") | {"last-event-id": last_event_id}, None),
+        (edge.bearer("viewer"), {"last_event_id": last_event_id}),
     ):
         status, body = await problem(edge, path, headers, params)
         assert status == 400
@@ -155,14 +145,14 @@ async def test_a_bad_or_foreign_task_cursor_gets_400(
         status, body = await problem(
             edge,
             f"/v1/tasks/{finished_run['task_id']}/stream",
-            bearer(edge, "viewer") | {"last-event-id": cursor},
+            edge.bearer("viewer") | {"last-event-id": cursor},
         )
         assert (status, body["type"].rsplit("/", 1)[-1]) == (400, expected_type), cursor
 
 
 async def test_unknown_run_and_task_get_404(edge: Platform) -> None:
     for path in (f"/v1/runs/{uuid.uuid4()}/stream", f"/v1/tasks/{uuid.uuid4()}/stream"):
-        status, _ = await problem(edge, path, bearer(edge, "viewer"))
+        status, _ = await problem(edge, path, edge.bearer("viewer"))
         assert status == 404
 
 
@@ -172,9 +162,9 @@ async def test_missing_expired_forged_or_roleless_tokens_get_401(
     path = f"/v1/runs/{finished_run['id']}/stream"
     for headers in (
         {},
-        bearer(edge, "viewer") | {"authorization": "Bearer not-a-jwt"},
-        bearer(edge, "viewer", exp=int(time.time()) - 600, iat=int(time.time()) - 4000),
-        bearer(edge, "viewer", roles=[]),
+        edge.bearer("viewer") | {"authorization": "Bearer not-a-jwt"},
+        edge.bearer("viewer", exp=int(time.time()) - 600, iat=int(time.time()) - 4000),
+        edge.bearer("viewer", roles=[]),
     ):
         status, body = await problem(edge, path, headers)
         assert status == 401, headers
@@ -207,7 +197,7 @@ async def test_resuming_a_finished_run_sends_the_rest_then_204_at_its_end(
     assert rest == everything[2:]
     async with httpx.AsyncClient(base_url=edge.gateway.url, timeout=30) as client:
         at_end = await client.get(
-            path, headers=bearer(edge, "viewer") | {"last-event-id": everything[-1].id or ""}
+            path, headers=edge.bearer("viewer") | {"last-event-id": everything[-1].id or ""}
         )
     assert at_end.status_code == 204
 
@@ -216,7 +206,7 @@ async def read_task_stream(
     platform: Platform, task_id: str, runs: int, last_id: str | None, limit: int
 ) -> list[Frame]:
     """Up to `limit` frames of a task stream, or until every run has ended."""
-    headers = bearer(platform, "viewer") | ({"last-event-id": last_id} if last_id else {})
+    headers = platform.bearer("viewer") | ({"last-event-id": last_id} if last_id else {})
     got: list[Frame] = []
     async with (
         httpx.AsyncClient(base_url=platform.gateway.url, timeout=60) as client,
@@ -273,7 +263,7 @@ async def test_a_quiet_stream_gets_pings_then_is_told_to_reconnect_at_its_lifeti
     async with (
         httpx.AsyncClient(base_url=edge.gateway.url, timeout=30) as client,
         client.stream(
-            "GET", f"/v1/runs/{run_id}/stream", headers=bearer(edge, "viewer")
+            "GET", f"/v1/runs/{run_id}/stream", headers=edge.bearer("viewer")
         ) as response,
     ):
         assert response.status_code == 200
@@ -282,7 +272,7 @@ async def test_a_quiet_stream_gets_pings_then_is_told_to_reconnect_at_its_lifeti
         lines.pop()
     lasted = time.monotonic() - started
     async with httpx.AsyncClient(
-        base_url=edge.gateway.url, headers=bearer(edge, "developer"), timeout=30
+        base_url=edge.gateway.url, headers=edge.bearer("developer"), timeout=30
     ) as client:
         await client.post(f"/v1/runs/{run_id}/cancel", json={})
 
@@ -297,7 +287,7 @@ async def test_a_quiet_stream_gets_pings_then_is_told_to_reconnect_at_its_lifeti
 async def test_a_caller_over_its_rate_gets_429_with_retry_after_and_others_do_not(
     edge: Platform,
 ) -> None:
-    hammer, bystander = bearer(edge, "viewer", "hammer"), bearer(edge, "viewer", "bystander")
+    hammer, bystander = edge.bearer("viewer", "hammer"), edge.bearer("viewer", "bystander")
     async with httpx.AsyncClient(base_url=edge.gateway.url, timeout=30) as client:
         started = time.monotonic()
         answers = await asyncio.gather(
@@ -330,16 +320,16 @@ async def test_metrics_count_open_streams_and_deliveries_for_admins_only(
     )
     run_id = accepted["runs"][0]["id"]
     async with httpx.AsyncClient(base_url=edge.gateway.url, timeout=30) as client:
-        before = (await client.get("/v1/gateway/metrics", headers=bearer(edge, "admin"))).json()
+        before = (await client.get("/v1/gateway/metrics", headers=edge.bearer("admin"))).json()
         async with client.stream(
-            "GET", f"/v1/runs/{run_id}/stream", headers=bearer(edge, "viewer")
+            "GET", f"/v1/runs/{run_id}/stream", headers=edge.bearer("viewer")
         ) as response:
             async for frame in frames(response):
                 if frame.event == "log":
                     break
-            during = (await client.get("/v1/gateway/metrics", headers=bearer(edge, "admin"))).json()
-        viewer = await client.get("/v1/gateway/metrics", headers=bearer(edge, "viewer"))
-        await client.post(f"/v1/runs/{run_id}/cancel", headers=bearer(edge, "developer"), json={})
+            during = (await client.get("/v1/gateway/metrics", headers=edge.bearer("admin"))).json()
+        viewer = await client.get("/v1/gateway/metrics", headers=edge.bearer("viewer"))
+        await client.post(f"/v1/runs/{run_id}/cancel", headers=edge.bearer("developer"), json={})
     assert during["open_streams"] == before["open_streams"] + 1
     assert during["replays"] == before["replays"] + 1
     assert during["events_delivered"] + during["events_replayed"] > (
@@ -360,7 +350,7 @@ async def test_cors_preflight_answers_configured_origins_only(edge: Platform) ->
             "/v1/tasks", headers=preflight | {"origin": "https://evil.example"}
         )
         simple = await client.get(
-            "/v1/tasks", headers=bearer(edge, "viewer") | {"origin": ALLOWED_ORIGIN}
+            "/v1/tasks", headers=edge.bearer("viewer") | {"origin": ALLOWED_ORIGIN}
         )
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN

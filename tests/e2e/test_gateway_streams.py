@@ -52,16 +52,13 @@ def gateways(platform: Platform) -> list[Replica]:
 
 async def start_run(platform: Platform, remote: Path, lines: int) -> dict[str, Any]:
     """A `chatty` run printing `lines` lines; returns the run."""
-    headers = {"authorization": f"Bearer {platform.mint_token('developer')}"}
+    via = gateways(platform)[0].url
+    task_id = await platform.new_task(f"file://{remote}", "stream", via)
     async with httpx.AsyncClient(
-        base_url=gateways(platform)[0].url, headers=headers, timeout=30
+        base_url=via, headers=platform.bearer("developer"), timeout=30
     ) as client:
-        repo = (await client.post("/v1/repos", json={"url": f"file://{remote}"})).json()
-        task = (
-            await client.post("/v1/tasks", json={"repo_id": repo["id"], "title": "stream"})
-        ).json()
         accepted = await client.post(
-            f"/v1/tasks/{task['id']}/runs",
+            f"/v1/tasks/{task_id}/runs",
             json={
                 "instruction": str(lines),
                 "executors": [{"type": "command", "options": {"template": "chatty"}}],
@@ -69,11 +66,6 @@ async def start_run(platform: Platform, remote: Path, lines: int) -> dict[str, A
         )
         run: dict[str, Any] = accepted.json()["runs"][0]
         return run
-
-
-def viewer(platform: Platform) -> dict[str, str]:
-    """A viewer's bearer header."""
-    return {"authorization": f"Bearer {platform.mint_token('viewer')}"}
 
 
 def key(frame: Frame) -> tuple[int, str, str]:
@@ -94,7 +86,10 @@ async def test_clients_on_both_replicas_receive_every_event(
 ) -> None:
     run = await start_run(two_gateways, make_remote(tmp_path), 150)
     first, second = await asyncio.gather(
-        *(read_whole(g.url, run["id"], viewer(two_gateways)) for g in gateways(two_gateways))
+        *(
+            read_whole(g.url, run["id"], two_gateways.bearer("viewer"))
+            for g in gateways(two_gateways)
+        )
     )
     assert [key(f) for f in first] == [key(f) for f in second]
     assert [int(f.id or 0) for f in first] == list(range(1, len(first) + 1))
@@ -118,7 +113,9 @@ async def test_a_hundred_random_disconnects_lose_and_repeat_nothing(
     received += await read_some(
         gateways(two_gateways)[1].url, run["id"], last_id, 10**6, two_gateways
     )
-    reference = await read_whole(gateways(two_gateways)[0].url, run["id"], viewer(two_gateways))
+    reference = await read_whole(
+        gateways(two_gateways)[0].url, run["id"], two_gateways.bearer("viewer")
+    )
 
     assert [key(f) for f in received] == [key(f) for f in reference]
     assert received[-1].event == "completed"
@@ -128,7 +125,7 @@ async def read_some(
     url: str, run_id: str, last_id: str | None, count: int, platform: Platform
 ) -> list[Frame]:
     """Up to `count` frames after `last_id`, then hang up (or the server ends the stream)."""
-    headers = viewer(platform) | ({"last-event-id": last_id} if last_id else {})
+    headers = platform.bearer("viewer") | ({"last-event-id": last_id} if last_id else {})
     got: list[Frame] = []
     async with (
         httpx.AsyncClient(base_url=url, timeout=60) as client,
@@ -161,7 +158,7 @@ async def test_killing_a_replica_mid_stream_loses_nothing_and_its_group_is_swept
         doomed.kill()
         rest = await read_some(survivor.url, run["id"], first[-1].id, 10**6, platform)
         groups_after = await wait_until_groups(redis, 1)
-    reference = await read_whole(survivor.url, run["id"], viewer(platform))
+    reference = await read_whole(survivor.url, run["id"], platform.bearer("viewer"))
 
     assert [key(f) for f in first + rest] == [key(f) for f in reference]
     assert rest[-1].event == "completed"

@@ -112,7 +112,7 @@ async def test_runs_submitted_while_redis_is_down_are_published_once_each_after(
     with redis_process(port) as (host, server):
         platform = await make_platform(env=LIMITS, start=False, redis_host=host)
         await start_without_runner(platform)
-        headers = {"authorization": f"Bearer {platform.mint_token('developer')}"}
+        headers = platform.bearer("developer")
         async with httpx.AsyncClient(
             base_url=platform.gateway.url, headers=headers, timeout=60
         ) as client:

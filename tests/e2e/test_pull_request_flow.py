@@ -115,7 +115,7 @@ async def test_run_to_pull_request_ci_and_review_follow_up(
     shutil.move(str(make_remote(tmp_path / "seed")), github.repo_path(REPO))
     async with serve(github.app(), port):
         platform = await start_platform(make_platform, port, private_key)
-        headers = {"authorization": f"Bearer {platform.mint_token('developer')}"}
+        headers = platform.bearer("developer")
         async with httpx.AsyncClient(
             base_url=platform.gateway.url, headers=headers, timeout=60
         ) as client:

@@ -257,7 +257,7 @@ def headers_for(platform: Platform, role: str) -> dict[str, str]:
     """A bearer token of that role (none for anonymous)."""
     if role == "anonymous":
         return {}
-    return {"authorization": f"Bearer {platform.mint_token(role, subject=f'matrix-{role}')}"}
+    return platform.bearer(role, subject=f"matrix-{role}")
 
 
 def expected(route: tuple[str, str], role: str) -> int:

@@ -31,7 +31,7 @@ SECRET = "sk-e2e-" + "Vx7" * 14
 
 def client_for(platform: Platform, role: str, subject: str | None = None) -> httpx.AsyncClient:
     """A gateway client with a token for `role`."""
-    headers = {"authorization": f"Bearer {platform.mint_token(role, subject)}"}
+    headers = platform.bearer(role, subject)
     return httpx.AsyncClient(base_url=platform.gateway.url, headers=headers, timeout=60)
 
 

@@ -84,7 +84,7 @@ async def test_killed_runner_run_is_reclaimed_and_finishes_on_the_other(
     make_platform: PlatformFactory, tmp_path: Path
 ) -> None:
     platform = await two_runner_platform(make_platform)
-    headers = {"authorization": f"Bearer {platform.mint_token('developer')}"}
+    headers = platform.bearer("developer")
     async with httpx.AsyncClient(
         base_url=platform.gateway.url, headers=headers, timeout=60
     ) as client:
@@ -155,7 +155,7 @@ async def test_cancel_stops_the_whole_process_tree_within_the_grace_period(
     make_platform: PlatformFactory, tmp_path: Path
 ) -> None:
     platform = await two_runner_platform(make_platform)
-    headers = {"authorization": f"Bearer {platform.mint_token('developer')}"}
+    headers = platform.bearer("developer")
     async with httpx.AsyncClient(
         base_url=platform.gateway.url, headers=headers, timeout=60
     ) as client:
@@ -210,7 +210,7 @@ async def test_two_hundred_runs_on_two_workers_of_four_slots_each_end_exactly_on
     make_platform: PlatformFactory, tmp_path: Path
 ) -> None:
     platform = await two_runner_platform(make_platform)
-    headers = {"authorization": f"Bearer {platform.mint_token('developer')}"}
+    headers = platform.bearer("developer")
     async with httpx.AsyncClient(
         base_url=platform.gateway.url, headers=headers, timeout=60
     ) as client:

@@ -81,7 +81,7 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(
 async def test_input_the_sidecar_cannot_carry_is_a_4xx_at_the_edge(
     platform: Platform, path: str, headers: dict[str, str], status: int
 ) -> None:
-    auth = {"authorization": f"Bearer {platform.mint_token('admin')}"}
+    auth = platform.bearer("admin")
     raw_headers = [(k.encode(), v.encode()) for k, v in (auth | headers).items()]
     async with httpx.AsyncClient(base_url=platform.gateway.url, timeout=30) as client:
         response = await client.post(path, json={"url": "file:///x"}, headers=raw_headers)

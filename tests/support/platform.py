@@ -396,6 +396,26 @@ class Platform:
         } | claims
         return jwt.encode(body, key["pem"], algorithm="RS256", headers={"kid": key["kid"]})
 
+    def bearer(
+        self, role: str, subject: str | None = None, ttl: int = 3600, **claims: Any
+    ) -> dict[str, str]:
+        """An `authorization` header carrying a fresh `mint_token`."""
+        return {"authorization": f"Bearer {self.mint_token(role, subject, ttl, **claims)}"}
+
+    async def new_task(self, repo_url: str, title: str, gateway_url: str | None = None) -> str:
+        """A repository and a task on it, created by a developer through a gateway; its id."""
+        async with httpx.AsyncClient(
+            base_url=gateway_url or self.gateway.url, headers=self.bearer("developer"), timeout=30
+        ) as client:
+            repo = await client.post("/v1/repos", json={"url": repo_url})
+            assert repo.status_code == 201, repo.text
+            task = await client.post(
+                "/v1/tasks", json={"repo_id": repo.json()["id"], "title": title}
+            )
+            assert task.status_code == 201, task.text
+            task_id: str = task.json()["id"]
+            return task_id
+
     async def sidecar_metadata(self, replica: Replica) -> dict[str, Any]:
         """What a sidecar reports about its components and subscriptions."""
         async with httpx.AsyncClient(timeout=10) as client:
