@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -201,7 +202,8 @@ class Platform:
         env.update(
             {
                 "DURSOR_AUTH_ISSUER": f"http://127.0.0.1:{self.auth_port}",
-                "DURSOR_ALLOW_LOCAL_REPOS": "true",
+                # Tests' git remotes live under the temporary directory.
+                "DURSOR_LOCAL_REPOS_ROOT": tempfile.gettempdir(),
                 "DURSOR_ARTIFACTS_DIR": str(self.workdir / "artifacts"),
                 "DURSOR_WORKSPACES_DIR": str(self.workdir / "workspaces" / name),
                 "DURSOR_COMMAND_TEMPLATES": json.dumps(COMMAND_TEMPLATES),

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dursor_contracts.auth import API_TOKEN_USE, ROLE_NAMES, IssuerPolicy, TokenVerifier
 from dursor_contracts.db import create_engine
 from dursor_contracts.logs import configure_logging
-from dursor_contracts.role_bindings import DatabaseAuthority
+from dursor_contracts.role_bindings import BindingCache, DatabaseAuthority
 from dursor_contracts.secret_names import POSTGRES_URL
 from dursor_contracts.settings import ServiceSettings
 from dursor_contracts.sidecar import Sidecar
@@ -116,9 +116,13 @@ def token_verifier(
     return TokenVerifier(
         policies,
         http,
-        role_lookup=authority.role_of if authority else None,
+        binding_lookup=(
+            BindingCache(authority.binding_of, settings.auth_binding_cache_seconds)
+            if authority
+            else None
+        ),
         leeway_seconds=settings.auth_leeway_seconds,
-        api_token_active=authority.api_token_active if authority else None,
+        api_token_owner=authority.api_token_owner if authority else None,
     )
 
 

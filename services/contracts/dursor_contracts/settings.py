@@ -41,6 +41,9 @@ class ServiceSettings(BaseSettings):
     auth_jwks_refresh_seconds: float = Field(default=30.0, gt=0)
     auth_jwks_ttl_seconds: float = Field(default=300.0, gt=0)
     auth_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # A user's role binding (and disabled flag) is re-read at least this often: a role
+    # taken away, or a user disabled, stops working within this many seconds.
+    auth_binding_cache_seconds: float = Field(default=30.0, ge=0, le=30)
     artifacts_backend: Literal["local", "azure"] = "local"
     artifacts_dir: str = ".data/artifacts"
     artifacts_account_url: str | None = None

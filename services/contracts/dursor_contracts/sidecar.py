@@ -162,6 +162,28 @@ class Sidecar:
             raise SidecarError(f"save state {key}: {response.status_code} {response.text}")
         return True
 
+    async def claim_state(self, store: str, key: str, value: Any, ttl_seconds: int) -> bool:
+        """Write `key` only if it does not exist yet; False when it already did (first write)."""
+        item = {
+            "key": key,
+            "value": value,
+            "options": {"concurrency": "first-write"},
+            "metadata": {"ttlInSeconds": str(ttl_seconds)},
+        }
+        response = await self._request("POST", f"/v1.0/state/{store}", json=[item])
+        if response.status_code == 204:
+            return True
+        # Stores answer an existing key differently (409, or 500 naming the key): look.
+        if await self.get_state(store, key) is not None:
+            return False
+        raise SidecarError(f"claim state {key}: {response.status_code} {response.text}")
+
+    async def delete_state(self, store: str, key: str) -> None:
+        """Remove a value (a no-op when it is absent)."""
+        response = await self._request("DELETE", f"/v1.0/state/{store}/{key}")
+        if response.status_code not in (200, 204):
+            raise SidecarError(f"delete state {key}: {response.status_code} {response.text}")
+
     async def metadata(self) -> dict[str, Any]:
         """The sidecar's metadata: components, subscriptions, app id."""
         response = await self._request("GET", "/v1.0/metadata")

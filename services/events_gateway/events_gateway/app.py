@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
 
 from dursor_contracts.runtime import service_runtime, token_verifier
+from dursor_contracts.secret_names import GITHUB_WEBHOOK_SECRET
 from dursor_contracts.subscriptions import subscription_router
 from dursor_contracts.web import create_service_app
 from events_gateway.catch_up import catch_up_forever
@@ -23,6 +24,7 @@ from events_gateway.rate_limit import RateLimiter
 from events_gateway.routes import edge, streams, subscriptions, webhooks
 from events_gateway.settings import GatewaySettings
 from events_gateway.streams import StreamConfig
+from events_gateway.webhook_deliveries import Deliveries, WebhookSecret
 
 
 def redis_url(settings: GatewaySettings) -> str:
@@ -69,6 +71,10 @@ async def lifespan(app: FastAPI, settings: GatewaySettings) -> AsyncIterator[Non
         app.state.metrics = metrics
         app.state.stream_config = stream_config(settings)
         app.state.verifier = token_verifier(settings, runtime.http, runtime.engine)
+        app.state.webhook_secret = WebhookSecret(
+            partial(runtime.secret, GITHUB_WEBHOOK_SECRET), settings.webhook_secret_refresh_seconds
+        )
+        app.state.deliveries = Deliveries(runtime.sidecar, settings.webhook_delivery_ttl_seconds)
         app.state.readiness = runtime.readiness()
         yield
 

@@ -31,3 +31,8 @@ class GatewaySettings(ServiceSettings):
     redis_db: int = Field(default=0, ge=0, le=15)
     janitor_idle_seconds: float = Field(default=600.0, gt=0)
     janitor_interval_seconds: float = Field(default=60.0, gt=0)
+    # A webhook whose signature fails makes the gateway re-read the webhook secret from
+    # the secret store, at most this often (rotation without restart).
+    webhook_secret_refresh_seconds: float = Field(default=30.0, gt=0)
+    # Delivery ids are remembered this long (GitHub redelivers up to 3 days back).
+    webhook_delivery_ttl_seconds: int = Field(default=3 * 24 * 3600, ge=24 * 3600)

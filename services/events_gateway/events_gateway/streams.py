@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from uuid import UUID
@@ -35,6 +35,8 @@ HEADERS = [
     (b"x-accel-buffering", b"no"),
     (b"connection", b"keep-alive"),
 ]
+# Is the stream's caller still allowed to watch (not disabled, API token not revoked)?
+CallerCheck = Callable[[], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class EventStream(Response):
         key: UUID,
         delivered: dict[UUID, int],
         task_stream: bool,
+        caller_allowed: CallerCheck | None = None,
     ) -> None:
         self._engine = engine
         self._hub = hub
@@ -116,6 +119,8 @@ class EventStream(Response):
         self._key = key
         self._delivered = delivered
         self._task_stream = task_stream
+        self._caller_allowed = caller_allowed
+        self._caller_checked_at = time.monotonic()
         self._subscription = Subscription(config.buffer)
         self._done = False
         self.status_code = 200
@@ -195,7 +200,7 @@ class EventStream(Response):
                 await self._tell_to_reconnect(send)
                 return
             await self._subscription.wait(min(self._config.ping_seconds, remaining))
-            if disconnected.done():
+            if disconnected.done() or not await self._caller_still_allowed():
                 return
             if self._subscription.overflowed:
                 self._metrics.dropped_slow_clients.add(1)
@@ -205,6 +210,15 @@ class EventStream(Response):
                 await self._write(send, PING)
                 continue
             await self._deliver_live(send, items)
+
+    async def _caller_still_allowed(self) -> bool:
+        """Re-checked once per ping period: a user disabled mid-stream is cut off."""
+        if self._caller_allowed is None:
+            return True
+        if time.monotonic() - self._caller_checked_at < self._config.ping_seconds:
+            return True
+        self._caller_checked_at = time.monotonic()
+        return await self._caller_allowed()
 
     async def _deliver_live(self, send: Send, items: list[EncodedEvent]) -> None:
         for item in items:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 from uuid import UUID
 
@@ -41,7 +42,9 @@ async def _viewer(request: Request, access_token: str | None) -> Principal:
     return principal
 
 
-def _stream(request: Request, key: UUID, delivered: dict[UUID, int], task: bool) -> EventStream:
+def _stream(
+    request: Request, principal: Principal, key: UUID, delivered: dict[UUID, int], task: bool
+) -> EventStream:
     state = request.app.state
     return EventStream(
         state.engine,
@@ -51,6 +54,7 @@ def _stream(request: Request, key: UUID, delivered: dict[UUID, int], task: bool)
         key,
         delivered,
         task_stream=task,
+        caller_allowed=partial(state.verifier.still_allowed, principal),
     )
 
 
@@ -63,7 +67,7 @@ async def run_stream(
     access_token: AccessToken = None,
 ) -> object:
     """Live events of one run; resumes after `Last-Event-ID` and closes after a terminal event."""
-    await _viewer(request, access_token)
+    principal = await _viewer(request, access_token)
     async with request.app.state.engine.connect() as conn:
         run = (
             await conn.execute(select(runs.c.status, runs.c.last_seq).where(runs.c.id == run_id))
@@ -73,7 +77,7 @@ async def run_stream(
     after = parse_run_cursor(last_event_id or last_event_id_query, run.last_seq)
     if RunStatus(run.status).is_terminal and after == run.last_seq and after > 0:
         return Response(status_code=204)
-    return _stream(request, run_id, {run_id: after}, task=False)
+    return _stream(request, principal, run_id, {run_id: after}, task=False)
 
 
 @router.get("/tasks/{task_id}/stream", response_class=Response, responses=SSE_RESPONSES)
@@ -85,7 +89,7 @@ async def task_stream(
     access_token: AccessToken = None,
 ) -> object:
     """Live events of every run of a task, each tagged with its run id."""
-    await _viewer(request, access_token)
+    principal = await _viewer(request, access_token)
     async with request.app.state.engine.connect() as conn:
         if await conn.scalar(select(tasks.c.id).where(tasks.c.id == task_id)) is None:
             raise not_found("task", task_id)
@@ -96,4 +100,4 @@ async def task_stream(
             )
         }
     cursor = parse_task_cursor(last_event_id or last_event_id_query, heads)
-    return _stream(request, task_id, cursor, task=True)
+    return _stream(request, principal, task_id, cursor, task=True)

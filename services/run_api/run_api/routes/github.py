@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from dursor_contracts.request_bodies import RequestBody
 from run_api.github_events import GitHubEvent, GitHubEvents
 
 router = APIRouter(prefix="/internal/github", include_in_schema=False)
 
 
-class WebhookDelivery(BaseModel):
+class WebhookDelivery(RequestBody):
     """A delivery as the gateway forwards it: event name, delivery id, payload."""
 
     event: str = Field(min_length=1, max_length=100)
