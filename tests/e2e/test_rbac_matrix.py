@@ -149,6 +149,22 @@ async def change_role(world: World, client: httpx.AsyncClient, _: str) -> Call:
     return Call("PUT", f"/v1/users/{created.json()['id']}/role", {"role": "developer"})
 
 
+async def disable_user(world: World, client: httpx.AsyncClient, _: str) -> Call:
+    """Disable a user created for this call."""
+    created = await client.post(
+        "/v1/users", headers=world.admin, json=(await new_user(world, client, "admin")).body
+    )
+    return Call("PUT", f"/v1/users/{created.json()['id']}/disabled", {"disabled": True})
+
+
+async def user_tokens(world: World, client: httpx.AsyncClient, _: str) -> Call:
+    """List the API tokens of a user created for this call."""
+    created = await client.post(
+        "/v1/users", headers=world.admin, json=(await new_user(world, client, "admin")).body
+    )
+    return Call("GET", f"/v1/users/{created.json()['id']}/tokens")
+
+
 async def revoke_own(world: World, client: httpx.AsyncClient, role: str) -> Call:
     """Revoke a token the caller made (anonymous callers have none: any id)."""
     if role == "anonymous":
@@ -179,6 +195,7 @@ async def webhook(world: World, _: httpx.AsyncClient, __: str) -> Call:
         content=body,
         headers={
             "x-github-event": "ping",
+            "x-github-delivery": str(uuid.uuid4()),
             "x-hub-signature-256": signature,
             "content-type": "application/json",
         },
@@ -205,6 +222,8 @@ MATRIX: dict[tuple[str, str], tuple[str, int, Maker | str]] = {
     ("GET", "/v1/users"): ("admin", 200, "/v1/users"),
     ("POST", "/v1/users"): ("admin", 201, new_user),
     ("PUT", "/v1/users/{user_id}/role"): ("admin", 200, change_role),
+    ("PUT", "/v1/users/{user_id}/disabled"): ("admin", 200, disable_user),
+    ("GET", "/v1/users/{user_id}/tokens"): ("admin", 200, user_tokens),
     ("GET", "/v1/tokens"): ("viewer", 200, "/v1/tokens"),
     ("POST", "/v1/tokens"): ("viewer", 201, post("/v1/tokens", {"name": "m"})),
     ("DELETE", "/v1/tokens/{token_id}"): ("viewer", 204, revoke_own),
