@@ -53,9 +53,17 @@ async def test_agent_runner_may_invoke_only_the_github_token_operation_of_auth(
     assert token.status_code == 422  # reached auth: the empty body is not a token request
 
 
-async def test_run_api_may_not_invoke_auth(platform: Platform) -> None:
-    refused = await invoke(platform, "run-api", "auth", "GET", "/v1/me")
-    assert DENIED in refused.text
+async def test_run_api_may_invoke_only_the_commenter_permission_operation_of_auth(
+    platform: Platform,
+) -> None:
+    refused = [
+        await invoke(platform, "run-api", "auth", method, path)
+        for method, path in (("GET", "/v1/me"), ("POST", "/internal/github/installation-token"))
+    ]
+    assert all(DENIED in r.text for r in refused)
+    asked = await invoke(platform, "run-api", "auth", "POST", "/internal/github/permission")
+    assert DENIED not in asked.text
+    assert asked.status_code == 422  # reached auth: the empty body is not a permission request
 
 
 async def test_the_app_refuses_sidecar_routes_without_the_sidecars_token(
