@@ -9,6 +9,8 @@ tokens. Text PostgreSQL cannot store is refused with a 422 in every request body
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import re
 import tempfile
@@ -25,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from dursor_contracts.schema import metadata
+from dursor_contracts.secret_names import GITHUB_WEBHOOK_SECRET
 from tests.conftest import running_platform
 from tests.support.backing import Backing
 from tests.support.databases import DatabaseFactory
@@ -343,4 +346,21 @@ async def test_unstorable_text_in_any_string_query_parameter_is_a_4xx(platform: 
                 answers[f"{method} {path} ?{name}"] = response.status_code
     assert len(calls) >= 8  # the cursors of every list, the streams' parameters
     assert {k: 400 <= s < 500 for k, s in answers.items()} == dict.fromkeys(answers, True)
+    assert await row_counts(platform) == before
+
+
+async def test_unstorable_text_in_a_signed_webhook_payload_is_a_422(platform: Platform) -> None:
+    body = json.dumps({"action": "created", "zen": UNSTORABLE["NUL"]}).encode()
+    secret = platform.secrets[GITHUB_WEBHOOK_SECRET].encode()
+    headers = {
+        "x-github-event": "issue_comment",
+        "x-github-delivery": str(uuid.uuid4()),
+        "x-hub-signature-256": "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest(),
+        "content-type": "application/json",
+    }
+    before = await row_counts(platform)
+    async with httpx.AsyncClient(base_url=platform.gateway.url, timeout=30) as client:
+        response = await client.post("/v1/github/webhook", content=body, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["invalid-params"][0]["reason"].startswith("payload.zen holds")
     assert await row_counts(platform) == before

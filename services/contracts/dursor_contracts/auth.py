@@ -199,7 +199,7 @@ class TokenVerifier:
         self._api_token_owner = api_token_owner
 
     async def verify(self, token: str) -> Principal:
-        """Verify signature and claims; derive the role from claims or role bindings."""
+        """Verify signature and claims; the role from claims or binding, capped by the binding."""
         header, issuer = _unverified_header_and_issuer(token)
         policy = self._policies.get(issuer)
         if policy is None:
