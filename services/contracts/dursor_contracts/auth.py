@@ -219,7 +219,7 @@ class TokenVerifier:
         )
 
     async def still_allowed(self, principal: Principal) -> bool:
-        """False once the caller's user is disabled or unbound, or their API token revoked."""
+        """False once the caller's user is disabled, or their API token revoked or expired."""
         try:
             binding = await self._current_binding(
                 principal.issuer, principal.subject, principal.api_token_id

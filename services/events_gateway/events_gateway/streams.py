@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from uuid import UUID
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
@@ -28,6 +29,7 @@ from dursor_contracts.schema import runs
 from events_gateway.hub import EncodedEvent, FanoutHub, Subscription, encode
 from events_gateway.metrics import GatewayMetrics
 
+log = structlog.get_logger(__name__)
 PING = b": ping\n\n"
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -218,7 +220,11 @@ class EventStream(Response):
         if time.monotonic() - self._caller_checked_at < self._config.ping_seconds:
             return True
         self._caller_checked_at = time.monotonic()
-        return await self._caller_allowed()
+        try:
+            return await self._caller_allowed()
+        except Exception as exc:  # e.g. the database is away: end it, the client resumes
+            log.warning("stream caller check failed", error=repr(exc))
+            return False
 
     async def _deliver_live(self, send: Send, items: list[EncodedEvent]) -> None:
         for item in items:
