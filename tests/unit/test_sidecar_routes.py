@@ -7,6 +7,7 @@ uses `dursor_contracts.web.sidecar_router`.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterator
 
@@ -32,6 +33,8 @@ PUBLIC = re.compile(
     r"/v1/.*|/healthz|/readyz|/\.well-known/.*|/openapi\.json|/docs(/oauth2-redirect)?|/redoc"
 )
 SIDECAR_DETAIL = "only this app's Dapr sidecar may call this route"
+
+NO_LIFESPAN = contextlib.asynccontextmanager(no_lifespan)
 
 
 def apps() -> dict[str, Callable[[], FastAPI]]:
@@ -96,7 +99,7 @@ def test_the_walk_finds_a_route_that_forgot_the_sidecar_router() -> None:
     async def guard() -> dict[str, str]:
         return {"reached": "yes"}
 
-    app = create_service_app("t", no_lifespan, [forgotten, guarded], app_api_token=TOKEN)
+    app = create_service_app("t", NO_LIFESPAN, [forgotten, guarded], app_api_token=TOKEN)
     assert unguarded(app, {}) == ["POST /internal/forgotten -> 200"]
 
 
@@ -107,7 +110,7 @@ def test_the_sidecar_gets_through_with_its_token() -> None:
     async def probe() -> dict[str, str]:
         return {"reached": "yes"}
 
-    client = TestClient(create_service_app("t", no_lifespan, [router], app_api_token=TOKEN))
+    client = TestClient(create_service_app("t", NO_LIFESPAN, [router], app_api_token=TOKEN))
     assert client.post("/dapr/probe", headers={"dapr-api-token": TOKEN}).json() == {
         "reached": "yes"
     }
@@ -120,5 +123,5 @@ def test_an_app_without_a_token_refuses_every_sidecar_route() -> None:
     async def probe() -> dict[str, str]:
         return {"reached": "yes"}
 
-    client = TestClient(create_service_app("t", no_lifespan, [router], app_api_token=None))
+    client = TestClient(create_service_app("t", NO_LIFESPAN, [router], app_api_token=None))
     assert client.post("/dapr/probe", headers={"dapr-api-token": ""}).status_code == 401

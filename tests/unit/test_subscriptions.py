@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import yaml
@@ -11,6 +12,8 @@ from dursor_contracts.subscriptions import SUBSCRIPTIONS, subscription_router
 from dursor_contracts.web import create_service_app, no_lifespan
 
 COMPONENTS = Path(__file__).resolve().parents[2] / "components"
+
+NO_LIFESPAN = contextlib.asynccontextmanager(no_lifespan)
 
 
 def _declared() -> set[tuple[str, str, str, str, str | None]]:
@@ -45,7 +48,7 @@ def test_every_topic_but_dead_letters_has_a_dead_letter_topic() -> None:
 
 def test_dapr_subscribe_answers_the_apps_own_entries() -> None:
     router = subscription_router("agent-runner")
-    client = TestClient(create_service_app("t", no_lifespan, [router], app_api_token="sidecar"))
+    client = TestClient(create_service_app("t", NO_LIFESPAN, [router], app_api_token="sidecar"))
     assert client.get("/dapr/subscribe").status_code == 401  # only the sidecar asks
     entries = client.get("/dapr/subscribe", headers={"dapr-api-token": "sidecar"}).json()
     assert {e["topic"] for e in entries} == {
