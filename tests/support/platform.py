@@ -264,8 +264,13 @@ class Platform:
         name: str | None = None,
         env: Mapping[str, str] | None = None,
         app_port: int | None = None,
+        components: Path | None = None,
     ) -> Replica:
-        """Start one replica (app + daprd); call `wait_ready` before using it."""
+        """Start one replica (app + daprd); call `wait_ready` before using it.
+
+        `components` replaces the platform's copy of components/ for this sidecar only.
+        """
+        components = components or self.components
         name = name or f"{app_id}-{len([r for r in self.replicas if r.app_id == app_id])}"
         logs = self.workdir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -325,9 +330,9 @@ class Platform:
                 "127.0.0.1",
                 "--enable-metrics=false",
                 "--resources-path",
-                str(self.components),
+                str(components),
                 "--config",
-                str(self.components / "config" / f"{app_id}.yaml"),
+                str(components / "config" / f"{app_id}.yaml"),
                 "--enable-mtls",
                 "--sentry-address",
                 self._sentry().address,
