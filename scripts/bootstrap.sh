@@ -163,7 +163,10 @@ main() {
   write_daprd_shim
   start_redis
   bash scripts/local-database.sh
-  [ "$with_test_tools" = 1 ] && ensure_test_tools
+  if [ "$with_test_tools" = 1 ]; then
+    ensure_test_tools
+    bash scripts/compose-env.sh  # docker-compose.yml's per-app tokens (.env)
+  fi
   log "bootstrap done"
 }
 
