@@ -200,6 +200,12 @@ class Platform:
         """Put more secrets in the local secret store (before starting the sidecars)."""
         self.secrets = ensure_secrets(self.secrets_file, values)
 
+    def reload_sidecars(self) -> None:
+        """SIGHUP every running daprd: it reloads its runtime, and the file store its file."""
+        for replica in self.replicas:
+            if replica.daprd.poll() is None:
+                os.kill(replica.daprd.pid, signal.SIGHUP)
+
     @property
     def gateway(self) -> Replica:
         """The first running gateway replica."""
