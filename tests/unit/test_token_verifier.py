@@ -238,7 +238,10 @@ async def test_a_caller_that_goes_away_does_not_fail_the_others_waiting_for_the_
 
 async def test_with_entra_an_admin_binding_caps_the_app_role_and_a_recorded_row_does_not() -> None:
     entra = Issuer(ENTRA, "e1")
-    bound = {"capped": Role.VIEWER, "recorded": Binding(Role.VIEWER, pinned=False)}
+    bound: dict[str, Role | Binding] = {
+        "capped": Role.VIEWER,
+        "recorded": Binding(Role.VIEWER, pinned=False),
+    }
     check = verifier([entra], [policy(entra)], [], bound=bound)
     capped = await check.verify(entra.token(sub="capped", roles=["Admin"]))
     recorded = await check.verify(entra.token(sub="recorded", roles=["Admin"]))

@@ -9,14 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import Header, Request
 from pydantic import BaseModel, Field
 
 from auth_service.github_app import GitHubApp
 from dursor_contracts.problems import ProblemError
 from dursor_contracts.request_bodies import RequestBody
+from dursor_contracts.web import sidecar_router
 
-router = APIRouter(prefix="/internal/github", include_in_schema=False)
+router = sidecar_router("/internal/github")
 TOKEN_CALLER = "agent-runner"  # noqa: S105 - an app id
 PERMISSION_CALLER = "run-api"
 # GitHub logins: letters, digits and single hyphens (Apps' bots end in `[bot]`).
@@ -76,5 +77,6 @@ async def commenter_permission(
 
 def _only(caller: str, presented: str | None) -> None:
     if presented != caller:
-        # Defence in depth: Dapr's access control already refuses other callers.
+        # Defence in depth: Dapr's access control already refuses other callers. The
+        # header is trustworthy: the router's dependency checked the sidecar's token.
         raise ProblemError(403, "forbidden", "Forbidden", f"only {caller} may call this")

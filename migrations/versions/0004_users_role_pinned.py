@@ -3,8 +3,8 @@
 Rows that exist already were made by an Admin (or are the first admin), so they are
 pinned; rows recorded at first sight of an external identity are created unpinned.
 
-Revision ID: 0003_users_role_pinned
-Revises: 0002
+Revision ID: 0004_users_role_pinned
+Revises: 0003
 Create Date: 2026-11-29 23:55:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_users_role_pinned"
-down_revision: str | None = "0002"
+revision: str = "0004_users_role_pinned"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
