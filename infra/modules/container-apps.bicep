@@ -1,10 +1,11 @@
-// The Container Apps environment (in the app subnet, logs to Log Analytics, Dapr
-// telemetry to App Insights), its Dapr components, the migration job and one Container
-// App per service. Only events-gateway has external ingress; run-api and auth have
-// internal ingress (Dapr service invocation from the gateway); agent-runner has none.
+// The Container Apps environment (internal: no public address; Front Door reaches it over
+// Private Link; outbound through the egress firewall), its Dapr components, the migration
+// job and one Container App per service plus the static web UI. events-gateway and web
+// have `external` ingress (reachable from the VNet and the Private Link connection, not
+// from the internet); run-api and auth `internal` (other apps only); agent-runner none.
 //
 // deployStage lets scripts/deploy.sh bring things up in order on the first rollout:
-// foundation (environment + components) -> migrate (+ job) -> apps (+ the four apps).
+// foundation (environment + components) -> migrate (+ job) -> apps (+ the apps).
 
 import { ServiceScale } from './types.bicep'
 
@@ -13,18 +14,23 @@ param location string
 param tags object
 param appsSubnetId string
 param zoneRedundant bool
-param logAnalyticsName string
+param logAnalyticsWorkspaceId string
 param appInsightsName string
-param identityId string
-param identityClientId string
+@description('identities.bicep `list`: one {workload, name, id, clientId, principalId} per workload.')
+param identities array
 param keyVaultName string
-param keyVaultUri string
 param redisAddress string
-param redisClustered bool
 param registryServer string
 param imageTag string
 param storageBlobEndpoint string
 param storageContainerName string
+param postgresHost string
+@description('Port the services connect to (PgBouncer 6432 where available).')
+param postgresServicePort int
+param databaseName string
+@minValue(1)
+@maxValue(200)
+param databasePoolSize int
 @allowed([
   'local'
   'entra'
@@ -37,19 +43,16 @@ param gatewayScale ServiceScale
 param runApiScale ServiceScale
 param agentRunnerScale ServiceScale
 param authScale ServiceScale
+param webScale ServiceScale
 @description('Runs one agent-runner replica executes at once (DURSOR_MAX_CONCURRENCY).')
+@minValue(1)
 param agentRunnerSlots int
-@description('pendingEntriesCount works on Redis 6 (Azure Cache for Redis); lagCount needs Redis 7+.')
-@allowed([
-  'pendingEntriesCount'
-  'lagCount'
-])
-param agentRunnerScaleMetric string
-param agentRunnerScaleThreshold int
-@description('0 keeps the platform idle timeout (4 min, far above the gateway\'s 15 s SSE ping); 4-30 adds premium ingress on a dedicated D4 profile with that idle timeout.')
-@minValue(0)
+@description('Front Door profile id: the gateway refuses requests without this X-Azure-FDID.')
+param frontDoorId string
+@description('Unset keeps the platform idle timeout (4 min, far above the gateway\'s 15 s SSE ping); 4-30 adds premium ingress on a dedicated D4 profile with that idle timeout.')
+@minValue(4)
 @maxValue(30)
-param sseIdleTimeoutMinutes int = 0
+param premiumIngressIdleTimeoutMinutes int?
 @allowed([
   'foundation'
   'migrate'
@@ -57,13 +60,16 @@ param sseIdleTimeoutMinutes int = 0
 ])
 param deployStage string
 
-var premiumIngress = sseIdleTimeoutMinutes > 0
+var premiumIngress = premiumIngressIdleTimeoutMinutes != null
 var deployJob = deployStage != 'foundation'
 var deployApps = deployStage == 'apps'
-
-resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
-  name: logAnalyticsName
-}
+var identityOf = toObject(identities, entry => entry.workload)
+var daprApps = [
+  'events-gateway'
+  'run-api'
+  'agent-runner'
+  'auth'
+]
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
@@ -74,18 +80,16 @@ resource managedEnvironment 'Microsoft.App/managedEnvironments@2026-07-01' = {
   location: location
   tags: tags
   properties: {
+    // Logs go through the diagnostic setting below (no workspace key in the environment).
     appLogsConfiguration: {
-      destination: 'log-analytics'
-      logAnalyticsConfiguration: {
-        customerId: logAnalytics.properties.customerId
-        sharedKey: logAnalytics.listKeys().primarySharedKey
-      }
+      destination: 'azure-monitor'
     }
     daprAIConnectionString: appInsights.properties.ConnectionString
     vnetConfiguration: {
       infrastructureSubnetId: appsSubnetId
-      internal: false
+      internal: true
     }
+    publicNetworkAccess: 'Disabled'
     zoneRedundant: zoneRedundant
     workloadProfiles: concat([
       {
@@ -102,9 +106,29 @@ resource managedEnvironment 'Microsoft.App/managedEnvironments@2026-07-01' = {
     ] : [])
     ingressConfiguration: premiumIngress ? {
       workloadProfileName: 'ingress'
-      requestIdleTimeout: sseIdleTimeoutMinutes
+      requestIdleTimeout: premiumIngressIdleTimeoutMinutes
       terminationGracePeriodSeconds: 480
     } : null
+  }
+}
+
+resource environmentLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: managedEnvironment
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
 
@@ -112,20 +136,14 @@ module daprComponents './dapr-components.bicep' = {
   name: '${namePrefix}-dapr-components'
   params: {
     environmentName: managedEnvironment.name
-    keyVaultName: keyVaultName
-    identityClientId: identityClientId
+    vaultName: keyVaultName
     redisAddress: redisAddress
-    redisClustered: redisClustered
+    redisClientId: identityOf['dapr-redis'].clientId
+    secretStoreClientIds: toObject(daprApps, app => app, app => identityOf[app].clientId)
   }
 }
 
 func imageOf(registry string, service string, tag string) string => '${registry}/dursor/${service}:${tag}'
-
-func keyVaultSecret(vaultUri string, secretName string, identity string) object => {
-  name: secretName
-  keyVaultUrl: '${vaultUri}secrets/${secretName}'
-  identity: identity
-}
 
 func httpScaleRule(concurrentRequests int) object => {
   name: 'http-concurrency'
@@ -136,33 +154,24 @@ func httpScaleRule(concurrentRequests int) object => {
   }
 }
 
-var databaseUrlSecret = keyVaultSecret(keyVaultUri, 'postgresql-connection-string', identityId)
+func databaseUrl(login string, host string, port int, database string) string => 'postgresql+asyncpg://${login}@${host}:${port}/${database}?ssl=require'
 
-var redisPasswordSecret = keyVaultSecret(keyVaultUri, 'redis-password', identityId)
-
-var commonEnv = [
+// What every Dapr service reads, whoever it is.
+var sharedEnv = [
   {
     name: 'DURSOR_LOG_FORMAT'
     value: 'json'
   }
-  // Container Apps cannot load declarative subscriptions: services answer /dapr/subscribe.
+  // Declarative subscriptions are a preview resource on Container Apps: services answer
+  // /dapr/subscribe with the entries of components/subscriptions.yaml instead.
   {
     name: 'DURSOR_PROGRAMMATIC_SUBSCRIPTIONS'
     value: 'true'
   }
   {
-    name: 'DURSOR_DATABASE_URL'
-    secretRef: 'postgresql-connection-string'
-  }
-  {
     // Read by dursor_contracts.telemetry: traces and metrics go to Azure Monitor.
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
     secretRef: 'appinsights-connection-string'
-  }
-  {
-    // DefaultAzureCredential picks the user-assigned identity (Blob Storage).
-    name: 'AZURE_CLIENT_ID'
-    value: identityClientId
   }
   {
     name: 'DURSOR_AUTH_MODE'
@@ -181,6 +190,38 @@ var commonEnv = [
     value: entraTenantId
   }
   {
+    // Entra tokens of AZURE_CLIENT_ID's identity, renewed before expiry (dursor_contracts.db).
+    name: 'DURSOR_DATABASE_AUTH'
+    value: 'entra'
+  }
+  {
+    name: 'DURSOR_DATABASE_POOL_SIZE'
+    value: string(databasePoolSize)
+  }
+]
+
+// Who the service is: its app id, identity, PostgreSQL login and secret store.
+var ownEnv = toObject(daprApps, app => app, app => [
+  {
+    name: 'DURSOR_APP_ID'
+    value: app
+  }
+  {
+    name: 'AZURE_CLIENT_ID'
+    value: identityOf[app].clientId
+  }
+  {
+    name: 'DURSOR_DATABASE_URL'
+    value: databaseUrl(identityOf[app].name, postgresHost, postgresServicePort, databaseName)
+  }
+  {
+    name: 'DURSOR_SECRET_STORE'
+    value: 'secretstore-${app}'
+  }
+])
+
+var artifactsEnv = [
+  {
     name: 'DURSOR_ARTIFACTS_BACKEND'
     value: 'azure'
   }
@@ -194,33 +235,25 @@ var commonEnv = [
   }
 ]
 
-func appIdEnv(appId string) object => {
-  name: 'DURSOR_APP_ID'
-  value: appId
-}
-
-// KEDA reads the backlog of the run-requested stream for the consumer group Dapr
-// creates for agent-runner (pubsub's consumerID defaults to the app id).
-var runRequestedBacklogRule = {
-  name: 'run-requested-backlog'
+// KEDA's postgresql scaler asks how many runs are queued or running; replicas wanted =
+// ceil(count / slots per replica), between the app's min and max. Running runs count too,
+// so a replica busy with agents is never scaled in while work waits. It signs in as
+// agent-runner's identity (Entra token), which may read `runs`.
+var queuedRunsRule = {
+  name: 'queued-runs'
   custom: {
-    type: redisClustered ? 'redis-cluster-streams' : 'redis-streams'
-    metadata: union(redisClustered ? {
-      addresses: redisAddress
-    } : {
-      address: redisAddress
-    }, {
-      stream: 'run-requested'
-      consumerGroup: 'agent-runner'
-      enableTLS: 'true'
-      '${agentRunnerScaleMetric}': string(agentRunnerScaleThreshold)
-    })
-    auth: [
-      {
-        secretRef: 'redis-password'
-        triggerParameter: 'password'
-      }
-    ]
+    type: 'postgresql'
+    identity: identityOf['agent-runner'].id
+    metadata: {
+      host: postgresHost
+      port: '5432'
+      userName: identityOf['agent-runner'].name
+      dbName: databaseName
+      sslmode: 'require'
+      query: 'SELECT count(*) FROM runs WHERE status IN (\'queued\', \'running\')'
+      targetQueryValue: string(agentRunnerSlots)
+      activationTargetQueryValue: '0'
+    }
   }
 }
 
@@ -231,10 +264,15 @@ module migrateJob './migrate-job.bicep' = if (deployJob) {
     location: location
     tags: tags
     environmentId: managedEnvironment.id
-    identityId: identityId
+    identity: identityOf.migrate
     registryServer: registryServer
     image: imageOf(registryServer, 'run-api', imageTag)
-    keyVaultUri: keyVaultUri
+    databaseUrl: databaseUrl(identityOf.migrate.name, postgresHost, 5432, databaseName)
+    logins: map(daprApps, app => {
+      role: 'dursor_${replace(app, '-', '_')}'
+      login: identityOf[app].name
+      object_id: identityOf[app].principalId
+    })
   }
 }
 
@@ -245,31 +283,22 @@ module eventsGateway './container-app.bicep' = if (deployApps) {
     location: location
     tags: tags
     environmentId: managedEnvironment.id
-    identityId: identityId
+    identityId: identityOf['events-gateway'].id
     registryServer: registryServer
     image: imageOf(registryServer, 'events-gateway', imageTag)
     appId: 'events-gateway'
     appPort: 8080
     scale: gatewayScale
-    // The one public entry point, behind Front Door. SSE streams stay open through the
-    // ingress because the gateway sends `: ping` every 15 s (idle timeout: 4 min, or
-    // sseIdleTimeoutMinutes) and clients resume with Last-Event-ID after any cut.
+    // The one API entry point, reached only through Front Door's Private Link. SSE streams
+    // stay open through the ingress because the gateway sends `: ping` every 15 s (idle
+    // timeout: 4 min, or the premium ingress's) and clients resume with Last-Event-ID.
     ingress: 'external'
-    keyVaultSecrets: [
-      databaseUrlSecret
-      redisPasswordSecret
-    ]
     appInsightsName: appInsightsName
-    env: concat(commonEnv, [
-      appIdEnv('events-gateway')
+    env: concat(sharedEnv, ownEnv['events-gateway'], [
       {
-        // The gateway prunes the consumer groups of gone replicas (pubsub-broadcast).
-        name: 'DURSOR_REDIS_HOST'
-        value: redisAddress
-      }
-      {
-        name: 'DURSOR_REDIS_PASSWORD'
-        secretRef: 'redis-password'
+        // Requests whose X-Azure-FDID is not this profile's get 403 (defence in depth).
+        name: 'DURSOR_FRONT_DOOR_ID'
+        value: frontDoorId
       }
     ])
     scaleRules: [
@@ -288,20 +317,15 @@ module runApi './container-app.bicep' = if (deployApps) {
     location: location
     tags: tags
     environmentId: managedEnvironment.id
-    identityId: identityId
+    identityId: identityOf['run-api'].id
     registryServer: registryServer
     image: imageOf(registryServer, 'run-api', imageTag)
     appId: 'run-api'
     appPort: 8081
     scale: runApiScale
     ingress: 'internal'
-    keyVaultSecrets: [
-      databaseUrlSecret
-    ]
     appInsightsName: appInsightsName
-    env: concat(commonEnv, [
-      appIdEnv('run-api')
-    ])
+    env: concat(sharedEnv, ownEnv['run-api'], artifactsEnv)
     scaleRules: [
       httpScaleRule(runApiScale.?concurrentRequests ?? 100)
     ]
@@ -318,20 +342,15 @@ module agentRunner './container-app.bicep' = if (deployApps) {
     location: location
     tags: tags
     environmentId: managedEnvironment.id
-    identityId: identityId
+    identityId: identityOf['agent-runner'].id
     registryServer: registryServer
     image: imageOf(registryServer, 'agent-runner', imageTag)
     appId: 'agent-runner'
     appPort: 8082
     scale: agentRunnerScale
     ingress: 'none'
-    keyVaultSecrets: [
-      databaseUrlSecret
-      redisPasswordSecret
-    ]
     appInsightsName: appInsightsName
-    env: concat(commonEnv, [
-      appIdEnv('agent-runner')
+    env: concat(sharedEnv, ownEnv['agent-runner'], artifactsEnv, [
       {
         name: 'DURSOR_MAX_CONCURRENCY'
         value: string(agentRunnerSlots)
@@ -342,7 +361,7 @@ module agentRunner './container-app.bicep' = if (deployApps) {
       }
     ])
     scaleRules: [
-      runRequestedBacklogRule
+      queuedRunsRule
     ]
     volumes: [
       {
@@ -372,20 +391,15 @@ module auth './container-app.bicep' = if (deployApps) {
     location: location
     tags: tags
     environmentId: managedEnvironment.id
-    identityId: identityId
+    identityId: identityOf.auth.id
     registryServer: registryServer
     image: imageOf(registryServer, 'auth', imageTag)
     appId: 'auth'
     appPort: 8083
     scale: authScale
     ingress: 'internal'
-    keyVaultSecrets: [
-      databaseUrlSecret
-    ]
     appInsightsName: appInsightsName
-    env: concat(commonEnv, [
-      appIdEnv('auth')
-    ])
+    env: concat(sharedEnv, ownEnv.auth)
     scaleRules: [
       httpScaleRule(authScale.?concurrentRequests ?? 100)
     ]
@@ -393,6 +407,31 @@ module auth './container-app.bicep' = if (deployApps) {
   dependsOn: [
     daprComponents
   ]
+}
+
+// The browser UI: static files (web/Dockerfile), no Dapr, no secrets, no data access.
+module web './container-app.bicep' = if (deployApps) {
+  name: '${namePrefix}-web'
+  params: {
+    name: '${namePrefix}-web'
+    location: location
+    tags: tags
+    environmentId: managedEnvironment.id
+    identityId: identityOf.web.id
+    registryServer: registryServer
+    image: imageOf(registryServer, 'web', imageTag)
+    appId: 'web'
+    daprEnabled: false
+    appPort: 8080
+    scale: webScale
+    ingress: 'external'
+    env: []
+    livenessPath: '/'
+    readinessPath: '/'
+    scaleRules: [
+      httpScaleRule(webScale.?concurrentRequests ?? 100)
+    ]
+  }
 }
 
 output environmentId string = managedEnvironment.id
@@ -403,6 +442,9 @@ output appNames object = {
   runApi: '${namePrefix}-run-api'
   agentRunner: '${namePrefix}-agent-runner'
   auth: '${namePrefix}-auth'
+  web: '${namePrefix}-web'
 }
-@description('Public host name of events-gateway (empty before the apps stage).')
+@description('Host name of events-gateway inside the environment (empty before the apps stage).')
 output gatewayFqdn string = deployApps ? eventsGateway.outputs.fqdn : ''
+@description('Host name of the web UI inside the environment (empty before the apps stage).')
+output webFqdn string = deployApps ? web.outputs.fqdn : ''
