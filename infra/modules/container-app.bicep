@@ -12,6 +12,8 @@ param tags object
 param environmentId string
 @description('Resource id of the app\'s own user-assigned identity.')
 param identityId string
+@description('Further identities the app\'s sidecar signs in with (the Dapr Redis components\' identity).')
+param sidecarIdentityIds string[] = []
 param registryServer string
 param image string
 @description('Dapr app id (the same as in dapr.yaml and the component scopes), or the app\'s name without Dapr.')
@@ -80,9 +82,9 @@ resource app 'Microsoft.App/containerApps@2026-07-01' = {
   })
   identity: {
     type: 'UserAssigned'
-    userAssignedIdentities: {
-      '${identityId}': {}
-    }
+    userAssignedIdentities: toObject(concat([
+      identityId
+    ], sidecarIdentityIds), id => id, id => {})
   }
   properties: {
     environmentId: environmentId

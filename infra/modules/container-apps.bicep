@@ -284,6 +284,9 @@ module eventsGateway './container-app.bicep' = if (deployApps) {
     tags: tags
     environmentId: managedEnvironment.id
     identityId: identityOf['events-gateway'].id
+    sidecarIdentityIds: [
+      identityOf['dapr-redis'].id
+    ]
     registryServer: registryServer
     image: imageOf(registryServer, 'events-gateway', imageTag)
     appId: 'events-gateway'
@@ -318,6 +321,9 @@ module runApi './container-app.bicep' = if (deployApps) {
     tags: tags
     environmentId: managedEnvironment.id
     identityId: identityOf['run-api'].id
+    sidecarIdentityIds: [
+      identityOf['dapr-redis'].id
+    ]
     registryServer: registryServer
     image: imageOf(registryServer, 'run-api', imageTag)
     appId: 'run-api'
@@ -343,6 +349,9 @@ module agentRunner './container-app.bicep' = if (deployApps) {
     tags: tags
     environmentId: managedEnvironment.id
     identityId: identityOf['agent-runner'].id
+    sidecarIdentityIds: [
+      identityOf['dapr-redis'].id
+    ]
     registryServer: registryServer
     image: imageOf(registryServer, 'agent-runner', imageTag)
     appId: 'agent-runner'
@@ -392,6 +401,9 @@ module auth './container-app.bicep' = if (deployApps) {
     tags: tags
     environmentId: managedEnvironment.id
     identityId: identityOf.auth.id
+    sidecarIdentityIds: [
+      identityOf['dapr-redis'].id
+    ]
     registryServer: registryServer
     image: imageOf(registryServer, 'auth', imageTag)
     appId: 'auth'
