@@ -301,6 +301,7 @@ module containerApps './modules/container-apps.bicep' = {
     location: location
     tags: tags
     appsSubnetId: network.outputs.appsSubnetId
+    appsSubnetPrefix: appsSubnetPrefix
     zoneRedundant: zoneRedundant
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
     appInsightsName: monitoring.outputs.appInsightsName

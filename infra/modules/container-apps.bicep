@@ -13,6 +13,8 @@ param namePrefix string
 param location string
 param tags object
 param appsSubnetId string
+@description('Address range of the apps subnet: the ingress proxies the gateway trusts for X-Forwarded-For.')
+param appsSubnetPrefix string
 param zoneRedundant bool
 param logAnalyticsWorkspaceId string
 param appInsightsName string
@@ -302,6 +304,13 @@ module eventsGateway './container-app.bicep' = if (deployApps) {
         // Requests whose X-Azure-FDID is not this profile's get 403 (defence in depth).
         name: 'DURSOR_FRONT_DOOR_ID'
         value: frontDoorId
+      }
+      {
+        // The per-client rate limit reads the address Front Door forwards, not the proxy's.
+        name: 'DURSOR_TRUSTED_PROXIES'
+        value: string([
+          appsSubnetPrefix
+        ])
       }
     ])
     scaleRules: [

@@ -78,6 +78,9 @@ def test_gateway_refuses_requests_that_bypassed_front_door(template: dict[str, T
     apps = {c.symbol: c for c in module_calls(template["container-apps"])}
     env = text(apps["eventsGateway"].params["env"])
     assert re.search(r"name: 'DURSOR_FRONT_DOOR_ID'\s+value: frontDoorId", env)
+    assert re.search(
+        r"name: 'DURSOR_TRUSTED_PROXIES'\s+value: string\(\[\s*appsSubnetPrefix\s*\]\)", env
+    )
     main = {c.symbol: c for c in module_calls(template["main"])}
     assert text(main["containerApps"].params["frontDoorId"]) == (
         "frontDoorProfile.outputs.frontDoorId"
