@@ -25,7 +25,7 @@ from .bicep_tree import (
     variables,
     walk,
 )
-from .conftest import INFRA, bicepparam_files, relative
+from .conftest import INFRA, REPO, bicepparam_files, dapr_apps, relative, yaml_documents
 
 SENSITIVE_NAME = re.compile(
     r"(password|secret|token|connectionstring|privatekey|accesskey|accountkey|sharedkey|"
@@ -187,3 +187,25 @@ def test_secure_parameters_are_read_from_the_environment(
     literal = [name for name in secure & set(assigned) if assigned[name].type != "call_expression"]
     assert literal == []
     assert declarations(trees[path], "parameter_declaration") == []
+
+
+def local_allowed_secrets() -> dict[str, set[str]]:
+    """App id -> secrets its sidecar may read locally (components/config/<app>.yaml)."""
+    found = {}
+    for path in sorted((REPO / "components/config").glob("*.yaml")):
+        (config,) = yaml_documents(path)
+        scopes = config["spec"]["secrets"]["scopes"]
+        (store,) = [s for s in scopes if s["storeName"] == "secretstore"]
+        assert store["defaultAccess"] == "deny", path.name
+        found[config["metadata"]["name"]] = set(store["allowedSecrets"])
+    return found
+
+
+def test_each_app_reads_in_azure_what_it_reads_locally(template: dict[str, Tree]) -> None:
+    """Key Vault grants mirror the local secret scopes; only database URLs (Entra) drop out."""
+    local = local_allowed_secrets()
+    assert set(local) == set(dapr_apps())
+    database_urls = {name for names in local.values() for name in names}
+    database_urls = {n for n in database_urls if n.startswith("postgresql-connection-string")}
+    expected = {app: names - database_urls for app, names in local.items()}
+    assert granted_secrets(template) == expected
