@@ -1,8 +1,8 @@
 // Front Door routes on the profile of frontdoor-profile.bicep, to origins reached over
 // Private Link (a Front Door managed private endpoint to the internal Container Apps
 // environment; scripts/deploy.sh approves the connection):
-//   /v1/*, /openapi.json  -> events-gateway, never cached or compressed (SSE streams as
-//                            the gateway writes them; `sse` rule set below);
+//   /v1/*, /openapi.json, /docs -> events-gateway, never cached or compressed (SSE as
+//                            the gateway writes it; `sse` rule set below);
 //   /assets/*             -> web, cached at the edge for a year (file names carry a content
 //                            hash) and compressed;
 //   /*                    -> web, not cached; paths without a file extension are served
@@ -229,6 +229,7 @@ resource apiRoute 'Microsoft.Cdn/profiles/afdEndpoints/routes@2026-10-01' = {
     patternsToMatch: [
       '/v1/*'
       '/openapi.json'
+      '/docs'
     ]
     supportedProtocols: [
       'Http'
