@@ -79,7 +79,8 @@ resource policy 'Microsoft.Network/firewallPolicies@2026-03-01' = {
     sku: {
       tier: tier
     }
-    threatIntelMode: 'Deny'
+    // Basic policies support threat intelligence in alert mode only.
+    threatIntelMode: basic ? 'Alert' : 'Deny'
   }
 }
 
