@@ -150,3 +150,21 @@ def test_only_data_plane_roles_are_granted(template: dict[str, Tree]) -> None:
         assert set(GUID.findall(text(template[module].root_node))) == expected, module
     granted = {module for module, tree in template.items() if resources(tree, ROLE)}
     assert granted == set(LEAST_ROLES)
+
+
+def test_readme_identity_table_names_every_workload(template: dict[str, Tree]) -> None:
+    """infra/README.md says what each identity may do, for every identity the templates make."""
+    readme = (REPO / "infra/README.md").read_text()
+    workloads = [*dapr_apps(), "web", "migrate", "dapr-redis"]
+    rows = set(re.findall(r"^\| `id-<env>-([a-z-]+)` \|", readme, re.MULTILINE))
+    assert rows == set(workloads)
+    for app, entry in access(template).items():
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `id-<env>-{app}`"))
+        for secret in string_list_of(prop(entry, "secrets")):
+            assert f"`{secret}`" in row, (app, secret)
+
+
+def string_list_of(node: Node | None) -> list[str]:
+    """Values of an array of string literals."""
+    assert node is not None
+    return [v for item in node.named_children if (v := string_value(item)) is not None]
