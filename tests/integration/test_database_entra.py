@@ -8,14 +8,17 @@ fresh database here, the way tests/standins/ stand in for other Azure services.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dursor_contracts.db import create_engine
 from dursor_contracts.entra_logins import EntraLogin, ensure_logins
+from tests.support.backing import postgres_process
 from tests.support.databases import DatabaseFactory
 
 STAND_IN = (
@@ -52,23 +55,49 @@ async def azure_like(databases: DatabaseFactory) -> AsyncIterator[tuple[AsyncEng
     await engine.dispose()
 
 
-async def test_every_new_connection_asks_the_password_source(databases: DatabaseFactory) -> None:
-    """asyncpg awaits the hook's password on each connection it opens, never a cached string."""
-    asked: list[int] = []
+@pytest.fixture(scope="module")
+def password_server() -> Iterator[str]:
+    """A server of our own that checks passwords (scram), whatever the shared one does."""
+    with postgres_process() as url:
+        yield url
+
+
+@pytest.fixture
+async def token_login(password_server: str) -> AsyncIterator[tuple[str, str]]:
+    """A login whose password is a token value: (its URL without password, the token)."""
+    owner = create_engine(password_server, pool_size=1)
+    login, token = f"entra_probe_{uuid.uuid4().hex[:8]}", f"token-{uuid.uuid4().hex}"
+    async with owner.begin() as conn:
+        await conn.execute(text(f"CREATE ROLE {login} LOGIN PASSWORD '{token}'"))
+    url = make_url(password_server).set(username=login, password=None)
+    yield url.render_as_string(hide_password=False), token
+    async with owner.begin() as conn:
+        await conn.execute(text(f"DROP ROLE {login}"))
+    await owner.dispose()
+
+
+async def test_each_new_connection_signs_in_with_the_current_token(
+    token_login: tuple[str, str],
+) -> None:
+    """asyncpg awaits the hook's password for every connection it opens; a stale one fails."""
+    url, token = token_login
+    handed_out: list[str] = []
+    current = [token]
 
     async def password() -> str:
-        asked.append(len(asked))
-        return "an-entra-token"
+        handed_out.append(current[0])
+        return current[0]
 
-    engine = create_engine(await databases.fresh(), pool_size=1, password=password)
+    engine = create_engine(url, pool_size=1, password=password)
     try:
         async with engine.connect() as conn:
-            assert await conn.scalar(text("SELECT 1")) == 1
-        assert len(asked) == 1
+            assert await conn.scalar(text("SELECT current_user")) == make_url(url).username
         await engine.dispose()
-        async with engine.connect() as conn:
-            await conn.scalar(text("SELECT 1"))
-        assert len(asked) == 2
+        current[0] = "an-expired-token"
+        with pytest.raises(DBAPIError, match="password authentication failed"):
+            async with engine.connect():
+                pass
+        assert handed_out == [token, "an-expired-token"]
     finally:
         await engine.dispose()
 
