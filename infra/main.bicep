@@ -294,20 +294,39 @@ module frontDoorProfile './modules/frontdoor-profile.bicep' = {
   }
 }
 
+module containerEnvironment './modules/container-environment.bicep' = {
+  name: 'container-environment'
+  params: {
+    namePrefix: namePrefix
+    location: location
+    tags: tags
+    appsSubnetId: network.outputs.appsSubnetId
+    zoneRedundant: zoneRedundant
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    appInsightsName: monitoring.outputs.appInsightsName
+    identities: identities.outputs.list
+    daprApps: daprApps
+    keyVaultName: keyVault.outputs.name
+    redisAddress: cache.outputs.address
+    premiumIngressIdleTimeoutMinutes: premiumIngressIdleTimeoutMinutes
+  }
+  // Egress must work before the environment pulls images and signs in.
+  dependsOn: [
+    egress
+  ]
+}
+
 module containerApps './modules/container-apps.bicep' = {
   name: 'container-apps'
   params: {
     namePrefix: namePrefix
     location: location
     tags: tags
-    appsSubnetId: network.outputs.appsSubnetId
+    environmentId: containerEnvironment.outputs.id
     appsSubnetPrefix: appsSubnetPrefix
-    zoneRedundant: zoneRedundant
-    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
     appInsightsName: monitoring.outputs.appInsightsName
     identities: identities.outputs.list
-    keyVaultName: keyVault.outputs.name
-    redisAddress: cache.outputs.address
+    daprApps: daprApps
     registryServer: registry.outputs.loginServer
     imageTag: imageTag
     storageBlobEndpoint: storage.outputs.blobEndpoint
@@ -327,13 +346,8 @@ module containerApps './modules/container-apps.bicep' = {
     webScale: webScale
     agentRunnerSlots: agentRunnerSlots
     frontDoorId: frontDoorProfile.outputs.frontDoorId
-    premiumIngressIdleTimeoutMinutes: premiumIngressIdleTimeoutMinutes
     deployStage: deployStage
   }
-  // Egress must work before the first revision pulls images and signs in.
-  dependsOn: [
-    egress
-  ]
 }
 
 module frontDoor './modules/frontdoor.bicep' = if (deployApps) {
@@ -341,7 +355,7 @@ module frontDoor './modules/frontdoor.bicep' = if (deployApps) {
   params: {
     profileName: frontDoorProfile.outputs.profileName
     endpointName: frontDoorProfile.outputs.endpointName
-    environmentId: containerApps.outputs.environmentId
+    environmentId: containerEnvironment.outputs.id
     environmentLocation: location
     gatewayFqdn: containerApps.outputs.gatewayFqdn
     webFqdn: containerApps.outputs.webFqdn
@@ -365,8 +379,8 @@ module alerts './modules/alerts.bicep' = {
 output registryName string = registry.outputs.name
 output registryLoginServer string = registry.outputs.loginServer
 output keyVaultName string = keyVault.outputs.name
-output containerAppsEnvironmentName string = containerApps.outputs.environmentName
-output containerAppsEnvironmentId string = containerApps.outputs.environmentId
+output containerAppsEnvironmentName string = containerEnvironment.outputs.name
+output containerAppsEnvironmentId string = containerEnvironment.outputs.id
 output migrateJobName string = containerApps.outputs.migrateJobName
 output appNames object = containerApps.outputs.appNames
 output frontDoorHostName string = frontDoorProfile.outputs.endpointHostName

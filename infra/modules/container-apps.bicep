@@ -1,8 +1,8 @@
-// The Container Apps environment (internal: no public address; Front Door reaches it over
-// Private Link; outbound through the egress firewall), its Dapr components, the migration
-// job and one Container App per service plus the static web UI. events-gateway and web
-// have `external` ingress (reachable from the VNet and the Private Link connection, not
-// from the internet); run-api and auth `internal` (other apps only); agent-runner none.
+// The migration job and one Container App per service plus the static web UI, in the
+// environment of container-environment.bicep (whose Dapr components they load).
+// events-gateway and web have `external` ingress (reachable from the VNet and the Private
+// Link connection, not from the internet); run-api and auth `internal` (other apps
+// only); agent-runner none.
 //
 // deployStage lets scripts/deploy.sh bring things up in order on the first rollout:
 // foundation (environment + components) -> migrate (+ job) -> apps (+ the apps).
@@ -12,16 +12,15 @@ import { ServiceScale } from './types.bicep'
 param namePrefix string
 param location string
 param tags object
-param appsSubnetId string
+@description('The environment of container-environment.bicep.')
+param environmentId string
 @description('Address range of the apps subnet: the ingress proxies the gateway trusts for X-Forwarded-For.')
 param appsSubnetPrefix string
-param zoneRedundant bool
-param logAnalyticsWorkspaceId string
 param appInsightsName string
 @description('identities.bicep `list`: one {workload, name, id, clientId, principalId} per workload.')
 param identities array
-param keyVaultName string
-param redisAddress string
+@description('App ids of the Dapr-enabled services (main.bicep: the keys of `access`).')
+param daprApps string[]
 param registryServer string
 param imageTag string
 param storageBlobEndpoint string
@@ -51,10 +50,6 @@ param webScale ServiceScale
 param agentRunnerSlots int
 @description('Front Door profile id: the gateway refuses requests without this X-Azure-FDID.')
 param frontDoorId string
-@description('Unset keeps the platform idle timeout (4 min, far above the gateway\'s 15 s SSE ping); 4-30 adds premium ingress on a dedicated D4 profile with that idle timeout.')
-@minValue(4)
-@maxValue(30)
-param premiumIngressIdleTimeoutMinutes int?
 @allowed([
   'foundation'
   'migrate'
@@ -62,88 +57,9 @@ param premiumIngressIdleTimeoutMinutes int?
 ])
 param deployStage string
 
-var premiumIngress = premiumIngressIdleTimeoutMinutes != null
 var deployJob = deployStage != 'foundation'
 var deployApps = deployStage == 'apps'
 var identityOf = toObject(identities, entry => entry.workload)
-var daprApps = [
-  'events-gateway'
-  'run-api'
-  'agent-runner'
-  'auth'
-]
-
-resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
-  name: appInsightsName
-}
-
-resource managedEnvironment 'Microsoft.App/managedEnvironments@2026-07-01' = {
-  name: '${namePrefix}-env'
-  location: location
-  tags: tags
-  properties: {
-    // Logs go through the diagnostic setting below (no workspace key in the environment).
-    appLogsConfiguration: {
-      destination: 'azure-monitor'
-    }
-    daprAIConnectionString: appInsights.properties.ConnectionString
-    vnetConfiguration: {
-      infrastructureSubnetId: appsSubnetId
-      internal: true
-    }
-    publicNetworkAccess: 'Disabled'
-    zoneRedundant: zoneRedundant
-    workloadProfiles: concat([
-      {
-        name: 'Consumption'
-        workloadProfileType: 'Consumption'
-      }
-    ], premiumIngress ? [
-      {
-        name: 'ingress'
-        workloadProfileType: 'D4'
-        minimumCount: 2
-        maximumCount: 3
-      }
-    ] : [])
-    ingressConfiguration: premiumIngress ? {
-      workloadProfileName: 'ingress'
-      requestIdleTimeout: premiumIngressIdleTimeoutMinutes
-      terminationGracePeriodSeconds: 480
-    } : null
-  }
-}
-
-resource environmentLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
-  name: 'to-log-analytics'
-  scope: managedEnvironment
-  properties: {
-    workspaceId: logAnalyticsWorkspaceId
-    logs: [
-      {
-        categoryGroup: 'allLogs'
-        enabled: true
-      }
-    ]
-    metrics: [
-      {
-        category: 'AllMetrics'
-        enabled: true
-      }
-    ]
-  }
-}
-
-module daprComponents './dapr-components.bicep' = {
-  name: '${namePrefix}-dapr-components'
-  params: {
-    environmentName: managedEnvironment.name
-    vaultName: keyVaultName
-    redisAddress: redisAddress
-    redisClientId: identityOf['dapr-redis'].clientId
-    secretStoreClientIds: toObject(daprApps, app => app, app => identityOf[app].clientId)
-  }
-}
 
 func imageOf(registry string, service string, tag string) string => '${registry}/dursor/${service}:${tag}'
 
@@ -265,7 +181,7 @@ module migrateJob './migrate-job.bicep' = if (deployJob) {
     name: '${namePrefix}-migrate-db'
     location: location
     tags: tags
-    environmentId: managedEnvironment.id
+    environmentId: environmentId
     identity: identityOf.migrate
     registryServer: registryServer
     image: imageOf(registryServer, 'run-api', imageTag)
@@ -284,7 +200,7 @@ module eventsGateway './container-app.bicep' = if (deployApps) {
     name: '${namePrefix}-events-gateway'
     location: location
     tags: tags
-    environmentId: managedEnvironment.id
+    environmentId: environmentId
     identityId: identityOf['events-gateway'].id
     sidecarIdentityIds: [
       identityOf['dapr-redis'].id
@@ -317,9 +233,6 @@ module eventsGateway './container-app.bicep' = if (deployApps) {
       httpScaleRule(gatewayScale.?concurrentRequests ?? 200)
     ]
   }
-  dependsOn: [
-    daprComponents
-  ]
 }
 
 module runApi './container-app.bicep' = if (deployApps) {
@@ -328,7 +241,7 @@ module runApi './container-app.bicep' = if (deployApps) {
     name: '${namePrefix}-run-api'
     location: location
     tags: tags
-    environmentId: managedEnvironment.id
+    environmentId: environmentId
     identityId: identityOf['run-api'].id
     sidecarIdentityIds: [
       identityOf['dapr-redis'].id
@@ -345,9 +258,6 @@ module runApi './container-app.bicep' = if (deployApps) {
       httpScaleRule(runApiScale.?concurrentRequests ?? 100)
     ]
   }
-  dependsOn: [
-    daprComponents
-  ]
 }
 
 module agentRunner './container-app.bicep' = if (deployApps) {
@@ -356,7 +266,7 @@ module agentRunner './container-app.bicep' = if (deployApps) {
     name: '${namePrefix}-agent-runner'
     location: location
     tags: tags
-    environmentId: managedEnvironment.id
+    environmentId: environmentId
     identityId: identityOf['agent-runner'].id
     sidecarIdentityIds: [
       identityOf['dapr-redis'].id
@@ -397,9 +307,6 @@ module agentRunner './container-app.bicep' = if (deployApps) {
     // replica killed anyway loses its lease and the reaper requeues the run.
     terminationGracePeriodSeconds: 120
   }
-  dependsOn: [
-    daprComponents
-  ]
 }
 
 module auth './container-app.bicep' = if (deployApps) {
@@ -408,7 +315,7 @@ module auth './container-app.bicep' = if (deployApps) {
     name: '${namePrefix}-auth'
     location: location
     tags: tags
-    environmentId: managedEnvironment.id
+    environmentId: environmentId
     identityId: identityOf.auth.id
     sidecarIdentityIds: [
       identityOf['dapr-redis'].id
@@ -425,9 +332,6 @@ module auth './container-app.bicep' = if (deployApps) {
       httpScaleRule(authScale.?concurrentRequests ?? 100)
     ]
   }
-  dependsOn: [
-    daprComponents
-  ]
 }
 
 // The browser UI: static files (web/Dockerfile), no Dapr, no secrets, no data access.
@@ -437,7 +341,7 @@ module web './container-app.bicep' = if (deployApps) {
     name: '${namePrefix}-web'
     location: location
     tags: tags
-    environmentId: managedEnvironment.id
+    environmentId: environmentId
     identityId: identityOf.web.id
     registryServer: registryServer
     image: imageOf(registryServer, 'web', imageTag)
@@ -455,8 +359,6 @@ module web './container-app.bicep' = if (deployApps) {
   }
 }
 
-output environmentId string = managedEnvironment.id
-output environmentName string = managedEnvironment.name
 output migrateJobName string = '${namePrefix}-migrate-db'
 output appNames object = {
   eventsGateway: '${namePrefix}-events-gateway'

@@ -41,7 +41,7 @@ def literal(node: Node | None) -> str | None:
 
 def test_environment_is_internal_without_public_access(template: dict[str, Tree]) -> None:
     """No public address: the environment's load balancer is internal and public access off."""
-    env = one(template["container-apps"], "Microsoft.App/managedEnvironments").body
+    env = one(template["container-environment"], "Microsoft.App/managedEnvironments").body
     assert text(prop(env, "properties", "vnetConfiguration", "internal") or env) == "true"
     assert literal(prop(env, "properties", "publicNetworkAccess")) == "Disabled"
 
@@ -59,9 +59,7 @@ def test_every_origin_is_a_private_link_to_the_environment(template: dict[str, T
         assert shared is not None, origin.symbol
         assert text(shared) == "privateLink", origin.symbol
     main = {c.symbol: c for c in module_calls(template["main"])}
-    assert text(main["frontDoor"].params["environmentId"]) == (
-        "containerApps.outputs.environmentId"
-    )
+    assert text(main["frontDoor"].params["environmentId"]) == "containerEnvironment.outputs.id"
 
 
 def test_private_link_needs_and_gets_premium(template: dict[str, Tree]) -> None:

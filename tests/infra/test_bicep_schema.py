@@ -40,7 +40,7 @@ MUTATIONS = {
         "retryBackOff.maxIntervalInMiliseconds: unknown property",
     ),
     "idle timeout parameter allowing 1-3 (the schema allows 4-30)": (
-        "modules/container-apps.bicep",
+        "modules/container-environment.bicep",
         "@minValue(4)\n@maxValue(30)\nparam premiumIngressIdleTimeoutMinutes",
         "@minValue(1)\n@maxValue(3)\nparam premiumIngressIdleTimeoutMinutes",
         "requestIdleTimeout: param premiumIngressIdleTimeoutMinutes allows 1, below [4, 30]",

@@ -158,15 +158,20 @@ def test_each_app_has_a_key_vault_store_of_its_own(template: dict[str, Tree]) ->
 
 def test_every_dapr_app_finds_its_own_secret_store(template: dict[str, Tree]) -> None:
     """DURSOR_SECRET_STORE names the app's store; every Dapr app gets one."""
-    tree = template["container-apps"]
-    own_env = text(variables(tree)["ownEnv"])
+    own_env = text(variables(template["container-apps"])["ownEnv"])
     assert re.search(r"name: 'DURSOR_SECRET_STORE'\s+value: 'secretstore-\$\{app\}'", own_env)
     components_call = next(
-        c for c in module_calls(tree) if c.path.endswith("dapr-components.bicep")
+        c
+        for c in module_calls(template["container-environment"])
+        if c.path.endswith("dapr-components.bicep")
     )
     stores = text(components_call.params["secretStoreClientIds"])
     assert stores.startswith("toObject(daprApps,")
-    assert set(string_list(variables(tree)["daprApps"]) or []) == set(dapr_apps())
+    main = {c.symbol: c.params for c in module_calls(template["main"])}
+    assert text(main["containerEnvironment"]["daprApps"]) == "daprApps"
+    assert text(main["containerApps"]["daprApps"]) == "daprApps"
+    access = properties(variables(template["main"])["access"])
+    assert set(access) == set(dapr_apps())
 
 
 def retry_targets() -> dict[str, dict[str, Any]]:
