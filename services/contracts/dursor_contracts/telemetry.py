@@ -1,13 +1,15 @@
 """OpenTelemetry traces and metrics: Azure Monitor if configured, else OTLP, a file or the console.
 
 Every span's URL attributes lose the values of credential-like query parameters before
-any exporter sees them (`RedactingSpanProcessor`, installed first on every provider).
+any exporter sees them: as a span starts (`RedactingSpanProcessor`, client spans), and
+again in the server request hook, because the ASGI middleware sets its attributes a
+second time after the start.
 """
 
 from __future__ import annotations
 
 import os
-from typing import IO
+from typing import IO, Any
 
 from fastapi import FastAPI
 from opentelemetry import context, metrics, propagate, trace
@@ -36,18 +38,23 @@ QUERY_ATTRIBUTES = ("url.query",)
 _configured = False
 
 
+def redact_span_urls(span: trace.Span) -> None:
+    """Replace secret query values in the span's URL attributes."""
+    attributes = getattr(span, "attributes", None) or {}
+    for name in URL_ATTRIBUTES + QUERY_ATTRIBUTES:
+        value = attributes.get(name)
+        if isinstance(value, str):
+            redacted = redact_query(value) if name in QUERY_ATTRIBUTES else redact_url(value)
+            if redacted != value:
+                span.set_attribute(name, redacted)
+
+
 class RedactingSpanProcessor(SpanProcessor):
     """Replaces secret query values in a span's URL attributes as the span starts."""
 
     def on_start(self, span: Span, parent_context: context.Context | None = None) -> None:
         """Rewrite the URL attributes the instrumentation set when it started the span."""
-        attributes = span.attributes or {}
-        for name in URL_ATTRIBUTES + QUERY_ATTRIBUTES:
-            value = attributes.get(name)
-            if isinstance(value, str):
-                redacted = redact_query(value) if name in QUERY_ATTRIBUTES else redact_url(value)
-                if redacted != value:
-                    span.set_attribute(name, redacted)
+        redact_span_urls(span)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Nothing to do once the span has ended."""
@@ -115,13 +122,26 @@ def configure_telemetry(app_id: str) -> None:
     HTTPXClientInstrumentor().instrument()
 
 
-def instrument_app(app: FastAPI) -> None:
+def instrument_app(
+    app: FastAPI,
+    tracer_provider: trace.TracerProvider | None = None,
+    meter_provider: metrics.MeterProvider | None = None,
+) -> None:
     """Trace every request; the sidecar's `traceparent` header continues the caller's trace."""
     # No span per ASGI send/receive: an SSE stream sends for every frame for hours, and
     # those spans cost CPU per frame and memory per open stream while saying nothing.
     FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="healthz,readyz", exclude_spans=["send", "receive"]
+        app,
+        excluded_urls="healthz,readyz",
+        exclude_spans=["send", "receive"],
+        server_request_hook=_redact_server_span,
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
     )
+
+
+def _redact_server_span(span: trace.Span, _: dict[str, Any]) -> None:
+    redact_span_urls(span)
 
 
 def current_traceparent() -> str | None:
