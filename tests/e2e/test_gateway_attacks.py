@@ -6,24 +6,47 @@ and without a token, must get a 400/404 and make no call to the gateway's sideca
 gateway's daprd logs every API call it serves (`--enable-api-logging`), and after the
 attacks only a control request's calls may appear there. Requests are written to the
 socket byte for byte (tests.support.raw_http); httpx would normalise them.
+
+Stream tickets are attacked too: replayed (also on two replicas at once), expired,
+forged, or presented for another stream, they open nothing; tokens in URLs are refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from events_gateway.public_api import route_table
+from tests.conftest import running_platform
+from tests.support.git_remote import make_remote
 from tests.support.leak_scan import platform_secrets
 from tests.support.platform import Platform, Replica
 from tests.support.raw_http import RawResponse, send_raw
+from tests.support.sse import Frame, collect, frames
 
 pytestmark = pytest.mark.e2e
+# Short-lived stream tickets, so the expiry test need not wait a minute.
+ATTACK_ENV = {"DURSOR_STREAM_TICKET_TTL_SECONDS": "3", "DURSOR_LOG_BATCH_SECONDS": "0.02"}
+
+
+@pytest.fixture(scope="module")
+async def platform(
+    backing: Any, databases: Any, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Platform]:
+    """One replica of each service, stream tickets valid for 3 s."""
+    workdir = tmp_path_factory.mktemp("attacks")
+    async with running_platform(backing, databases, workdir, ATTACK_ENV) as started:
+        yield started
+
 
 ROLES = ("anonymous", "viewer", "developer", "admin")
 PREFIXES = ("/v1/runs/", "/v1/tasks/", "/v1/auth/", "/v1/github/webhook/")
@@ -233,3 +256,187 @@ async def test_a_request_target_is_checked_raw_not_after_decoding(platform: Plat
     )
     assert clean.status == 404
     assert clean.json()["detail"] == f"run {run} does not exist"
+
+
+async def run_to_its_end(platform: Platform, task_id: str, lines: int) -> dict[str, Any]:
+    """A `chatty` run of the task, followed to its end: its id and every frame."""
+    async with httpx.AsyncClient(
+        base_url=platform.gateway.url, headers=platform.bearer("developer"), timeout=60
+    ) as client:
+        accepted = await client.post(
+            f"/v1/tasks/{task_id}/runs",
+            json={
+                "instruction": str(lines),
+                "executors": [{"type": "command", "options": {"template": "chatty"}}],
+            },
+        )
+        assert accepted.status_code == 202, accepted.text
+        run_id = accepted.json()["runs"][0]["id"]
+        status, seen = await collect(client, f"/v1/runs/{run_id}/stream", {})
+    assert status == 200
+    assert seen[-1].event == "completed"
+    return {"id": run_id, "task_id": task_id, "frames": seen}
+
+
+@pytest.fixture(scope="module")
+async def finished_run(
+    platform: Platform, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """A run that has ended, with every frame of its stream."""
+    remote = make_remote(tmp_path_factory.mktemp("remote"))
+    task_id = await platform.new_task(f"file://{remote}", "tickets")
+    return await run_to_its_end(platform, task_id, 5)
+
+
+async def ticket_for(platform: Platform, path: str, role: str = "viewer") -> httpx.Response:
+    """`POST /v1/streams/tickets` for `path` as `role`."""
+    async with httpx.AsyncClient(base_url=platform.gateway.url, timeout=30) as client:
+        return await client.post(
+            "/v1/streams/tickets", json={"path": path}, headers=platform.bearer(role)
+        )
+
+
+async def open_with_ticket(
+    platform: Platform, path: str, ticket: str, last_event_id: str | None = None
+) -> tuple[int, list[Frame]]:
+    """Open a stream as EventSource does, with no header but the ticket in the URL."""
+    params = {"ticket": ticket} | ({"last_event_id": last_event_id} if last_event_id else {})
+    async with (
+        httpx.AsyncClient(base_url=platform.gateway.url, timeout=30) as client,
+        client.stream("GET", path, params=params) as response,
+    ):
+        if response.status_code != 200:
+            await response.aread()
+            return response.status_code, []
+        return 200, [frame async for frame in frames(response)]
+
+
+async def test_a_stream_ticket_opens_its_stream_once(
+    platform: Platform, finished_run: dict[str, Any]
+) -> None:
+    path = f"/v1/runs/{finished_run['id']}/stream"
+    issued = await ticket_for(platform, path)
+    assert issued.status_code == 201, issued.text
+    ticket = issued.json()["ticket"]
+    assert issued.json()["expires_in"] == 3
+    status, got = await open_with_ticket(platform, path, ticket, last_event_id="2")
+    assert status == 200
+    assert [f.id for f in got] == [f.id for f in finished_run["frames"][2:]]
+    again, _ = await open_with_ticket(platform, path, ticket, last_event_id="2")
+    assert again == 401
+
+
+async def test_a_stream_ticket_expires(platform: Platform, finished_run: dict[str, Any]) -> None:
+    path = f"/v1/runs/{finished_run['id']}/stream"
+    ticket = (await ticket_for(platform, path)).json()["ticket"]
+    await asyncio.sleep(3.5)
+    status, _ = await open_with_ticket(platform, path, ticket)
+    assert status == 401
+
+
+async def test_a_ticket_for_one_stream_opens_no_other(
+    platform: Platform, finished_run: dict[str, Any], tmp_path: Path
+) -> None:
+    other_task = await platform.new_task(f"file://{make_remote(tmp_path)}", "other")
+    other = {"runs": [await run_to_its_end(platform, other_task, 1)]}
+    path = f"/v1/runs/{finished_run['id']}/stream"
+    ticket = (await ticket_for(platform, path)).json()["ticket"]
+    for elsewhere in (
+        f"/v1/runs/{other['runs'][0]['id']}/stream",
+        f"/v1/tasks/{finished_run['task_id']}/stream",
+    ):
+        status, _ = await open_with_ticket(platform, elsewhere, ticket)
+        assert status == 401, elsewhere
+    for forged in (ticket[:-1] + ("A" if ticket[-1] != "A" else "B"), "dst_" + "x" * 43, "x"):
+        status, _ = await open_with_ticket(platform, path, forged)
+        assert status == 401, forged
+
+
+async def test_a_task_stream_opens_with_its_own_ticket(
+    platform: Platform, finished_run: dict[str, Any]
+) -> None:
+    path = f"/v1/tasks/{finished_run['task_id']}/stream"
+    issued = await ticket_for(platform, path, role="admin")
+    assert issued.status_code == 201, issued.text
+    params = {"ticket": issued.json()["ticket"]}
+    async with (
+        httpx.AsyncClient(base_url=platform.gateway.url, timeout=30) as client,
+        client.stream("GET", path, params=params) as response,
+    ):
+        assert response.status_code == 200
+        async for frame in frames(response):
+            assert frame.json["run_id"] == finished_run["id"]
+            break
+
+
+async def test_tickets_need_a_reader_and_an_existing_stream(platform: Platform) -> None:
+    unknown = f"/v1/runs/{uuid.uuid4()}/stream"
+    async with httpx.AsyncClient(base_url=platform.gateway.url, timeout=30) as client:
+        anonymous = await client.post("/v1/streams/tickets", json={"path": unknown})
+        roleless = await client.post(
+            "/v1/streams/tickets",
+            json={"path": unknown},
+            headers=platform.bearer("viewer", roles=[]),
+        )
+    assert anonymous.status_code == 401
+    assert roleless.status_code == 401
+    assert (await ticket_for(platform, unknown)).status_code == 404
+    assert (await ticket_for(platform, f"/v1/tasks/{uuid.uuid4()}/stream")).status_code == 404
+    for bad in (f"/v1/runs/{uuid.uuid4()}", "/v1/runs/../stream", f"/v1/runs/{uuid.uuid4()}/patch"):
+        refused = await ticket_for(platform, bad)
+        assert refused.status_code == 422, bad
+        assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_token_in_the_url_no_longer_opens_a_stream(
+    platform: Platform, finished_run: dict[str, Any]
+) -> None:
+    async with httpx.AsyncClient(base_url=platform.gateway.url, timeout=30) as client:
+        response = await client.get(
+            f"/v1/runs/{finished_run['id']}/stream",
+            params={"access_token": platform.mint_token("viewer")},
+        )
+    assert response.status_code == 401
+
+
+async def test_two_replicas_accept_one_ticket_once(
+    platform: Platform, finished_run: dict[str, Any]
+) -> None:
+    second = platform.start("events-gateway", name="events-gateway-tickets")
+    await platform.wait_ready(second)
+    path = f"/v1/runs/{finished_run['id']}/stream"
+    last = finished_run["frames"][-1].id
+    for _ in range(5):
+        ticket = (await ticket_for(platform, path)).json()["ticket"]
+        async with httpx.AsyncClient(timeout=30) as client:
+            answers = await asyncio.gather(
+                *(
+                    client.get(f"{url}{path}", params={"ticket": ticket, "last_event_id": last})
+                    for url in [platform.gateway.url, second.url] * 4
+                )
+            )
+        # The run has ended and the client has seen it all: the one winner gets a 204.
+        assert sorted(a.status_code for a in answers) == [204] + [401] * 7
+
+
+async def test_spans_keep_the_ticket_parameter_but_not_its_value(
+    platform: Platform, finished_run: dict[str, Any]
+) -> None:
+    path = f"/v1/runs/{finished_run['id']}/stream"
+    ticket = (await ticket_for(platform, path)).json()["ticket"]
+    status, _ = await open_with_ticket(platform, path, ticket, last_event_id="1")
+    assert status == 200
+    spans_file = platform.gateway.app_log.with_name(f"{platform.gateway.name}.spans.jsonl")
+    for _ in range(100):
+        urls = [
+            json.loads(line)["attributes"].get("http.url", "")
+            for line in spans_file.read_text().splitlines()
+        ]
+        if any(path in url and "ticket=" in url for url in urls):
+            break
+        await asyncio.sleep(0.1)
+    redacted = [url for url in urls if path in url and "ticket=" in url]
+    assert redacted, "the stream request's span was never exported"
+    assert all("ticket=[redacted]" in url for url in redacted)
+    assert ticket not in spans_file.read_text()
+    assert ticket not in platform.gateway.logs()
