@@ -13,10 +13,12 @@ import hmac
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dursor_contracts.problems import Problem, problem_response
-from dursor_contracts.web import SidecarOnly
 
 FRONT_DOOR_HEADER = b"x-azure-fdid"
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
+# The gateway's routes only its sidecar calls (subscriptions, deliveries): they answer to
+# the app API token alone, whatever the Front Door header says.
+SIDECAR_PREFIXES = ("/dapr/",)
 
 
 class FrontDoorOnly:
@@ -44,4 +46,4 @@ class FrontDoorOnly:
 
     @staticmethod
     def _exempt(path: str) -> bool:
-        return path in EXEMPT_PATHS or path.startswith(SidecarOnly.PATHS)
+        return path in EXEMPT_PATHS or path.startswith(SIDECAR_PREFIXES)

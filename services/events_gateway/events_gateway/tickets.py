@@ -11,15 +11,17 @@ expire between a replica's read and its swap and be recreated by the swap.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
-from dursor_contracts.auth import unauthorized
+from dursor_contracts.auth import Principal, Role, unauthorized
 from dursor_contracts.problems import ProblemError
 from dursor_contracts.sidecar import Sidecar, SidecarError
 
@@ -52,10 +54,14 @@ class StreamTickets:
         self._sidecar = sidecar
         self._ttl = ttl_seconds
 
-    async def issue(self, path: str, owner: str) -> Ticket:
-        """A ticket that opens `path` once within the TTL, on behalf of `owner`."""
+    async def issue(self, path: str, principal: Principal) -> Ticket:
+        """A ticket that opens `path` once within the TTL, on behalf of `principal`."""
         value = TICKET_PREFIX + secrets.token_urlsafe(32)
-        record = {"path": path, "owner": owner, "expires_at": time.time() + self._ttl}
+        record = {
+            "path": path,
+            "principal": dataclasses.asdict(principal),
+            "expires_at": time.time() + self._ttl,
+        }
         try:
             await self._sidecar.save_state(
                 STATE_STORE,
@@ -67,8 +73,8 @@ class StreamTickets:
             raise _unavailable() from exc
         return Ticket(value, self._ttl)
 
-    async def redeem(self, ticket: str, path: str) -> str:
-        """The owner of a valid, unused ticket for `path`, which is used up; else a 401."""
+    async def redeem(self, ticket: str, path: str) -> Principal:
+        """Who asked for a valid, unused ticket for `path`, which is used up; else a 401."""
         if not TICKET_FORM.fullmatch(ticket):
             raise unauthorized(REFUSED)
         key = record_key(ticket)
@@ -91,8 +97,11 @@ class StreamTickets:
         if not won or time.time() > record["expires_at"] + USED_GRACE_SECONDS / 2:
             log.warning("stream ticket redeemed twice", key=key[:24])
             raise unauthorized(REFUSED)
-        owner: str = record["owner"]
-        return owner
+        return _principal(record["principal"])
+
+
+def _principal(fields: dict[str, Any]) -> Principal:
+    return Principal(**(fields | {"role": Role(fields["role"])}))
 
 
 def _usable(record: dict[str, object], path: str) -> bool:

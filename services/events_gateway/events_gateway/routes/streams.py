@@ -14,7 +14,7 @@ from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from dursor_contracts.auth import Role, forbidden, unauthorized
+from dursor_contracts.auth import Principal, Role, forbidden, unauthorized
 from dursor_contracts.events import RunStatus
 from dursor_contracts.problems import not_found, problem_responses
 from dursor_contracts.schema import runs, tasks
@@ -64,19 +64,20 @@ async def _reader(
     credentials: HTTPAuthorizationCredentials | None,
     ticket: str | None,
     path: str,
-) -> None:
-    """A ticket for this very stream, or a bearer token of a Viewer or above."""
+) -> Principal:
+    """Who reads: the asker of a ticket for this very stream, or a Viewer's bearer token."""
     state = request.app.state
     if ticket is not None:
         tickets: StreamTickets = state.stream_tickets
-        await state.rate_limiter.take(await tickets.redeem(ticket, path))
-        return
-    if credentials is None or credentials.scheme.lower() != "bearer":
+        principal = await tickets.redeem(ticket, path)
+    elif credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorized("a bearer token or a stream ticket is required")
-    principal = await state.verifier.verify(credentials.credentials)
+    else:
+        principal = await state.verifier.verify(credentials.credentials)
     if not principal.role.allows(Role.VIEWER):
         raise forbidden(Role.VIEWER)
     await state.rate_limiter.take(principal.owner_key)
+    return principal
 
 
 def _stream(request: Request, key: UUID, delivered: dict[UUID, int], task: bool) -> EventStream:
@@ -158,5 +159,5 @@ async def create_stream_ticket(
         if await conn.scalar(select(table.c.id).where(table.c.id == key)) is None:
             raise not_found(name, key)
     tickets: StreamTickets = state.stream_tickets
-    issued = await tickets.issue(f"/v1/{kind}/{key}/stream", principal.owner_key)
+    issued = await tickets.issue(f"/v1/{kind}/{key}/stream", principal)
     return StreamTicketOut(ticket=issued.value, expires_in=issued.expires_in)
