@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 import time
 import uuid
@@ -16,7 +17,7 @@ import pytest
 
 from tests.conftest import running_platform
 from tests.support.git_remote import make_remote
-from tests.support.platform import Platform
+from tests.support.platform import ROOT, Platform
 from tests.support.sse import Frame, frames
 
 pytestmark = pytest.mark.e2e
@@ -440,3 +441,14 @@ async def test_the_sidecar_still_delivers_to_a_front_door_replica(
                 break
             await asyncio.sleep(0.1)
     assert after["live_messages"] > before["live_messages"]
+
+
+async def test_the_gateway_serves_the_committed_public_document_and_a_docs_page(
+    edge: Platform,
+) -> None:
+    async with httpx.AsyncClient(base_url=edge.gateway.url, timeout=30) as client:
+        document = await client.get("/openapi.json")
+        page = await client.get("/docs")
+    assert document.json() == json.loads((ROOT / "docs" / "openapi.json").read_text())
+    assert page.status_code == 200
+    assert "/openapi.json" in page.text
