@@ -14,6 +14,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from dursor_contracts.problems import InvalidParam, ProblemError
@@ -41,7 +42,7 @@ class Operation:
     public: bool
     query: frozenset[str]
 
-    @property
+    @cached_property
     def segments(self) -> tuple[str, ...]:
         """The template's segments: literals, or `{name}` for a UUID parameter."""
         return tuple(self.template.strip("/").split("/"))
@@ -54,7 +55,7 @@ class Operation:
             for pattern, actual in zip(mine, segments, strict=True)
         )
 
-    @property
+    @cached_property
     def literals(self) -> int:
         """How many segments are literal: the more specific template wins."""
         return sum(_parameter_name(s) is None for s in self.segments)
