@@ -4,7 +4,7 @@ Every platform of the test session is scanned when it stops (app logs, daprd log
 the spans each app exported to its spans file), so the whole end-to-end suite is
 covered: bearer tokens (JWTs), stream tickets, GitHub installation tokens, `Bearer`
 headers and the platform's own secrets (admin password, signing keys, app API tokens,
-webhook secret, encryption keys).
+webhook secret, encryption keys, database passwords).
 """
 
 from __future__ import annotations
@@ -14,13 +14,16 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from dursor_contracts.secret_names import (
     ADMIN_PASSWORD,
     APP_IDS,
+    DATABASE_URLS,
     ENCRYPTION_KEYS,
     GITHUB_WEBHOOK_SECRET,
     JWT_SIGNING_KEYS,
+    POSTGRES_URL,
     app_api_token,
 )
 
@@ -54,6 +57,10 @@ def platform_secrets(secrets: Mapping[str, str]) -> dict[str, str]:
     keyring = json.loads(secrets.get(ENCRYPTION_KEYS, "{}"))
     for key_id, key in keyring.get("keys", {}).items():
         values[f"{ENCRYPTION_KEYS}[{key_id}]"] = key
+    for name in (POSTGRES_URL, *DATABASE_URLS):
+        password = urlsplit(secrets.get(name, "")).password
+        if password:
+            values[f"{name} password"] = unquote(password)
     return values
 
 
