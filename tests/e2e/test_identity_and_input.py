@@ -261,18 +261,22 @@ class BodyCase:
 
 
 async def documented_bodies(platform: Platform) -> list[tuple[str, str, Schema, Schema]]:
-    """(method, path, JSON body schema, spec) of every public operation of run-api and auth."""
-    found = []
+    """(method, path, JSON body schema, spec) of every public operation with a JSON body.
+
+    From run-api's and auth's own documents and the gateway's public one (which adds the
+    gateway's own operations, e.g. stream tickets).
+    """
+    found: dict[tuple[str, str], tuple[str, str, Schema, Schema]] = {}
     async with httpx.AsyncClient(timeout=10) as client:
-        for app_id in ("run-api", "auth"):
+        for app_id in ("run-api", "auth", "events-gateway"):
             spec = (await client.get(f"{platform.replica(app_id).url}/openapi.json")).json()
             for path, operations in spec["paths"].items():
                 for method, operation in operations.items():
                     content = operation.get("requestBody", {}).get("content", {})
-                    if "application/json" in content:
+                    if path.startswith("/v1/") and "application/json" in content:
                         body_schema = content["application/json"]["schema"]
-                        found.append((method.upper(), path, body_schema, spec))
-    return found
+                        found.setdefault((method, path), (method.upper(), path, body_schema, spec))
+    return list(found.values())
 
 
 def cases(bodies: list[tuple[str, str, Schema, Schema]], text: str) -> list[BodyCase]:

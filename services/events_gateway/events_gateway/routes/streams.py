@@ -18,6 +18,7 @@ from sqlalchemy import select
 from dursor_contracts.auth import Principal, Role, forbidden, unauthorized
 from dursor_contracts.events import RunStatus
 from dursor_contracts.problems import not_found, problem_responses
+from dursor_contracts.request_bodies import RequestBody
 from dursor_contracts.schema import runs, tasks
 from dursor_contracts.web import Viewer, bearer_scheme
 from events_gateway.route_table import UUID_TEXT
@@ -42,7 +43,7 @@ TicketQuery = Annotated[str | None, Security(ticket_scheme)]
 STREAM_PATH = f"^/v1/(runs|tasks)/{UUID_TEXT}/stream$"
 
 
-class TicketRequest(BaseModel):
+class TicketRequest(RequestBody):
     """Which stream the ticket opens."""
 
     path: str = Field(
