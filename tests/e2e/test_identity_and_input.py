@@ -166,6 +166,10 @@ async def test_a_disabled_user_is_refused_everywhere_until_enabled_again(
             return found
 
         assert await statuses() == {200}
+        stream_path = f"/v1/tasks/{task_id}/stream"
+        ticket = await client.post(
+            "/v1/streams/tickets", headers=tokens[1], json={"path": stream_path}
+        )
         async with client.stream(
             "GET", f"/v1/tasks/{task_id}/stream", headers=tokens[0]
         ) as watching:
@@ -175,6 +179,8 @@ async def test_a_disabled_user_is_refused_everywhere_until_enabled_again(
             # The open stream is cut off too, not only new requests.
             await asyncio.wait_for(watching.aread(), DEADLINE)
         await until(lambda: _equals(statuses(), {401}), DEADLINE)
+        # A ticket issued before the disable opens nothing after it.
+        redeemed = await client.get(stream_path, params={"ticket": ticket.json()["ticket"]})
         login = await client.post(
             "/v1/auth/token", json={"username": disabled.json()["username"], "password": PASSWORD}
         )
@@ -183,6 +189,8 @@ async def test_a_disabled_user_is_refused_everywhere_until_enabled_again(
         )
         await until(lambda: _equals(statuses(), {200}), DEADLINE)
     assert disabled.json()["disabled"] is True
+    assert ticket.status_code == 201
+    assert redeemed.status_code == 401
     assert login.status_code == 401
     assert enabled.json()["disabled"] is False
 
