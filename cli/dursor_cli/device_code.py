@@ -56,7 +56,9 @@ class DeviceCodeLogin:
             while time.monotonic() < deadline:
                 time.sleep(interval)
                 answer = self._post(
-                    client, "token", {"grant_type": DEVICE_GRANT, "device_code": grant["device_code"]}
+                    client,
+                    "token",
+                    {"grant_type": DEVICE_GRANT, "device_code": grant["device_code"]},
                 )
                 if "access_token" in answer:
                     return str(answer["access_token"])

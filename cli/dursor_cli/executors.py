@@ -20,9 +20,7 @@ def parse_executor(spec: str) -> dict[str, Any]:
     head, *pairs = spec.split(",")
     kind, _, model = head.partition(":")
     if kind not in KNOWN:
-        raise CliError(
-            f"unknown executor {kind!r} (known: {', '.join(KNOWN)})", ExitCode.USAGE
-        )
+        raise CliError(f"unknown executor {kind!r} (known: {', '.join(KNOWN)})", ExitCode.USAGE)
     executor: dict[str, Any] = {"type": kind}
     if model:
         executor["model"] = model

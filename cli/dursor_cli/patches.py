@@ -32,14 +32,20 @@ def counts(part: str) -> tuple[int, int]:
 def apply(patch: str, workdir: Path, check_only: bool, three_way: bool) -> list[str]:
     """Apply `patch` to the checkout at `workdir` with git; the files it touches."""
     inside = subprocess.run(
-        ["git", "rev-parse", "--is-inside-work-tree"], cwd=workdir, capture_output=True, text=True
+        ["git", "rev-parse", "--is-inside-work-tree"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if inside.stdout.strip() != "true":
         raise CliError(f"{workdir} is not a git checkout", ExitCode.USAGE)
     command = ["git", "apply", "--whitespace=nowarn"]
     command += ["--check"] if check_only else []
     command += ["--3way"] if three_way else []
-    result = subprocess.run(command, cwd=workdir, input=patch, capture_output=True, text=True)
+    result = subprocess.run(
+        command, cwd=workdir, input=patch, capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         reason = " ".join(result.stderr.split()) or "git apply failed"
         raise CliError(f"the patch does not apply: {reason}", ExitCode.FAILED)

@@ -62,7 +62,7 @@ def login(
         credential = _api_token_credential(session, token)
     elif device_code:
         settings = device_code_settings(tenant, client_id)
-        flow = DeviceCodeLogin(settings, lambda text: out.note(text))
+        flow = DeviceCodeLogin(settings, out.note)
         access_token = flow.run()
         credential = _verified(session, access_token, "entra")
     else:

@@ -65,9 +65,7 @@ def platform_status(as_json: bool, wait: float | None) -> None:
 def _health_table(results: list[Health]) -> Table:
     rows = table(["COMPONENT", "KIND", "PORT", "STATE", "DETAIL"], [])
     for health in results:
-        mark = (
-            Text("✔ healthy", style="green") if health.healthy else Text("✘ down", style="red")
-        )
+        mark = Text("✔ healthy", style="green") if health.healthy else Text("✘ down", style="red")
         probe = health.probe
         rows.add_row(probe.name, probe.kind, str(probe.port), mark, health.detail)
     return rows
@@ -91,4 +89,3 @@ def register(app: typer.Typer) -> None:
     app.command()(up)
     app.command()(down)
     app.command("wait-ready")(wait_for_platform)
-

@@ -33,7 +33,9 @@ def add(
     """
     out = output_of(as_json)
     with session_of(ctx).api() as api:
-        repo = api.post("/v1/repos", {"url": url, "default_branch": default_branch}, idempotency_key)
+        repo = api.post(
+            "/v1/repos", {"url": url, "default_branch": default_branch}, idempotency_key
+        )
     if out.as_json:
         out.json(repo)
         return

@@ -154,7 +154,9 @@ def _report_runs(
         return
     out.console.print(runs_table(runs))
     if outcome is not None:
-        out.console.print(f"outcome: {outcome.name}" + (" (--timeout)" if outcome.timed_out else ""))
+        out.console.print(
+            f"outcome: {outcome.name}" + (" (--timeout)" if outcome.timed_out else "")
+        )
 
 
 def follow_up(
@@ -291,4 +293,3 @@ def register(app: typer.Typer) -> None:
     app.command()(cancel)
     app.command()(tail)
     app.command()(status)
-

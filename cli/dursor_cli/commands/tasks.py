@@ -12,7 +12,9 @@ from dursor_cli.output import Output, table, when
 from dursor_cli.runs_view import pull_requests_table, runs_table
 from dursor_cli.session import IdempotencyKey, JsonFlag, output_of, session_of
 
-app = typer.Typer(help="Tasks: where runs, follow-ups and pull requests gather.", no_args_is_help=True)
+app = typer.Typer(
+    help="Tasks: where runs, follow-ups and pull requests gather.", no_args_is_help=True
+)
 
 
 def find_or_add_repo(api: Api, url: str, idempotency_key: str | None) -> dict[str, Any]:

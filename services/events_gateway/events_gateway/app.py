@@ -20,6 +20,7 @@ from events_gateway.hub import FanoutHub
 from events_gateway.janitor import GroupJanitor, sweep_forever
 from events_gateway.metrics import GatewayMetrics
 from events_gateway.rate_limit import RateLimiter
+from events_gateway.readiness import upstream_checks
 from events_gateway.routes import edge, streams, subscriptions, webhooks
 from events_gateway.settings import GatewaySettings
 from events_gateway.streams import StreamConfig
@@ -69,7 +70,7 @@ async def lifespan(app: FastAPI, settings: GatewaySettings) -> AsyncIterator[Non
         app.state.metrics = metrics
         app.state.stream_config = stream_config(settings)
         app.state.verifier = token_verifier(settings, runtime.http, runtime.engine)
-        app.state.readiness = runtime.readiness()
+        app.state.readiness = runtime.readiness() | upstream_checks(runtime.sidecar)
         yield
 
 
