@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.text import Text
 
 from dursor_cli.events import StreamEvent
-from dursor_cli.output import Output
+from dursor_cli.output import Output, duration
 from dursor_cli.runs_view import MARKS, PALETTE, TERMINAL, executor_name, label
 
 ENDINGS = {"completed": "succeeded", "failed": "failed", "cancelled": "cancelled"}
@@ -30,14 +29,15 @@ class RunLine:
     seen_seq: int = 0
     ended: bool = False
     note: str = ""
-    started: float = field(default_factory=time.monotonic)
+    started_at: str | None = None
+    finished_at: str | None = None
 
     def progress(self) -> Text:
         """The run's progress line."""
         mark, style = MARKS.get(self.status, ("?", ""))
         text = Text.assemble((f"{mark} ", style), (self.name, f"bold {self.colour}"))
-        elapsed = int(time.monotonic() - self.started)
-        text.append(f"  {self.status}  turn {self.turn} · {self.lines} lines · {elapsed}s")
+        took = duration(self.started_at, self.finished_at)
+        text.append(f"  {self.status}  turn {self.turn} · {self.lines} lines · {took}")
         if self.note:
             text.append(f"  {self.note}", style="dim")
         return text
@@ -46,9 +46,10 @@ class RunLine:
 class Board:
     """Turns stream events into lines (and JSON Lines with `--json`)."""
 
-    def __init__(self, out: Output, live: bool) -> None:
+    def __init__(self, out: Output, live: bool, json_lines: bool) -> None:
         self.out = out
         self.live = live
+        self.json_lines = json_lines
         self.runs: dict[str, RunLine] = {}
 
     def track(self, run: dict[str, Any]) -> RunLine:
@@ -59,6 +60,7 @@ class Board:
             line = RunLine(run["id"], label(run["id"], executor_name(run)), colour)
             self.runs[run["id"]] = line
         line.status, line.turn = run["status"], run["turn"]
+        line.started_at, line.finished_at = run.get("started_at"), run.get("finished_at")
         line.ended = run["status"] in TERMINAL and run["last_seq"] <= line.seen_seq
         return line
 
@@ -67,11 +69,20 @@ class Board:
         body = event.body
         line = self.runs[body["run_id"]]
         line.seen_seq, line.turn = int(body["seq"]), int(body["turn"])
-        if self.out.as_json:
+        if self.json_lines:
             self.out.json_line(body)
         for text in self._texts(line, event.type, body["data"]):
             self._print(line, text)
         line.ended = event.type in ENDINGS
+        self._clock(line, event.type, body)
+
+    @staticmethod
+    def _clock(line: RunLine, kind: str, body: dict[str, Any]) -> None:
+        """A turn's start and end times, from its own events."""
+        if kind == "status" and body["data"].get("status") == "running":
+            line.started_at, line.finished_at = body["created_at"], None
+        elif kind in ENDINGS:
+            line.finished_at = body["created_at"]
 
     def _texts(self, line: RunLine, kind: str, data: dict[str, Any]) -> list[Text]:
         if kind == "log":

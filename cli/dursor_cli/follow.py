@@ -55,20 +55,21 @@ class Watch:
     only: frozenset[str] | None = None  # None: every run the stream shows
     cursor: str | None = None
     timeout: float | None = None
+    json_lines: bool = False  # `tail --json`: every event as a JSON Lines record
 
 
 def follow(api: Api, out: Output, watch: Watch) -> Outcome:
     """Show the runs' events until every tracked run has ended (or the timeout)."""
-    board = Board(out, live=out.console.is_terminal and not out.as_json)
+    board = Board(out, out.console.is_terminal and not out.as_json, watch.json_lines)
     for run in watch.runs:
         board.track(run)
     inbox = _read_in_background(api.clone(), watch, board)
     deadline = time.monotonic() + watch.timeout if watch.timeout else None
     if board.live:
-        with Live(board.progress(), console=out.console, refresh_per_second=4) as live:
-            timed_out = _pump(api, board, inbox, watch, deadline, live)
+        with Live(console=out.console, refresh_per_second=4, get_renderable=board.progress):
+            timed_out = _pump(api, board, inbox, watch, deadline)
     else:
-        timed_out = _pump(api, board, inbox, watch, deadline, None)
+        timed_out = _pump(api, board, inbox, watch, deadline)
         board.summary()
     return Outcome([api.get(f"/v1/runs/{run_id}") for run_id in board.runs], timed_out)
 
@@ -95,7 +96,6 @@ def _pump(
     inbox: queue.Queue[Any],
     watch: Watch,
     deadline: float | None,
-    live: Live | None,
 ) -> bool:
     """Handle events until the end; True when the deadline came first."""
     while True:
@@ -104,14 +104,12 @@ def _pump(
         try:
             item = inbox.get(timeout=0.25)
         except queue.Empty:
-            if live is not None:
-                live.update(board.progress())
             continue
         if item is _END:
             return False
         if isinstance(item, BaseException):
             raise item
-        if _show(api, board, watch, item) and _confirmed_ended(api, board, watch.only):
+        if _show(api, board, watch, item) and _confirmed_ended(api, board):
             return False
 
 
@@ -126,7 +124,7 @@ def _show(api: Api, board: Board, watch: Watch, event: StreamEvent) -> bool:
     return board.all_ended()
 
 
-def _confirmed_ended(api: Api, board: Board, only: Iterable[str] | None) -> bool:
+def _confirmed_ended(api: Api, board: Board) -> bool:
     """Ask the API whether nothing more will come (a follow-up may have started a turn)."""
     for run_id in list(board.runs):
         run = api.get(f"/v1/runs/{run_id}")

@@ -178,10 +178,10 @@ async def test_run_wait_exits_1_when_a_run_failed(world: World, tmp_path: Path) 
         "-e",
         "command,template=append-note",
         "-e",
-        "command,template=sleep",
+        "command,template=fail",
         "--wait",
         "--json",
-        "not-a-number",
+        "this agent gives up",
     )
     assert result.code == 1, result.stderr
     assert result.json["outcome"] == "failed"
@@ -358,36 +358,45 @@ async def test_errors_are_one_line_and_never_a_traceback(world: World, tmp_path:
     assert one_line_error(down).startswith("dursor: cannot reach the gateway at http://127.0.0.1:9")
 
 
-async def test_every_command_has_help_with_examples_and_completion_works(
-    world: World, tmp_path: Path
-) -> None:
-    dursor = world.dursor(tmp_path)
-    commands = [
-        ["login"],
-        ["logout"],
-        ["whoami"],
-        ["repo", "add"],
-        ["repo", "list"],
-        ["task", "new"],
-        ["task", "list"],
-        ["task", "show"],
-        ["run"],
-        ["follow-up"],
-        ["cancel"],
-        ["tail"],
-        ["status"],
-        ["diff"],
-        ["apply"],
-        ["pr"],
-        ["up"],
-        ["down"],
-        ["wait-ready"],
-    ]
-    for command in commands:
-        shown = await cli(dursor, *command, "--help")
-        assert shown.code == 0, command
-        assert "Examples" in shown.stdout, command
-        assert f"dursor {' '.join(command)}" in shown.stdout, command
+HELPED = [
+    ["login"],
+    ["logout"],
+    ["whoami"],
+    ["repo", "add"],
+    ["repo", "list"],
+    ["task", "new"],
+    ["task", "list"],
+    ["task", "show"],
+    ["run"],
+    ["follow-up"],
+    ["cancel"],
+    ["tail"],
+    ["status"],
+    ["diff"],
+    ["apply"],
+    ["pr"],
+    ["up"],
+    ["down"],
+    ["wait-ready"],
+]
+
+
+@pytest.mark.parametrize("command", HELPED, ids=" ".join)
+def test_every_command_has_help_with_examples(command: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from dursor_cli.main import app
+
+    shown = CliRunner().invoke(
+        app, [*command, "--help"], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"}
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "Examples" in shown.output
+    assert f"dursor {' '.join(command)}" in shown.output
+
+
+async def test_shell_completion(tmp_path: Path) -> None:
+    dursor = Dursor(tmp_path, "http://127.0.0.1:9")
     script = await cli(dursor, "--show-completion", "bash")
     assert "_DURSOR_COMPLETE" in script.stdout
     offered = await cli(

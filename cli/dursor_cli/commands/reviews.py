@@ -147,10 +147,16 @@ def pr(
     timeout: Annotated[
         float, typer.Option("--timeout", min=1, help="Give up waiting after this many seconds.")
     ] = 300,
+    update: Annotated[
+        bool, typer.Option("--update", help="Push and update even if the PR is current.")
+    ] = False,
     idempotency_key: IdempotencyKey = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Open (or update) the run's pull request; print its URL, then its CI state.
+
+    An open pull request that already carries the run's last commit is left as it is
+    (`--update` pushes and updates it anyway).
 
     Examples:
 
@@ -161,7 +167,9 @@ def pr(
     out = output_of(as_json)
     deadline = time.monotonic() + timeout
     with session_of(ctx).api() as api:
-        record = api.post(f"/v1/runs/{run_id}/pull-request", None, idempotency_key)
+        record = None if update else _current_pull_request(api, run_id)
+        if record is None:
+            record = api.post(f"/v1/runs/{run_id}/pull-request", None, idempotency_key)
         record = _until(api, record, lambda p: p["state"] in PR_SETTLED, deadline)
         if record["state"] == "failed":
             raise CliError(f"the pull request failed: {record.get('error')}", ExitCode.FAILED)
@@ -175,6 +183,16 @@ def pr(
         out.console.print(f"CI: {record['ci_status']}")
     if wait_ci and record["ci_status"] != "success":
         raise typer.Exit(ExitCode.FAILED)
+
+
+def _current_pull_request(api: Api, run_id: str) -> dict[str, Any] | None:
+    """The run's open pull request if it already carries the run's last commit."""
+    run = api.get(f"/v1/runs/{run_id}")
+    for record in api.items(f"/v1/tasks/{run['task_id']}/pull-requests"):
+        if record["run_id"] == run_id and record["state"] == "open":
+            current: dict[str, Any] = record
+            return current if record["head_sha"] == run["commit_sha"] else None
+    return None
 
 
 def _until(api: Api, record: dict[str, Any], done: Any, deadline: float) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
@@ -235,7 +236,7 @@ def tail(
     """
     out = output_of(as_json)
     with session_of(ctx).api() as api:
-        watch = _watch_of(api, target, timeout)
+        watch = replace(_watch_of(api, target, timeout), json_lines=as_json)
         outcome = follow(api, out, watch)
     raise typer.Exit(outcome.exit_code)
 
