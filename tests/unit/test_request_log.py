@@ -26,13 +26,19 @@ async def broken() -> Response:
     return Response(status_code=500)
 
 
+@router.get("/dapr/config")
+async def no_config() -> Response:
+    """The sidecar's start-up probe of an app without a programmatic config."""
+    return Response(status_code=404)
+
+
 @router.get("/v1/me")
 async def me() -> dict[str, str]:
     """A person's request."""
     return {"username": "dev"}
 
 
-async def test_deliveries_log_at_debug_unless_they_fail(caplog: pytest.LogCaptureFixture) -> None:
+async def test_deliveries_log_at_debug_unless_the_app_failed(caplog: pytest.LogCaptureFixture) -> None:
     configure_logging("test", "debug", "json")
     logging.getLogger().addHandler(caplog.handler)
     app = FastAPI()
@@ -43,6 +49,7 @@ async def test_deliveries_log_at_debug_unless_they_fail(caplog: pytest.LogCaptur
     ) as client:
         await client.post("/dapr/run-events")
         await client.post("/dapr/broken")
+        await client.get("/dapr/config")
         await client.get("/v1/me")
     levels = {
         record.msg["path"]: record.levelno
@@ -52,5 +59,6 @@ async def test_deliveries_log_at_debug_unless_they_fail(caplog: pytest.LogCaptur
     assert levels == {
         "/dapr/run-events": logging.DEBUG,
         "/dapr/broken": logging.WARNING,
+        "/dapr/config": logging.DEBUG,
         "/v1/me": logging.INFO,
     }

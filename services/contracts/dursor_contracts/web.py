@@ -112,8 +112,9 @@ class BodySizeLimit:
 class RequestLog:
     """One structured log line per request, with the trace id of its span.
 
-    Deliveries from the sidecar (pub/sub messages, cron bindings) come many per run, so
-    they log at debug level unless they fail; people's requests log at info.
+    Deliveries from the sidecar (pub/sub messages, cron bindings, its start-up probes of
+    `/dapr/config` and `/dapr/subscribe`) come many per run, so they log at debug level
+    unless the app failed (5xx); people's requests log at info.
     """
 
     QUIET = frozenset({"/healthz", "/readyz"})
@@ -140,7 +141,7 @@ class RequestLog:
         finally:
             level = logging.INFO
             if scope["path"].startswith(self.DELIVERIES):
-                level = logging.DEBUG if status < 400 else logging.WARNING
+                level = logging.DEBUG if status < 500 else logging.WARNING
             _access_log.log(
                 level,
                 "request",
