@@ -14,7 +14,9 @@ import pytest
 from dursor_contracts.secret_names import ADMIN_PASSWORD, GITHUB_WEBHOOK_SECRET
 from tests.cli.cli_runner import Dursor, Result, assert_shape
 from tests.cli.conftest import World
-from tests.e2e.test_pull_request_flow import signed
+from tests.e2e.test_pull_request_flow import serve, signed
+from tests.standins.entra_device_code import USER_CODE, EntraDeviceCode
+from tests.support.backing import free_port
 from tests.support.git_remote import git
 
 pytestmark = pytest.mark.e2e
@@ -419,3 +421,34 @@ async def running_run(world: World, task_id: str) -> str:
                 return run_id
             await asyncio.sleep(0.2)
     raise AssertionError("the run never started")
+
+
+async def test_login_by_device_code_shows_the_code_and_keeps_the_token(
+    world: World, tmp_path: Path
+) -> None:
+    """Entra's device-code endpoints are a stand-in; the token it issues is one the
+    platform trusts (its audience and issuer checks are the platform's own tests)."""
+    entra = EntraDeviceCode("contoso", "cli-app", world.platform.mint_token("developer"))
+    port = free_port()
+    async with serve(entra.app(), port):
+        login = await cli(
+            world.dursor(tmp_path, role=None),
+            "login",
+            "--device-code",
+            "--tenant",
+            "contoso",
+            "--client-id",
+            "cli-app",
+            "--json",
+            env={"DURSOR_ENTRA_AUTHORITY": f"http://127.0.0.1:{port}"},
+        )
+    assert login.code == 0, login.stderr
+    assert f"enter the code {USER_CODE}" in login.stderr
+    assert (login.json["kind"], login.json["username"]) == ("entra", "test-developer")
+    assert entra.scopes == ["api://cli-app/.default"]
+    assert entra.polls == 3
+    me = await cli(world.dursor(tmp_path, role=None), "whoami", "--json")
+    assert me.json["role"] == "developer"
+    missing = await cli(world.dursor(tmp_path, role=None), "login", "--device-code")
+    assert missing.code == 3
+    assert "--tenant and --client-id" in one_line_error(missing)

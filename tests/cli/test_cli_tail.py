@@ -227,3 +227,21 @@ def colour_of(screen: pyte.Screen, text: str) -> str:
         if (column := line.find(text)) >= 0:
             return str(screen.buffer[row][column].fg)
     raise AssertionError(f"{text} is not on the screen")
+
+
+async def test_the_gateway_is_ready_only_while_the_apps_it_routes_to_are(
+    platform: Platform,
+) -> None:
+    async with httpx.AsyncClient(base_url=platform.gateway.url, timeout=10) as client:
+        ready = await client.get("/readyz")
+        assert (ready.status_code, ready.json()["checks"]) == (
+            200,
+            {"database": True, "sidecar": True, "run-api": True, "auth": True},
+        )
+        auth = platform.replica("auth")
+        auth.stop()
+        down = await client.get("/readyz")
+        assert (down.status_code, down.json()["checks"]["auth"]) == (503, False)
+        assert down.json()["checks"]["run-api"] is True
+        await platform.wait_ready(platform.start("auth"))
+        assert (await client.get("/readyz")).status_code == 200

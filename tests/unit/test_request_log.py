@@ -38,7 +38,9 @@ async def me() -> dict[str, str]:
     return {"username": "dev"}
 
 
-async def test_deliveries_log_at_debug_unless_the_app_failed(caplog: pytest.LogCaptureFixture) -> None:
+async def test_deliveries_log_at_debug_unless_the_app_failed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     configure_logging("test", "debug", "json")
     logging.getLogger().addHandler(caplog.handler)
     app = FastAPI()
