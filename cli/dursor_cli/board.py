@@ -58,9 +58,9 @@ class Board:
         if line is None:
             colour = PALETTE[len(self.runs) % len(PALETTE)]
             line = RunLine(run["id"], label(run["id"], executor_name(run)), colour)
+            line.started_at, line.finished_at = run.get("started_at"), run.get("finished_at")
             self.runs[run["id"]] = line
         line.status, line.turn = run["status"], run["turn"]
-        line.started_at, line.finished_at = run.get("started_at"), run.get("finished_at")
         line.ended = run["status"] in TERMINAL and run["last_seq"] <= line.seen_seq
         return line
 

@@ -41,13 +41,15 @@ def status_text(status: str) -> Text:
 
 def runs_table(runs: list[dict[str, Any]]) -> Table:
     """A task's runs, one row each."""
-    result = table(["RUN", "EXECUTOR", "STATUS", "TURN", "FILES", "TIME", "SUMMARY"], [])
+    columns = ["RUN", "EXECUTOR", "STATUS", "TURN", "ATTEMPT", "FILES", "TIME", "SUMMARY"]
+    result = table(columns, [])
     for run in runs:
         result.add_row(
             run["id"],
             executor_name(run),
             status_text(run["status"]),
-            f"{run['turn']}/{run['attempt']}",
+            str(run["turn"]),
+            str(run["attempt"]),
             str(len(run.get("files_changed") or [])),
             duration(run.get("started_at"), run.get("finished_at")),
             run.get("summary") or run.get("error") or "",
