@@ -9,7 +9,7 @@ platform_log="$DURSOR_DATA/platform.log"
 DURSOR_SKIP_BOOTSTRAP=1 DURSOR_LOG_FORMAT="${DURSOR_LOG_FORMAT:-json}" setsid bash scripts/run.sh \
   </dev/null >>"$platform_log" 2>&1 &
 supervisor=$!
-log "starting the platform in the background (log: $platform_log)"
+log "starting the platform in the background (log: ${platform_log#"$DURSOR_ROOT/"})"
 while kill -0 "$supervisor" 2>/dev/null; do
   if grep -q '\[dursor\].* ready: ' "$platform_log"; then
     log "ready: the gateway is http://127.0.0.1:8080; stop it with scripts/stop.sh or \`dursor down\`"
@@ -20,4 +20,4 @@ while kill -0 "$supervisor" 2>/dev/null; do
 done
 tail -n 20 "$platform_log" >&2
 bash scripts/stop.sh
-die "the platform did not become ready; see $platform_log"
+die "the platform did not become ready; see ${platform_log#"$DURSOR_ROOT/"}"

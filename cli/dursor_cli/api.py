@@ -13,6 +13,8 @@ from dursor_cli.errors import ApiError, CliError, ExitCode
 USER_AGENT = "dursor-cli/0.1"
 # 429s are waited out (Retry-After) this many times before giving up.
 RATE_LIMIT_RETRIES = 5
+# GETs (and POSTs with an Idempotency-Key) are sent again after a dropped connection.
+TRANSPORT_RETRIES = 3
 
 
 class Api:
@@ -52,8 +54,10 @@ class Api:
     ) -> httpx.Response:
         """Send one request; a non-2xx answer raises `ApiError`, no answer a `CliError`."""
         headers = {"idempotency-key": idempotency_key} if idempotency_key else {}
+        # A request that cannot change anything twice survives a dropped connection.
+        retries = TRANSPORT_RETRIES if method == "GET" or idempotency_key else 0
         for _ in range(RATE_LIMIT_RETRIES):
-            response = self._send(method, path, json=json, params=params, headers=headers)
+            response = self._send(method, path, retries, json=json, params=params, headers=headers)
             if response.status_code != 429:
                 break
             time.sleep(_retry_after(response))
@@ -61,7 +65,12 @@ class Api:
             raise ApiError.from_response(response)
         return response
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _send(self, method: str, path: str, retries: int, **kwargs: Any) -> httpx.Response:
+        for attempt in range(retries):
+            try:
+                return self.client.request(method, path, **kwargs)
+            except httpx.TransportError:
+                time.sleep(0.5 * 2**attempt)
         try:
             return self.client.request(method, path, **kwargs)
         except httpx.TransportError as exc:

@@ -83,7 +83,9 @@ class CredentialStore:
         """Where credentials go, for people to read."""
         if self.backend is not None:
             return f"keyring ({type(self.backend).__module__}.{type(self.backend).__name__})"
-        return str(self.file)
+        home = str(Path.home())
+        shown = str(self.file)
+        return "~" + shown.removeprefix(home) if shown.startswith(home + "/") else shown
 
     def save(self, credential: Credential) -> None:
         """Store (or replace) the credential of its gateway."""

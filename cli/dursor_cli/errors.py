@@ -56,9 +56,12 @@ def _detail_of(body: dict[str, Any]) -> str | None:
     params = body.get("invalid-params") or []
     if isinstance(params, list) and params:
         reasons = "; ".join(
-            f"{p.get('name')}: {p.get('reason')}" for p in params if isinstance(p, dict)
+            f"{p.get('name')}: {p.get('reason')}"
+            for p in params
+            if isinstance(p, dict) and str(p.get("reason")) not in str(detail)
         )
-        detail = f"{detail} ({reasons})" if detail else reasons
+        if reasons:
+            detail = f"{detail} ({reasons})" if detail else reasons
     return " ".join(str(detail).split()) if detail else None
 
 

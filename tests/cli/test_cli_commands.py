@@ -82,6 +82,9 @@ async def test_a_wrong_password_exits_4_with_the_problem_in_one_line(
     assert result.code == 4
     assert one_line_error(result) == "dursor: Unauthorized (401): unknown user or wrong password"
     assert not (tmp_path / "config" / "dursor" / "credentials.json").exists()
+    unprompted = await cli(world.dursor(tmp_path, role=None), "login")
+    assert unprompted.code == 3  # no terminal: no prompt, a usage error instead
+    assert "--username is required without a terminal" in one_line_error(unprompted)
 
 
 async def test_an_api_token_goes_to_the_os_keyring_when_one_is_configured(

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from dataclasses import dataclass, field
 
 from tests.support.backing import free_port
+
+# The request line of an SSE stream (every request on a connection, keep-alive or not).
+STREAM_REQUEST = re.compile(rb"(?:^|\r\n)GET /v1/[a-z]+/[0-9a-f-]+/stream[ ?]")
 
 
 @dataclass
@@ -58,12 +62,10 @@ class FlakyProxy:
     async def _pipe(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, count: bool = False
     ) -> None:
-        first = True
         try:
             while chunk := await reader.read(65536):
-                if count and first and b"/stream" in chunk.split(b"\r\n", 1)[0]:
-                    self.streams_opened += 1
-                first = False
+                if count:
+                    self.streams_opened += len(STREAM_REQUEST.findall(chunk))
                 writer.write(chunk)
                 await writer.drain()
         except (ConnectionError, OSError):
