@@ -122,10 +122,13 @@ async def test_tail_resumes_after_network_loss_without_losing_or_repeating(
         dursor = Dursor(tmp_path, proxy.url, {"DURSOR_TOKEN": platform.mint_token("viewer")})
         process = dursor.start("tail", run["id"], "--json")
         reader = LineReader(process)
-        for cut in range(3):
-            # Cut only a live stream that has delivered something since the last cut.
+        opened_at_cut = 0
+        for _ in range(3):
+            # Cut a live stream: one that delivered lines since the last cut, so one the
+            # CLI opened again after it.
             await reader.until(len(reader.lines) + 5)
-            assert proxy.streams_opened >= cut + 1
+            assert proxy.streams_opened > opened_at_cut
+            opened_at_cut = proxy.streams_opened
             proxy.cut()
         code, stderr = await finish(process, reader)
     finally:
@@ -138,8 +141,7 @@ async def test_tail_resumes_after_network_loss_without_losing_or_repeating(
         comparable(e) for e in await event_log(platform, run["id"])
     ]
     assert received[-1]["type"] == "completed"
-    # The first stream, one after each cut, and the last one answering 204 (all seen).
-    assert proxy.streams_opened >= 5
+    assert proxy.streams_opened > opened_at_cut  # it came back after the last cut too
 
 
 async def test_tail_survives_a_gateway_restart_mid_stream(
