@@ -12,8 +12,13 @@ from dursor_cli.events import StreamEvent
 from dursor_cli.output import Output, duration
 from dursor_cli.runs_view import MARKS, PALETTE, TERMINAL, executor_name, label
 
-ENDINGS = {"completed": "succeeded", "failed": "failed", "cancelled": "cancelled"}
-ENDINGS["timed_out"] = "timed_out"
+# The event that ends a turn → the status it leaves the run in.
+ENDINGS = {
+    "completed": "succeeded",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "timed_out": "timed_out",
+}
 
 
 @dataclass
