@@ -39,9 +39,10 @@ class StreamEnded(Exception):
 class _Reconnect(Exception):
     """The connection ended before the stream did (`clean`: the server closed it normally)."""
 
-    def __init__(self, reason: str, clean: bool = False) -> None:
+    def __init__(self, reason: str, clean: bool = False, progressed: bool = False) -> None:
         super().__init__(reason)
         self.clean = clean
+        self.progressed = progressed or clean
 
 
 class ResumableStream:
@@ -66,6 +67,7 @@ class ResumableStream:
     def events(self) -> Iterator[StreamEvent]:
         """Events until the server closes the stream for good (204, or a closed run stream)."""
         failing_since: float | None = None
+        failures = 0  # in a row: a connection that delivered something resets them
         while True:
             try:
                 yield from self._connection()
@@ -73,29 +75,35 @@ class ResumableStream:
             except StreamEnded:
                 return
             except _Reconnect as reason:
+                if reason.progressed:
+                    failing_since, failures = None, 0
                 if reason.clean:
                     # A closed run stream after a terminal event: the next connection says
                     # 204 when nothing more will come, or carries the next turn.
-                    failing_since = None
                     continue
                 failing_since = failing_since or time.monotonic()
                 if time.monotonic() - failing_since > self.give_up_after:
                     raise CliError(f"lost the stream: {reason}", ExitCode.FAILED) from reason
+                failures += 1
                 self.reconnects += 1
                 self.on_reconnect(str(reason))
-                time.sleep(min(self.retry_seconds * min(self.reconnects, 5), MAX_BACKOFF))
+                time.sleep(min(self.retry_seconds * 2 ** (failures - 1), MAX_BACKOFF))
 
     def _connection(self) -> Iterator[StreamEvent]:
         headers = {"accept": "text/event-stream"}
         if self.last_event_id:
             headers["last-event-id"] = self.last_event_id
         timeout = httpx.Timeout(30.0, read=READ_TIMEOUT)
+        delivered = 0
         try:
             with self.api.client.stream("GET", self.path, headers=headers, timeout=timeout) as resp:
                 self._check(resp)
-                yield from self._frames(resp)
+                for event in self._frames(resp):
+                    delivered += 1
+                    yield event
         except httpx.TransportError as exc:
-            raise _Reconnect(str(exc) or type(exc).__name__) from exc
+            reason = str(exc) or type(exc).__name__
+            raise _Reconnect(reason, progressed=delivered > 0) from exc
 
     def _check(self, response: httpx.Response) -> None:
         if response.status_code == 204:

@@ -115,7 +115,8 @@ async def finish(process: subprocess.Popen[str], reader: LineReader) -> tuple[in
 async def test_tail_resumes_after_network_loss_without_losing_or_repeating(
     platform: Platform, tmp_path: Path
 ) -> None:
-    (run,) = await start_runs(platform, tmp_path, ("chatty", "400"))
+    # Long enough (about 20 s) to outlast three cuts and the CLI's reconnects.
+    (run,) = await start_runs(platform, tmp_path, ("chatty", "1000"))
     proxy = FlakyProxy(platform.gateway.app_port)
     await proxy.start()
     try:
