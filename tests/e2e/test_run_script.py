@@ -30,7 +30,8 @@ from tests.support.backing import Backing
 from tests.support.databases import DatabaseFactory
 from tests.support.git_remote import make_remote
 
-pytestmark = pytest.mark.e2e
+# Each starts the whole platform from scratch (bootstrap included): slow on a busy machine.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = (8080, 8081, 8082, 8083, 3500, 3501, 3502, 3503, 50001, 50011, 50012, 50013, 50014)
@@ -167,10 +168,14 @@ def dursor(
 
 
 @pytest.fixture
-def cleanup() -> Iterator[list[int]]:
-    """Sessions to kill if a test fails half-way (never anyone else's)."""
+def cleanup(tmp_path: Path) -> Iterator[list[int]]:
+    """Sessions to kill if a test fails half-way: the ones it names and the one its
+    platform's pid file records (a detached platform leads its own session)."""
     sessions: list[int] = []
     yield sessions
+    pid_file = tmp_path / ".data" / "platform.pid"
+    if pid_file.exists() and (recorded := pid_file.read_text().split()[2:]) != ["0"]:
+        sessions += [int(s) for s in recorded]
     for session in sessions:
         for line in session_processes(session):
             os.kill(int(line.split()[0]), signal.SIGKILL)
