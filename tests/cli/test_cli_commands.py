@@ -363,54 +363,6 @@ async def test_errors_are_one_line_and_never_a_traceback(world: World, tmp_path:
     assert one_line_error(down).startswith("dursor: cannot reach the gateway at http://127.0.0.1:9")
 
 
-HELPED = [
-    ["login"],
-    ["logout"],
-    ["whoami"],
-    ["repo", "add"],
-    ["repo", "list"],
-    ["task", "new"],
-    ["task", "list"],
-    ["task", "show"],
-    ["run"],
-    ["follow-up"],
-    ["cancel"],
-    ["tail"],
-    ["status"],
-    ["diff"],
-    ["apply"],
-    ["pr"],
-    ["up"],
-    ["down"],
-    ["wait-ready"],
-]
-
-
-@pytest.mark.parametrize("command", HELPED, ids=" ".join)
-def test_every_command_has_help_with_examples(command: list[str]) -> None:
-    from typer.testing import CliRunner
-
-    from dursor_cli.main import app
-
-    shown = CliRunner().invoke(
-        app, [*command, "--help"], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"}
-    )
-    assert shown.exit_code == 0, shown.output
-    assert "Examples" in shown.output
-    assert f"dursor {' '.join(command)}" in shown.output
-
-
-async def test_shell_completion(tmp_path: Path) -> None:
-    dursor = Dursor(tmp_path, "http://127.0.0.1:9")
-    script = await cli(dursor, "--show-completion", "bash")
-    assert "_DURSOR_COMPLETE" in script.stdout
-    offered = await cli(
-        dursor,
-        env={"_DURSOR_COMPLETE": "complete_bash", "COMP_WORDS": "dursor ta", "COMP_CWORD": "1"},
-    )
-    assert set(offered.stdout.split()) == {"tail", "task"}
-
-
 async def running_run(world: World, task_id: str) -> str:
     """The id of the task's first run, once it is running."""
     async with httpx.AsyncClient(base_url=world.platform.gateway.url) as client:

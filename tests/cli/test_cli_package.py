@@ -1,7 +1,8 @@
-"""The `dursor-cli` package on its own: the wheel, its ports, its executor specs."""
+"""The `dursor-cli` package on its own: the wheel, ports, executor specs, help, completion."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ import yaml
 from dursor_cli.errors import CliError, ExitCode
 from dursor_cli.executors import parse_executor
 from dursor_cli.platform import APPS, SENTRY_PORT
+from tests.cli.cli_runner import Dursor
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,3 +89,51 @@ def test_malformed_executor_specs_are_usage_errors(spec: str) -> None:
     with pytest.raises(CliError) as raised:
         parse_executor(spec)
     assert raised.value.code is ExitCode.USAGE
+
+
+HELPED = [
+    ["login"],
+    ["logout"],
+    ["whoami"],
+    ["repo", "add"],
+    ["repo", "list"],
+    ["task", "new"],
+    ["task", "list"],
+    ["task", "show"],
+    ["run"],
+    ["follow-up"],
+    ["cancel"],
+    ["tail"],
+    ["status"],
+    ["diff"],
+    ["apply"],
+    ["pr"],
+    ["up"],
+    ["down"],
+    ["wait-ready"],
+]
+
+
+@pytest.mark.parametrize("command", HELPED, ids=" ".join)
+def test_every_command_has_help_with_examples(command: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from dursor_cli.main import app
+
+    shown = CliRunner().invoke(
+        app, [*command, "--help"], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"}
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "Examples" in shown.output
+    assert f"dursor {' '.join(command)}" in shown.output
+
+
+async def test_shell_completion(tmp_path: Path) -> None:
+    dursor = Dursor(tmp_path, "http://127.0.0.1:9")
+    script = await asyncio.to_thread(dursor, "--show-completion", "bash")
+    assert "_DURSOR_COMPLETE" in script.stdout
+    offered = await asyncio.to_thread(
+        dursor,
+        env={"_DURSOR_COMPLETE": "complete_bash", "COMP_WORDS": "dursor ta", "COMP_CWORD": "1"},
+    )
+    assert set(offered.stdout.split()) == {"tail", "task"}
