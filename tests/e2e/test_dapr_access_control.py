@@ -72,6 +72,7 @@ async def test_the_gateway_reaches_every_public_operation(
         ("run-api", "POST", "/dapr/dead-letters"),
         ("run-api", "GET", "/dapr/subscribe"),
         ("run-api", "GET", "/healthz"),
+        ("run-api", "POST", "/readyz"),
         ("run-api", "PATCH", f"/v1/runs/{ID}"),
         ("run-api", "PATCH", "/v1/repos"),
         ("auth", "POST", "/internal/github/installation-token"),
@@ -88,6 +89,15 @@ async def test_the_gateway_reaches_nothing_else(
     refused = await invoke(platform, "events-gateway", callee, method, path)
     assert refused.status_code == 403
     assert DENIED in refused.text
+
+
+@pytest.mark.parametrize("callee", ["run-api", "auth"])
+async def test_the_gateway_reads_the_readiness_of_the_apps_it_routes_to(
+    platform: Platform, callee: str
+) -> None:
+    ready = await invoke(platform, "events-gateway", callee, "GET", "/readyz")
+    assert ready.status_code == 200, ready.text  # what the gateway's own /readyz asks
+    assert ready.json()["ready"] is True
 
 
 async def test_the_gateway_delivers_webhooks_to_run_api(platform: Platform) -> None:

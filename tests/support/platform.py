@@ -69,6 +69,8 @@ COMMAND_TEMPLATES = {
         "dursor",
         "{instruction}",
     ],
+    # Says why on stderr and exits non-zero: a run that fails.
+    "fail": ["sh", "-c", 'echo "$1" >&2; exit 3', "dursor", "{instruction}"],
     # Two grandchildren that ignore SIGTERM: only the SIGKILL after the grace period stops them.
     "stubborn": [
         "sh",

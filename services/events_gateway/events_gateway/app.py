@@ -25,6 +25,7 @@ from events_gateway.janitor import GroupJanitor, sweep_forever
 from events_gateway.metrics import GatewayMetrics
 from events_gateway.public_api import public_document, route_table
 from events_gateway.rate_limit import RateLimiter
+from events_gateway.readiness import upstream_checks
 from events_gateway.request_target import RequestTargetGuard
 from events_gateway.routes import edge, streams, subscriptions, webhooks
 from events_gateway.settings import GatewaySettings
@@ -84,7 +85,7 @@ async def lifespan(app: FastAPI, settings: GatewaySettings) -> AsyncIterator[Non
             partial(runtime.secret, GITHUB_WEBHOOK_SECRET), settings.webhook_secret_refresh_seconds
         )
         app.state.deliveries = Deliveries(runtime.sidecar, settings.webhook_delivery_ttl_seconds)
-        app.state.readiness = runtime.readiness()
+        app.state.readiness = runtime.readiness() | upstream_checks(runtime.sidecar)
         yield
 
 
