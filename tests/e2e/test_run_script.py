@@ -63,6 +63,8 @@ async def platform_env(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DURSOR_", "DAPR_"))}
     return env | {
         "DURSOR_DATA": str(tmp_path / ".data"),
+        # The test's repositories live here (the laptop default is the home directory).
+        "DURSOR_LOCAL_REPOS_ROOT": str(tmp_path),
         "DURSOR_DATABASE_URL": await databases.fresh(),
         "DURSOR_REDIS_HOST": backing.redis_host,
         "DURSOR_REDIS_PASSWORD": backing.redis_password,
