@@ -114,6 +114,9 @@ def test_no_caller_may_reach_dapr_deliveries_and_only_named_internal_operations(
         ("run-api", "events-gateway", "/internal/github/events"),
         ("auth", "agent-runner", "/internal/github/installation-token"),
         ("auth", "run-api", "/internal/github/permission"),
+        # The gateway's readiness asks run-api's and auth's.
+        ("run-api", "events-gateway", "/readyz"),
+        ("auth", "events-gateway", "/readyz"),
     }
 
 
