@@ -117,12 +117,16 @@ export class ResumableStream {
     this.controller.abort();
   }
 
+  private stopped(): boolean {
+    return this.controller.signal.aborted;
+  }
+
   private async loop(): Promise<void> {
     const sleep = this.options.sleep ?? defaultSleep;
     while (!this.controller.signal.aborted) {
       this.options.onState?.("connecting");
       const outcome = await this.connectOnce();
-      if (this.controller.signal.aborted) return;
+      if (this.stopped()) return;
       if (outcome.kind === "ended") {
         this.options.onState?.("ended");
         return;
@@ -187,8 +191,7 @@ export class ResumableStream {
 
   private async consume(body: ReadableStream<Uint8Array>): Promise<Outcome> {
     this.options.onState?.("open");
-    let reconnectNow = false;
-    let delivered = false;
+    const seen = { reconnect: false, delivered: false };
     const parser = createParser({
       onRetry: (ms) => {
         this.retryMs = ms;
@@ -196,27 +199,28 @@ export class ResumableStream {
       onEvent: (message) => {
         if (message.event === "reconnect") {
           this.remember(message.id);
-          reconnectNow = true;
+          seen.reconnect = true;
           return;
         }
-        if (this.deliver(message)) delivered = true;
+        if (this.deliver(message)) seen.delivered = true;
       },
     });
-    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        parser.feed(value);
-        if (delivered) this.failures = 0;
-        if (reconnectNow) break;
+        parser.feed(decoder.decode(value, { stream: true }));
+        if (seen.delivered) this.failures = 0;
+        if (seen.reconnect) break;
       }
     } catch {
       return this.backoff();
     } finally {
       reader.cancel().catch(() => undefined);
     }
-    if (reconnectNow) return { kind: "reconnect", delayMs: 0 };
+    if (seen.reconnect) return { kind: "reconnect", delayMs: 0 };
     // A clean end without `reconnect` (run stream after its terminal event, a restarted
     // replica): come back after the server's `retry:`; a finished run then answers 204.
     return { kind: "reconnect", delayMs: this.retryMs };

@@ -1,0 +1,98 @@
+/**
+ * What a task page has received from the task stream, kept per browser tab in IndexedDB so
+ * a reload resumes from the last cursor instead of replaying (or losing) anything.
+ */
+import { createStore, del, get, set, type UseStore } from "idb-keyval";
+import type { RunEvent } from "./sseClient";
+
+export interface TaskLog {
+  /** The last task-stream id received: every run's last seq. */
+  cursor: string | null;
+  events: RunEvent[];
+}
+
+/** A new, empty log (its events array is appended to in place, so never shared). */
+export function emptyLog(): TaskLog {
+  return { cursor: null, events: [] };
+}
+
+/** Where task logs live; one store per origin, keys are task ids. */
+export interface TaskLogStore {
+  load(taskId: string): Promise<TaskLog>;
+  save(taskId: string, log: TaskLog): Promise<void>;
+  clear(taskId: string): Promise<void>;
+}
+
+export function indexedDbStore(store: UseStore = createStore("dursor", "task-logs")): TaskLogStore {
+  return {
+    async load(taskId) {
+      try {
+        const log = await get<TaskLog>(taskId, store);
+        return log && Array.isArray(log.events) ? log : emptyLog();
+      } catch {
+        return emptyLog();
+      }
+    },
+    save: (taskId, log) => set(taskId, log, store).catch(() => undefined),
+    clear: (taskId) => del(taskId, store).catch(() => undefined),
+  };
+}
+
+/** A run's events in seq order, grouped by run id. */
+export function eventsByRun(events: readonly RunEvent[]): Map<string, RunEvent[]> {
+  const byRun = new Map<string, RunEvent[]>();
+  for (const event of events) {
+    const list = byRun.get(event.run_id);
+    if (list) list.push(event);
+    else byRun.set(event.run_id, [event]);
+  }
+  return byRun;
+}
+
+const TERMINAL_STATUS: Record<string, string> = {
+  completed: "succeeded",
+  failed: "failed",
+  cancelled: "cancelled",
+  timed_out: "timed_out",
+};
+
+/** The status the newest status or terminal event of a run tells, if any. */
+export function latestStatus(events: readonly RunEvent[]): { status: string; turn: number } | null {
+  for (let i = events.length - 1; i >= 0; i -= 1) {
+    const event = events[i];
+    if (!event) continue;
+    const terminal = TERMINAL_STATUS[event.type];
+    if (terminal) return { status: terminal, turn: event.turn };
+    if (event.type === "status" && typeof event.data.status === "string") {
+      return { status: event.data.status, turn: event.turn };
+    }
+  }
+  return null;
+}
+
+export function isTerminalEvent(event: RunEvent): boolean {
+  return event.type in TERMINAL_STATUS;
+}
+
+function text(value: unknown): string {
+  return typeof value === "string" || typeof value === "number" ? String(value) : "";
+}
+
+/** One line of text per thing an event says, for the run's log pane. */
+export function eventLines(event: RunEvent): string[] {
+  const data = event.data;
+  switch (event.type) {
+    case "log":
+      return Array.isArray(data.lines) ? data.lines.map(String) : [];
+    case "progress":
+      return [`› ${text(data.message)}`];
+    case "status":
+      return [`● ${text(data.status)} (turn ${event.turn}, attempt ${event.attempt})`];
+    case "artifact":
+      return [`⬇ ${text(data.kind)} stored (${text(data.size_bytes)} bytes)`];
+    case "completed":
+      return [`✓ completed: ${text(data.summary)}`];
+    default:
+      return [`✗ ${event.type}: ${text(data.reason)}`];
+  }
+}
