@@ -68,8 +68,17 @@ function reportError(error: unknown): void {
 
 function makeQueryClient(): QueryClient {
   return new QueryClient({
-    queryCache: new QueryCache({ onError: reportError }),
-    mutationCache: new MutationCache({ onError: reportError }),
+    // A query or mutation marked `meta: { quiet: true }` shows its own errors.
+    queryCache: new QueryCache({
+      onError: (error, query) => {
+        if (!query.meta?.quiet) reportError(error);
+      },
+    }),
+    mutationCache: new MutationCache({
+      onError: (error, _variables, _context, mutation) => {
+        if (!mutation.meta?.quiet) reportError(error);
+      },
+    }),
     defaultOptions: { queries: { retry: shouldRetry, retryDelay, refetchOnWindowFocus: true } },
   });
 }

@@ -3,7 +3,7 @@ import { NavLink, Outlet, useNavigate } from "react-router";
 import { Toaster } from "sonner";
 import { chooseTheme, preferredTheme, type Theme } from "../theme/theme";
 import { ShortcutHelp, useGlobalShortcuts } from "./shortcuts";
-import { useMe, useServices } from "./services";
+import { useCan, useMe, useServices } from "./services";
 
 function navClass({ isActive }: { isActive: boolean }): string {
   const base = "rounded px-2 py-1 text-sm font-medium no-underline hover:underline";
@@ -55,6 +55,7 @@ function ThemeToggle() {
 }
 
 export function Layout() {
+  const canWrite = useCan("developer");
   const [helpOpen, setHelpOpen] = useState(false);
   const openHelp = useCallback(() => {
     setHelpOpen(true);
@@ -72,9 +73,11 @@ export function Layout() {
             <NavLink to="/" end className={navClass}>
               Board
             </NavLink>
-            <NavLink to="/tasks/new" className={navClass}>
-              New task
-            </NavLink>
+            {canWrite && (
+              <NavLink to="/tasks/new" className={navClass}>
+                New task
+              </NavLink>
+            )}
             <NavLink to="/settings" className={navClass}>
               Settings
             </NavLink>
@@ -93,7 +96,7 @@ export function Layout() {
         <Outlet />
       </main>
       <ShortcutHelp open={helpOpen} onClose={() => setHelpOpen(false)} />
-      <Toaster closeButton position="bottom-right" richColors />
+      <Toaster closeButton position="bottom-right" theme="system" />
     </div>
   );
 }

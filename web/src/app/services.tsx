@@ -35,9 +35,10 @@ export function roleAllows(role: Role | undefined, needed: Role): boolean {
 }
 
 export function useMe() {
-  const api = useApi();
+  const { api, signedIn } = useServices();
   return useQuery({
     queryKey: ["me"],
+    enabled: signedIn,
     queryFn: async (): Promise<Me> => unwrap(await api.GET("/v1/me")),
     staleTime: 30_000,
   });

@@ -69,7 +69,7 @@ export function BoardPage() {
         )}
       </div>
       {tasks.isError && <p role="alert">{describeError(tasks.error)}</p>}
-      <div className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-3 2xl:grid-cols-6">
+      <div className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-3 xl:grid-cols-6">
         {COLUMNS.map((column) => {
           const inColumn = shown.filter((t) => placed.get(t.id) === column.id);
           return (

@@ -12,7 +12,8 @@ export default function ComparePage() {
   const wanted = (params.get("runs") ?? "").split(",").filter(Boolean);
   const task = useTask(taskId);
   const runs = useRuns(taskId);
-  const chosen = (runs.data ?? []).filter((run) => wanted.includes(run.id));
+  // In the order they were picked (the `runs` parameter's).
+  const chosen = wanted.flatMap((id) => (runs.data ?? []).filter((run) => run.id === id));
   return (
     <div className="space-y-3">
       <div className="flex flex-wrap items-center gap-3">

@@ -18,6 +18,7 @@ export function RunDiff({ runId, version }: { runId: string; version: string }) 
           parseAs: "text",
         }),
       ),
+    meta: { quiet: true },
     retry: (count, error) => !(error instanceof ApiError && error.status === 404) && count < 2,
   });
   if (patch.isPending) return <p className="muted text-sm">Loading the diff…</p>;

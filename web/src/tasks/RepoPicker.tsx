@@ -1,11 +1,17 @@
 import { useState } from "react";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { idempotencyKey, type Repo } from "../api/client";
-import { unwrap } from "../api/problems";
+import { ApiError, describeError, unwrap } from "../api/problems";
 import { useApi, useCan } from "../app/services";
 import { keys, useRepos } from "./queries";
 
-function AddRepository({ onAdded }: { onAdded: (repo: Repo) => void }) {
+/** The same repository however it was typed: trailing slash and `.git` do not count. */
+export function sameRepoUrl(a: string, b: string): boolean {
+  const plain = (url: string) => url.trim().replace(/\/+$/, "").replace(/\.git$/, "").toLowerCase();
+  return plain(a) === plain(b);
+}
+
+function AddRepository({ known, onAdded }: { known: Repo[]; onAdded: (repo: Repo) => void }) {
   const api = useApi();
   const queryClient = useQueryClient();
   const [url, setUrl] = useState("");
@@ -18,10 +24,17 @@ function AddRepository({ onAdded }: { onAdded: (repo: Repo) => void }) {
           body: { url: url.trim(), default_branch: branch.trim() || "main" },
         }),
       ),
+    // Errors are shown here, not as a toast; a repository registered before is chosen.
+    meta: { quiet: true },
     onSuccess: (repo) => {
+      queryClient.setQueryData<Repo[]>(keys.repos, (repos) => [repo, ...(repos ?? [])]);
       void queryClient.invalidateQueries({ queryKey: keys.repos });
       setUrl("");
       onAdded(repo);
+    },
+    onError: (error) => {
+      const existing = known.find((repo) => sameRepoUrl(repo.url, url));
+      if (error instanceof ApiError && error.status === 409 && existing) onAdded(existing);
     },
   });
   return (
@@ -48,6 +61,11 @@ function AddRepository({ onAdded }: { onAdded: (repo: Repo) => void }) {
       <button type="button" className="btn" disabled={!url.trim() || add.isPending} onClick={() => add.mutate()}>
         Add repository
       </button>
+      {add.isError && !(add.error instanceof ApiError && add.error.status === 409 && known.some((r) => sameRepoUrl(r.url, url))) && (
+        <p role="alert" className="text-sm text-red-800 dark:text-red-300">
+          {describeError(add.error)}
+        </p>
+      )}
     </fieldset>
   );
 }
@@ -84,6 +102,7 @@ export function RepoPicker({ value, onChange }: { value: string; onChange: (repo
       </div>
       {adding && (
         <AddRepository
+          known={repos.data ?? []}
           onAdded={(repo) => {
             setAdding(false);
             onChange(repo);

@@ -74,7 +74,7 @@ export function RunColumn({ run, events, pr, taskTitle, canWrite, selected, onSe
         <span data-testid="run-status">
           <StatusBadge status={status} />
         </span>
-        <span className="muted text-xs">
+        <span className="muted text-xs" data-testid="run-meta">
           turn {turn} · attempt {run.attempt} · <Elapsed startedAt={run.started_at} finishedAt={ended ? run.finished_at : null} />
         </span>
       </header>
