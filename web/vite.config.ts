@@ -12,7 +12,8 @@ export default defineConfig({
   plugins: [react(), tailwindcss()],
   server: { host: "127.0.0.1", port: 5173, strictPort: true, proxy },
   preview: { host: "127.0.0.1", port: 5173, strictPort: true, proxy },
-  build: { sourcemap: false, chunkSizeWarningLimit: 400 },
+  // The manifest lets scripts/bundle-report.mjs size each page's first load.
+  build: { sourcemap: false, manifest: true, chunkSizeWarningLimit: 400 },
   test: {
     environment: "jsdom",
     include: ["src/**/*.test.ts", "src/**/*.test.tsx"],

@@ -1,14 +1,13 @@
 import { lazy, Suspense, useMemo, useState, type ReactNode } from "react";
 import { createBrowserRouter, Navigate, RouterProvider, useLocation } from "react-router";
-import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { toast } from "sonner";
+import { QueryClientProvider } from "@tanstack/react-query";
 import { createApi } from "../api/client";
-import { ApiError, describeError } from "../api/problems";
 import type { RuntimeConfig } from "../auth/runtimeConfig";
 import type { Session } from "../auth/session";
 import { SignInPage } from "../auth/SignInPage";
 import { BoardPage } from "../board/BoardPage";
 import { Layout } from "./Layout";
+import { makeQueryClient } from "./queryClient";
 import { ServicesContext, useServices, type Services } from "./services";
 
 const NewTaskPage = lazy(() => import("../tasks/NewTaskPage"));
@@ -48,40 +47,6 @@ const router = createBrowserRouter([
     ],
   },
 ]);
-
-/** Retry what may pass later (429 after Retry-After, 5xx, network), never a refusal. */
-function shouldRetry(count: number, error: unknown): boolean {
-  if (error instanceof ApiError) return (error.status === 429 || error.status >= 500) && count < 3;
-  return count < 2;
-}
-
-function retryDelay(count: number, error: unknown): number {
-  if (error instanceof ApiError && error.retryAfterSeconds) return error.retryAfterSeconds * 1000;
-  return Math.min(1000 * 2 ** count, 10_000);
-}
-
-function reportError(error: unknown): void {
-  // 401 sends the user to sign in (createApi's hook); everything else gets a toast.
-  if (error instanceof ApiError && error.status === 401) return;
-  toast.error(describeError(error), { id: describeError(error) });
-}
-
-function makeQueryClient(): QueryClient {
-  return new QueryClient({
-    // A query or mutation marked `meta: { quiet: true }` shows its own errors.
-    queryCache: new QueryCache({
-      onError: (error, query) => {
-        if (!query.meta?.quiet) reportError(error);
-      },
-    }),
-    mutationCache: new MutationCache({
-      onError: (error, _variables, _context, mutation) => {
-        if (!mutation.meta?.quiet) reportError(error);
-      },
-    }),
-    defaultOptions: { queries: { retry: shouldRetry, retryDelay, refetchOnWindowFocus: true } },
-  });
-}
 
 export function App({ config, session }: { config: RuntimeConfig; session: Session }) {
   const [signedIn, setSignedIn] = useState(session.isSignedIn());

@@ -70,6 +70,18 @@ export function latestStatus(events: readonly RunEvent[]): { status: string; tur
   return null;
 }
 
+/** When a turn started running and ended, as its events tell (null: not yet / unknown). */
+export function turnWindow(events: readonly RunEvent[], turn: number): { start: string | null; end: string | null } {
+  let start: string | null = null;
+  let end: string | null = null;
+  for (const event of events) {
+    if (event.turn !== turn) continue;
+    if (event.type === "status" && event.data.status === "running") start ??= event.created_at;
+    if (event.type in TERMINAL_STATUS) end = event.created_at;
+  }
+  return { start, end };
+}
+
 export function isTerminalEvent(event: RunEvent): boolean {
   return event.type in TERMINAL_STATUS;
 }

@@ -5,7 +5,7 @@ import { unwrap } from "../api/problems";
 import { useApi } from "../app/services";
 import { RunDiff } from "../diff/RunDiff";
 import type { RunEvent } from "../stream/sseClient";
-import { latestStatus } from "../stream/taskLog";
+import { latestStatus, turnWindow } from "../stream/taskLog";
 import { Elapsed } from "./Elapsed";
 import { FilesChanged } from "./FilesChanged";
 import { FollowUpForm } from "./FollowUpForm";
@@ -63,6 +63,10 @@ export function RunColumn({ run, events, pr, taskTitle, canWrite, selected, onSe
   const label = executorLabel(run.executor);
   const { status, turn } = currentStatus(run, events);
   const ended = isTerminal(status);
+  // This turn's own time (a follow-up's turn 2 starts its clock again).
+  const window = turnWindow(events, turn);
+  const startedAt = window.start ?? run.started_at;
+  const finishedAt = ended ? (window.end ?? run.finished_at) : null;
   const everSucceeded = run.status === "succeeded" || events.some((e) => e.type === "completed");
   const headingId = `run-${run.id}`;
   return (
@@ -75,7 +79,7 @@ export function RunColumn({ run, events, pr, taskTitle, canWrite, selected, onSe
           <StatusBadge status={status} />
         </span>
         <span className="muted text-xs" data-testid="run-meta">
-          turn {turn} · attempt {run.attempt} · <Elapsed startedAt={run.started_at} finishedAt={ended ? run.finished_at : null} />
+          turn {turn} · attempt {run.attempt} · <Elapsed startedAt={startedAt} finishedAt={finishedAt} />
         </span>
       </header>
       <div className="flex flex-wrap items-center gap-2">
