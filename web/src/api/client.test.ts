@@ -1,3 +1,4 @@
+// @vitest-environment node
 import { describe, expect, it, vi } from "vitest";
 import { createApi } from "./client";
 import { ApiError, describeError, unwrap } from "./problems";

@@ -1,6 +1,7 @@
 import { useCallback, useState } from "react";
 import { NavLink, Outlet, useNavigate } from "react-router";
 import { Toaster } from "sonner";
+import { defaultStore } from "../stream/useTaskStream";
 import { chooseTheme, preferredTheme, type Theme } from "../theme/theme";
 import { ShortcutHelp, useGlobalShortcuts } from "./shortcuts";
 import { useCan, useMe, useServices } from "./services";
@@ -18,6 +19,7 @@ function UserMenu() {
   const navigate = useNavigate();
   if (!signedIn) return null;
   const signOut = async () => {
+    await defaultStore.clearAll();
     await session.signOut();
     setSignedIn(false);
     void navigate("/sign-in");

@@ -1,3 +1,4 @@
+// @vitest-environment node
 import { describe, expect, it } from "vitest";
 import type { PullRequest, Run } from "../api/client";
 import { columnOf } from "./columns";

@@ -1,3 +1,4 @@
+// @vitest-environment node
 import { describe, expect, it } from "vitest";
 import { ResumableStream, seqsFromCursor, type RunEvent, type StreamState } from "./sseClient";
 

@@ -1,3 +1,4 @@
+// @vitest-environment node
 import { describe, expect, it } from "vitest";
 import type { RunEvent } from "./sseClient";
 import { eventLines, eventsByRun, latestStatus, turnWindow } from "./taskLog";

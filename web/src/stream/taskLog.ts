@@ -2,14 +2,19 @@
  * What a task page has received from the task stream, kept per browser tab in IndexedDB so
  * a reload resumes from the last cursor instead of replaying (or losing) anything.
  */
-import { createStore, del, get, set, type UseStore } from "idb-keyval";
+import { clear, createStore, del, entries, get, set, type UseStore } from "idb-keyval";
 import type { RunEvent } from "./sseClient";
 
 export interface TaskLog {
   /** The last task-stream id received: every run's last seq. */
   cursor: string | null;
   events: RunEvent[];
+  /** When it was last saved (ms since the epoch), to forget the oldest logs first. */
+  savedAt?: number;
 }
+
+/** How many tasks' logs a browser keeps. */
+export const KEPT_TASK_LOGS = 30;
 
 /** A new, empty log (its events array is appended to in place, so never shared). */
 export function emptyLog(): TaskLog {
@@ -21,6 +26,15 @@ export interface TaskLogStore {
   load(taskId: string): Promise<TaskLog>;
   save(taskId: string, log: TaskLog): Promise<void>;
   clear(taskId: string): Promise<void>;
+  /** Forget every task's log (sign-out: the next person on this browser sees none). */
+  clearAll(): Promise<void>;
+}
+
+/** Delete all but the `keep` most recently saved logs. */
+async function prune(store: UseStore, keep: number): Promise<void> {
+  const all = await entries<string, TaskLog>(store);
+  const stale = all.sort(([, a], [, b]) => (b.savedAt ?? 0) - (a.savedAt ?? 0)).slice(keep);
+  await Promise.all(stale.map(([key]) => del(key, store)));
 }
 
 export function indexedDbStore(store: UseStore = createStore("dursor", "task-logs")): TaskLogStore {
@@ -33,8 +47,16 @@ export function indexedDbStore(store: UseStore = createStore("dursor", "task-log
         return emptyLog();
       }
     },
-    save: (taskId, log) => set(taskId, log, store).catch(() => undefined),
+    async save(taskId, log) {
+      try {
+        await set(taskId, { ...log, savedAt: Date.now() }, store);
+        await prune(store, KEPT_TASK_LOGS);
+      } catch {
+        // A full or unavailable IndexedDB costs only the instant resume after a reload.
+      }
+    },
     clear: (taskId) => del(taskId, store).catch(() => undefined),
+    clearAll: () => clear(store).catch(() => undefined),
   };
 }
 

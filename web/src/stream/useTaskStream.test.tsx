@@ -27,6 +27,7 @@ function memoryStore(initial: TaskLog) {
       return Promise.resolve();
     },
     clear: () => Promise.resolve(),
+    clearAll: () => Promise.resolve(),
   };
   return { store, saved };
 }

@@ -12,7 +12,7 @@ export interface TaskStreamView {
   failure: StreamFailure | null;
 }
 
-const defaultStore = indexedDbStore();
+export const defaultStore = indexedDbStore();
 
 /**
  * Opens `/v1/tasks/{id}/stream` after restoring what this tab had received, and hands every
