@@ -70,6 +70,46 @@ describe("Entra sign-in (real MSAL, no network)", () => {
   });
 });
 
+/** An id token as Entra would issue it (unsigned: MSAL reads claims, the API verifies). */
+function idToken(claims: Record<string, unknown>): string {
+  const part = (value: object) => btoa(JSON.stringify(value)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+  return `${part({ alg: "none", typ: "JWT" })}.${part(claims)}.`;
+}
+
+describe("Entra session with a signed-in account (real MSAL cache, no network)", () => {
+  it("sends the cached access token for the API scope as the bearer", async () => {
+    vi.stubGlobal("fetch", () => Promise.reject(new Error("no network in this test")));
+    const settings: EntraSettings = { clientId: "c1d2e3f4-1111-4222-8333-444455556666", tenantId: TENANT, scopes: ["api://dursor/access"] };
+    const app = new PublicClientApplication(msalConfiguration(settings, { authorityMetadata, cloudDiscoveryMetadata }));
+    await app.initialize();
+    const now = Math.floor(Date.now() / 1000);
+    const oid = "5d6e7f80-aaaa-4bbb-8ccc-ddddeeeeffff";
+    const claims = {
+      aud: settings.clientId, iss: `${AUTHORITY}/v2.0`, tid: TENANT, oid, sub: "subject-1",
+      preferred_username: "ada@contoso.example", name: "Ada", ver: "2.0", iat: now, nbf: now, exp: now + 3600,
+    };
+    const account = {
+      homeAccountId: `${oid}.${TENANT}`, environment: "login.microsoftonline.com", tenantId: TENANT,
+      username: "ada@contoso.example", localAccountId: oid, name: "Ada", idTokenClaims: claims,
+    };
+    await app.hydrateCache(
+      {
+        authority: AUTHORITY, uniqueId: oid, tenantId: TENANT, scopes: settings.scopes, account,
+        idToken: idToken(claims), idTokenClaims: claims, accessToken: "entra-access-token",
+        fromCache: false, expiresOn: new Date((now + 3600) * 1000), tokenType: "Bearer",
+        correlationId: "00000000-0000-4000-8000-000000000001",
+      },
+      { scopes: settings.scopes, account },
+    );
+    const session = await EntraSession.create(settings, app);
+    expect(session.isSignedIn()).toBe(true);
+    expect(await session.authorization()).toBe("Bearer entra-access-token");
+    session.forget();
+    expect(session.isSignedIn()).toBe(false);
+    expect(await session.authorization()).toBeNull();
+  });
+});
+
 describe("runtime config", () => {
   it("selects Entra only with a client and tenant id", () => {
     expect(parseRuntimeConfig({ authMode: "entra", entra: { clientId: "c" } }).auth.mode).toBe("local");
