@@ -197,6 +197,11 @@ async def task_stream(world: World, _: httpx.AsyncClient, __: str) -> Call:
     return Call("GET", f"/v1/tasks/{world.task_id}/stream")
 
 
+async def stream_ticket(world: World, _: httpx.AsyncClient, __: str) -> Call:
+    """A ticket for the finished run's stream."""
+    return Call("POST", "/v1/streams/tickets", {"path": f"/v1/runs/{world.run_id}/stream"})
+
+
 # (method, OpenAPI path) -> (minimum role, or "public"; success status; request maker)
 MATRIX: dict[tuple[str, str], tuple[str, int, Maker | str]] = {
     ("POST", "/v1/auth/token"): ("public", 200, login),
@@ -241,6 +246,7 @@ MATRIX: dict[tuple[str, str], tuple[str, int, Maker | str]] = {
     ("GET", "/v1/runs/{run_id}/patch"): ("viewer", 200, "/v1/runs/{run_id}/patch"),
     ("GET", "/v1/runs/{run_id}/events"): ("viewer", 200, "/v1/runs/{run_id}/events"),
     ("GET", "/v1/runs/{run_id}/stream"): ("viewer", 204, run_stream),
+    ("POST", "/v1/streams/tickets"): ("viewer", 201, stream_ticket),
     ("POST", "/v1/runs/{run_id}/pull-request"): (
         "developer",
         202,
@@ -271,7 +277,7 @@ def expected(route: tuple[str, str], role: str) -> int:
 
 
 async def public_routes(platform: Platform) -> set[tuple[str, str]]:
-    """Every /v1 route the services document (run-api, auth and the gateway itself)."""
+    """Every /v1 route the services document (run-api, auth and the gateway's merged one)."""
     found = set()
     async with httpx.AsyncClient(timeout=10) as client:
         for app_id in ("run-api", "auth", "events-gateway"):

@@ -115,10 +115,10 @@ def test_dockerfile_pins_bases_and_drops_root(dockerfile: Path) -> None:
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=relative)
 def test_dockerfile_serves_its_app_on_the_dapr_port(dockerfile: Path) -> None:
-    """The image starts uvicorn with the app factory on the port dapr.yaml uses."""
+    """The image starts its app (uvicorn factory or its own server) on the port dapr.yaml uses."""
     port = dapr_apps()[dockerfile.parent.name.replace("_", "-")]
     command = dict(final_stage(dockerfile))["CMD"]
-    assert '"--factory"' in command
+    assert '"--factory"' in command or f'"-m", "{dockerfile.parent.name}"' in command
     assert f'"{port}"' in command
     assert ("EXPOSE", str(port)) in final_stage(dockerfile)
 

@@ -141,12 +141,12 @@ class RequestLog:
             )
 
 
-_bearer = HTTPBearer(auto_error=False, description="JWT from the auth service or Entra ID")
+bearer_scheme = HTTPBearer(auto_error=False, description="JWT from the auth service or Entra ID")
 
 
 async def authenticate(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
     """The verified caller, or a 401."""
     if credentials is None or credentials.scheme.lower() != "bearer":
