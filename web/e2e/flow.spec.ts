@@ -216,7 +216,7 @@ test("a reload mid-run resumes each stream: nothing lost, nothing doubled", asyn
   const afterReload = await firstFrameMs(page);
   console.log(`time to first live frame after a reload mid-run: ${afterReload} ms`);
   // The restored log is there at once, and it keeps growing from the stream.
-  expect((await shown("Command · chatty")).seqs.length).toBeGreaterThanOrEqual(seenBefore);
+  await expect.poll(async () => (await shown("Command · chatty")).seqs.length).toBeGreaterThanOrEqual(seenBefore);
   await expect.poll(() => statusOf("Command · chatty"), { timeout: 150_000 }).toBe("succeeded");
   await expect.poll(() => statusOf("Command · append-note")).toBe("succeeded");
   for (const label of ["Command · chatty", "Command · append-note", "Command · sleep"]) {
