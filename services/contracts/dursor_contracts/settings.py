@@ -22,6 +22,9 @@ class ServiceSettings(BaseSettings):
     app_api_token: SecretStr | None = Field(default=None, validation_alias="APP_API_TOKEN")
     secret_store: str = "secretstore"  # noqa: S105 - a component name
     database_url: SecretStr | None = None
+    # entra: sign in to PostgreSQL with the managed identity's Entra tokens (Azure).
+    database_auth: Literal["password", "entra"] = "password"
+    azure_client_id: str | None = Field(default=None, validation_alias="AZURE_CLIENT_ID")
     database_pool_size: int = Field(default=10, ge=1, le=200)
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
