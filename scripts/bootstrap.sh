@@ -149,12 +149,48 @@ ensure_test_tools() {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
 }
 
+ensure_chromium() {
+  # The web UI's browser tests drive Debian's chromium (Playwright cannot download its own).
+  [ -x /usr/bin/chromium ] && return
+  [ "$(id -u)" = 0 ] || die "chromium is missing; install Debian's chromium package"
+  log "installing chromium from Debian (web UI browser tests)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
+install_web_deps() {
+  # npm ci from web/package-lock.json, once per lockfile and Node version (npm's cache is shared).
+  local stamp
+  stamp="$(cat web/package-lock.json | sha256sum | cut -c1-16)-$(node --version)"
+  [ "$(cat web/node_modules/.dursor-stamp 2>/dev/null)" = "$stamp" ] && return
+  log "installing the web UI's npm packages (web/package-lock.json)"
+  (cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error \
+    --cache "$DURSOR_CACHE/npm")
+  echo "$stamp" >web/node_modules/.dursor-stamp
+}
+
+web_sources_stamp() {
+  find web/src web/index.html web/vite.config.ts web/tsconfig.json web/package-lock.json \
+    -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
+}
+
+build_web() {
+  # web/dist, rebuilt only when the web UI's sources changed.
+  local stamp
+  stamp="$(web_sources_stamp)"
+  [ -f web/dist/index.html ] && [ "$(cat web/dist/.build-stamp 2>/dev/null)" = "$stamp" ] && return
+  log "building the web UI (web/dist)"
+  (cd web && node_modules/.bin/vite build --logLevel warn)
+  echo "$stamp" >web/dist/.build-stamp
+}
+
 main() {
   local with_test_tools=0
   [ "${1:-}" = "--with-test-tools" ] && with_test_tools=1
   ensure_uv
   sync_python
   bash scripts/install-node-tools.sh
+  install_web_deps
+  build_web
   mkdir -p "$DURSOR_DATA"
   build_daprd &
   local daprd_job=$!
@@ -165,6 +201,7 @@ main() {
   bash scripts/local-database.sh
   if [ "$with_test_tools" = 1 ]; then
     ensure_test_tools
+    ensure_chromium
     bash scripts/compose-env.sh  # docker-compose.yml's per-app tokens (.env)
   fi
   log "bootstrap done"

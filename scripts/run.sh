@@ -33,6 +33,9 @@ fi
 export DURSOR_LOG_FORMAT
 
 log "starting: gateway http://127.0.0.1:8080 (admin password: .data/secrets.json, key admin-password)"
+log "web UI: http://127.0.0.1:5173 (sign in as admin)"
+# The web UI: web/dist on 127.0.0.1:5173, /v1 proxied to the gateway (web/vite.config.ts).
+(cd web && exec node_modules/.bin/vite preview --logLevel warn) &
 start_apps
 announce_ready &
 wait_for_apps

@@ -23,6 +23,7 @@ APPS = (
     ("auth", 8083, 3503, 50014),
 )
 SENTRY_PORT = 50001
+WEB_PORT = 5173
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Probe:
     """One thing to check: an app's /readyz, a sidecar's /v1.0/healthz, or a listening port."""
 
     name: str
-    kind: str  # app, sidecar, sentry
+    kind: str  # app, sidecar, sentry, web
     port: int
     path: str | None
     expect: int = 200
@@ -57,12 +58,13 @@ class Health:
 
 
 def probes() -> list[Probe]:
-    """Every app and sidecar of the platform, then Sentry."""
+    """Every app and sidecar of the platform, then Sentry and the web UI."""
     found: list[Probe] = []
     for app_id, app_port, http_port, _ in APPS:
         found.append(Probe(app_id, "app", app_port, "/readyz", 200))
         found.append(Probe(f"{app_id} sidecar", "sidecar", http_port, "/v1.0/healthz", 204))
     found.append(Probe("sentry", "sentry", SENTRY_PORT, None))
+    found.append(Probe("web UI", "web", WEB_PORT, "/", 200))
     return found
 
 

@@ -14,7 +14,7 @@ import yaml
 
 from dursor_cli.errors import CliError, ExitCode
 from dursor_cli.executors import parse_executor
-from dursor_cli.platform import APPS, SENTRY_PORT
+from dursor_cli.platform import APPS, SENTRY_PORT, WEB_PORT
 from tests.cli.cli_runner import Dursor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def test_the_platform_ports_are_those_of_dapr_yaml_and_run_sh() -> None:
     script = (ROOT / "scripts" / "platform.sh").read_text()
     listed = re.search(r"PLATFORM_PORTS=\(([\d ]+)\)", script)
     assert listed is not None
-    expected = {p for app in APPS for p in app[1:]} | {SENTRY_PORT}
+    expected = {p for app in APPS for p in app[1:]} | {SENTRY_PORT, WEB_PORT}
     assert {int(p) for p in listed.group(1).split()} == expected
 
 
