@@ -202,7 +202,9 @@ def test_ready_means_the_first_call_works_and_ctrl_c_stops_everything(
     cli_env = cli_environment(platform_env, tmp_path)
     status = dursor(cli_env, "status", "--platform", "--json")
     assert status.returncode == 0, status.stdout + status.stderr
-    assert len(json.loads(status.stdout)["components"]) == 9
+    components = json.loads(status.stdout)["components"]
+    assert len(components) == 10  # four apps, four sidecars, Sentry, the web UI
+    assert all(c["healthy"] for c in components), components
     ran = run_one(cli_env, tmp_path)
     assert ran["outcome"] == "succeeded"
     terminal.read(2)
@@ -227,7 +229,8 @@ def test_dursor_up_status_and_down(
     assert session == supervisor
     status = dursor(cli_env, "status", "--platform")
     assert status.returncode == 0, status.stdout
-    assert status.stdout.count("✔ healthy") == 9
+    assert status.stdout.count("✔ healthy") == 10
+    assert "web UI" in status.stdout
     assert "run-api sidecar" in status.stdout
     down = dursor(cli_env, "down", "--root", str(ROOT))
     assert down.returncode == 0, down.stderr
