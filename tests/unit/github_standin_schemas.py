@@ -69,7 +69,8 @@ REPOSITORY = obj(
     owner=SIMPLE_USER,
 )
 INTEGRATION = obj(
-    "id node_id owner name description external_url html_url created_at updated_at permissions events",
+    "id node_id owner name description external_url html_url created_at updated_at "
+    "permissions events",
     id=INT,
     slug=STR,
     owner=SIMPLE_USER,
@@ -145,9 +146,7 @@ COMBINED_STATUS = obj(
     "state statuses sha total_count repository commit_url url",
     state=enum("success", "failure", "pending"),
     statuses=array(
-        obj(
-            "description id node_id state context target_url avatar_url url created_at updated_at"
-        )
+        obj("description id node_id state context target_url avatar_url url created_at updated_at")
     ),
     repository=MINIMAL_REPOSITORY,
 )
@@ -223,8 +222,7 @@ CHECK_RUN_EVENT = event(
     sender=SIMPLE_USER,
 )
 STATUS_EVENT = event(
-    "branches commit context created_at description id name sender sha state target_url "
-    "updated_at",
+    "branches commit context created_at description id name sender sha state target_url updated_at",
     commit=obj("author comments_url commit committer html_url node_id parents sha url"),
     branches=array(obj("commit name protected")),
     state=enum("pending", "success", "failure", "error"),
