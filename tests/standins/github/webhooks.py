@@ -5,9 +5,10 @@ Follows docs.github.com "Webhook events and payloads" (delivery headers
 `X-GitHub-Hook-Installation-Target-Type/-ID`, `User-Agent: GitHub-Hookshot/...`; every
 App payload carries `action`, `sender`, `repository`, `installation`) and "Validating
 webhook deliveries" (`X-Hub-Signature-256: sha256=` + HMAC-SHA256 of the raw body with
-the webhook secret, hex). Deliveries go out one at a time in the order events happened,
-after the API call that caused them has answered, like GitHub's; each is recorded with
-the answer it got, and can be redelivered with the same GUID (GitHub's "Redeliver").
+the webhook secret, hex). Deliveries are queued in the order events happened and sent
+one at a time in the background (the API call that caused one does not wait for it);
+each is recorded with the answer it got, and can be redelivered with the same GUID
+(GitHub's "Redeliver").
 """
 
 from __future__ import annotations
