@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from tests.standins.github.shapes import Site, repository, user
+from tests.standins.github.store import node_id
 
 Json = dict[str, Any]
 HOOK_ID = 480_001
@@ -76,10 +77,11 @@ class WebhookSender:
         """Queue one delivery of `event` (None when no URL is set or not subscribed)."""
         if self.url is None or (self.events is not None and event not in self.events):
             return None
+        installation = self._installations.get(repo, 1)
         payload = body | {
             "repository": repository(self._site, repo),
             "sender": user(self._site, sender),
-            "installation": {"id": self._installations.get(repo, 1), "node_id": f"MDIz{repo}"},
+            "installation": {"id": installation, "node_id": node_id("MDIz", installation)},
         }
         delivery = self._signed(str(uuid.uuid4()), event, payload)
         self._schedule(delivery)
