@@ -125,10 +125,9 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "Error")
     problem = Problem(
         type="about:blank",
-        title=title,
+        title=_phrase(exc.status_code),
         status=exc.status_code,
         detail=str(exc.detail),
         instance=request.url.path,

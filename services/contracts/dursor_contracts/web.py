@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dursor_contracts.auth import Principal, Role, TokenVerifier, forbidden, unauthorized
+from dursor_contracts.edge_answers import declare_edge_answers
 from dursor_contracts.problems import Problem, ProblemError, install_problem_handlers
 from dursor_contracts.problems import problem_response as _problem_response
 from dursor_contracts.sidecar import Sidecar
@@ -229,6 +230,7 @@ def create_service_app(
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestLog)
     instrument_app(app)
+    declare_edge_answers(app)
     return app
 
 

@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 
+from dursor_contracts.edge_answers import add_edge_answers
 from dursor_contracts.runtime import service_runtime, token_verifier
 from dursor_contracts.secret_names import GITHUB_WEBHOOK_SECRET
 from dursor_contracts.subscriptions import subscription_router
@@ -126,7 +127,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
 def own_openapi(app: FastAPI) -> dict[str, Any]:
     """The gateway's own operations: streams, stream tickets, webhooks, metrics."""
-    return get_openapi(title=app.title, version=app.version, routes=app.routes)
+    document = get_openapi(title=app.title, version=app.version, routes=app.routes)
+    add_edge_answers(document)
+    return document
 
 
 def install_public_openapi(app: FastAPI) -> None:

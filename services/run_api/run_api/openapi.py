@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from dursor_contracts.edge_answers import add_edge_answers
 from dursor_contracts.problems import PROBLEM_MEDIA_TYPE
 
 
@@ -36,6 +37,7 @@ def install_openapi(app: FastAPI) -> None:
                 routes=app.routes,
             )
             _retype_errors(schema)
+            add_edge_answers(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
