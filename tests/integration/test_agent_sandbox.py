@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from agent_runner.sandbox import (
+    EgressPolicy,
     JailLimits,
     JailRequest,
     RunDisk,
@@ -22,7 +23,8 @@ from agent_runner.sandbox import (
     SandboxPolicy,
     uid_processes,
 )
-from agent_runner.sandbox.schemas import MiB
+from agent_runner.sandbox.destinations import EgressError
+from agent_runner.sandbox.schemas import MiB, Upstream
 from tests.support.backing import Backing
 
 pytestmark = pytest.mark.skipif(
@@ -149,8 +151,9 @@ async def sandbox(
     policy = SandboxPolicy(
         state_dir=tmp_path_factory.mktemp("sandbox-state"),
         limits=LIMITS,
-        allowed_hosts=(f"127.0.0.1:{allowed_server}",),
+        allowed_hosts=(f"127.0.0.1:{allowed_server}", f"localhost:{allowed_server}"),
         watched_ports=(host_listener.port, *backing_ports),
+        allow_loopback_upstreams=True,  # the stand-in model server listens on 127.0.0.1
     )
     sandbox = await Sandbox.open(policy)
     assert sandbox.verdict.jailed, sandbox.support.problems
@@ -158,7 +161,11 @@ async def sandbox(
 
 
 async def run_jailed(
-    sandbox: Sandbox, tree: Tree, script: str, workspace: Path | None = None
+    sandbox: Sandbox,
+    tree: Tree,
+    script: str,
+    workspace: Path | None = None,
+    egress: EgressPolicy | None = None,
 ) -> Outcome:
     """Run `bash -c script` in a fresh jail for the tree's run and collect what happened."""
     refusals: list[tuple[str, int, str]] = []
@@ -167,7 +174,11 @@ async def run_jailed(
         refusals.append((host, port, reason))
 
     request = JailRequest(
-        run_id=uuid4().hex, workspace=workspace or tree.workspace, home=tree.home, limits=LIMITS
+        run_id=uuid4().hex,
+        workspace=workspace or tree.workspace,
+        home=tree.home,
+        egress=egress or EgressPolicy(),
+        limits=LIMITS,
     )
     async with sandbox.jail(request, on_refused) as jail:
         process = await asyncio.create_subprocess_exec(
@@ -315,6 +326,36 @@ async def test_an_allowlisted_host_is_reached_through_the_proxy(
     # Without the proxy the host's server is not there: the jail's loopback is its own.
     assert "Failed to connect to 127.0.0.1" in outcome.stderr
     assert outcome.refusals == []
+
+
+async def test_an_allowlisted_name_that_resolves_to_the_host_is_refused(
+    sandbox: Sandbox, tree: Tree, allowed_server: int
+) -> None:
+    url = f"http://localhost:{allowed_server}/"
+    script = f'curl -sS -m 5 --noproxy "" --proxytunnel -x "$HTTPS_PROXY" {url}'
+    outcome = await run_jailed(sandbox, tree, script)
+    assert "hello" not in outcome.stdout
+    assert "CONNECT tunnel failed, response 502" in outcome.stderr
+    reason = "localhost resolves to 127.0.0.1, an address of the host itself"
+    assert outcome.refusals == [("localhost", allowed_server, reason)]
+
+
+async def test_the_model_upstream_is_reached_directly_at_its_base_url(
+    sandbox: Sandbox, tree: Tree, allowed_server: int
+) -> None:
+    model = Upstream.from_url(f"http://127.0.0.1:{allowed_server}")
+    script = f"curl -sS -m 5 http://127.0.0.1:{allowed_server}/v1/messages"
+    outcome = await run_jailed(sandbox, tree, script, egress=EgressPolicy(upstreams=(model,)))
+    assert outcome.stdout == "hello from the allowed host"
+    assert outcome.refusals == []
+
+
+async def test_a_loopback_model_upstream_needs_the_operators_consent(
+    rlimit_sandbox: Sandbox, tree: Tree
+) -> None:
+    model = Upstream.from_url("http://127.0.0.1:3500")  # where a sidecar would listen
+    with pytest.raises(EgressError, match="operator allows loopback upstreams"):
+        await run_jailed(rlimit_sandbox, tree, "true", egress=EgressPolicy(upstreams=(model,)))
 
 
 async def test_a_fork_bomb_stops_at_the_task_limit(sandbox: Sandbox, tree: Tree) -> None:

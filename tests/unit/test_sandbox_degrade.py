@@ -15,7 +15,7 @@ from agent_runner.sandbox import (
     SandboxPolicy,
     SandboxUnavailable,
 )
-from agent_runner.sandbox.egress import EgressError, HostPattern, plan_routes
+from agent_runner.sandbox.destinations import EgressError, HostPattern, plan_routes
 from agent_runner.sandbox.host import probe
 from agent_runner.sandbox.policy import decide
 from agent_runner.sandbox.schemas import Upstream

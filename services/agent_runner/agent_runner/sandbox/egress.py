@@ -16,18 +16,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import socket
 import struct
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import h11
 import structlog
 
+from agent_runner.sandbox.destinations import (
+    EgressError,
+    HostPattern,
+    Route,
+    dial_address,
+    plan_routes,
+    split_authority,
+)
 from agent_runner.sandbox.netns import Bind, JailNetwork, original_destination
-from agent_runner.sandbox.schemas import EgressPolicy, RefusalHook, Upstream
+from agent_runner.sandbox.schemas import EgressPolicy, RefusalHook
 
 log = structlog.get_logger(__name__)
 
@@ -35,87 +41,6 @@ CONNECT_TIMEOUT_SECONDS = 15.0
 REQUEST_HEAD_LIMIT = 16 * 1024
 CHUNK = 64 * 1024
 PROXY_BIND: Bind = ("127.0.0.1", 0)
-FIRST_NAMED_ADDRESS = 2
-
-
-class EgressError(Exception):
-    """The egress policy asks for something a jail cannot offer."""
-
-
-@dataclass(frozen=True)
-class HostPattern:
-    """An allowlist entry: an exact host or `*.suffix`, and a port (443 by default)."""
-
-    host: str
-    port: int
-
-    @classmethod
-    def parse(cls, text: str) -> HostPattern:
-        """`pypi.org`, `*.npmjs.org`, `registry.local:8443`, `[::1]:9000`."""
-        host, port = split_authority(text.strip().lower(), default_port=443)
-        if not host or "*" in host.removeprefix("*."):
-            raise EgressError(f"not a host pattern: {text!r}")
-        return cls(host, port)
-
-    def matches(self, host: str, port: int) -> bool:
-        """True for the same port and the same host (or a subdomain for `*.`)."""
-        host = host.lower().rstrip(".")
-        if port != self.port:
-            return False
-        if self.host.startswith("*."):
-            return host.endswith(self.host[1:])
-        return host == self.host
-
-
-def split_authority(text: str, default_port: int) -> tuple[str, int]:
-    """`host:port` (IPv6 in brackets) as (host, port)."""
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest.removeprefix(":")
-    elif text.count(":") == 1:
-        host, _, port = text.partition(":")
-    else:
-        host, port = text, ""
-    if port and not port.isdigit():
-        raise EgressError(f"not a port: {port!r}")
-    return host.rstrip("."), int(port) if port else default_port
-
-
-@dataclass(frozen=True)
-class Route:
-    """Where the jail reaches an upstream: a loopback address and port inside the jail."""
-
-    jail_host: str
-    port: int
-    upstream: Upstream
-    # The name /etc/hosts gives `jail_host` (None for a loopback base URL).
-    name: str | None
-
-
-def plan_routes(upstreams: tuple[Upstream, ...]) -> tuple[Route, ...]:
-    """One route per upstream: loopback kept, names mapped to 127.0.0.2, .3, …"""
-    routes: dict[Bind, Route] = {}
-    addresses: dict[str, str] = {}
-    for upstream in upstreams:
-        jail_host, name = _jail_address(upstream.host, addresses)
-        route = Route(jail_host, upstream.port, upstream, name)
-        routes.setdefault((jail_host, upstream.port), route)
-    return tuple(routes.values())
-
-
-def _jail_address(host: str, addresses: dict[str, str]) -> tuple[str, str | None]:
-    if host == "localhost":
-        return "127.0.0.1", None
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        name = host.lower().rstrip(".")
-        if name not in addresses:
-            addresses[name] = f"127.0.0.{FIRST_NAMED_ADDRESS + len(addresses)}"
-        return addresses[name], name
-    if not address.is_loopback:
-        raise EgressError(f"an upstream by IP address must be a loopback one, not {host}")
-    return host, None
 
 
 class RefusalReporter:
@@ -230,12 +155,15 @@ class Egress:
         self, host: str, port: int
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         try:
+            address = await dial_address(host, port)
             return await asyncio.wait_for(
-                asyncio.open_connection(host, port), CONNECT_TIMEOUT_SECONDS
+                asyncio.open_connection(address, port), CONNECT_TIMEOUT_SECONDS
             )
+        except EgressError as exc:
+            await self.refused(host, port, str(exc))
         except (OSError, TimeoutError) as exc:
             await self.refused(host, port, f"upstream unreachable: {exc or 'timed out'}")
-            return None
+        return None
 
     async def _proxy(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=REQUEST_HEAD_LIMIT)

@@ -35,6 +35,7 @@ from secrets import token_hex
 import structlog
 
 from agent_runner.sandbox.cgroups import CgroupLayout, RunCgroup
+from agent_runner.sandbox.destinations import EgressError
 from agent_runner.sandbox.egress import Egress
 from agent_runner.sandbox.filesystem import (
     HOSTNAME,
@@ -262,9 +263,9 @@ class Sandbox:
         on_refused: RefusalHook,
         stack: contextlib.AsyncExitStack,
     ) -> Jail:
+        egress = Egress(self._egress_policy(request), on_refused, self.policy.refusal_report_limit)
         for folder in (request.workspace, request.home):
             await asyncio.to_thread(hand_over, folder, identity.uid, identity.gid)
-        egress = Egress(self._egress_policy(request), on_refused, self.policy.refusal_report_limit)
         layout = self._layout(request, identity, etc_dir, egress)
         cgroup = self._make_cgroup(etc_dir.name, request)
         if cgroup is not None:
@@ -278,6 +279,13 @@ class Sandbox:
     def _egress_policy(self, request: JailRequest) -> EgressPolicy:
         """The run's egress plus the operator's allowlist and watched ports."""
         wanted, policy = request.egress, self.policy
+        if not policy.allow_loopback_upstreams:
+            for upstream in wanted.upstreams:
+                if upstream.is_loopback():
+                    raise EgressError(
+                        f"the model base URL {upstream.host}:{upstream.port} is on this host's "
+                        "loopback; jails reach it only when the operator allows loopback upstreams"
+                    )
         return EgressPolicy(
             upstreams=wanted.upstreams,
             allowed_hosts=(*policy.allowed_hosts, *wanted.allowed_hosts),

@@ -44,6 +44,10 @@ class SandboxPolicy:
     # Loopback ports of this host whose probes from a jail are reported.
     watched_ports: tuple[int, ...] = ()
     refusal_report_limit: int = 100
+    # A model base URL on this host's loopback (a local model server) is relayed into
+    # the jail only when the operator says so: it would otherwise open a way to
+    # whatever listens there (the sidecar, Postgres) for anyone who picks the URL.
+    allow_loopback_upstreams: bool = False
 
 
 @dataclass(frozen=True)

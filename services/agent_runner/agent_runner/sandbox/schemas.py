@@ -1,7 +1,8 @@
-"""What a jail is asked for and what the host offers: plain frozen values, no behaviour."""
+"""What a jail is asked for and what the host offers: plain frozen values."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,15 @@ class Upstream:
             raise ValueError(f"not an http(s) base URL: {url!r}")
         default = 443 if parts.scheme == "https" else 80
         return cls(parts.hostname, parts.port or default)
+
+    def is_loopback(self) -> bool:
+        """True for `localhost` and loopback IP addresses."""
+        if self.host.lower().rstrip(".") == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
 
 
 @dataclass(frozen=True)
