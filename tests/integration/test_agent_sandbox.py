@@ -232,13 +232,18 @@ async def test_the_agent_is_an_unprivileged_user_that_writes_only_its_folders(
     script = (
         'id -u; touch w h && touch "$HOME/h" && echo wrote; '
         "touch /usr/x || echo usr-read-only; touch /etc/x || echo etc-read-only; "
-        "touch /x || echo root-read-only"
+        "touch /x || echo root-read-only; unshare -r true || echo no-user-namespaces; "
+        "su -c id root </dev/null || echo no-setuid; "
+        "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status"
     )
     outcome = await run_jailed(sandbox, tree, script)
     lines = outcome.stdout.split()
     assert lines[0] != "0"
     assert "wrote" in lines
-    assert {"usr-read-only", "etc-read-only", "root-read-only"} <= set(lines)
+    assert {"usr-read-only", "etc-read-only", "root-read-only", "no-setuid"} <= set(lines)
+    assert "CapEff: 0000000000000000 CapBnd: 0000000000000000 NoNewPrivs: 1" in " ".join(lines)
+    if sandbox.support.unprivileged_userns:  # the inner stage forbids nested namespaces
+        assert "no-user-namespaces" in lines
     assert (tree.workspace / "w").stat().st_uid not in (0, os.getuid())
 
 
