@@ -61,6 +61,7 @@ log = structlog.get_logger(__name__)
 
 INSIDE_UID = 1000
 KILL_WAIT_SECONDS = 5.0
+KILL_POLL_SECONDS = 0.005
 # Below this much free space on the worktree's filesystem the disk counts as full.
 DISK_FULL_BYTES = 1 << 20
 NAMESPACES = (
@@ -157,7 +158,7 @@ class Jail:
         return stage
 
     def pids(self) -> set[int]:
-        """The jail's processes as the host numbers them."""
+        """The jail's processes as the host numbers them (its control group, else its uid)."""
         if self.cgroup is not None:
             return self.cgroup.pids()
         return uid_processes(self.identity.uid)
@@ -181,10 +182,10 @@ class Jail:
         deadline = time.monotonic() + KILL_WAIT_SECONDS
         while True:
             self.signal_all(signal.SIGKILL)
-            left = self.pids() | uid_processes(self.identity.uid)
+            left = self.pids()
             if not left or time.monotonic() > deadline:
                 break
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(KILL_POLL_SECONDS)
 
     def report(self) -> JailReport:
         """Counters of this jail so far."""

@@ -7,7 +7,7 @@ the jail's connections on its own event loop with no process in the jail. The ja
 joins the namespace through `/proc/<runner>/fd/<fd>` (`nsenter --net=`), so nothing is
 mounted on the host and the namespace disappears with its last process and socket.
 
-The tripwire (when `ip` and `nft` are installed): a default route over `lo` and an
+The tripwire (when `nft` is installed): a default route over `lo` and an
 nftables rule that redirects every TCP connection to a non-loopback address to one
 sink socket, which reads the original destination (SO_ORIGINAL_DST) and reports it.
 Without it such a connection fails at once (no route) and is not reported.
@@ -30,6 +30,8 @@ CLONE_NEWNET = 0x40000000
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
+SIOCADDRT = 0x890B
+RTF_UP = 0x1
 SO_ORIGINAL_DST = 80
 IFREQ = "16sH14s"
 TRIPWIRE_TABLE = "dursor_tripwire"
@@ -64,8 +66,8 @@ class JailNetwork:
 
 
 def tripwire_available() -> bool:
-    """True when `ip` and `nft` can be run to install the tripwire."""
-    return shutil.which("ip") is not None and shutil.which("nft") is not None
+    """True when `nft` can be run to install the tripwire."""
+    return shutil.which("nft") is not None
 
 
 def open_network(binds: Sequence[Bind], tripwire: bool) -> JailNetwork:
@@ -160,14 +162,49 @@ def tripwire_rules(sink_port: int) -> str:
 
 def _install_tripwire(sink_port: int) -> None:
     """Route everything over `lo` (so nothing fails before nftables sees it), then redirect."""
-    steps = [
-        (["ip", "route", "add", "default", "dev", "lo"], None),
-        (["nft", "-f", "-"], tripwire_rules(sink_port).encode()),
-    ]
-    for argv, stdin in steps:
-        done = subprocess.run(argv, input=stdin, capture_output=True, check=False)
-        if done.returncode != 0:
-            raise NetworkError(f"{argv[0]} failed: {done.stderr.decode(errors='replace')[:300]}")
+    _default_route_over_loopback()
+    rules = tripwire_rules(sink_port).encode()
+    done = subprocess.run(["nft", "-f", "-"], input=rules, capture_output=True, check=False)
+    if done.returncode != 0:
+        raise NetworkError(f"nft failed: {done.stderr.decode(errors='replace')[:300]}")
+
+
+class _SockaddrIn(ctypes.Structure):
+    _fields_ = (
+        ("family", ctypes.c_ushort),
+        ("port", ctypes.c_ushort),
+        ("address", ctypes.c_uint32),
+        ("zero", ctypes.c_char * 8),
+    )
+
+
+class _RouteEntry(ctypes.Structure):
+    """The kernel's `struct rtentry` (SIOCADDRT): saves running `ip route` per jail."""
+
+    _fields_ = (
+        ("pad1", ctypes.c_ulong),
+        ("destination", _SockaddrIn),
+        ("gateway", _SockaddrIn),
+        ("genmask", _SockaddrIn),
+        ("flags", ctypes.c_ushort),
+        ("pad2", ctypes.c_short),
+        ("pad3", ctypes.c_ulong),
+        ("pad4", ctypes.c_void_p),
+        ("metric", ctypes.c_short),
+        ("device", ctypes.c_char_p),
+        ("mtu", ctypes.c_ulong),
+        ("window", ctypes.c_ulong),
+        ("irtt", ctypes.c_ushort),
+    )
+
+
+def _default_route_over_loopback() -> None:
+    """`ip route add default dev lo`, as one ioctl of this (namespaced) thread."""
+    anywhere = _SockaddrIn(socket.AF_INET, 0, 0, b"")
+    entry = _RouteEntry(destination=anywhere, gateway=anywhere, genmask=anywhere)
+    entry.flags, entry.device = RTF_UP, b"lo"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as handle:
+        fcntl.ioctl(handle.fileno(), SIOCADDRT, bytes(entry))
 
 
 def original_destination(sock: socket.socket) -> tuple[str, int]:
