@@ -178,7 +178,6 @@ async def run_jailed(
         workspace=workspace or tree.workspace,
         home=tree.home,
         egress=egress or EgressPolicy(),
-        limits=LIMITS,
     )
     async with sandbox.jail(request, on_refused) as jail:
         process = await asyncio.create_subprocess_exec(

@@ -113,6 +113,7 @@ class Jail:
         egress: Egress,
     ) -> None:
         self.request = request
+        self.limits = request.limits or sandbox.policy.limits
         self.identity = identity
         self.cgroup = cgroup
         self.network = network
@@ -150,7 +151,7 @@ class Jail:
         mode = self._sandbox.support.cgroup_mode
         stage = [tools["setpriv"], f"--reuid={uid}", f"--regid={self.identity.gid}"]
         stage += ["--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"]
-        stage += [tools["prlimit"], *rlimit_options(self.request.limits, mode), "--"]
+        stage += [tools["prlimit"], *rlimit_options(self.limits, mode), "--"]
         if self._sandbox.support.unprivileged_userns:
             stage += [tools["bwrap"], "--unshare-user", "--disable-userns", "--dev-bind", "/", "/"]
             stage += ["--uid", str(INSIDE_UID), "--gid", str(INSIDE_UID)]
@@ -199,7 +200,7 @@ class Jail:
 
     def reason(self) -> str | None:
         """Which limit stopped the agent so far, as a sentence for the run's end."""
-        return self.report().reason(self.request.limits)
+        return self.report().reason(self.limits)
 
 
 class Sandbox:
@@ -277,6 +278,9 @@ class Sandbox:
         await egress.start(network)
         return Jail(request, identity, self, layout, cgroup, network, egress)
 
+    def _limits(self, request: JailRequest) -> JailLimits:
+        return request.limits or self.policy.limits
+
     def _egress_policy(self, request: JailRequest) -> EgressPolicy:
         """The run's egress plus the operator's allowlist and watched ports."""
         wanted, policy = request.egress, self.policy
@@ -301,14 +305,14 @@ class Sandbox:
         _write_etc(etc_dir, identity_files(who, egress.hosts_file()))
         read_only = (*self.policy.read_only, *request.read_only)
         layout = JailLayout(
-            request.workspace, request.home, read_only, etc_dir, request.limits.tmp_bytes
+            request.workspace, request.home, read_only, etc_dir, self._limits(request).tmp_bytes
         )
         layout.validate()
         return layout
 
     def _make_cgroup(self, name: str, request: JailRequest) -> RunCgroup | None:
         layout = self._cgroup_layout()
-        return RunCgroup.create(layout, name, request.limits) if layout is not None else None
+        return RunCgroup.create(layout, name, self._limits(request)) if layout else None
 
 
 def _tools(policy: SandboxPolicy, support: HostSupport) -> dict[str, str]:

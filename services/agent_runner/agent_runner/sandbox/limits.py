@@ -5,8 +5,9 @@
   (throttled to N cores), and kill-all of the group at the end.
 - rlimits only (no writable control groups): tasks per jail (RLIMIT_NPROC counts the
   processes of a uid, and every jail has its own uid), data segment per process
-  (RLIMIT_DATA: N processes may each use that much), file size per file; no CPU cap.
-Every level also sets no core dumps; the disk cap is the run's own filesystem (disk.py)
+  (RLIMIT_DATA: N processes may each use that much); no CPU cap.
+Every level also sets no core dumps and a file size cap (RLIMIT_FSIZE: one file, not
+the sum); the disk cap is the run's own filesystem (disk.py) where loop devices exist,
 and /tmp's size cap is its tmpfs (charged to the jail's memory where cgroups exist).
 """
 
@@ -25,7 +26,8 @@ GUARANTEES: dict[CgroupMode, str] = {
 
 def rlimit_options(limits: JailLimits, mode: CgroupMode) -> list[str]:
     """`prlimit` options for the jail's first process (inherited by all it starts)."""
-    options = ["--core=0", f"--nproc={limits.pids}"]
+    # No single file may outgrow the run's disk, capped by a disk image or not.
+    options = ["--core=0", f"--nproc={limits.pids}", f"--fsize={limits.disk_bytes}"]
     if mode == "none":
-        options += [f"--data={limits.memory_bytes}", f"--fsize={limits.disk_bytes}"]
+        options.append(f"--data={limits.memory_bytes}")
     return options

@@ -75,7 +75,8 @@ class JailRequest:
     workspace: Path
     home: Path
     egress: EgressPolicy = field(default_factory=EgressPolicy)
-    limits: JailLimits = field(default_factory=JailLimits)
+    # None: the operator's limits (SandboxPolicy.limits).
+    limits: JailLimits | None = None
     read_only: tuple[Path, ...] = ()
 
 
