@@ -6,6 +6,7 @@ import asyncio
 import os
 import shlex
 import shutil
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,6 +299,21 @@ async def test_the_hosts_loopback_services_are_unreachable_and_reported(
     assert {(host, port) for host, port, _ in outcome.refusals} == {("127.0.0.1", p) for p in ports}
     assert all("loopback services are not reachable" in why for *_, why in outcome.refusals)
     assert outcome.reason == f"the jail refused {len(ports)} network connection(s)"
+
+
+async def test_the_hosts_abstract_unix_sockets_are_unreachable(
+    sandbox: Sandbox, tree: Tree
+) -> None:
+    name = f"\0dursor-sandbox-test-{uuid4().hex}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(name)
+        listener.listen()
+        listener.setblocking(False)
+        connect = f"import socket; socket.socket(socket.AF_UNIX).connect({name!r})"
+        outcome = await run_jailed(sandbox, tree, f"python3 -c {shlex.quote(connect)}")
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    assert "ConnectionRefusedError" in outcome.stderr
 
 
 async def test_a_host_outside_the_allowlist_is_refused_and_reported(

@@ -86,7 +86,9 @@ def _delegate_v2(parent: Path) -> None:
         for pid in procs:
             with contextlib.suppress(ProcessLookupError, OSError):
                 (leaf / "cgroup.procs").write_text(pid)
-    wanted = " ".join(f"+{name}" for name in V2_CONTROLLERS)
+    # cpu may be missing (not delegated): memory and pids are what jails cannot do without.
+    available = set((parent / "cgroup.controllers").read_text().split())
+    wanted = " ".join(f"+{name}" for name in V2_CONTROLLERS if name in available)
     (parent / "cgroup.subtree_control").write_text(wanted)
 
 
