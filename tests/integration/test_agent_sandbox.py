@@ -5,39 +5,28 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
-import shutil
-import socket
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from sqlalchemy.engine import make_url
 
-from agent_runner.sandbox import (
-    EgressPolicy,
-    JailLimits,
-    JailRequest,
-    RunDisk,
-    Sandbox,
-    SandboxPolicy,
-    uid_processes,
-)
-from agent_runner.sandbox.destinations import EgressError
-from agent_runner.sandbox.schemas import MiB, Upstream
-from tests.support.backing import Backing
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("bwrap") is None,
-    reason="bubblewrap (bwrap) is not installed: no jail can be built on this machine",
+from agent_runner.sandbox import JailRequest, RunDisk, Sandbox, SandboxPolicy
+from agent_runner.sandbox.schemas import MiB
+from tests.support.jailed_shell import (
+    LIMITS,
+    SECRET,
+    Tree,
+    environment_of,
+    ignore_refusals,
+    jail_environment,
+    make_tree,
+    requires_bwrap,
+    run_jailed,
+    settled,
+    until,
 )
 
-LIMITS = JailLimits(memory_bytes=256 * MiB, pids=64, cpu_cores=1.0, tmp_bytes=64 * MiB)
-SECRET = "s3cr3t-" + uuid4().hex
-HOST_PATH = "/usr/local/bin:/usr/bin:/bin"
-# Variables bash sets itself: the same in the runner's environment and the jail's.
-SHELL_SETS = {b"SHLVL", b"PWD", b"OLDPWD", b"_"}
+pytestmark = requires_bwrap
+
 # Forks 100 sleeping children, prints how many started and how many the kernel refused.
 FORKS = """
 import os, time
@@ -54,176 +43,19 @@ print(started, refused)
 """
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """How one jailed command ended, what it printed and what the jail reported."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-    reason: str | None
-    refusals: list[tuple[str, int, str]]
-    left_after_exit: set[int]
-
-
-@dataclass
-class Tree:
-    """A runner's folders: `.data` secrets, two runs' worktrees and homes."""
-
-    root: Path
-    workspace: Path
-    home: Path
-    other_workspace: Path
-    secrets: Path
-
-
-@dataclass
-class HostListener:
-    """A loopback service of the host (stand-in for the sidecar): counts who got through."""
-
-    port: int
-    accepted: int = 0
-
-
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Tree:
-    """The runner's data folder as the jail's neighbours would find it."""
-    root = tmp_path_factory.mktemp("runner")
-    secrets = root / ".data" / "secrets.json"
-    secrets.parent.mkdir()
-    secrets.write_text(f'{{"dapr_api_token": "{SECRET}"}}')
-    other = root / "runs" / "other" / "worktree"
-    other.mkdir(parents=True)
-    (other / "private.txt").write_text(SECRET)
-    workspace, home = root / "runs" / "mine" / "worktree", root / "runs" / "mine" / "home"
-    workspace.mkdir(parents=True)
-    home.mkdir(parents=True)
-    return Tree(root, workspace, home, other, secrets)
+    """The runner's folders around the jailed run."""
+    return make_tree(tmp_path_factory.mktemp("runner"))
 
 
 @pytest.fixture(scope="module")
-async def host_listener() -> AsyncIterator[HostListener]:
-    """A TCP service on the host's 127.0.0.1 that a jailed agent must not reach."""
-    listener = HostListener(port=0)
-
-    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        listener.accepted += 1
-        writer.close()
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    listener.port = server.sockets[0].getsockname()[1]
-    yield listener
-    server.close()
-
-
-@pytest.fixture(scope="module")
-async def allowed_server() -> AsyncIterator[int]:
-    """A plain HTTP server on the host that the operator's allowlist names."""
-
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        body = b"hello from the allowed host"
-        head = f"HTTP/1.1 200 OK\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n"
-        writer.write(head.encode() + body)
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1]
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def backing_ports(backing: Backing) -> tuple[int, int]:
-    """The real Postgres and Redis ports of this test session."""
-    postgres = make_url(backing.database_url).port or 5432
-    redis = int(backing.redis_host.rpartition(":")[2])
-    return postgres, redis
-
-
-@pytest.fixture(scope="module")
-async def sandbox(
-    tmp_path_factory: pytest.TempPathFactory,
-    host_listener: HostListener,
-    allowed_server: int,
-    backing_ports: tuple[int, int],
-) -> Sandbox:
+async def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
     """One jail-capable sandbox for the module: every test builds its jails with it."""
-    policy = SandboxPolicy(
-        state_dir=tmp_path_factory.mktemp("sandbox-state"),
-        limits=LIMITS,
-        allowed_hosts=(f"127.0.0.1:{allowed_server}", f"localhost:{allowed_server}"),
-        watched_ports=(host_listener.port, *backing_ports),
-        allow_loopback_upstreams=True,  # the stand-in model server listens on 127.0.0.1
-    )
+    policy = SandboxPolicy(state_dir=tmp_path_factory.mktemp("sandbox-state"), limits=LIMITS)
     sandbox = await Sandbox.open(policy)
     assert sandbox.verdict.jailed, sandbox.support.problems
     return sandbox
-
-
-async def run_jailed(
-    sandbox: Sandbox,
-    tree: Tree,
-    script: str,
-    workspace: Path | None = None,
-    egress: EgressPolicy | None = None,
-) -> Outcome:
-    """Run `bash -c script` in a fresh jail for the tree's run and collect what happened."""
-    refusals: list[tuple[str, int, str]] = []
-
-    async def on_refused(host: str, port: int, reason: str) -> None:
-        refusals.append((host, port, reason))
-
-    request = JailRequest(
-        run_id=uuid4().hex,
-        workspace=workspace or tree.workspace,
-        home=tree.home,
-        egress=egress or EgressPolicy(),
-    )
-    async with sandbox.jail(request, on_refused) as jail:
-        process = await asyncio.create_subprocess_exec(
-            *jail.command(["/bin/bash", "-c", script]),
-            env=jail_environment(tree),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(process.communicate(), 30)
-        await asyncio.sleep(0.05)  # the refusal reports of the last connections
-        left = await _settled(jail.pids)
-        reason = jail.reason()
-    assert not uid_processes(jail.identity.uid), "a process of the jail outlived it"
-    assert process.returncode is not None
-    return Outcome(process.returncode, out.decode(), err.decode(), reason, refusals, left)
-
-
-def probe(host: str, port: int) -> str:
-    """Shell that sends a request to host:port and prints any answer (Redis would say +PONG)."""
-    return (
-        f"(exec 3<>/dev/tcp/{host}/{port} && printf 'PING\\r\\n' >&3 "
-        f"&& timeout 2 head -c 64 <&3 | sed 's/^/answer /'); "
-    )
-
-
-def environment_of(pid: int) -> list[bytes]:
-    """A process's environment entries, without those bash sets itself."""
-    entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    return [entry for entry in entries if entry and entry.split(b"=")[0] not in SHELL_SETS]
-
-
-def jail_environment(tree: Tree) -> dict[str, str]:
-    """The environment the test hands the jail's first process (an executor's would)."""
-    return {"PATH": HOST_PATH, "HOME": str(tree.home), "LANG": "C.UTF-8"}
-
-
-async def _settled(pids: object) -> set[int]:
-    """The jail's processes once the pid namespace had a moment to end them."""
-    assert callable(pids)
-    for _ in range(40):
-        left: set[int] = pids()
-        if not left:
-            return left
-        await asyncio.sleep(0.05)
-    return left
 
 
 async def test_the_agent_is_an_unprivileged_user_that_writes_only_its_folders(
@@ -289,95 +121,6 @@ async def test_the_runners_processes_and_environment_are_invisible(
     assert leaked == []
 
 
-async def test_the_hosts_loopback_services_are_unreachable_and_reported(
-    sandbox: Sandbox, tree: Tree, host_listener: HostListener, backing_ports: tuple[int, int]
-) -> None:
-    ports = (host_listener.port, *backing_ports)
-    outcome = await run_jailed(sandbox, tree, "".join(probe("127.0.0.1", p) for p in ports))
-    assert "answer" not in outcome.stdout
-    assert host_listener.accepted == 0
-    assert {(host, port) for host, port, _ in outcome.refusals} == {("127.0.0.1", p) for p in ports}
-    assert all("loopback services are not reachable" in why for *_, why in outcome.refusals)
-    assert outcome.reason == f"the jail refused {len(ports)} network connection(s)"
-
-
-async def test_the_hosts_abstract_unix_sockets_are_unreachable(
-    sandbox: Sandbox, tree: Tree
-) -> None:
-    name = f"\0dursor-sandbox-test-{uuid4().hex}"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
-        listener.bind(name)
-        listener.listen()
-        listener.setblocking(False)
-        connect = f"import socket; socket.socket(socket.AF_UNIX).connect({name!r})"
-        outcome = await run_jailed(sandbox, tree, f"python3 -c {shlex.quote(connect)}")
-        with pytest.raises(BlockingIOError):
-            listener.accept()
-    assert "ConnectionRefusedError" in outcome.stderr
-
-
-async def test_a_host_outside_the_allowlist_is_refused_and_reported(
-    sandbox: Sandbox, tree: Tree
-) -> None:
-    script = "curl -sS -m 5 -o /dev/null https://pypi.org/simple/ || echo proxy-refused; " + probe(
-        "10.11.12.13", 443
-    )
-    outcome = await run_jailed(sandbox, tree, script)
-    assert "proxy-refused" in outcome.stdout
-    assert "answer" not in outcome.stdout
-    assert "403" in outcome.stderr
-    assert ("pypi.org", 443, "not in the egress allowlist") in outcome.refusals
-    if sandbox.support.tripwire:
-        assert ("10.11.12.13", 443, "direct connection outside the egress") in outcome.refusals
-    assert outcome.reason is not None
-    assert "refused" in outcome.reason
-
-
-async def test_an_allowlisted_host_is_reached_through_the_proxy(
-    sandbox: Sandbox, tree: Tree, allowed_server: int
-) -> None:
-    url = f"http://127.0.0.1:{allowed_server}/"
-    script = (
-        f'curl -sS -m 5 --noproxy "" --proxytunnel -x "$HTTPS_PROXY" {url}; echo; '
-        f"curl -sS -m 5 {url}"
-    )
-    outcome = await run_jailed(sandbox, tree, script)
-    assert outcome.stdout.splitlines()[0] == "hello from the allowed host"
-    # Without the proxy the host's server is not there: the jail's loopback is its own.
-    assert "Failed to connect to 127.0.0.1" in outcome.stderr
-    assert outcome.refusals == []
-
-
-async def test_an_allowlisted_name_that_resolves_to_the_host_is_refused(
-    sandbox: Sandbox, tree: Tree, allowed_server: int
-) -> None:
-    url = f"http://localhost:{allowed_server}/"
-    script = f'curl -sS -m 5 --noproxy "" --proxytunnel -x "$HTTPS_PROXY" {url}'
-    outcome = await run_jailed(sandbox, tree, script)
-    assert "hello" not in outcome.stdout
-    assert "CONNECT tunnel failed, response 502" in outcome.stderr
-    reason = "localhost resolves to 127.0.0.1, an address of the host itself"
-    assert outcome.refusals == [("localhost", allowed_server, reason)]
-
-
-async def test_the_model_upstream_is_reached_directly_at_its_base_url(
-    sandbox: Sandbox, tree: Tree, allowed_server: int
-) -> None:
-    model = Upstream.from_url(f"http://127.0.0.1:{allowed_server}")
-    script = f"curl -sS -m 5 http://127.0.0.1:{allowed_server}/v1/messages"
-    outcome = await run_jailed(sandbox, tree, script, egress=EgressPolicy(upstreams=(model,)))
-    assert outcome.stdout == "hello from the allowed host"
-    assert outcome.refusals == []
-
-
-async def test_a_loopback_model_upstream_needs_the_operators_consent(
-    rlimit_sandbox: Sandbox, tree: Tree
-) -> None:
-    model = Upstream.from_url("http://127.0.0.1:3500")  # where a sidecar would listen
-    with pytest.raises(EgressError, match="operator allows loopback upstreams"):
-        await run_jailed(rlimit_sandbox, tree, "true", egress=EgressPolicy(upstreams=(model,)))
-
-
 async def test_a_fork_bomb_stops_at_the_task_limit(sandbox: Sandbox, tree: Tree) -> None:
     outcome = await run_jailed(sandbox, tree, "bomb() { bomb | bomb & }; bomb; sleep 2")
     assert "Resource temporarily unavailable" in outcome.stderr
@@ -426,6 +169,34 @@ async def test_a_setsid_double_forked_child_dies_with_the_jail(
     assert outcome.left_after_exit == set()  # the pid namespace ended it, not a kill of ours
     await asyncio.sleep(1.0)
     assert not marker.exists()
+
+
+async def test_killing_the_jails_first_process_ends_every_process_of_the_jail(
+    sandbox: Sandbox, tree: Tree
+) -> None:
+    request = JailRequest(run_id=uuid4().hex, workspace=tree.workspace, home=tree.home)
+    script = "( setsid sleep 300 & ); sleep 300"
+    async with sandbox.jail(request, ignore_refusals) as jail:
+        process = await asyncio.create_subprocess_exec(
+            *jail.command(["/bin/bash", "-c", script]), env=jail_environment(tree)
+        )
+        await until(lambda: len(jail.pids()) >= 4)  # bwrap's init, bash, both sleeps
+        process.kill()  # what a runner's timeout does to the agent it started
+        await process.wait()
+        assert await settled(jail.pids) == set()
+
+
+async def test_terminate_ends_an_agent_that_ignores_sigterm(sandbox: Sandbox, tree: Tree) -> None:
+    request = JailRequest(run_id=uuid4().hex, workspace=tree.workspace, home=tree.home)
+    script = "trap '' TERM; while :; do sleep 0.1; done"
+    async with sandbox.jail(request, ignore_refusals) as jail:
+        process = await asyncio.create_subprocess_exec(
+            *jail.command(["/bin/bash", "-c", script]), env=jail_environment(tree)
+        )
+        await until(lambda: len(jail.pids()) >= 3)
+        await jail.terminate(grace_seconds=0.5)
+        assert jail.pids() == set()
+        assert await asyncio.wait_for(process.wait(), 5) != 0
 
 
 @pytest.fixture(scope="module")
