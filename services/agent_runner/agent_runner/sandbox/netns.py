@@ -31,6 +31,12 @@ SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
 SIOCADDRT = 0x890B
+SIOCSIFADDR = 0x8916
+SIOCSIFNETMASK = 0x891C
+IFREQ_ADDR = "16sH2x4s8x"
+# A documentation address (RFC 5737): the jail's own, never a real destination.
+SOURCE_ADDRESS = "192.0.2.1"
+HOST_MASK = "255.255.255.255"
 RTF_UP = 0x1
 SO_ORIGINAL_DST = 80
 IFREQ = "16sH14s"
@@ -199,11 +205,20 @@ class _RouteEntry(ctypes.Structure):
 
 
 def _default_route_over_loopback() -> None:
-    """`ip route add default dev lo`, as one ioctl of this (namespaced) thread."""
-    anywhere = _SockaddrIn(socket.AF_INET, 0, 0, b"")
-    entry = _RouteEntry(destination=anywhere, gateway=anywhere, genmask=anywhere)
-    entry.flags, entry.device = RTF_UP, b"lo"
+    """`ip route add default dev lo`, as ioctls of this (namespaced) thread.
+
+    A connection to an outside address needs a source address other than 127.0.0.1
+    (the kernel never picks a loopback one for it, and 0.0.0.0 breaks the redirected
+    connection), so `lo` gets SOURCE_ADDRESS as an alias first.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as handle:
+        for request, address in ((SIOCSIFADDR, SOURCE_ADDRESS), (SIOCSIFNETMASK, HOST_MASK)):
+            packed = socket.inet_aton(address)
+            ifreq = struct.pack(IFREQ_ADDR, b"lo:0", socket.AF_INET, packed)
+            fcntl.ioctl(handle.fileno(), request, ifreq)
+        anywhere = _SockaddrIn(socket.AF_INET, 0, 0, b"")
+        entry = _RouteEntry(destination=anywhere, gateway=anywhere, genmask=anywhere)
+        entry.flags, entry.device = RTF_UP, b"lo"
         fcntl.ioctl(handle.fileno(), SIOCADDRT, bytes(entry))
 
 
