@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from agent_runner.sandbox import EgressPolicy, Sandbox, SandboxPolicy
 from agent_runner.sandbox.destinations import EgressError
+from agent_runner.sandbox.egress import MAX_CONNECTIONS
 from agent_runner.sandbox.schemas import Upstream
 from tests.support.backing import Backing
 from tests.support.jailed_shell import (
@@ -148,6 +149,47 @@ async def test_a_host_outside_the_allowlist_is_refused_and_reported(
         assert "Network is unreachable" in outcome.stderr
     assert outcome.reason is not None
     assert "refused" in outcome.reason
+
+
+# Opens 300 connections to the jail's proxy and holds them; prints how many the runner
+# reset (waiting up to 10 s for the expected number, then a moment more for any extra).
+HOLD_CONNECTIONS = """
+import os, socket, sys, time
+expected = int(sys.argv[1])
+port = int(os.environ["HTTPS_PROXY"].rpartition(":")[2])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(300)]
+for sock in held:
+    sock.setblocking(False)
+def resets():
+    count = 0
+    for sock in held:
+        try:
+            sock.recv(1)
+        except ConnectionResetError:
+            count += 1
+            sock.close()
+        except (BlockingIOError, OSError):
+            pass
+    return count
+reset, deadline = 0, time.monotonic() + 10
+while reset < expected and time.monotonic() < deadline:
+    time.sleep(0.1)
+    reset += resets()
+time.sleep(0.3)
+print(reset + resets())
+"""
+
+
+async def test_a_jail_cannot_hold_more_than_its_share_of_the_runners_sockets(
+    sandbox: Sandbox, tree: Tree
+) -> None:
+    over_cap = 300 - MAX_CONNECTIONS
+    script = f"python3 -c {shlex.quote(HOLD_CONNECTIONS)} {over_cap}"
+    outcome = await run_jailed(sandbox, tree, script)
+    assert int(outcome.stdout) == over_cap
+    over = [r for r in outcome.refusals if r[2] == f"over {MAX_CONNECTIONS} open connections"]
+    assert len(over) == over_cap
+    assert outcome.reason == f"the jail refused {over_cap} network connection(s)"
 
 
 async def test_an_allowlisted_host_is_reached_through_the_proxy(

@@ -38,6 +38,10 @@ from agent_runner.sandbox.schemas import EgressPolicy, RefusalHook
 log = structlog.get_logger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 15.0
+# A proxy request's head must arrive within this time (a silent client holds a socket).
+REQUEST_HEAD_TIMEOUT_SECONDS = 30.0
+# Open connections per jail: each costs the runner sockets, which every run shares.
+MAX_CONNECTIONS = 256
 REQUEST_HEAD_LIMIT = 16 * 1024
 CHUNK = 64 * 1024
 PROXY_BIND: Bind = ("127.0.0.1", 0)
@@ -132,6 +136,10 @@ class Egress:
         async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             task = asyncio.current_task()
             assert task is not None
+            if len(self._tasks) >= MAX_CONNECTIONS:
+                _abort(writer)
+                await self.refused("127.0.0.1", 0, f"over {MAX_CONNECTIONS} open connections")
+                return
             self._tasks.add(task)
             try:
                 await handler(reader, writer)
@@ -168,9 +176,13 @@ class Egress:
     async def _proxy(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=REQUEST_HEAD_LIMIT)
         try:
-            request = await _read_request(conn, reader)
+            request = await asyncio.wait_for(
+                _read_request(conn, reader), REQUEST_HEAD_TIMEOUT_SECONDS
+            )
         except h11.RemoteProtocolError:
             _answer(writer, conn, 400, "malformed proxy request")
+            return
+        except TimeoutError:
             return
         if request is None:
             return
