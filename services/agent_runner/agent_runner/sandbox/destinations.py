@@ -96,13 +96,11 @@ def _jail_address(host: str, addresses: dict[str, str]) -> tuple[str, str | None
 
 
 async def dial_address(host: str, port: int) -> str:
-    """The address to connect to: an IP literal as given; a name only to an outside address.
-
-    An allowlisted name (a wildcard's subdomain above all) may resolve to the host's
-    loopback or link-local addresses (the sidecar, Postgres, the cloud metadata
-    service): the tunnel would then reach exactly what the jail hides. The connection
-    goes to the address checked here, so a second lookup cannot change it.
-    """
+    """The address to connect to: an IP literal as given; a name only to an outside address."""
+    # An allowlisted name (a wildcard's subdomain above all) may resolve to the host's
+    # loopback or link-local addresses (the sidecar, Postgres, the cloud metadata
+    # service): the tunnel would then reach exactly what the jail hides. The connection
+    # goes to the address checked here, so a second lookup cannot change it.
     with contextlib.suppress(ValueError):
         return str(ipaddress.ip_address(host))
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)

@@ -205,12 +205,10 @@ class _RouteEntry(ctypes.Structure):
 
 
 def _default_route_over_loopback() -> None:
-    """`ip route add default dev lo`, as ioctls of this (namespaced) thread.
-
-    A connection to an outside address needs a source address other than 127.0.0.1
-    (the kernel never picks a loopback one for it, and 0.0.0.0 breaks the redirected
-    connection), so `lo` gets SOURCE_ADDRESS as an alias first.
-    """
+    """`ip route add default dev lo`, as ioctls of this (namespaced) thread."""
+    # A connection to an outside address needs a source address other than 127.0.0.1
+    # (the kernel never picks a loopback one for it, and 0.0.0.0 breaks the redirected
+    # connection), so `lo` gets SOURCE_ADDRESS as an alias first.
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as handle:
         for request, address in ((SIOCSIFADDR, SOURCE_ADDRESS), (SIOCSIFNETMASK, HOST_MASK)):
             packed = socket.inet_aton(address)
