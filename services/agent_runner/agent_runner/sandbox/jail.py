@@ -12,10 +12,12 @@ guard, a test) starts a jailed one by prepending it:
     <agent argv>
 
 bubblewrap runs as root for its setup so it can bind folders root may read but the
-jail's uid may not reach (the CLIs under /root/.cache); the agent itself never holds a
-capability or a uid another process shares. `--die-with-parent` and the pid namespace
+jail's uid may not reach (the CLIs in root's home cache); the agent itself never holds
+a capability or a uid another process shares. `--die-with-parent` and the pid namespace
 end every process of the jail with its first one (a `setsid` child included); the
-control group (or the jail's uid) kills anything left at the end.
+control group (or the jail's uid) kills anything left at the end. The environment the
+caller starts the command with reaches the agent as it is (plus the proxy variables):
+the caller passes only what the agent needs, never the runner's own.
 """
 
 from __future__ import annotations
