@@ -36,7 +36,7 @@ import aiohttp
 import httpx
 from fastapi import FastAPI
 
-from dursor_contracts.db import create_engine
+from dursor_kit.db.engine import create_engine
 from run_api.repositories import runs as run_sql
 from run_api.routes.runs import run_out
 from run_api.schemas import RunOut

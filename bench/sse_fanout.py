@@ -53,9 +53,9 @@ from bench.celery_baseline.schema import create_tables
 from bench.celery_baseline.settings import BaselineSettings, events_channel
 from bench.run_api_get_run import wait_until_up
 from bench.submit_to_running import start_process, stop_process
-from dursor_contracts.eventlog import NewEvent, append_events, read_events
 from dursor_contracts.events import CompletedData, EventType, LogData
-from dursor_contracts.schema import outbox
+from dursor_store.eventlog import NewEvent, append_events, read_events
+from dursor_store.schema import outbox
 from events_gateway.hub import encode
 from tests.support.backing import backing_services, free_port, redis_process
 from tests.support.databases import DatabaseFactory

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from agent_runner.credentials import ModelProfileCredentials
-from dursor_contracts.crypto import EncryptionKeyRing
-from dursor_contracts.schema import outbox
-from dursor_contracts.secret_names import ENCRYPTION_KEYS
+from dursor_kit.crypto import EncryptionKeyRing
+from dursor_kit.secret_names import ENCRYPTION_KEYS
+from dursor_store.schema import outbox
 from tests.support.git_remote import make_remote
 from tests.support.platform import ROOT, Platform
 

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.outbox import OutboxRelay, backoff_seconds
-from dursor_contracts.schema import outbox
-from dursor_contracts.sidecar import Sidecar
+from dursor_kit.sidecar import Sidecar
+from dursor_store.outbox import OutboxRelay, backoff_seconds
+from dursor_store.schema import outbox
 from tests.support.backing import free_port
 from tests.support.run_api_app import RunApi, bearer, run_api
 

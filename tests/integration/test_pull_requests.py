@@ -22,8 +22,8 @@ from agent_runner.ci_status import CiPoller, overall_status
 from agent_runner.github import GitHubClient
 from agent_runner.pull_requests import PullRequestPublisher
 from agent_runner.workspace import Workspaces
-from dursor_contracts.artifacts import LocalArtifactStore
-from dursor_contracts.schema import pull_requests, repos, run_events, runs, tasks
+from dursor_kit.artifacts import LocalArtifactStore
+from dursor_store.schema import pull_requests, repos, run_events, runs, tasks
 from tests.standins.github_repos import GitHubRepos
 from tests.support.backing import free_port
 from tests.support.git_remote import git, make_remote

@@ -21,8 +21,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_runner.credentials import ModelProfileCredentials
-from dursor_contracts.crypto import EncryptionKeyRing
-from dursor_contracts.schema import model_profiles
+from dursor_kit.crypto import EncryptionKeyRing
+from dursor_store.schema import model_profiles
 from run_api.keyring import RefreshingKeyRing
 from run_api.model_profiles import ModelProfiles
 from tests.support.run_api_app import RunApi, bearer, run_api

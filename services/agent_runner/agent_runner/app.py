@@ -18,9 +18,9 @@ from agent_runner.executors.gemini import GeminiExecutor
 from agent_runner.executors.llm import LlmExecutor
 from agent_runner.settings import RunnerSettings
 from agent_runner.worker import start_worker
-from dursor_contracts.runtime import service_runtime
-from dursor_contracts.subscriptions import subscription_router
-from dursor_contracts.web import create_service_app
+from dursor_kit.runtime import service_runtime
+from dursor_kit.web.app import create_service_app
+from dursor_kit.web.subscriptions import subscription_router
 
 
 def executors_for(settings: RunnerSettings) -> dict[str, Executor]:

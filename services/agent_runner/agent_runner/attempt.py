@@ -21,9 +21,6 @@ from agent_runner.leases import ClaimedRun, RunLeases
 from agent_runner.metrics import record_run_duration
 from agent_runner.process import LimitExceeded, ProcessLimits
 from agent_runner.workspace import TurnResult, Workspaces
-from dursor_contracts.artifacts import ArtifactStore
-from dursor_contracts.db import one_or_none
-from dursor_contracts.eventlog import FencedOut, NewEvent
 from dursor_contracts.events import (
     ArtifactData,
     CompletedData,
@@ -32,9 +29,12 @@ from dursor_contracts.events import (
     PrRequestedV1,
     RunStatus,
 )
-from dursor_contracts.outbox import enqueue
-from dursor_contracts.schema import pull_requests
 from dursor_contracts.topics import PR_REQUESTED
+from dursor_kit.artifacts import ArtifactStore
+from dursor_kit.db.engine import one_or_none
+from dursor_store.eventlog import FencedOut, NewEvent
+from dursor_store.outbox import enqueue
+from dursor_store.schema import pull_requests
 
 log = structlog.get_logger(__name__)
 

@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from agent_runner.github import GitHubClient, GitHubError
 from agent_runner.pull_requests import TokenSource, github_repo
-from dursor_contracts.db import all_rows
-from dursor_contracts.eventlog import NewEvent, append_events
 from dursor_contracts.events import EventType, ProgressData, PrRequestedV1
-from dursor_contracts.outbox import enqueue
-from dursor_contracts.schema import pull_requests, repos, tasks
 from dursor_contracts.topics import PR_REQUESTED
+from dursor_kit.db.engine import all_rows
+from dursor_store.eventlog import NewEvent, append_events
+from dursor_store.outbox import enqueue
+from dursor_store.schema import pull_requests, repos, tasks
 
 log = structlog.get_logger(__name__)
 

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_runner.executors.base import Credential
 from agent_runner.leases import ClaimedRun
-from dursor_contracts.crypto import EncryptionKeyRing, Sealed
-from dursor_contracts.schema import model_profiles
+from dursor_kit.crypto import EncryptionKeyRing, Sealed
+from dursor_store.schema import model_profiles
 
 Provider = Literal["openai", "anthropic", "google"]
 

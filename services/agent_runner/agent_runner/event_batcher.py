@@ -10,8 +10,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from agent_runner.executors.base import Stream
-from dursor_contracts.eventlog import AttemptFence, NewEvent, append_events
 from dursor_contracts.events import ContractModel, EventType, LogData, ProgressData
+from dursor_store.eventlog import AttemptFence, NewEvent, append_events
 
 
 class EventBatcher:

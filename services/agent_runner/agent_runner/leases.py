@@ -11,11 +11,11 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dursor_contracts.eventlog import AttemptFence, NewEvent, append_events
 from dursor_contracts.events import EndedData, EventType, RunRequestedV1, RunStatus, StatusData
-from dursor_contracts.outbox import enqueue
-from dursor_contracts.schema import messages, repos, run_attempts, runs, tasks
 from dursor_contracts.topics import RUN_REQUESTED
+from dursor_store.eventlog import AttemptFence, NewEvent, append_events
+from dursor_store.outbox import enqueue
+from dursor_store.schema import messages, repos, run_attempts, runs, tasks
 
 
 @dataclass(frozen=True)

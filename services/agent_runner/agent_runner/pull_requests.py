@@ -23,11 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from agent_runner.github import GitHubClient, GitHubError, PullRequest
 from agent_runner.pr_text import compose_pull_request
 from agent_runner.workspace import GitError, Workspaces, git
-from dursor_contracts.artifacts import ArtifactStore
-from dursor_contracts.db import one_or_none
-from dursor_contracts.eventlog import NewEvent, append_events
 from dursor_contracts.events import EventType, ProgressData
-from dursor_contracts.schema import pull_requests, repos, runs, tasks
+from dursor_kit.artifacts import ArtifactStore
+from dursor_kit.db.engine import one_or_none
+from dursor_store.eventlog import NewEvent, append_events
+from dursor_store.schema import pull_requests, repos, runs, tasks
 
 log = structlog.get_logger(__name__)
 

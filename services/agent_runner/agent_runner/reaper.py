@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_runner.leases import requeue_or_fail
 from agent_runner.metrics import QueueDepth
-from dursor_contracts.schema import runs
+from dursor_store.schema import runs
 
 log = structlog.get_logger(__name__)
 

@@ -21,11 +21,11 @@ from agent_runner.reaper import reap_forever
 from agent_runner.retention import clean_worktrees_forever
 from agent_runner.settings import RunnerSettings
 from agent_runner.workspace import Workspaces
-from dursor_contracts.artifacts import artifact_store_from
-from dursor_contracts.crypto import EncryptionKeyRing
-from dursor_contracts.outbox import OutboxRelay
-from dursor_contracts.runtime import ServiceRuntime
-from dursor_contracts.secret_names import ENCRYPTION_KEYS
+from dursor_kit.artifacts import artifact_store_from
+from dursor_kit.crypto import EncryptionKeyRing
+from dursor_kit.runtime import ServiceRuntime
+from dursor_kit.secret_names import ENCRYPTION_KEYS
+from dursor_store.outbox import OutboxRelay
 
 RETENTION_SWEEP_SECONDS = 3600.0
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dursor_contracts.db import all_rows, one, one_or_none
-from dursor_contracts.schema import api_tokens
+from dursor_kit.db.engine import all_rows, one, one_or_none
+from dursor_store.schema import api_tokens
 
 
 def token_hash(token: str) -> str:

@@ -10,10 +10,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dursor_contracts.auth import Principal, Role
-from dursor_contracts.db import all_rows, one_or_none
-from dursor_contracts.pagination import after_cursor, newest_first
-from dursor_contracts.schema import users
+from dursor_kit.auth.verifier import Principal, Role
+from dursor_kit.db.engine import all_rows, one_or_none
+from dursor_kit.web.pagination import after_cursor, newest_first
+from dursor_store.schema import users
 
 
 async def user_by_username(conn: AsyncConnection, issuer: str, username: str) -> Row[Any] | None:

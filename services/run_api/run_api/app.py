@@ -12,13 +12,14 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware import Middleware
 
-from dursor_contracts.artifacts import ArtifactStore, artifact_store_from
-from dursor_contracts.auth import TokenVerifier
-from dursor_contracts.outbox import OutboxRelay
-from dursor_contracts.runtime import service_runtime, token_verifier
-from dursor_contracts.secret_names import ENCRYPTION_KEYS
-from dursor_contracts.subscriptions import subscription_router
-from dursor_contracts.web import Lifespan, create_service_app
+from dursor_kit.artifacts import ArtifactStore, artifact_store_from
+from dursor_kit.auth.verifier import TokenVerifier
+from dursor_kit.runtime import service_runtime, token_verifier
+from dursor_kit.secret_names import ENCRYPTION_KEYS
+from dursor_kit.web.app import Lifespan, create_service_app
+from dursor_kit.web.subscriptions import subscription_router
+from dursor_store.outbox import OutboxRelay
+from dursor_store.role_bindings import DatabaseAuthority
 from run_api.github_events import GitHubEvents
 from run_api.github_permissions import AuthServiceWriteAccess, WriteAccess
 from run_api.idempotency import IdempotencyKeys, forget_expired_keys
@@ -82,7 +83,7 @@ async def lifespan(app: FastAPI, settings: RunApiSettings) -> AsyncIterator[None
         )
         await keyring.current()  # fail at start, not at the first profile, if it is missing
         artifacts = artifact_store_from(settings)
-        verifier = token_verifier(settings, runtime.http, runtime.engine)
+        verifier = token_verifier(settings, runtime.http, DatabaseAuthority(runtime.engine))
         write_access = AuthServiceWriteAccess(runtime.sidecar)
         parts = RunApiParts(
             settings, runtime.engine, relay, verifier, artifacts, keyring, write_access

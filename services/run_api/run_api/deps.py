@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.artifacts import ArtifactStore
-from dursor_contracts.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from dursor_kit.artifacts import ArtifactStore
+from dursor_kit.web.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from run_api.run_service import RunService
 from run_api.settings import RunApiSettings
 

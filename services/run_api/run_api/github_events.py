@@ -15,13 +15,13 @@ import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dursor_contracts.auth import Principal, Role
-from dursor_contracts.db import all_rows, one_or_none
-from dursor_contracts.eventlog import NewEvent, append_events
 from dursor_contracts.events import EventType, ProgressData
-from dursor_contracts.outbox import OutboxRelay
-from dursor_contracts.problems import ProblemError
-from dursor_contracts.schema import pull_requests, repos, runs, tasks
+from dursor_kit.auth.verifier import Principal, Role
+from dursor_kit.db.engine import all_rows, one_or_none
+from dursor_kit.web.problems import ProblemError
+from dursor_store.eventlog import NewEvent, append_events
+from dursor_store.outbox import OutboxRelay
+from dursor_store.schema import pull_requests, repos, runs, tasks
 from run_api.github_permissions import WriteAccess
 from run_api.run_service import RunService
 

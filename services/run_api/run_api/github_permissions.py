@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from dursor_contracts.problems import ProblemError
-from dursor_contracts.sidecar import Sidecar, SidecarError
+from dursor_kit.sidecar import Sidecar, SidecarError
+from dursor_kit.web.problems import ProblemError
 
 log = structlog.get_logger(__name__)
 

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dursor_contracts.auth import Principal, TokenVerifier, bearer_token
-from dursor_contracts.problems import ProblemError, bad_request, problem_response
+from dursor_kit.auth.verifier import Principal, TokenVerifier, bearer_token
+from dursor_kit.web.problems import ProblemError, bad_request, problem_response
 from run_api.json_bodies import read_body, replaying
 from run_api.repositories import idempotency as sql
 from run_api.repositories.idempotency import StoredResponse

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
-from dursor_contracts.request_bodies import RequestBody
+from dursor_kit.web.request_bodies import RequestBody
 from run_api.schemas import ModelName, Title
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})

@@ -13,8 +13,8 @@ import structlog
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.auth import Principal
-from dursor_contracts.problems import not_found
+from dursor_kit.auth.verifier import Principal
+from dursor_kit.web.problems import not_found
 from run_api.keyring import KeyRingSource
 from run_api.model_profile_schemas import ModelProfileCreate, ModelProfileOut
 from run_api.repositories import model_profiles as sql

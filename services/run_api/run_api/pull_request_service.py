@@ -13,11 +13,11 @@ import structlog
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.auth import Principal
 from dursor_contracts.events import PrRequestedV1
-from dursor_contracts.outbox import OutboxRelay, enqueue
-from dursor_contracts.problems import conflict, not_found
 from dursor_contracts.topics import PR_REQUESTED
+from dursor_kit.auth.verifier import Principal
+from dursor_kit.web.problems import conflict, not_found
+from dursor_store.outbox import OutboxRelay, enqueue
 from run_api.repositories import pull_requests as sql
 from run_api.repositories import repos as repo_sql
 from run_api.repositories import runs as run_sql

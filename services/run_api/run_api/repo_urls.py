@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
-from dursor_contracts.problems import InvalidParam, ProblemError, bad_request
+from dursor_contracts.problems import InvalidParam
+from dursor_kit.web.problems import ProblemError, bad_request
 from run_api.settings import RunApiSettings
 
 

@@ -15,8 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dursor_contracts.auth import Principal
-from dursor_contracts.eventlog import NewEvent, append_events
 from dursor_contracts.events import (
     EndedData,
     EventType,
@@ -25,10 +23,12 @@ from dursor_contracts.events import (
     RunStatus,
     StatusData,
 )
-from dursor_contracts.outbox import OutboxRelay, enqueue
-from dursor_contracts.problems import ProblemError, bad_request, conflict, not_found
-from dursor_contracts.schema import model_profiles
 from dursor_contracts.topics import RUN_CANCEL_REQUESTED, RUN_REQUESTED
+from dursor_kit.auth.verifier import Principal
+from dursor_kit.web.problems import ProblemError, bad_request, conflict, not_found
+from dursor_store.eventlog import NewEvent, append_events
+from dursor_store.outbox import OutboxRelay, enqueue
+from dursor_store.schema import model_profiles
 from run_api.repositories import repos as repo_sql
 from run_api.repositories import runs as run_sql
 from run_api.schemas import CommandExecutor, ExecutorSpec, RunsCreate

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic.config import JsonDict
 
 from dursor_contracts.events import FileChange, RunStatus
-from dursor_contracts.request_bodies import RequestBody
+from dursor_kit.web.request_bodies import RequestBody
 
 
 def _valid_branch(name: str) -> str:

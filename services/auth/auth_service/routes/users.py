@@ -14,11 +14,11 @@ from auth_service.api_tokens import tokens_of
 from auth_service.passwords import PasswordHashing
 from auth_service.routes.tokens import TokenOut, token_out
 from auth_service.users import insert_user, list_users, set_disabled, set_role, user_by_id
-from dursor_contracts.auth import Principal, Role
-from dursor_contracts.pagination import DEFAULT_LIMIT, MAX_LIMIT, next_cursor
-from dursor_contracts.problems import conflict, not_found, problem_responses
-from dursor_contracts.request_bodies import RequestBody
-from dursor_contracts.web import Admin
+from dursor_kit.auth.verifier import Principal, Role
+from dursor_kit.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, next_cursor
+from dursor_kit.web.problems import conflict, not_found, problem_responses
+from dursor_kit.web.request_bodies import RequestBody
+from dursor_kit.web.security import Admin
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 ADMIN_ONLY = problem_responses(401, 403, 422)

@@ -11,8 +11,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dursor_contracts.db import one_or_none
-from dursor_contracts.schema import idempotency_keys
+from dursor_kit.db.engine import one_or_none
+from dursor_store.schema import idempotency_keys
 
 KEY_LOCK = 7303  # advisory-lock namespace of in-flight keys
 

@@ -9,10 +9,10 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dursor_contracts.crypto import Sealed
-from dursor_contracts.db import all_rows, one, one_or_none
-from dursor_contracts.pagination import after_cursor, newest_first
-from dursor_contracts.schema import model_profiles
+from dursor_kit.crypto import Sealed
+from dursor_kit.db.engine import all_rows, one, one_or_none
+from dursor_kit.web.pagination import after_cursor, newest_first
+from dursor_store.schema import model_profiles
 
 # Everything but the sealed key: what reads may see.
 PUBLIC_COLUMNS = [c for c in model_profiles.c if c.name not in ("key_nonce", "key_ciphertext")]

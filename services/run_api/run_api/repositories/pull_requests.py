@@ -10,9 +10,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dursor_contracts.db import all_rows, one_or_none
-from dursor_contracts.pagination import after_cursor, newest_first
-from dursor_contracts.schema import pull_requests
+from dursor_kit.db.engine import all_rows, one_or_none
+from dursor_kit.web.pagination import after_cursor, newest_first
+from dursor_store.schema import pull_requests
 
 
 async def get_for_run(conn: AsyncConnection, run_id: UUID) -> Row[Any] | None:

@@ -9,9 +9,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dursor_contracts.db import all_rows, one, one_or_none
-from dursor_contracts.pagination import after_cursor, newest_first
-from dursor_contracts.schema import repos, tasks
+from dursor_kit.db.engine import all_rows, one, one_or_none
+from dursor_kit.web.pagination import after_cursor, newest_first
+from dursor_store.schema import repos, tasks
 
 
 async def insert_repo(conn: AsyncConnection, url: str, default_branch: str, owner: str) -> Row[Any]:

@@ -9,9 +9,9 @@ from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dursor_contracts.db import all_rows, one, one_or_none
-from dursor_contracts.pagination import after_cursor, newest_first
-from dursor_contracts.schema import messages, run_attempts, runs
+from dursor_kit.db.engine import all_rows, one, one_or_none
+from dursor_kit.web.pagination import after_cursor, newest_first
+from dursor_store.schema import messages, run_attempts, runs
 
 
 async def insert_run(conn: AsyncConnection, values: dict[str, Any]) -> Row[Any]:

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from dursor_contracts.cloudevents import Delivery, ReceivedEvent, answer
-from dursor_contracts.eventlog import NewEvent, append_events
 from dursor_contracts.events import EventType, ProgressData
-from dursor_contracts.schema import dead_letters, runs
-from dursor_contracts.web import sidecar_router
+from dursor_kit.web.security import sidecar_router
+from dursor_store.eventlog import NewEvent, append_events
+from dursor_store.schema import dead_letters, runs
 from run_api.deps import Engine
 
 log = structlog.get_logger(__name__)

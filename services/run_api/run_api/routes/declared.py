@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Header
 
-from dursor_contracts.problems import problem_responses
+from dursor_kit.web.problems import problem_responses
 from run_api.idempotency import MAX_KEY_LENGTH
 
 Responses = dict[int | str, dict[str, Any]]

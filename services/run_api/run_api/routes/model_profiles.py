@@ -7,9 +7,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from dursor_contracts.pagination import next_cursor
-from dursor_contracts.problems import not_found, problem_responses
-from dursor_contracts.web import Admin, Viewer
+from dursor_kit.web.pagination import next_cursor
+from dursor_kit.web.problems import not_found, problem_responses
+from dursor_kit.web.security import Admin, Viewer
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit
 from run_api.model_profile_schemas import ModelProfileCreate, ModelProfileOut
 from run_api.model_profiles import ModelProfiles, profile_out

@@ -8,9 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.engine import Row
 
-from dursor_contracts.pagination import next_cursor
-from dursor_contracts.problems import not_found
-from dursor_contracts.web import Developer, Viewer
+from dursor_kit.web.pagination import next_cursor
+from dursor_kit.web.problems import not_found
+from dursor_kit.web.security import Developer, Viewer
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit
 from run_api.pull_request_schemas import PullRequestOut
 from run_api.pull_request_service import PullRequests

@@ -8,9 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from sqlalchemy.exc import IntegrityError
 
-from dursor_contracts.pagination import next_cursor
-from dursor_contracts.problems import bad_request, conflict, not_found
-from dursor_contracts.web import Developer, Viewer
+from dursor_kit.web.pagination import next_cursor
+from dursor_kit.web.problems import bad_request, conflict, not_found
+from dursor_kit.web.security import Developer, Viewer
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit, Settings
 from run_api.repo_urls import normalise_repo_url
 from run_api.repositories import repos as sql

@@ -8,12 +8,12 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.engine import Row
 
-from dursor_contracts.artifacts import ArtifactNotFound
-from dursor_contracts.eventlog import read_events
 from dursor_contracts.events import RunEventV1
-from dursor_contracts.pagination import next_cursor
-from dursor_contracts.problems import ProblemError, not_found
-from dursor_contracts.web import Developer, Viewer
+from dursor_kit.artifacts import ArtifactNotFound
+from dursor_kit.web.pagination import next_cursor
+from dursor_kit.web.problems import ProblemError, not_found
+from dursor_kit.web.security import Developer, Viewer
+from dursor_store.eventlog import read_events
 from run_api.deps import DEFAULT_PAGE, Artifacts, Cursor, Engine, Limit, Runs
 from run_api.repositories import repos as repo_sql
 from run_api.repositories import runs as sql

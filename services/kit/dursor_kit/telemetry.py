@@ -25,7 +25,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
-from dursor_contracts.redaction import redact_query, redact_url
+from dursor_kit.redaction import redact_query, redact_url
 
 AZURE_MONITOR_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 OTLP_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"

@@ -1,6 +1,6 @@
 """The published contract of every topic: JSON Schema per payload and one AsyncAPI document.
 
-`python -m dursor_contracts.docs docs/contracts` rewrites the files; a snapshot test
+`python -m dursor_kit.docs docs/contracts` rewrites the files; a snapshot test
 fails when the models and the committed documents disagree, so a contract change
 shows in review.
 """

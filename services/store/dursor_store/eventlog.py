@@ -17,9 +17,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dursor_contracts.events import ContractModel, EventType, RunEventV1
-from dursor_contracts.outbox import enqueue
-from dursor_contracts.schema import run_events, runs
 from dursor_contracts.topics import RUN_EVENTS
+from dursor_store.outbox import enqueue
+from dursor_store.schema import run_events, runs
 
 EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://dursor.cloud/run-events")
 

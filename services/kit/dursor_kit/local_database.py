@@ -7,9 +7,9 @@ grants) with a password from the local secret store. The server takes passwords 
 there, so laptops set up before keep working. Tools that connect as the owner find its
 password in the libpq password file (`PGPASSFILE`), as psql does.
 
-    python -m dursor_contracts.local_database owner-password <secrets.json>
-    python -m dursor_contracts.local_database require-passwords <secrets.json> <pgdata>
-    python -m dursor_contracts.local_database enable-logins <secrets.json>
+    python -m dursor_kit.local_database owner-password <secrets.json>
+    python -m dursor_kit.local_database require-passwords <secrets.json> <pgdata>
+    python -m dursor_kit.local_database enable-logins <secrets.json>
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import URL, make_url
 
-from dursor_contracts.local_secrets import read_secrets, write_private
-from dursor_contracts.secret_names import APP_IDS, POSTGRES_URL, database_url
+from dursor_kit.secret_file import read_secrets, write_private
+from dursor_kit.secret_names import APP_IDS, POSTGRES_URL, database_url
 
 # Characters of secrets.token_urlsafe: safe inside a SQL literal and a pgpass line.
 PASSWORD = re.compile(r"[A-Za-z0-9_-]{16,}")

@@ -13,8 +13,8 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import BlobServiceClient
 
-from dursor_contracts.artifacts import AZURE_SCHEME, ArtifactNotFound
-from dursor_contracts.settings import ServiceSettings
+from dursor_kit.artifacts.base import AZURE_SCHEME, ArtifactNotFound
+from dursor_kit.settings import ServiceSettings
 
 
 class AzureBlobArtifactStore:

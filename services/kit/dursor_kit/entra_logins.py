@@ -9,7 +9,7 @@ Microsoft Entra administrator: each identity becomes a login bound to its object
     DURSOR_DATABASE_AUTH=entra AZURE_CLIENT_ID=<admin client id> \\
     DURSOR_ENTRA_LOGINS='[{"role": "dursor_run_api", "login": "id-...-run-api",
                            "object_id": "<principal id>"}, ...]' \\
-    python -m dursor_contracts.entra_logins
+    python -m dursor_kit.entra_logins
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.db import create_engine, managed_identity_password
+from dursor_kit.db.engine import create_engine, managed_identity_password
 
 # Role names are interpolated as quoted identifiers (GRANT takes no bind parameters).
 ROLE_NAME = re.compile(r"[A-Za-z0-9_-]{1,63}")

@@ -8,9 +8,6 @@ many requests); API tokens are looked up on every request, so revocation is imme
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections import OrderedDict
 from typing import Any
 from uuid import UUID
 
@@ -18,11 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.auth import ROLE_NAMES, Binding, BindingLookup
-from dursor_contracts.db import one_or_none
-from dursor_contracts.schema import api_tokens, users
-
-DEFAULT_CACHE_SIZE = 10_000
+from dursor_kit.auth.verifier import ROLE_NAMES, Binding
+from dursor_kit.db.engine import one_or_none
+from dursor_store.schema import api_tokens, users
 
 
 def _binding(row: Row[Any] | None) -> Binding | None:
@@ -66,45 +61,3 @@ class DatabaseAuthority:
                 ),
             )
         return _binding(row)
-
-
-class BindingCache:
-    """Bindings remembered for `ttl_seconds`; concurrent misses for one identity share a query."""
-
-    def __init__(
-        self, lookup: BindingLookup, ttl_seconds: float, max_entries: int = DEFAULT_CACHE_SIZE
-    ) -> None:
-        self._lookup = lookup
-        self._ttl = ttl_seconds
-        self._max = max_entries
-        self._entries: OrderedDict[tuple[str, str], tuple[float, Binding | None]] = OrderedDict()
-        self._pending: dict[tuple[str, str], asyncio.Task[Binding | None]] = {}
-
-    async def __call__(self, issuer: str, subject: str) -> Binding | None:
-        """The binding, from the cache while it is fresh, else from the lookup."""
-        key = (issuer, subject)
-        cached = self._entries.get(key)
-        if cached is not None and time.monotonic() < cached[0]:
-            return cached[1]
-        task = self._pending.get(key)
-        if task is None:
-            # A task of its own: a caller that goes away does not cancel the others' answer.
-            task = asyncio.create_task(self._load(key))
-            self._pending[key] = task
-        return await asyncio.shield(task)
-
-    async def _load(self, key: tuple[str, str]) -> Binding | None:
-        try:
-            binding = await self._lookup(*key)
-        finally:
-            del self._pending[key]
-        self._remember(key, binding)
-        return binding
-
-    def _remember(self, key: tuple[str, str], binding: Binding | None) -> None:
-        if self._ttl <= 0:
-            return
-        self._entries[key] = (time.monotonic() + self._ttl, binding)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)

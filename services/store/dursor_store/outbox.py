@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dursor_contracts.cloudevents import build_cloudevent
 from dursor_contracts.events import ContractModel
-from dursor_contracts.schema import outbox
-from dursor_contracts.sidecar import BulkEntry, Sidecar, SidecarError
-from dursor_contracts.telemetry import current_traceparent
 from dursor_contracts.topics import TOPICS_BY_NAME, Topic, published_by
+from dursor_kit.sidecar import BulkEntry, Sidecar, SidecarError
+from dursor_kit.telemetry import current_traceparent
+from dursor_store.schema import outbox
 
 log = structlog.get_logger(__name__)
 

@@ -13,7 +13,7 @@ from uuid import UUID
 from sqlalchemy import Table, tuple_
 from sqlalchemy.sql import ColumnElement
 
-from dursor_contracts.problems import bad_request
+from dursor_kit.web.problems import bad_request
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50

@@ -1,39 +1,11 @@
-"""Where run artifacts (patches, branch bundles) live: local disk or Azure Blob Storage."""
+"""Artifacts on the local disk (the default for a laptop)."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Protocol
 
-from dursor_contracts.settings import ServiceSettings
-
-LOCAL_SCHEME = "local://"
-AZURE_SCHEME = "azblob://"
-
-
-class ArtifactNotFound(Exception):
-    """No artifact is stored under that URI."""
-
-
-class ArtifactStore(Protocol):
-    """Stores immutable blobs under keys like `artifacts/<run-id>/patch.diff`."""
-
-    async def put(self, key: str, data: bytes, content_type: str) -> str:
-        """Store `data` and return the URI to read it back."""
-        ...
-
-    async def get(self, uri: str) -> bytes:
-        """The bytes stored under `uri`."""
-        ...
-
-    def uri(self, key: str) -> str:
-        """The URI `put(key, …)` returns, for reading back a key without storing its URI."""
-        ...
-
-    async def close(self) -> None:
-        """Release clients."""
-        ...
+from dursor_kit.artifacts.base import LOCAL_SCHEME, ArtifactNotFound
 
 
 class LocalArtifactStore:
@@ -77,12 +49,3 @@ def _write_atomically(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
-
-
-def artifact_store_from(settings: ServiceSettings) -> ArtifactStore:
-    """The store the settings choose."""
-    if settings.artifacts_backend == "azure":
-        from dursor_contracts.blob_artifacts import AzureBlobArtifactStore
-
-        return AzureBlobArtifactStore.from_settings(settings)
-    return LocalArtifactStore(Path(settings.artifacts_dir))

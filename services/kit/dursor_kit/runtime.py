@@ -12,15 +12,15 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.auth import API_TOKEN_USE, ROLE_NAMES, IssuerPolicy, TokenVerifier
-from dursor_contracts.db import create_engine, managed_identity_password
-from dursor_contracts.logs import configure_logging
-from dursor_contracts.role_bindings import BindingCache, DatabaseAuthority
-from dursor_contracts.secret_names import database_url
-from dursor_contracts.settings import ServiceSettings
-from dursor_contracts.sidecar import Sidecar
-from dursor_contracts.telemetry import configure_telemetry
-from dursor_contracts.web import ReadinessCheck, database_check, sidecar_check
+from dursor_kit.auth.bindings import BindingAuthority, BindingCache
+from dursor_kit.auth.verifier import API_TOKEN_USE, ROLE_NAMES, IssuerPolicy, TokenVerifier
+from dursor_kit.db.engine import create_engine, managed_identity_password
+from dursor_kit.logs import configure_logging
+from dursor_kit.secret_names import database_url
+from dursor_kit.settings import ServiceSettings
+from dursor_kit.sidecar import Sidecar
+from dursor_kit.telemetry import configure_telemetry
+from dursor_kit.web.app import ReadinessCheck, database_check, sidecar_check
 
 log = structlog.get_logger(__name__)
 
@@ -103,7 +103,7 @@ async def service_runtime(settings: ServiceSettings) -> AsyncIterator[ServiceRun
 
 
 def token_verifier(
-    settings: ServiceSettings, http: httpx.AsyncClient, engine: AsyncEngine | None = None
+    settings: ServiceSettings, http: httpx.AsyncClient, authority: BindingAuthority | None = None
 ) -> TokenVerifier:
     """The verifier for the configured issuer: the local auth service or Entra ID.
 
@@ -119,7 +119,6 @@ def token_verifier(
     policies = [local]
     if settings.auth_mode == "entra":
         policies = [_entra_policy(settings), replace(local, token_use=API_TOKEN_USE)]
-    authority = DatabaseAuthority(engine) if engine is not None else None
     return TokenVerifier(
         policies,
         http,
