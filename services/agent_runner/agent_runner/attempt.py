@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from agent_runner.agent_homes import restore_home, save_home
 from agent_runner.event_batcher import EventBatcher
-from agent_runner.executors.base import AgentInvocation, AgentOutcome, Credential, Executor
+from agent_runner.executors.base import Agent, AgentInvocation, AgentOutcome, Credential
 from agent_runner.leases import ClaimedRun, RunLeases
 from agent_runner.metrics import record_run_duration
 from agent_runner.process import LimitExceeded, ProcessLimits
@@ -72,7 +72,7 @@ class AttemptContext:
     leases: RunLeases
     workspaces: Workspaces
     artifacts: ArtifactStore
-    executors: Mapping[str, Executor]
+    agents: Mapping[str, Agent]
     limits: ProcessLimits
     notify_relay: Callable[[], None]
     log_batch_bytes: int
@@ -128,10 +128,10 @@ class RunAttempt:
         await self._finish(outcome, result)
 
     async def _work(self) -> tuple[AgentOutcome, TurnResult]:
-        executor = self._ctx.executors.get(self.run.executor_type)
-        if executor is None:
+        agent = self._ctx.agents.get(self.run.executor.type)
+        if agent is None:
             raise RuntimeError(
-                f"executor {self.run.executor_type!r} is not installed on this worker"
+                f"executor {self.run.executor.type!r} is not installed on this worker"
             )
         await self.events.progress("preparing workspace")
         bundle = await self._bundle()
@@ -143,7 +143,7 @@ class RunAttempt:
             self._ctx.artifacts, self.run.id, invocation.home
         ):
             await self.events.progress("restored the agent's session from an earlier worker")
-        outcome = await executor.run(invocation, self.events)
+        outcome = await agent.run(invocation, self.events)
         await self.events.progress("recording changes")
         message = f"dursor: {self.run.title} (turn {self.run.turn})\n\n{self.run.instruction}"
         result = await self._ctx.workspaces.finish_turn(
@@ -163,8 +163,8 @@ class RunAttempt:
             instruction=self.run.instruction,
             workspace=worktree,
             home=self._ctx.workspaces.home_path(str(self.run.id)),
-            model=self.run.model or (self._credential.model if self._credential else None),
-            options=self.run.options,
+            model=self.run.executor.model or (self._credential.model if self._credential else None),
+            options=self.run.executor.options,
             session_id=self.run.session_id,
             credential=self._credential,
             limits=self._ctx.limits,
@@ -243,5 +243,5 @@ class RunAttempt:
             if status is RunStatus.SUCCEEDED:
                 await request_pr_update(conn, self.run.id)
         self._ctx.notify_relay()
-        record_run_duration(time.monotonic() - self._started, self.run.executor_type, status.value)
+        record_run_duration(time.monotonic() - self._started, self.run.executor.type, status.value)
         log.info("attempt ended", status=status.value)

@@ -25,13 +25,13 @@ class ModelProfileCredentials:
 
     async def for_run(self, run: ClaimedRun) -> Credential | None:
         """None when the run names no model profile (the agent brings its own setup)."""
-        if run.model_profile_id is None:
+        if run.executor.model_profile_id is None:
             return None
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(
                     select(model_profiles).where(
-                        model_profiles.c.id == run.model_profile_id,
+                        model_profiles.c.id == run.executor.model_profile_id,
                         model_profiles.c.deleted_at.is_(None),
                     )
                 )

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dursor_contracts.events import EndedData, EventType, RunRequestedV1, RunStatus, StatusData
+from dursor_contracts.executors import ExecutorSpec, executor_spec
 from dursor_contracts.topics import RUN_REQUESTED
 from dursor_store.eventlog import AttemptFence, NewEvent, append_events
 from dursor_store.outbox import enqueue
@@ -27,10 +28,7 @@ class ClaimedRun:
     turn: int
     attempt: int
     max_attempts: int
-    executor_type: str
-    model: str | None
-    model_profile_id: UUID | None
-    options: dict[str, Any]
+    executor: ExecutorSpec
     instruction: str
     branch: str
     session_id: str | None
@@ -291,10 +289,9 @@ async def _load(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
         turn=row.turn,
         attempt=row.attempt,
         max_attempts=row.max_attempts,
-        executor_type=row.executor_type,
-        model=row.model,
-        model_profile_id=row.model_profile_id,
-        options=dict(row.options),
+        executor=executor_spec(
+            row.executor_type, row.model, row.model_profile_id, dict(row.options)
+        ),
         instruction=await _instruction(conn, row),
         branch=row.branch,
         session_id=row.session_id,

@@ -10,7 +10,7 @@ from agent_runner.attempt import AttemptContext
 from agent_runner.ci_status import CiPoller
 from agent_runner.credentials import ModelProfileCredentials
 from agent_runner.dispatcher import Dispatcher
-from agent_runner.executors.base import Executor
+from agent_runner.executors.base import Agent
 from agent_runner.github import GitHubClient
 from agent_runner.github_tokens import AuthServiceTokens
 from agent_runner.leases import RunLeases
@@ -47,14 +47,14 @@ def attempt_context(
     runtime: ServiceRuntime,
     settings: RunnerSettings,
     relay: OutboxRelay,
-    executors: Mapping[str, Executor],
+    agents: Mapping[str, Agent],
 ) -> AttemptContext:
     """What every attempt of this worker shares."""
     return AttemptContext(
         leases=RunLeases(runtime.engine, settings.worker_id, settings.lease_seconds),
         workspaces=Workspaces(Path(settings.workspaces_dir)),
         artifacts=artifact_store_from(settings),
-        executors=executors,
+        agents=agents,
         limits=settings.limits(),
         notify_relay=relay.notify,
         log_batch_bytes=settings.log_batch_bytes,
@@ -85,11 +85,11 @@ def pr_jobs(
 
 
 async def start_worker(
-    runtime: ServiceRuntime, settings: RunnerSettings, executors: Mapping[str, Executor]
+    runtime: ServiceRuntime, settings: RunnerSettings, agents: Mapping[str, Agent]
 ) -> Worker:
     """Build the worker and start its background loops on the runtime."""
     relay = OutboxRelay(runtime.engine, runtime.sidecar, settings.app_id)
-    ctx = attempt_context(runtime, settings, relay, executors)
+    ctx = attempt_context(runtime, settings, relay, agents)
     keyring = EncryptionKeyRing.from_json(await runtime.secret(ENCRYPTION_KEYS))
     credentials = ModelProfileCredentials(runtime.engine, keyring)
     dispatcher = Dispatcher(

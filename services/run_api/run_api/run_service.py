@@ -23,6 +23,7 @@ from dursor_contracts.events import (
     RunStatus,
     StatusData,
 )
+from dursor_contracts.executors import CommandExecutor, ExecutorSpec
 from dursor_contracts.topics import RUN_CANCEL_REQUESTED, RUN_REQUESTED
 from dursor_kit.auth.verifier import Principal
 from dursor_kit.web.problems import ProblemError, bad_request, conflict, not_found
@@ -31,7 +32,7 @@ from dursor_store.outbox import OutboxRelay, enqueue
 from dursor_store.schema import model_profiles
 from run_api.repositories import repos as repo_sql
 from run_api.repositories import runs as run_sql
-from run_api.schemas import CommandExecutor, ExecutorSpec, RunsCreate
+from run_api.schemas import RunsCreate
 from run_api.settings import RunApiSettings
 from run_api.transactions import transaction
 

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic.config import JsonDict
 
 from dursor_contracts.events import FileChange, RunStatus
+from dursor_contracts.executors import ExecutorSpec
 from dursor_kit.web.request_bodies import RequestBody
 
 
@@ -30,9 +31,6 @@ BranchName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._/-]+$"),
     AfterValidator(_valid_branch),
-]
-ModelName = Annotated[
-    str, StringConstraints(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9._:/-]+$")
 ]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 
@@ -128,91 +126,6 @@ class TaskOut(BaseModel):
     base_branch: str
     created_by: str
     created_at: datetime
-
-
-class ClaudeCodeOptions(RequestBody):
-    """Options of the Claude Code CLI."""
-
-    max_turns: int | None = Field(default=None, ge=1, le=500)
-    allowed_tools: list[Annotated[str, StringConstraints(max_length=200)]] | None = Field(
-        default=None, max_length=50
-    )
-
-
-class CodexOptions(RequestBody):
-    """Options of the Codex CLI."""
-
-    sandbox: Literal["workspace-write", "read-only"] = "workspace-write"
-
-
-class GeminiOptions(RequestBody):
-    """Options of the Gemini CLI."""
-
-
-class LlmOptions(RequestBody):
-    """Options of a direct model call."""
-
-    max_tokens: int = Field(default=8192, ge=1, le=200_000)
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-
-
-class CommandOptions(RequestBody):
-    """Options of a command-line agent: a template the operator configured."""
-
-    template: Annotated[
-        str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
-    ]
-
-
-class ClaudeCodeExecutor(RequestBody):
-    """Claude Code, headless."""
-
-    type: Literal["claude_code"]
-    model: ModelName | None = None
-    model_profile_id: UUID | None = None
-    options: ClaudeCodeOptions = Field(default_factory=ClaudeCodeOptions)
-
-
-class CodexExecutor(RequestBody):
-    """OpenAI Codex CLI (`codex exec`)."""
-
-    type: Literal["codex"]
-    model: ModelName | None = None
-    model_profile_id: UUID | None = None
-    options: CodexOptions = Field(default_factory=CodexOptions)
-
-
-class GeminiExecutor(RequestBody):
-    """Google Gemini CLI."""
-
-    type: Literal["gemini"]
-    model: ModelName | None = None
-    model_profile_id: UUID | None = None
-    options: GeminiOptions = Field(default_factory=GeminiOptions)
-
-
-class LlmExecutor(RequestBody):
-    """A direct model call with a model profile's key; the runner applies the patch."""
-
-    type: Literal["llm"]
-    model: ModelName | None = None
-    model_profile_id: UUID
-    options: LlmOptions = Field(default_factory=LlmOptions)
-
-
-class CommandExecutor(RequestBody):
-    """Any command-line agent, from an operator-defined argv template."""
-
-    type: Literal["command"]
-    model: ModelName | None = None
-    model_profile_id: UUID | None = None
-    options: CommandOptions
-
-
-ExecutorSpec = Annotated[
-    ClaudeCodeExecutor | CodexExecutor | GeminiExecutor | LlmExecutor | CommandExecutor,
-    Field(discriminator="type"),
-]
 
 
 class RunsCreate(RequestBody):

@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from dursor_contracts.executors import EXECUTOR_KINDS
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -35,7 +37,6 @@ metadata = MetaData(
 
 ROLES = ("admin", "developer", "viewer")
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out")
-EXECUTOR_TYPES = ("claude_code", "codex", "gemini", "llm", "command")
 PROVIDERS = ("openai", "anthropic", "google")
 
 
@@ -160,7 +161,7 @@ runs = Table(
     Column("last_seq", BigInteger, nullable=False, server_default=text("0")),
     Column("dispatch_count", Integer, nullable=False, server_default=text("0")),
     CheckConstraint(_in("status", RUN_STATUSES), name="status"),
-    CheckConstraint(_in("executor_type", EXECUTOR_TYPES), name="executor_type"),
+    CheckConstraint(_in("executor_type", EXECUTOR_KINDS), name="executor_type"),
     CheckConstraint("attempt >= 1 AND attempt <= max_attempts", name="attempt"),
     CheckConstraint("turn >= 1", name="turn"),
     CheckConstraint(
