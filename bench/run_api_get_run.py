@@ -37,7 +37,7 @@ import httpx
 from fastapi import FastAPI
 
 from dursor_kit.db.engine import create_engine
-from run_api.repositories import runs as run_sql
+from dursor_store import runs as run_sql
 from run_api.routes.runs import run_out
 from run_api.schemas import RunOut
 from tests.support.backing import backing_services, free_port, redis_process

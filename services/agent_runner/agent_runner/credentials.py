@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_runner.executors.base import Credential
-from agent_runner.leases import ClaimedRun
 from dursor_kit.crypto import EncryptionKeyRing, Sealed
+from dursor_store.run_lifecycle import ClaimedRun
 from dursor_store.schema import model_profiles
 
 Provider = Literal["openai", "anthropic", "google"]

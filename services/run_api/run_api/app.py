@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 
 from dursor_kit.artifacts import ArtifactStore, artifact_store_from
 from dursor_kit.auth.verifier import TokenVerifier
+from dursor_kit.db.unit_of_work import Transactions
 from dursor_kit.runtime import service_runtime, token_verifier
 from dursor_kit.secret_names import ENCRYPTION_KEYS
 from dursor_kit.web.app import Lifespan, create_service_app
@@ -52,15 +53,14 @@ def install(app: FastAPI, parts: RunApiParts) -> None:
     """Make the parts and the services built on them reachable from requests."""
     app.state.settings = parts.settings
     app.state.engine = parts.engine
-    app.state.relay = parts.relay
     app.state.verifier = parts.verifier
     app.state.artifacts = parts.artifacts
-    app.state.run_service = RunService(parts.engine, parts.relay, parts.settings)
-    app.state.model_profiles = ModelProfiles(parts.engine, parts.keyring)
-    app.state.pull_requests = PullRequests(parts.engine, parts.relay)
+    app.state.transactions = Transactions(parts.engine, parts.relay)
+    app.state.run_service = RunService(parts.settings)
+    app.state.model_profiles = ModelProfiles(parts.keyring)
+    app.state.pull_requests = PullRequests()
     app.state.github_events = GitHubEvents(
-        parts.engine,
-        parts.relay,
+        app.state.transactions,
         app.state.run_service,
         parts.settings.github_mention,
         parts.write_access,

@@ -1,6 +1,6 @@
 """The run event log: numbered, durable events, then published through the outbox.
 
-A run's events are numbered 1, 2, 3 … by incrementing `runs.last_seq` in the same
+A run's events are numbered 1, 2, 3 … by moving `runs.last_seq` on in the same
 transaction that inserts them, so numbers are gap-free and never reused. A writer that
 holds a lease passes its `AttemptFence`: once the lease is lost (reaped, cancelled),
 its appends fail instead of interleaving with the next attempt's.
@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dursor_contracts.events import ContractModel, EventType, RunEventV1
 from dursor_contracts.topics import RUN_EVENTS
+from dursor_kit.db.unit_of_work import UnitOfWork
 from dursor_store.outbox import enqueue
-from dursor_store.schema import run_events, runs
+from dursor_store.runs import AttemptFence, reserve_seqs
+from dursor_store.schema import run_events
 
 EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://dursor.cloud/run-events")
 
@@ -36,43 +38,21 @@ class NewEvent:
     data: ContractModel
 
 
-@dataclass(frozen=True)
-class AttemptFence:
-    """Appends succeed only while this attempt of this turn holds the lease."""
-
-    turn: int
-    attempt: int
-    lease_owner: str
-
-
 def event_id(run_id: UUID, seq: int) -> UUID:
     """Deterministic CloudEvent id of an event, so every consumer can deduplicate."""
     return uuid5(EVENT_ID_NAMESPACE, f"{run_id}:{seq}")
 
 
 async def append_events(
-    conn: AsyncConnection,
+    work: UnitOfWork,
     run_id: UUID,
     events: Sequence[NewEvent],
     fence: AttemptFence | None = None,
 ) -> list[RunEventV1]:
-    """Number, store and enqueue for publishing `events` in the caller's transaction."""
+    """Number, store and enqueue for publishing `events` in the caller's unit of work."""
     if not events:
         return []
-    claim = (
-        update(runs)
-        .where(runs.c.id == run_id)
-        .values(last_seq=runs.c.last_seq + len(events))
-        .returning(runs.c.last_seq, runs.c.task_id, runs.c.turn, runs.c.attempt)
-    )
-    if fence is not None:
-        claim = claim.where(
-            runs.c.status == "running",
-            runs.c.turn == fence.turn,
-            runs.c.attempt == fence.attempt,
-            runs.c.lease_owner == fence.lease_owner,
-        )
-    row = (await conn.execute(claim)).one_or_none()
+    row = await reserve_seqs(work.conn, run_id, len(events), fence)
     if row is None:
         raise FencedOut(f"run {run_id} is not held by this attempt")
     first_seq = row.last_seq - len(events) + 1
@@ -90,9 +70,9 @@ async def append_events(
         )
         for i, e in enumerate(events)
     ]
-    await conn.execute(insert(run_events), [_row(e) for e in numbered])
+    await work.conn.execute(insert(run_events), [_row(e) for e in numbered])
     for event in numbered:
-        await enqueue(conn, RUN_EVENTS, event, event_id=event_id(run_id, event.seq))
+        await enqueue(work, RUN_EVENTS, event, event_id=event_id(run_id, event.seq))
     return numbered
 
 

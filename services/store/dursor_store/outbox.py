@@ -1,9 +1,10 @@
 """Transactional outbox: messages are rows committed with the change they announce.
 
-`enqueue` runs inside the caller's transaction; `OutboxRelay` publishes committed rows
-through the sidecar and marks them sent. Several relays (replicas) share the table
-safely through `FOR UPDATE SKIP LOCKED`; a failed publish is retried with backoff, so
-Redis or the sidecar being down delays messages and never drops them.
+`enqueue` runs inside the caller's unit of work and records which app wrote the row
+(`source`); `OutboxRelay` publishes committed rows of its own app through the sidecar and
+marks them sent. Several relays (replicas of one app) share those rows safely through
+`FOR UPDATE SKIP LOCKED`; a failed publish is retried with backoff, so Redis or the
+sidecar being down delays messages and never drops them.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from uuid import UUID, uuid4
 
 import structlog
 from sqlalchemy import Select, func, insert, select, update
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dursor_contracts.cloudevents import build_cloudevent
 from dursor_contracts.events import ContractModel
 from dursor_contracts.topics import TOPICS_BY_NAME, Topic, published_by
+from dursor_kit.db.rows import TableRow, fetch_all
+from dursor_kit.db.unit_of_work import UnitOfWork
 from dursor_kit.sidecar import BulkEntry, Sidecar, SidecarError
 from dursor_kit.telemetry import current_traceparent
 from dursor_store.schema import outbox
@@ -34,18 +36,36 @@ MAX_BACKOFF_SECONDS = 10.0
 SENT_RETENTION = timedelta(hours=6)
 
 
+class OutboxRow(TableRow):
+    """A message waiting in the outbox, with its delivery bookkeeping."""
+
+    id: int
+    event_id: UUID
+    source: str
+    pubsub: str
+    topic: str
+    payload: dict[str, Any]
+    traceparent: str | None
+    attempts: int
+
+
 async def enqueue(
-    conn: AsyncConnection,
+    work: UnitOfWork,
     topic: Topic,
     data: ContractModel,
     *,
     event_id: UUID | None = None,
     delay: timedelta | None = None,
 ) -> UUID:
-    """Add a message to the outbox in the caller's transaction; returns its event id."""
+    """Add a message to the outbox in the caller's unit of work; returns its event id."""
+    source = work.outbox_source()
+    if topic not in published_by(source):
+        # Dapr would refuse it forever: a bug, not a message to retry.
+        raise ValueError(f"{source} may not publish {topic.name}")
     event_id = event_id or uuid4()
     values: dict[str, object] = {
         "event_id": event_id,
+        "source": source,
         "pubsub": topic.pubsub.value,
         "topic": topic.name,
         "payload": data.model_dump(mode="json"),
@@ -53,7 +73,8 @@ async def enqueue(
     }
     if delay is not None:
         values["available_at"] = func.now() + delay
-    await conn.execute(insert(outbox).values(**values))
+    await work.conn.execute(insert(outbox).values(**values))
+    work.enqueued()
     return event_id
 
 
@@ -63,10 +84,11 @@ def backoff_seconds(attempts: int) -> float:
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows in order and marks them sent.
+    """Publishes its app's committed outbox rows in order and marks them sent.
 
-    A relay takes only the rows of topics its app may publish (Dapr refuses the others),
-    so a run-api-only topic waits for run-api's relay instead of failing in the runner's.
+    A relay takes only the rows its own app wrote (`source`): its sidecar publishes as
+    that app, so every CloudEvent's `source` names the writer, and Dapr's publishing
+    scopes (each app only its topics) always agree with what the relay sends.
     """
 
     def __init__(
@@ -80,10 +102,14 @@ class OutboxRelay:
         self._engine = engine
         self._sidecar = sidecar
         self._source = source
-        self._topics = [topic.name for topic in published_by(source)]
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
+
+    @property
+    def source(self) -> str:
+        """The app id whose rows this relay publishes."""
+        return self._source
 
     def notify(self) -> None:
         """Publish soon: a transaction that enqueued messages has committed."""
@@ -113,7 +139,7 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch of due messages; returns how many were sent."""
         async with self._engine.begin() as conn:
-            rows = (await conn.execute(self._due_rows())).all()
+            rows = await fetch_all(conn, self._due_rows(), OutboxRow)
             sent = 0
             for (pubsub, topic), group in groupby(rows, key=lambda r: (r.pubsub, r.topic)):
                 sent += await self._publish_group(conn, pubsub, topic, list(group))
@@ -124,8 +150,8 @@ class OutboxRelay:
             select(outbox)
             .where(
                 outbox.c.sent_at.is_(None),
+                outbox.c.source == self._source,
                 outbox.c.available_at <= func.now(),
-                outbox.c.topic.in_(self._topics),
             )
             .order_by(outbox.c.id)
             .limit(self._batch_size)
@@ -133,7 +159,7 @@ class OutboxRelay:
         )
 
     async def _publish_group(
-        self, conn: AsyncConnection, pubsub: str, topic: str, rows: Sequence[Row[object]]
+        self, conn: AsyncConnection, pubsub: str, topic: str, rows: Sequence[OutboxRow]
     ) -> int:
         failed = await self._publish(pubsub, topic, rows)
         sent_ids = [r.id for r in rows if str(r.event_id) not in failed]
@@ -146,7 +172,7 @@ class OutboxRelay:
                 await self._postpone(conn, row)
         return len(sent_ids)
 
-    async def _publish(self, pubsub: str, topic: str, rows: Sequence[Row[object]]) -> set[str]:
+    async def _publish(self, pubsub: str, topic: str, rows: Sequence[OutboxRow]) -> set[str]:
         contract = TOPICS_BY_NAME[topic]
         entries = [BulkEntry(str(r.event_id), self._cloudevent(contract, r)) for r in rows]
         try:
@@ -160,16 +186,16 @@ class OutboxRelay:
             log.warning("outbox publish failed", topic=topic, count=len(rows), error=str(exc))
             return {e.entry_id for e in entries}
 
-    def _cloudevent(self, topic: Topic, row: Row[object]) -> dict[str, object]:
+    def _cloudevent(self, topic: Topic, row: OutboxRow) -> dict[str, object]:
         payload = topic.model.model_validate(row.payload)
-        event = build_cloudevent(topic, row.event_id, self._source, payload)
+        event = build_cloudevent(topic, row.event_id, row.source, payload)
         if row.traceparent:
             # Dapr keeps a CloudEvent's own `traceid`, so the subscriber continues the
             # trace of the request that enqueued the message, not the relay's.
             event["traceid"] = event["traceparent"] = row.traceparent
         return event
 
-    async def _postpone(self, conn: AsyncConnection, row: Row[object]) -> None:
+    async def _postpone(self, conn: AsyncConnection, row: OutboxRow) -> None:
         delay = timedelta(seconds=backoff_seconds(row.attempts))
         await conn.execute(
             update(outbox)

@@ -23,7 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from dursor_contracts.events import RunStatus
 from dursor_contracts.executors import EXECUTOR_KINDS
+from dursor_contracts.pull_requests import CiStatus, PullRequestState
 
 metadata = MetaData(
     naming_convention={
@@ -36,7 +38,8 @@ metadata = MetaData(
 )
 
 ROLES = ("admin", "developer", "viewer")
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out")
+RUN_STATUSES = tuple(status.value for status in RunStatus)
+PULL_REQUEST_STATES = tuple(state.value for state in PullRequestState)
 PROVIDERS = ("openai", "anthropic", "google")
 
 
@@ -165,14 +168,15 @@ runs = Table(
     CheckConstraint("attempt >= 1 AND attempt <= max_attempts", name="attempt"),
     CheckConstraint("turn >= 1", name="turn"),
     CheckConstraint(
-        "(status = 'running') = (lease_owner IS NOT NULL AND lease_expires_at IS NOT NULL)",
+        f"(status = '{RunStatus.RUNNING}') = "
+        "(lease_owner IS NOT NULL AND lease_expires_at IS NOT NULL)",
         name="lease_iff_running",
     ),
     Index("ix_runs_status_lease", "status", "lease_expires_at"),
     Index(
         "ix_runs_created_by_active",
         "created_by",
-        postgresql_where=text("status IN ('queued','running')"),
+        postgresql_where=text(f"status IN ('{RunStatus.QUEUED}','{RunStatus.RUNNING}')"),
     ),
 )
 
@@ -226,6 +230,8 @@ outbox = Table(
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+    # The app id that wrote the row: only that app's relay publishes it (migration 0005).
+    Column("source", Text, nullable=False),
     Column("pubsub", Text, nullable=False),
     Column("topic", Text, nullable=False),
     Column("payload", JSONB, nullable=False),
@@ -235,7 +241,7 @@ outbox = Table(
     Column("sent_at", DateTime(timezone=True)),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("last_error", Text),
-    Index("ix_outbox_pending", "available_at", postgresql_where=text("sent_at IS NULL")),
+    Index("ix_outbox_pending", "source", "available_at", postgresql_where=text("sent_at IS NULL")),
 )
 
 pull_requests = Table(
@@ -250,16 +256,14 @@ pull_requests = Table(
     Column("head_branch", Text, nullable=False),
     Column("base_branch", Text, nullable=False),
     Column("head_sha", Text),
-    Column("ci_status", Text, nullable=False, server_default=text("'unknown'")),
+    Column("ci_status", Text, nullable=False, server_default=text(f"'{CiStatus.UNKNOWN}'")),
     Column("ci_etag", Text),
     Column("title", Text),
     Column("error", Text),
     Column("requested_by", Text, nullable=False),
     _created_at(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint(
-        _in("state", ("requested", "open", "closed", "merged", "failed")), name="state"
-    ),
+    CheckConstraint(_in("state", PULL_REQUEST_STATES), name="state"),
 )
 
 idempotency_keys = Table(

@@ -11,6 +11,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dursor_contracts.problems import PROBLEM_BASE_URI, PROBLEM_MEDIA_TYPE, InvalidParam, Problem
+from dursor_kit.errors import (
+    Conflict,
+    DomainError,
+    Invalid,
+    LimitReached,
+    NotFound,
+    Unavailable,
+    Unprocessable,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +72,27 @@ def bad_request(slug: str, detail: str, field: str | None = None) -> ProblemErro
     return ProblemError(400, slug, "Bad Request", detail, invalid_params=params)
 
 
+# The one mapping from a domain error's kind to its HTTP status and title.
+DOMAIN_ANSWERS: dict[type[DomainError], tuple[int, str]] = {
+    Invalid: (400, "Bad Request"),
+    NotFound: (404, "Not Found"),
+    Conflict: (409, "Conflict"),
+    Unprocessable: (422, "Unprocessable Content"),
+    LimitReached: (429, "Too Many Requests"),
+    Unavailable: (503, "Service Unavailable"),
+    DomainError: (400, "Bad Request"),
+}
+
+
+def problem_of(error: DomainError) -> ProblemError:
+    """The problem+json answer of a domain error."""
+    kind = next(k for k in type(error).__mro__ if k in DOMAIN_ANSWERS)
+    status, title = DOMAIN_ANSWERS[kind]
+    params = [InvalidParam(name=error.field, reason=error.detail)] if error.field else None
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
+    return ProblemError(status, error.code, title, error.detail, headers, params)
+
+
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
     """Serialise a problem with its media type."""
     return JSONResponse(
@@ -80,6 +110,12 @@ def _location(loc: tuple[Any, ...]) -> str:
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
     return problem_response(exc.to_problem(request.url.path), exc.headers)
+
+
+async def _on_domain(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    problem = problem_of(exc)
+    return problem_response(problem.to_problem(request.url.path), problem.headers)
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -118,6 +154,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every failure of the app answer in problem+json."""
     app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(DomainError, _on_domain)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from dursor_kit.web.pagination import next_cursor
 from dursor_kit.web.problems import not_found, problem_responses
 from dursor_kit.web.security import Admin, Viewer
+from dursor_kit.web.transactions import Tx
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit
 from run_api.model_profile_schemas import ModelProfileCreate, ModelProfileOut
 from run_api.model_profiles import ModelProfiles, profile_out
@@ -33,10 +34,11 @@ async def create_profile(
     body: ModelProfileCreate,
     principal: Admin,
     profiles: Profiles,
+    tx: Tx,
     _key: IdempotencyKey = None,
 ) -> ModelProfileOut:
     """Store a provider credential; the API key is encrypted and never shown again."""
-    return profile_out(await profiles.create(principal, body))
+    return profile_out(await profiles.create(tx, principal, body))
 
 
 @router.get("", response_model=Page[ModelProfileOut], responses=LIST)
@@ -65,7 +67,9 @@ async def get_profile(profile_id: UUID, _: Viewer, engine: Engine) -> ModelProfi
     response_class=Response,
     responses=problem_responses(401, 403, 404, 422),
 )
-async def delete_profile(profile_id: UUID, principal: Admin, profiles: Profiles) -> Response:
+async def delete_profile(
+    profile_id: UUID, principal: Admin, profiles: Profiles, tx: Tx
+) -> Response:
     """Soft-delete a profile: its key can no longer be used by any run."""
-    await profiles.delete(principal, profile_id)
+    await profiles.delete(tx, principal, profile_id)
     return Response(status_code=204)

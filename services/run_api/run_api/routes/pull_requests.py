@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy.engine import Row
 
 from dursor_kit.web.pagination import next_cursor
 from dursor_kit.web.problems import not_found
 from dursor_kit.web.security import Developer, Viewer
+from dursor_kit.web.transactions import Tx
+from dursor_store import pull_requests as sql
+from dursor_store.pull_requests import PullRequestRow
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit
 from run_api.pull_request_schemas import PullRequestOut
 from run_api.pull_request_service import PullRequests
-from run_api.repositories import pull_requests as sql
 from run_api.repositories import repos as repo_sql
 from run_api.routes.declared import LIST_OF, IdempotencyKey, write
 from run_api.schemas import Page
@@ -30,7 +31,7 @@ def _pull_requests(request: Request) -> PullRequests:
 PullRequestService = Annotated[PullRequests, Depends(_pull_requests)]
 
 
-def pull_request_out(row: Row[Any]) -> PullRequestOut:
+def pull_request_out(row: PullRequestRow) -> PullRequestOut:
     """The public view of a pull request row."""
     return PullRequestOut.model_validate(row, from_attributes=True)
 
@@ -45,10 +46,11 @@ async def request_pull_request(
     run_id: UUID,
     principal: Developer,
     service: PullRequestService,
+    tx: Tx,
     _key: IdempotencyKey = None,
 ) -> PullRequestOut:
     """Open (or update) the pull request of the run's branch; 202 once it is queued."""
-    return pull_request_out(await service.request(principal, run_id))
+    return pull_request_out(await service.request(tx, principal, run_id))
 
 
 @router.get(

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy.engine import Row
 
 from dursor_contracts.events import RunEventV1
 from dursor_kit.artifacts import ArtifactNotFound
 from dursor_kit.web.pagination import next_cursor
 from dursor_kit.web.problems import ProblemError, not_found
 from dursor_kit.web.security import Developer, Viewer
+from dursor_kit.web.transactions import Tx
+from dursor_store import runs as sql
 from dursor_store.eventlog import read_events
+from dursor_store.runs import RunRow
 from run_api.deps import DEFAULT_PAGE, Artifacts, Cursor, Engine, Limit, Runs
+from run_api.repositories import messages as message_sql
 from run_api.repositories import repos as repo_sql
-from run_api.repositories import runs as sql
 from run_api.routes.declared import LIST_OF, READ, IdempotencyKey, write
 from run_api.schemas import (
     CancelCreate,
@@ -33,7 +34,7 @@ router = APIRouter(prefix="/v1", tags=["runs"])
 WRITE = write(404, 429)
 
 
-def run_out(row: Row[Any]) -> RunOut:
+def run_out(row: RunRow) -> RunOut:
     """The public view of a run row."""
     executor = ExecutorOut(
         type=row.executor_type,
@@ -70,10 +71,11 @@ async def create_runs(
     body: RunsCreate,
     principal: Developer,
     runs: Runs,
+    tx: Tx,
     _key: IdempotencyKey = None,
 ) -> RunsAccepted:
     """Send one instruction to N executors; 202 once every run and its message are committed."""
-    rows = await runs.create_runs(principal, task_id, body)
+    rows = await runs.create_runs(tx, principal, task_id, body)
     return RunsAccepted(runs=[run_out(r) for r in rows])
 
 
@@ -105,10 +107,11 @@ async def follow_up(
     body: FollowUpCreate,
     principal: Developer,
     runs: Runs,
+    tx: Tx,
     _key: IdempotencyKey = None,
 ) -> RunOut:
     """A follow-up instruction: the run's next turn, same branch and agent session."""
-    return run_out(await runs.follow_up(principal, run_id, body.content))
+    return run_out(await runs.follow_up(tx, principal, run_id, body.content))
 
 
 @router.get("/runs/{run_id}/messages", response_model=Page[MessageOut], responses=LIST_OF)
@@ -120,7 +123,7 @@ async def list_messages(
         run = await sql.get_run(conn, run_id)
         if run is None:
             raise not_found("run", run_id)
-        rows = await sql.list_messages(conn, run.task_id, run_id, cursor, limit)
+        rows = await message_sql.list_messages(conn, run.task_id, run_id, cursor, limit)
     return Page(
         items=[MessageOut.model_validate(r, from_attributes=True) for r in rows[:limit]],
         next_cursor=next_cursor(rows, limit),
@@ -135,7 +138,7 @@ async def list_task_messages(
     async with engine.connect() as conn:
         if await repo_sql.get_task(conn, task_id) is None:
             raise not_found("task", task_id)
-        rows = await sql.list_messages(conn, task_id, None, cursor, limit)
+        rows = await message_sql.list_messages(conn, task_id, None, cursor, limit)
     return Page(
         items=[MessageOut.model_validate(r, from_attributes=True) for r in rows[:limit]],
         next_cursor=next_cursor(rows, limit),
@@ -147,11 +150,12 @@ async def cancel_run(
     run_id: UUID,
     principal: Developer,
     runs: Runs,
+    tx: Tx,
     body: CancelCreate | None = None,
     _key: IdempotencyKey = None,
 ) -> RunOut:
     """Cancel a run; idempotent. A running agent is stopped by its worker."""
-    return run_out(await runs.cancel(principal, run_id, body.reason if body else None))
+    return run_out(await runs.cancel(tx, principal, run_id, body.reason if body else None))
 
 
 @router.get(

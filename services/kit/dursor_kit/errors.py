@@ -1,0 +1,58 @@
+"""Domain errors: what a service refuses, said without HTTP; one web handler answers each.
+
+A service raises these (never an HTTP status); `dursor_kit.web.problems` maps each kind to
+its problem+json answer. Nothing the refused request asked for was changed.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A request the domain refuses; `code` names the kind of problem, `field` the input."""
+
+    default_code = "error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code or self.default_code
+        self.field = field
+        self.retry_after = retry_after
+
+
+class NotFound(DomainError):
+    """The thing does not exist (or the caller may not know of it)."""
+
+    default_code = "not-found"
+
+    def __init__(self, kind: str, ident: object) -> None:
+        super().__init__(f"{kind} {ident} does not exist")
+
+
+class Conflict(DomainError):
+    """The thing's current state refuses the request."""
+
+    default_code = "conflict"
+
+
+class Invalid(DomainError):
+    """Well-formed input that is not acceptable (`code` says why, `field` where)."""
+
+
+class Unprocessable(DomainError):
+    """Input that is valid in form but names something that cannot be used."""
+
+
+class LimitReached(DomainError):
+    """A quota is used up; the caller may retry after `retry_after` seconds."""
+
+
+class Unavailable(DomainError):
+    """Something the request needs did not answer; nothing was decided."""
