@@ -31,8 +31,12 @@ async function shot(name: string, target: Page = page): Promise<void> {
   await target.screenshot({ path: file, fullPage: true });
 }
 
-/** No serious or critical axe violation on what the page shows now. */
+/** No serious or critical axe violation on what the page shows once it has settled. */
 async function axe(target: Page = page): Promise<void> {
+  // A toast fading in is half transparent: judge the colours it comes to rest at.
+  await target.waitForFunction(() =>
+    document.getAnimations().every((animation) => animation.playState !== "running"),
+  );
   const result = await new AxeBuilder({ page: target }).analyze();
   const serious = result.violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")

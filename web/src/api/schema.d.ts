@@ -55,7 +55,7 @@ export interface paths {
         put?: never;
         /**
          * Github Webhook
-         * @description Verify GitHub's signature, then hand the event to run-api through Dapr.
+         * @description Verify GitHub's signature, drop replays, then hand the event to run-api through Dapr.
          */
         post: operations["github_webhook_v1_github_webhook_post"];
         delete?: never;
@@ -484,6 +484,9 @@ export interface paths {
         /**
          * Create Token
          * @description A token with your role or a lower one; a higher one cannot be granted.
+         *
+         *     Only a signed-in user mints API tokens: an API token cannot mint more (a leaked one
+         *     cannot outlive its own revocation through children).
          */
         post: operations["create_token_v1_tokens_post"];
         delete?: never;
@@ -536,6 +539,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/users/{user_id}/disabled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Change Disabled
+         * @description Disable a user (every token of theirs, API tokens too, is refused) or enable them.
+         */
+        put: operations["change_disabled_v1_users__user_id__disabled_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/users/{user_id}/role": {
         parameters: {
             query?: never;
@@ -546,9 +569,29 @@ export interface paths {
         get?: never;
         /**
          * Change Role
-         * @description Bind the user to another role (effective at once for tokens without a role claim).
+         * @description Bind the user to another role: it caps every token of the user within seconds.
          */
         put: operations["change_role_v1_users__user_id__role_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{user_id}/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * User Tokens
+         * @description A user's API tokens (never their values); revoke one with `DELETE /v1/tokens/{id}`.
+         */
+        get: operations["user_tokens_v1_users__user_id__tokens_get"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -650,6 +693,17 @@ export interface components {
             template: string;
         };
         /**
+         * DisabledChange
+         * @description Disable the user (every token of theirs is refused) or enable them again.
+         * @example {
+         *       "disabled": true
+         *     }
+         */
+        DisabledChange: {
+            /** Disabled */
+            disabled: boolean;
+        };
+        /**
          * EventType
          * @description Kinds of run events, shared by the event log, the topic and the SSE stream.
          * @enum {string}
@@ -720,11 +774,6 @@ export interface components {
          * @description Options of the Gemini CLI.
          */
         GeminiOptions: Record<string, never>;
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
-        };
         /**
          * InvalidParam
          * @description One offending input field of a 4xx answer.
@@ -1486,19 +1535,6 @@ export interface components {
             /** Next Cursor */
             next_cursor?: string | null;
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-        };
     };
     responses: never;
     parameters: never;
@@ -1586,7 +1622,7 @@ export interface operations {
             query?: never;
             header: {
                 "x-github-event": string;
-                "x-github-delivery"?: string;
+                "x-github-delivery": string;
                 "x-hub-signature-256"?: string | null;
             };
             path?: never;
@@ -1594,6 +1630,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description A delivery seen before: nothing was done again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Successful Response */
             202: {
                 headers: {
@@ -1630,13 +1673,13 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Service Unavailable */
@@ -3789,6 +3832,86 @@ export interface operations {
             };
         };
     };
+    change_disabled_v1_users__user_id__disabled_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DisabledChange"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     change_role_v1_users__user_id__role_put: {
         parameters: {
             query?: never;
@@ -3842,6 +3965,64 @@ export interface operations {
             };
             /** @description Request Entity Too Large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    user_tokens_v1_users__user_id__tokens_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenOut"][];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
