@@ -32,8 +32,10 @@ class NotFound(DomainError):
 
     default_code = "not-found"
 
-    def __init__(self, kind: str, ident: object) -> None:
-        super().__init__(f"{kind} {ident} does not exist")
+    def __init__(
+        self, kind: str, ident: object, *, detail: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(detail or f"{kind} {ident} does not exist", code=code)
 
 
 class Conflict(DomainError):

@@ -7,8 +7,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from dursor_kit.errors import NotFound
 from dursor_kit.web.pagination import next_cursor
-from dursor_kit.web.problems import not_found, problem_responses
+from dursor_kit.web.problems import problem_responses
 from dursor_kit.web.security import Admin, Viewer
 from dursor_kit.web.transactions import Tx
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit
@@ -57,7 +58,7 @@ async def get_profile(profile_id: UUID, _: Viewer, engine: Engine) -> ModelProfi
     async with engine.connect() as conn:
         row = await sql.get_profile(conn, profile_id)
     if row is None:
-        raise not_found("model profile", profile_id)
+        raise NotFound("model profile", profile_id)
     return profile_out(row)
 
 

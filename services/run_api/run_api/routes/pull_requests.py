@@ -7,8 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 
+from dursor_kit.errors import NotFound
 from dursor_kit.web.pagination import next_cursor
-from dursor_kit.web.problems import not_found
 from dursor_kit.web.security import Developer, Viewer
 from dursor_kit.web.transactions import Tx
 from dursor_store import pull_requests as sql
@@ -62,7 +62,7 @@ async def list_pull_requests(
     """The pull requests of a task's runs, newest first, with state and CI status."""
     async with engine.connect() as conn:
         if await repo_sql.get_task(conn, task_id) is None:
-            raise not_found("task", task_id)
+            raise NotFound("task", task_id)
         rows = await sql.list_for_task(conn, task_id, cursor, limit)
     return Page(
         items=[pull_request_out(r) for r in rows[:limit]], next_cursor=next_cursor(rows, limit)

@@ -8,8 +8,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from sqlalchemy.exc import IntegrityError
 
+from dursor_kit.errors import Conflict, Invalid, NotFound
 from dursor_kit.web.pagination import next_cursor
-from dursor_kit.web.problems import bad_request, conflict, not_found
 from dursor_kit.web.security import Developer, Viewer
 from dursor_kit.web.transactions import Tx
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit, Settings
@@ -34,7 +34,7 @@ async def create_repo(
     try:
         row = await sql.insert_repo(tx.conn, url, body.default_branch, principal.owner_key)
     except IntegrityError as exc:  # the unit of work rolls the failed insert back
-        raise conflict(f"{url} is already registered") from exc
+        raise Conflict(f"{url} is already registered") from exc
     return RepoOut.model_validate(row, from_attributes=True)
 
 
@@ -57,7 +57,7 @@ async def get_repo(repo_id: UUID, _: Viewer, engine: Engine) -> RepoOut:
     async with engine.connect() as conn:
         row = await sql.get_repo(conn, repo_id)
     if row is None:
-        raise not_found("repository", repo_id)
+        raise NotFound("repository", repo_id)
     return RepoOut.model_validate(row, from_attributes=True)
 
 
@@ -68,8 +68,10 @@ async def create_task(
     """Open a task on a repository; the base branch defaults to the repository's."""
     repo = await sql.get_repo(tx.conn, body.repo_id)
     if repo is None:
-        raise bad_request(
-            "unknown-repository", f"repository {body.repo_id} does not exist", "repo_id"
+        raise Invalid(
+            f"repository {body.repo_id} does not exist",
+            code="unknown-repository",
+            field="repo_id",
         )
     row = await sql.insert_task(
         tx.conn, repo.id, body.title, body.base_branch or repo.default_branch, principal.owner_key
@@ -100,5 +102,5 @@ async def get_task(task_id: UUID, _: Viewer, engine: Engine) -> TaskOut:
     async with engine.connect() as conn:
         row = await sql.get_task(conn, task_id)
     if row is None:
-        raise not_found("task", task_id)
+        raise NotFound("task", task_id)
     return TaskOut.model_validate(row, from_attributes=True)

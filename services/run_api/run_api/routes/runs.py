@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Response
 
 from dursor_contracts.events import RunEventV1
 from dursor_kit.artifacts import ArtifactNotFound
+from dursor_kit.errors import NotFound
 from dursor_kit.web.pagination import next_cursor
-from dursor_kit.web.problems import ProblemError, not_found
 from dursor_kit.web.security import Developer, Viewer
 from dursor_kit.web.transactions import Tx
 from dursor_store import runs as sql
@@ -86,7 +86,7 @@ async def list_runs(
     """The runs of a task, newest first."""
     async with engine.connect() as conn:
         if await repo_sql.get_task(conn, task_id) is None:
-            raise not_found("task", task_id)
+            raise NotFound("task", task_id)
         rows = await sql.list_runs(conn, task_id, cursor, limit)
     return Page(items=[run_out(r) for r in rows[:limit]], next_cursor=next_cursor(rows, limit))
 
@@ -97,7 +97,7 @@ async def get_run(run_id: UUID, _: Viewer, engine: Engine) -> RunOut:
     async with engine.connect() as conn:
         row = await sql.get_run(conn, run_id)
     if row is None:
-        raise not_found("run", run_id)
+        raise NotFound("run", run_id)
     return run_out(row)
 
 
@@ -122,7 +122,7 @@ async def list_messages(
     async with engine.connect() as conn:
         run = await sql.get_run(conn, run_id)
         if run is None:
-            raise not_found("run", run_id)
+            raise NotFound("run", run_id)
         rows = await message_sql.list_messages(conn, run.task_id, run_id, cursor, limit)
     return Page(
         items=[MessageOut.model_validate(r, from_attributes=True) for r in rows[:limit]],
@@ -137,7 +137,7 @@ async def list_task_messages(
     """The whole conversation of a task: instructions and every run's follow-ups."""
     async with engine.connect() as conn:
         if await repo_sql.get_task(conn, task_id) is None:
-            raise not_found("task", task_id)
+            raise NotFound("task", task_id)
         rows = await message_sql.list_messages(conn, task_id, None, cursor, limit)
     return Page(
         items=[MessageOut.model_validate(r, from_attributes=True) for r in rows[:limit]],
@@ -174,13 +174,15 @@ async def get_patch(run_id: UUID, _: Viewer, engine: Engine, artifacts: Artifact
     async with engine.connect() as conn:
         run = await sql.get_run(conn, run_id)
     if run is None:
-        raise not_found("run", run_id)
+        raise NotFound("run", run_id)
     if not run.patch_uri:
-        raise ProblemError(404, "no-patch", "Not Found", f"run {run_id} has no patch yet")
+        raise NotFound("patch", run_id, detail=f"run {run_id} has no patch yet", code="no-patch")
     try:
         patch = await artifacts.get(run.patch_uri)
     except ArtifactNotFound as exc:
-        raise ProblemError(404, "no-patch", "Not Found", "the patch artifact is gone") from exc
+        raise NotFound(
+            "patch", run_id, detail="the patch artifact is gone", code="no-patch"
+        ) from exc
     return Response(patch, media_type="text/x-diff")
 
 
@@ -195,5 +197,5 @@ async def list_events(
     """The run's event log after `seq` = `after`, oldest first (polling fallback to SSE)."""
     async with engine.connect() as conn:
         if await sql.get_run(conn, run_id) is None:
-            raise not_found("run", run_id)
+            raise NotFound("run", run_id)
         return await read_events(conn, run_id, after, limit)
