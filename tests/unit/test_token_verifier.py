@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from dursor_kit.auth.bindings import BindingCache
 from dursor_kit.auth.verifier import Binding, IssuerPolicy, Role, TokenVerifier
-from dursor_kit.web.problems import ProblemError
+from dursor_kit.errors import ProblemError
 
 ENTRA = "https://login.microsoftonline.com/tenant-1/v2.0"
 LOCAL = "http://auth.local"

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import structlog
 
+from dursor_kit.errors import ProblemError
 from dursor_kit.sidecar import Sidecar, SidecarError
-from dursor_kit.web.problems import ProblemError
 
 log = structlog.get_logger(__name__)
 

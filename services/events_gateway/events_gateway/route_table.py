@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from dursor_contracts.problems import InvalidParam
-from dursor_kit.web.problems import ProblemError
+from dursor_kit.errors import ProblemError
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 PUBLIC_PREFIX = "/v1/"

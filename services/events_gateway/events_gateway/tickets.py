@@ -22,8 +22,8 @@ from typing import Any
 import structlog
 
 from dursor_kit.auth.verifier import Principal, Role, unauthorized
+from dursor_kit.errors import ProblemError
 from dursor_kit.sidecar import Sidecar, SidecarError
-from dursor_kit.web.problems import ProblemError
 
 log = structlog.get_logger(__name__)
 

@@ -1,10 +1,13 @@
 """Domain errors: what a service refuses, said without HTTP; one web handler answers each.
 
 A service raises these (never an HTTP status); `dursor_kit.web.problems` maps each kind to
-its problem+json answer. Nothing the refused request asked for was changed.
+its problem+json answer. Nothing the refused request asked for was changed. The edges
+that speak HTTP themselves (token checks, middleware) raise a `ProblemError` instead.
 """
 
 from __future__ import annotations
+
+from dursor_contracts.problems import PROBLEM_BASE_URI, InvalidParam, Problem
 
 
 class DomainError(Exception):
@@ -58,3 +61,35 @@ class LimitReached(DomainError):
 
 class Unavailable(DomainError):
     """Something the request needs did not answer; nothing was decided."""
+
+
+class ProblemError(Exception):
+    """Raise anywhere in a request to answer with that problem; nothing else is changed."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+        invalid_params: list[InvalidParam] | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+        self.invalid_params = invalid_params
+
+    def to_problem(self, instance: str | None = None) -> Problem:
+        """The problem document this error answers with."""
+        return Problem(
+            type=f"{PROBLEM_BASE_URI}{self.slug}",
+            title=self.title,
+            status=self.status,
+            detail=self.detail,
+            instance=instance,
+            **{"invalid-params": self.invalid_params},
+        )

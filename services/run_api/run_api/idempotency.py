@@ -24,7 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dursor_kit.auth.verifier import Principal, TokenVerifier, bearer_token
 from dursor_kit.db.unit_of_work import Transactions, UnitOfWork
-from dursor_kit.web.problems import ProblemError, bad_request, problem_response
+from dursor_kit.errors import ProblemError
+from dursor_kit.web.problems import bad_request, problem_response
 from dursor_kit.web.transactions import share_unit_of_work
 from run_api.json_bodies import read_body, replaying
 from run_api.repositories import idempotency as sql

@@ -13,7 +13,7 @@ from fastapi import Header, Request
 from pydantic import BaseModel, Field
 
 from auth_service.github_app import GitHubApp
-from dursor_kit.web.problems import ProblemError
+from dursor_kit.errors import ProblemError
 from dursor_kit.web.request_bodies import RequestBody
 from dursor_kit.web.security import sidecar_router
 

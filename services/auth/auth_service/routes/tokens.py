@@ -13,7 +13,8 @@ from sqlalchemy.engine import Row
 from auth_service.api_tokens import insert_token, revoke, tokens_of
 from auth_service.users import ensure_bound
 from dursor_kit.auth.verifier import Principal, Role, forbidden
-from dursor_kit.web.problems import ProblemError, not_found, problem_responses
+from dursor_kit.errors import ProblemError
+from dursor_kit.web.problems import not_found, problem_responses
 from dursor_kit.web.request_bodies import RequestBody
 from dursor_kit.web.security import Viewer
 

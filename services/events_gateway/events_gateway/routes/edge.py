@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from dursor_kit.auth.verifier import bearer_token
-from dursor_kit.web.problems import ProblemError
+from dursor_kit.errors import ProblemError
 from dursor_kit.web.security import Admin
 from events_gateway.proxy import forward
 from events_gateway.rate_limit import RateLimiter

@@ -20,7 +20,7 @@ import httpx
 import jwt
 import structlog
 
-from dursor_kit.web.problems import ProblemError
+from dursor_kit.errors import ProblemError
 
 log = structlog.get_logger(__name__)
 

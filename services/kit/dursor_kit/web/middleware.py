@@ -9,7 +9,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dursor_contracts.problems import Problem
-from dursor_kit.web.problems import ProblemError
+from dursor_kit.errors import ProblemError
 from dursor_kit.web.problems import problem_response as _problem_response
 
 _access_log = structlog.get_logger("dursor.access")

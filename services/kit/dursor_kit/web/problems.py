@@ -17,43 +17,12 @@ from dursor_kit.errors import (
     Invalid,
     LimitReached,
     NotFound,
+    ProblemError,
     Unavailable,
     Unprocessable,
 )
 
 log = structlog.get_logger(__name__)
-
-
-class ProblemError(Exception):
-    """Raise anywhere in a request to answer with that problem; nothing else is changed."""
-
-    def __init__(
-        self,
-        status: int,
-        slug: str,
-        title: str,
-        detail: str | None = None,
-        headers: dict[str, str] | None = None,
-        invalid_params: list[InvalidParam] | None = None,
-    ) -> None:
-        super().__init__(detail or title)
-        self.status = status
-        self.slug = slug
-        self.title = title
-        self.detail = detail
-        self.headers = headers or {}
-        self.invalid_params = invalid_params
-
-    def to_problem(self, instance: str | None = None) -> Problem:
-        """The problem document this error answers with."""
-        return Problem(
-            type=f"{PROBLEM_BASE_URI}{self.slug}",
-            title=self.title,
-            status=self.status,
-            detail=self.detail,
-            instance=instance,
-            **{"invalid-params": self.invalid_params},
-        )
 
 
 def not_found(kind: str, ident: object) -> ProblemError:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dursor_kit.auth.verifier import Principal, Role, TokenVerifier, forbidden, unauthorized
-from dursor_kit.web.problems import ProblemError
+from dursor_kit.errors import ProblemError
 
 bearer_scheme = HTTPBearer(auto_error=False, description="JWT from the auth service or Entra ID")
 
