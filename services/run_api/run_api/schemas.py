@@ -163,7 +163,7 @@ RUN_EXAMPLE: JsonDict = {
     "id": "7c1e9a40-3b5d-4f6e-8a7b-9c0d1e2f3a4b",
     "task_id": "9d2e4f60-1a3b-4c5d-8e7f-0a1b2c3d4e5f",
     "executor": {"type": "codex", "model": "gpt-5-codex", "model_profile_id": None, "options": {}},
-    "status": "succeeded",
+    "status": RunStatus.SUCCEEDED,
     "turn": 1,
     "attempt": 1,
     "max_attempts": 3,

@@ -8,19 +8,25 @@ many requests); API tokens are looked up on every request, so revocation is imme
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, select
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dursor_kit.auth.verifier import ROLE_NAMES, Binding
-from dursor_kit.db.engine import one_or_none
+from dursor_kit.db.rows import TableRow, fetch_optional
 from dursor_store.schema import api_tokens, users
 
 
-def _binding(row: Row[Any] | None) -> Binding | None:
+class BindingRow(TableRow):
+    """The columns of a user that bind its tokens."""
+
+    role: str
+    disabled: bool
+    role_pinned: bool
+
+
+def _binding(row: BindingRow | None) -> Binding | None:
     if row is None or row.role not in ROLE_NAMES:
         return None
     return Binding(ROLE_NAMES[row.role], disabled=row.disabled, pinned=row.role_pinned)
@@ -35,11 +41,12 @@ class DatabaseAuthority:
     async def binding_of(self, issuer: str, subject: str) -> Binding | None:
         """The binding of this identity, or None when it has no user row."""
         async with self._engine.connect() as conn:
-            row = await one_or_none(
+            row = await fetch_optional(
                 conn,
                 select(users.c.role, users.c.disabled, users.c.role_pinned).where(
                     users.c.issuer == issuer, users.c.subject == subject
                 ),
+                BindingRow,
             )
         return _binding(row)
 
@@ -50,7 +57,7 @@ class DatabaseAuthority:
         except ValueError:
             return None
         async with self._engine.connect() as conn:
-            row = await one_or_none(
+            row = await fetch_optional(
                 conn,
                 select(users.c.role, users.c.disabled, users.c.role_pinned)
                 .select_from(api_tokens.join(users, api_tokens.c.user_id == users.c.id))
@@ -59,5 +66,6 @@ class DatabaseAuthority:
                     api_tokens.c.revoked_at.is_(None),
                     api_tokens.c.expires_at > func.now(),
                 ),
+                BindingRow,
             )
         return _binding(row)

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
-from sqlalchemy.engine import Row
 
 from auth_service.api_tokens import tokens_of
 from auth_service.passwords import PasswordHashing
 from auth_service.routes.tokens import TokenOut, token_out
-from auth_service.users import insert_user, list_users, set_disabled, set_role, user_by_id
+from auth_service.users import (
+    UserRow,
+    insert_user,
+    list_users,
+    set_disabled,
+    set_role,
+    user_by_id,
+)
 from dursor_kit.auth.verifier import Principal, Role
 from dursor_kit.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, next_cursor
 from dursor_kit.web.problems import conflict, not_found, problem_responses
@@ -90,7 +96,7 @@ class UsersPage(BaseModel):
     next_cursor: str | None = None
 
 
-def user_out(row: Row[Any]) -> UserOut:
+def user_out(row: UserRow) -> UserOut:
     """The public view of a user row."""
     return UserOut.model_validate(row, from_attributes=True)
 
@@ -179,5 +185,5 @@ async def user_tokens(user_id: UUID, request: Request, _: Admin) -> list[TokenOu
         return [token_out(r) for r in await tokens_of(conn, user_id)]
 
 
-def _is_caller(user: Row[Any], principal: Principal) -> bool:
+def _is_caller(user: UserRow, principal: Principal) -> bool:
     return bool(user.issuer == principal.issuer and user.subject == principal.subject)

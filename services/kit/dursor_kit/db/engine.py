@@ -9,9 +9,8 @@ from typing import Any
 
 from azure.core.credentials import AccessToken
 from azure.core.credentials_async import AsyncTokenCredential
-from sqlalchemy import Executable, event
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 # Scope of Microsoft Entra tokens for Azure Database for PostgreSQL.
 POSTGRES_SCOPE = "https://ossrdbms-aad.database.windows.net/.default"
@@ -85,20 +84,3 @@ def sign_in_with(engine: AsyncEngine, password: PasswordSource) -> None:
     ) -> None:
         # asyncpg awaits a callable password when it opens the connection.
         cparams["password"] = password
-
-
-async def one(conn: AsyncConnection, statement: Executable) -> Row[Any]:
-    """The single row a statement returns."""
-    row: Row[Any] = (await conn.execute(statement)).one()
-    return row
-
-
-async def one_or_none(conn: AsyncConnection, statement: Executable) -> Row[Any] | None:
-    """The row a statement returns, if any."""
-    row: Row[Any] | None = (await conn.execute(statement)).one_or_none()
-    return row
-
-
-async def all_rows(conn: AsyncConnection, statement: Executable) -> list[Row[Any]]:
-    """Every row a statement returns."""
-    return list((await conn.execute(statement)).all())
