@@ -29,8 +29,9 @@ from run_api.keyring import KeyRingSource, RefreshingKeyRing
 from run_api.model_profiles import ModelProfiles
 from run_api.openapi import install_openapi
 from run_api.pull_request_service import PullRequests
-from run_api.routes import dead_letters, github, model_profiles, pull_requests, repos, runs
-from run_api.run_service import RunService
+from run_api.routes import dead_letters, github, model_profiles, pull_requests, repos
+from run_api.runs import endpoints as runs
+from run_api.runs.service import RunService
 from run_api.settings import RunApiSettings
 
 PURGE_INTERVAL_SECONDS = 3600.0

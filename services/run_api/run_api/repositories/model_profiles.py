@@ -78,6 +78,16 @@ async def get_profile(conn: AsyncConnection, profile_id: UUID) -> ProfileRow | N
     )
 
 
+async def live_profile_ids(conn: AsyncConnection, wanted: set[UUID]) -> set[UUID]:
+    """Which of `wanted` name a profile that is not deleted."""
+    found = await conn.scalars(
+        select(model_profiles.c.id).where(
+            model_profiles.c.id.in_(wanted), model_profiles.c.deleted_at.is_(None)
+        )
+    )
+    return set(found)
+
+
 async def list_profiles(conn: AsyncConnection, cursor: str | None, limit: int) -> list[ProfileRow]:
     """A page of live profiles, newest first (limit + 1 rows to detect a next page)."""
     query = (

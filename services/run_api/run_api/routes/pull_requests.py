@@ -13,11 +13,11 @@ from dursor_kit.web.security import Developer, Viewer
 from dursor_kit.web.transactions import Tx
 from dursor_store import pull_requests as sql
 from dursor_store.pull_requests import PullRequestRow
+from run_api.declared import LIST_OF, IdempotencyKey, write
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit
 from run_api.pull_request_schemas import PullRequestOut
 from run_api.pull_request_service import PullRequests
 from run_api.repositories import repos as repo_sql
-from run_api.routes.declared import LIST_OF, IdempotencyKey, write
 from run_api.schemas import Page
 
 router = APIRouter(prefix="/v1", tags=["pull requests"])

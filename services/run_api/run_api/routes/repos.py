@@ -12,10 +12,10 @@ from dursor_kit.errors import Conflict, Invalid, NotFound
 from dursor_kit.web.pagination import next_cursor
 from dursor_kit.web.security import Developer, Viewer
 from dursor_kit.web.transactions import Tx
+from run_api.declared import LIST, READ, IdempotencyKey, write
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit, Settings
 from run_api.repo_urls import normalise_repo_url
 from run_api.repositories import repos as sql
-from run_api.routes.declared import LIST, READ, IdempotencyKey, write
 from run_api.schemas import Page, RepoCreate, RepoOut, TaskCreate, TaskOut
 
 router = APIRouter(prefix="/v1", tags=["repositories and tasks"])

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from uuid import UUID, uuid4
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dursor_contracts.executors import CommandExecutor, ExecutorSpec
@@ -21,10 +20,10 @@ from dursor_kit.errors import Conflict, Invalid, LimitReached, NotFound
 from dursor_store import run_lifecycle
 from dursor_store import runs as run_sql
 from dursor_store.runs import NewRun, RunRow
-from dursor_store.schema import model_profiles
-from run_api.repositories import messages as message_sql
+from run_api.repositories import model_profiles as profile_sql
 from run_api.repositories import repos as repo_sql
-from run_api.schemas import RunsCreate
+from run_api.runs import repository as message_sql
+from run_api.runs.schemas import RunsCreate
 from run_api.settings import RunApiSettings
 
 log = structlog.get_logger(__name__)
@@ -89,16 +88,7 @@ class RunService:
         wanted = {e.model_profile_id for e in executors if e.model_profile_id is not None}
         if not wanted:
             return
-        found = set(
-            (
-                await conn.execute(
-                    select(model_profiles.c.id).where(
-                        model_profiles.c.id.in_(wanted), model_profiles.c.deleted_at.is_(None)
-                    )
-                )
-            ).scalars()
-        )
-        if missing := wanted - found:
+        if missing := wanted - await profile_sql.live_profile_ids(conn, wanted):
             raise Invalid(
                 f"model profile {sorted(map(str, missing))[0]} does not exist",
                 code="unknown-model-profile",

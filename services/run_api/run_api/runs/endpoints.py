@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from dursor_contracts.events import RunEventV1
 from dursor_kit.artifacts import ArtifactNotFound
@@ -15,23 +16,32 @@ from dursor_kit.web.transactions import Tx
 from dursor_store import runs as sql
 from dursor_store.eventlog import read_events
 from dursor_store.runs import RunRow
-from run_api.deps import DEFAULT_PAGE, Artifacts, Cursor, Engine, Limit, Runs
-from run_api.repositories import messages as message_sql
+from run_api.declared import LIST_OF, READ, IdempotencyKey, write
+from run_api.deps import DEFAULT_PAGE, Artifacts, Cursor, Engine, Limit
 from run_api.repositories import repos as repo_sql
-from run_api.routes.declared import LIST_OF, READ, IdempotencyKey, write
-from run_api.schemas import (
+from run_api.runs import repository as message_sql
+from run_api.runs.schemas import (
     CancelCreate,
     ExecutorOut,
     FollowUpCreate,
     MessageOut,
-    Page,
     RunOut,
     RunsAccepted,
     RunsCreate,
 )
+from run_api.runs.service import RunService
+from run_api.schemas import Page
 
 router = APIRouter(prefix="/v1", tags=["runs"])
 WRITE = write(404, 429)
+
+
+def _runs(request: Request) -> RunService:
+    service: RunService = request.app.state.run_service
+    return service
+
+
+Runs = Annotated[RunService, Depends(_runs)]
 
 
 def run_out(row: RunRow) -> RunOut:
