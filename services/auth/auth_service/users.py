@@ -84,6 +84,29 @@ async def set_disabled(conn: AsyncConnection, user_id: UUID, disabled: bool) -> 
     )
 
 
+async def lock_active_admins(conn: AsyncConnection) -> set[UUID]:
+    """The ids of every enabled Admin, row-locked until the transaction ends."""
+    # Locking them all serializes two Admins demoting each other at the same moment.
+    query = (
+        select(users.c.id)
+        .where(users.c.role == Role.ADMIN.value, users.c.disabled.is_(False))
+        .with_for_update()
+    )
+    return set((await conn.execute(query)).scalars())
+
+
+async def grant_admin(conn: AsyncConnection, issuer: str, username: str) -> UserRow | None:
+    """Make a user an enabled, pinned Admin (the break-glass path); None if no such user."""
+    return await fetch_optional(
+        conn,
+        update(users)
+        .where(users.c.issuer == issuer, users.c.username == username)
+        .values(role=Role.ADMIN.value, role_pinned=True, disabled=False)
+        .returning(users),
+        UserRow,
+    )
+
+
 async def user_by_id(conn: AsyncConnection, user_id: UUID) -> UserRow | None:
     """One user."""
     return await fetch_optional(conn, select(users).where(users.c.id == user_id), UserRow)
