@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -106,18 +107,34 @@ async def test_messages_wait_with_backoff_while_the_sidecar_is_down(
     assert [r.attempts for r in await outbox_rows(api.engine)] == [1] * 6
 
 
+async def _database_now(engine: AsyncEngine) -> datetime:
+    async with engine.connect() as conn:
+        value: datetime = (await conn.execute(text("SELECT clock_timestamp()"))).scalar_one()
+    return value
+
+
 async def test_backoff_grows_and_is_capped(api: RunApi, dead_sidecar: Sidecar) -> None:
     await submit_runs(api, 1)
     relay = OutboxRelay(api.engine, dead_sidecar, "run-api")
-    waits = []
+    # The relay postpones a row to its transaction's now() + backoff: that now() lies
+    # between the database clock read before and after the round, whatever the load.
+    windows = []
     for _ in range(8):
         async with api.engine.begin() as conn:
             await conn.execute(text("UPDATE outbox SET available_at = now()"))
+        before = await _database_now(api.engine)
         await relay.relay_once()
-        waits.append(round((await outbox_rows(api.engine))[0].due_in.total_seconds(), 1))
-    assert waits == sorted(waits)
-    assert waits[0] == pytest.approx(0.25, abs=0.1)
-    assert waits[-1] == pytest.approx(10.0, abs=0.1)
+        after = await _database_now(api.engine)
+        async with api.engine.connect() as conn:
+            first_row = select(outbox.c.available_at).order_by(outbox.c.id).limit(1)
+            due = (await conn.execute(first_row)).scalar_one()
+        windows.append(((due - after).total_seconds(), (due - before).total_seconds()))
+    schedule = [backoff_seconds(attempts) for attempts in range(8)]
+    assert schedule == sorted(schedule)
+    assert schedule[0] == pytest.approx(0.25)
+    assert schedule[-1] == pytest.approx(10.0)
+    for (earliest, latest), backoff in zip(windows, schedule, strict=True):
+        assert earliest <= backoff <= latest, (windows, schedule)
     assert (await outbox_rows(api.engine))[0].attempts == 8
 
 
