@@ -12,8 +12,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from dursor_contracts.edge_answers import add_edge_answers
 from dursor_contracts.problems import PROBLEM_MEDIA_TYPE
+from dursor_kit.web.edge_answers import add_edge_answers
 
 
 def _retype_errors(schema: dict[str, Any]) -> None:

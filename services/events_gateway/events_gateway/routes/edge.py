@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from dursor_contracts.auth import bearer_token
-from dursor_contracts.problems import ProblemError
-from dursor_contracts.web import Admin
+from dursor_kit.auth.verifier import bearer_token
+from dursor_kit.errors import ProblemError
+from dursor_kit.web.security import Admin
 from events_gateway.proxy import forward
 from events_gateway.rate_limit import RateLimiter
 from events_gateway.request_target import segments_of
