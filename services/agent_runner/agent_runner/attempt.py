@@ -6,12 +6,13 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
 
 from agent_runner.agent_homes import restore_home, save_home
+from agent_runner.confinement import AgentsRefused, Confinement
 from agent_runner.event_batcher import EventBatcher
 from agent_runner.executors.base import Agent, AgentInvocation, AgentOutcome, Credential
 from agent_runner.leases import RunLeases
@@ -54,6 +55,7 @@ class AttemptContext:
     limits: ProcessLimits
     log_batch_bytes: int
     log_batch_seconds: float
+    confinement: Confinement = field(default_factory=Confinement)
 
 
 class RunAttempt:
@@ -92,6 +94,9 @@ class RunAttempt:
         except asyncio.CancelledError:
             await self._stopped()
             return
+        except AgentsRefused as exc:
+            await self._end(RunStatus.FAILED, EndedData(reason=str(exc)), {"error": str(exc)})
+            return
         except LimitExceeded as exc:
             status = RunStatus.FAILED if exc.kind == "output_cap" else RunStatus.TIMED_OUT
             await self._end(status, EndedData(reason=exc.detail), {"error": exc.detail})
@@ -115,6 +120,11 @@ class RunAttempt:
             self.run.repo_url, str(self.run.id), self.run.branch, self.run.base_branch, bundle
         )
         invocation = self._invocation(worktree)
+        if agent.kind != "llm":  # the llm executor calls its model itself: no process to jail
+            jail = await self._ctx.confinement.for_run(
+                self.run.id, worktree, invocation.home, self._system_log
+            )
+            invocation = replace(invocation, jail=jail)
         if self.run.turn > 1 and await restore_home(
             self._ctx.artifacts, self.run.id, invocation.home
         ):
@@ -126,6 +136,9 @@ class RunAttempt:
             worktree, self.run.base_branch, message[:4000]
         )
         return outcome, result
+
+    async def _system_log(self, line: str) -> None:
+        await self.events.log("system", line)
 
     async def _bundle(self) -> bytes | None:
         if self.run.turn == 1 or not self.run.bundle_uri:

@@ -16,9 +16,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agent_runner.process_guard import GRACE_ENV, PARENT_ENV
+
+if TYPE_CHECKING:
+    from agent_runner.confinement import RunJail
 
 LimitKind = Literal["wall_clock", "idle", "output_cap"]
 LineHandler = Callable[[str, str], Awaitable[None]]
@@ -82,8 +85,24 @@ async def run_process(
     limits: ProcessLimits,
     on_line: LineHandler,
     stdin: bytes | None = None,
+    jail: RunJail | None = None,
 ) -> int:
-    """Run `argv` to completion under `limits`; returns the exit code."""
+    """Run `argv` to completion under `limits` (inside `jail` when given); returns the exit code."""
+    if jail is None:
+        return await _run_guarded(argv, cwd, env, limits, on_line, stdin)
+    async with jail.entered() as live:
+        jailed_env = dict(env) | live.environment()
+        return await _run_guarded(live.command(argv), cwd, jailed_env, limits, on_line, stdin)
+
+
+async def _run_guarded(
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    limits: ProcessLimits,
+    on_line: LineHandler,
+    stdin: bytes | None,
+) -> int:
     process = await asyncio.create_subprocess_exec(
         *guarded(argv),
         cwd=cwd,

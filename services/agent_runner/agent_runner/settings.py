@@ -63,6 +63,22 @@ class RunnerSettings(ServiceSettings):
     openai_base_url: str | None = None
     gemini_api_key: SecretStr | None = None
     gemini_base_url: str | None = None
+    # Agent processes (every executor but `llm`) start in a jail of their own ("jail"),
+    # or as this worker's own user ("off", until every deployment can jail them).
+    sandbox: Literal["jail", "off"] = "off"
+    # With "jail" on a host that cannot jail: False refuses agent runs, True runs them
+    # unjailed with a loud warning in the worker's and every run's log.
+    sandbox_allow_unjailed: bool = False
+    # Hosts every jail may reach through its HTTPS proxy besides its model (registries).
+    sandbox_allowed_hosts: list[str] = Field(default_factory=list)
+    # Folders every jail may read (the agent CLIs' install folder, for instance).
+    sandbox_read_only: list[str] = Field(default_factory=list)
+    # A model base URL on this host's loopback (a local model server) reaches the jail.
+    sandbox_allow_loopback_upstreams: bool = False
+    # Host loopback ports (sidecar, Postgres, Redis) whose probes from a jail are logged.
+    sandbox_watched_ports: list[int] = Field(default_factory=list)
+    sandbox_state_dir: str = ".data/sandbox"
+    sandbox_bwrap: str = "bwrap"
     # How much of the worktree the `llm` executor shows the model.
     llm_context_bytes: int = Field(default=200_000, ge=1_000)
 

@@ -6,8 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
 from agent_runner.attempt import AttemptContext
 from agent_runner.ci_status import CiPoller
+from agent_runner.confinement import Confinement
 from agent_runner.credentials import ModelProfileCredentials
 from agent_runner.dispatcher import Dispatcher
 from agent_runner.executors.base import Agent
@@ -29,6 +32,7 @@ from dursor_kit.secret_names import ENCRYPTION_KEYS
 from dursor_store.outbox import OutboxRelay
 
 RETENTION_SWEEP_SECONDS = 3600.0
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -49,6 +53,7 @@ def attempt_context(
     settings: RunnerSettings,
     transactions: Transactions,
     agents: Mapping[str, Agent],
+    confinement: Confinement | None = None,
 ) -> AttemptContext:
     """What every attempt of this worker shares."""
     return AttemptContext(
@@ -59,6 +64,7 @@ def attempt_context(
         limits=settings.limits(),
         log_batch_bytes=settings.log_batch_bytes,
         log_batch_seconds=settings.log_batch_seconds,
+        confinement=confinement or Confinement(),
     )
 
 
@@ -85,7 +91,10 @@ async def start_worker(
     """Build the worker and start its background loops on the runtime."""
     relay = OutboxRelay(runtime.engine, runtime.sidecar, settings.app_id)
     transactions = Transactions(runtime.engine, relay)
-    ctx = attempt_context(runtime, settings, transactions, agents)
+    confinement = await Confinement.open(settings)
+    if confinement.refusal:
+        log.error("agent runs will fail", reason=confinement.refusal)
+    ctx = attempt_context(runtime, settings, transactions, agents, confinement)
     keyring = EncryptionKeyRing.from_json(await runtime.secret(ENCRYPTION_KEYS))
     credentials = ModelProfileCredentials(runtime.engine, keyring)
     dispatcher = Dispatcher(

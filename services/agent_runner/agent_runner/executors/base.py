@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, SecretStr
 
 from agent_runner.process import ProcessLimits
 from dursor_contracts.executors import ExecutorOptions
+
+if TYPE_CHECKING:
+    from agent_runner.confinement import RunJail
 
 Stream = Literal["stdout", "stderr", "agent", "system"]
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
@@ -41,6 +44,8 @@ class AgentInvocation:
     session_id: str | None
     credential: Credential | None
     limits: ProcessLimits
+    # The turn's jail; None runs the agent as this worker's user (sandbox "off").
+    jail: RunJail | None = None
 
 
 @dataclass

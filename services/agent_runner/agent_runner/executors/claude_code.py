@@ -70,7 +70,7 @@ class ClaudeCodeAgent:
         parser.report.session_id = resume
         argv = self.argv(invocation, resume)
         env = scrubbed_env(invocation.home, env)
-        return await run_json_cli(argv, invocation, env, parser, sink)
+        return await run_json_cli(argv, invocation, env, parser, sink, base_url)
 
     def argv(self, invocation: AgentInvocation, resume: str | None) -> list[str]:
         """The command line of one turn (the instruction goes in on stdin)."""

@@ -81,6 +81,7 @@ async def run_json_cli(
     env: Mapping[str, str],
     parser: EventParser,
     sink: AgentSink,
+    base_url: str | None = None,
 ) -> AgentOutcome:
     """Run the CLI to its end, parsing its JSON events; the outcome says how it went."""
 
@@ -98,6 +99,7 @@ async def run_json_cli(
         limits=invocation.limits,
         on_line=on_line,
         stdin=invocation.instruction.encode(),
+        jail=invocation.jail.reaching(base_url) if invocation.jail else None,
     )
     await parser.finish(sink)
     return outcome_of(Path(argv[0]).name, exit_code, parser.report)

@@ -64,13 +64,16 @@ class CodexAgent:
         parser.report.session_id = resume
         argv = self.argv(invocation, base_url or OPENAI_BASE_URL, resume)
         env = scrubbed_env(invocation.home, {"OPENAI_API_KEY": key})
-        return await run_json_cli(argv, invocation, env, parser, sink)
+        return await run_json_cli(argv, invocation, env, parser, sink, base_url or OPENAI_BASE_URL)
 
     def argv(self, invocation: AgentInvocation, base_url: str, resume: str | None) -> list[str]:
         """The command line of one turn; `-` reads the instruction from stdin."""
         options = options_of(invocation, CodexOptions)
         # The run's own choice if it made one, else this worker's default.
         sandbox = options.sandbox if "sandbox" in options.model_fields_set else self._sandbox
+        if invocation.jail is not None:
+            # Our jail is the boundary; Codex cannot nest its own bubblewrap inside it.
+            sandbox = "danger-full-access"
         settings = {
             "model_provider": toml_string(PROVIDER),
             f"model_providers.{PROVIDER}.name": toml_string(PROVIDER),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from agent_runner.confinement import RunJail
 from agent_runner.executors.base import AgentInvocation, AgentOutcome, AgentSink, options_of
 from agent_runner.process import run_process, scrubbed_env
 from dursor_contracts.executors import CommandOptions
@@ -45,6 +46,7 @@ class CommandAgent:
             on_line=lambda stream, line: sink.log(
                 "stderr" if stream == "stderr" else "stdout", line
             ),
+            jail=_jail_of(invocation),
         )
         error = None if exit_code == 0 else f"{argv[0]} exited with status {exit_code}"
         return AgentOutcome(exit_code=exit_code, error=error, summary=f"{argv[0]} finished")
@@ -54,6 +56,14 @@ class CommandAgent:
         if name not in self._templates:
             raise UnknownTemplate(f"no command template named {name!r} on this worker")
         return self._templates[name]
+
+
+def _jail_of(invocation: AgentInvocation) -> RunJail | None:
+    """The turn's jail, reaching the run's model when it has a profile with a base URL."""
+    credential = invocation.credential
+    if invocation.jail is None:
+        return None
+    return invocation.jail.reaching(credential.base_url if credential else None)
 
 
 def _values(invocation: AgentInvocation) -> dict[str, str]:
