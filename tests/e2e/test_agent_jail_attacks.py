@@ -64,6 +64,7 @@ async def jailed_platform(
     workdir = tmp_path_factory.mktemp("jailed")
     env = {
         "DURSOR_SANDBOX": "jail",
+        "DURSOR_SANDBOX_ALLOW_UNJAILED": "false",
         "DURSOR_SANDBOX_STATE_DIR": str(workdir / "sandbox"),
         "DURSOR_SANDBOX_WATCHED_PORTS": json.dumps(backing_ports(backing, backing.database_url)),
         "DURSOR_COMMAND_TEMPLATES": json.dumps(TEMPLATES),

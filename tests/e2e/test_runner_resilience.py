@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -184,9 +185,20 @@ async def agent_pids(platform: Platform, replica: Replica, run_id: str) -> list[
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if path.exists() and len(pids := path.read_text().split()) == 2:
-            return [int(p) for p in pids]
+            return [host_pid(int(p), path.parent) for p in pids]
         await asyncio.sleep(0.1)
     raise AssertionError(f"{path} never listed two pids")
+
+
+def host_pid(pid: int, worktree: Path) -> int:
+    """The host's number of a pid the agent saw (a jailed agent has a pid namespace)."""
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            nspids = next(line.split()[1:] for line in status.splitlines() if line[:6] == "NSpid:")
+            if len(nspids) > 1 and int(nspids[-1]) == pid and process.cwd() == str(worktree):
+                return process.pid
+    return pid  # an unjailed agent: the host's own number
 
 
 def _pgid(pid: int) -> int | None:

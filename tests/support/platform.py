@@ -262,11 +262,25 @@ class Platform:
                 # Spans go to a file per replica, scanned with the logs for credentials.
                 "DURSOR_OTEL_SPANS_FILE": str(self.workdir / "logs" / f"{name}.spans.jsonl"),
                 "OTEL_BSP_SCHEDULE_DELAY": "500",
+                **self._sandbox_env(),
             }
         )
         env.update(self.env)
         env.update(overrides)
         return env | self._tokens(app_id)
+
+    def _sandbox_env(self) -> dict[str, str]:
+        """Agents run jailed; on a host that cannot jail, unjailed with the run's warning."""
+        tools = Path(os.environ.get("DURSOR_CACHE", Path.home() / ".cache" / "dursor"))
+        return {
+            "DURSOR_SANDBOX": "jail",
+            # Takes effect only where the runner's probe says this host cannot jail.
+            "DURSOR_SANDBOX_ALLOW_UNJAILED": "true",
+            "DURSOR_SANDBOX_STATE_DIR": str(self.workdir / "sandbox"),
+            # The tests' scripted model servers listen on this host's loopback.
+            "DURSOR_SANDBOX_ALLOW_LOOPBACK_UPSTREAMS": "true",
+            "DURSOR_SANDBOX_READ_ONLY": json.dumps([str(tools / "node-tools")]),
+        }
 
     def _daprd_env(self, app_id: str) -> dict[str, str]:
         env = _inherited_env()
