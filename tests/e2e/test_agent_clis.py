@@ -174,11 +174,19 @@ def _assert_sessions_resumed(world: World, sessions: dict[str, str]) -> None:
         assert any(a[a.index(cli.resume_flag) + 1] == session for a in resumed), cli.kind
 
 
+# What the run's jail adds: its egress proxy, and the folder bubblewrap starts the agent in.
+JAIL_ENV = {
+    *(f"{name}_PROXY" for name in ("HTTPS", "HTTP", "NO")),
+    *(f"{name}_proxy" for name in ("https", "http", "no")),
+    "PWD",
+}
+
+
 def _assert_scrubbed(world: World) -> None:
     """No agent process got anything of the runner's environment beyond what it needs."""
     runner = _environ(world.platform.replica("agent-runner").app.pid)
     assert "DURSOR_DATABASE_URL" in runner or "DURSOR_COMMAND_TEMPLATES" in runner
-    allowed = BASE_ENV.union(*(cli.env for cli in CLIS))
+    allowed = BASE_ENV.union(JAIL_ENV, *(cli.env for cli in CLIS))
     agents = world.agents()
     assert any(p.is_cli for p in agents)
     for process in agents:
