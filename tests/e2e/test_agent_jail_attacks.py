@@ -141,7 +141,7 @@ async def test_a_malicious_template_reaches_nothing_of_the_runner(
         assert "+attempted" in patch
     else:
         assert final["status"] == "failed", final
-        assert "cannot be jailed on this host" in final["reason"]
+        assert "cannot be jailed on this host" in final["error"]
         assert not [line for line in lines if "LEAK" in line or "blocked" in line], lines
 
     everything = json.dumps([f.json for f in frames]) + json.dumps(final) + patch
@@ -162,4 +162,4 @@ async def test_a_plain_template_works_in_the_jail(
         assert "+hello from the jail" in patch
     else:
         assert final["status"] == "failed", final
-        assert "cannot be jailed on this host" in final["reason"]
+        assert "cannot be jailed on this host" in final["error"]
