@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
@@ -14,7 +13,6 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,6 +24,7 @@ from dursor_kit.artifacts import LocalArtifactStore
 from dursor_kit.db.unit_of_work import PolledOutbox, Transactions
 from dursor_store.schema import pull_requests, repos, run_events, runs, tasks
 from tests.standins.github_repos import GitHubRepos
+from tests.support.asgi_server import serve
 from tests.support.backing import free_port
 from tests.support.git_remote import git, make_remote
 
@@ -43,20 +42,6 @@ class World:
     poller: CiPoller
     engine: AsyncEngine
     workspaces: Workspaces
-
-
-@contextlib.asynccontextmanager
-async def serve(app: Any, port: int) -> AsyncIterator[None]:
-    """Run an ASGI app on a loopback port for the duration of the block."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.02)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture
