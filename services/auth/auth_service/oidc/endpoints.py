@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from auth_service.issuer import LocalIssuer
+from auth_service.oidc.schemas import Me, TokenRequest, TokenResponse
+from auth_service.oidc.service import LocalIssuer
 from auth_service.passwords import PasswordHashing
-from auth_service.users import user_by_username
+from auth_service.users.repository import user_by_username
 from dursor_kit.auth.verifier import Role, unauthorized
 from dursor_kit.web.problems import problem_responses
-from dursor_kit.web.request_bodies import RequestBody
 from dursor_kit.web.security import Viewer
 
 router = APIRouter(tags=["auth"])
@@ -24,32 +23,6 @@ def _issuer(request: Request) -> LocalIssuer:
 
 
 Issuer = Annotated[LocalIssuer, Depends(_issuer)]
-
-
-class TokenRequest(RequestBody):
-    """Local mode: a user's name and password."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    username: str = Field(min_length=1, max_length=100)
-    password: SecretStr = Field(min_length=1, max_length=1000)
-
-
-class TokenResponse(BaseModel):
-    """An access token for the `Authorization: Bearer` header."""
-
-    access_token: str
-    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
-    expires_in: int
-
-
-class Me(BaseModel):
-    """The caller."""
-
-    subject: str
-    username: str
-    issuer: str
-    role: Role
 
 
 @router.get("/.well-known/openid-configuration", include_in_schema=False)

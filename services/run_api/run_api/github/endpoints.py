@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
-from pydantic import Field
 
-from dursor_kit.web.request_bodies import RequestBody
 from dursor_kit.web.security import sidecar_router
-from run_api.github_events import GitHubEvent, GitHubEvents
+from run_api.github.schemas import WebhookDelivery
+from run_api.github.service import GitHubEvent, GitHubEvents
 
 router = sidecar_router("/internal/github")
-
-
-class WebhookDelivery(RequestBody):
-    """A delivery as the gateway forwards it: event name, delivery id, payload."""
-
-    event: str = Field(min_length=1, max_length=100)
-    delivery: str = Field(max_length=100)
-    payload: dict[str, Any]
 
 
 def _events(request: Request) -> GitHubEvents:

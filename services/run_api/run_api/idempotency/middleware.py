@@ -27,9 +27,9 @@ from dursor_kit.db.unit_of_work import Transactions, UnitOfWork
 from dursor_kit.errors import ProblemError
 from dursor_kit.web.problems import bad_request, problem_response
 from dursor_kit.web.transactions import share_unit_of_work
+from run_api.idempotency import repository as sql
+from run_api.idempotency.repository import StoredResponse
 from run_api.json_bodies import read_body, replaying
-from run_api.repositories import idempotency as sql
-from run_api.repositories.idempotency import StoredResponse
 
 log = structlog.get_logger(__name__)
 

@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from sqlalchemy.dialects.postgresql import insert
 
 from dursor_contracts.cloudevents import Delivery, ReceivedEvent, answer
 from dursor_contracts.events import EventType, ProgressData
@@ -14,7 +13,7 @@ from dursor_kit.web.security import sidecar_router
 from dursor_kit.web.transactions import Tx
 from dursor_store.eventlog import NewEvent, append_events
 from dursor_store.runs import run_exists
-from dursor_store.schema import dead_letters
+from run_api.dead_letters import repository as sql
 
 log = structlog.get_logger(__name__)
 router = sidecar_router("/dapr")
@@ -35,16 +34,8 @@ async def record_dead_letter(event: ReceivedEvent, tx: Tx) -> dict[str, str]:
     run_id = _run_id(event.data)
     if run_id is not None and not await run_exists(tx.conn, run_id):
         run_id = None
-    inserted = await tx.conn.scalar(
-        insert(dead_letters)
-        .values(
-            topic=event.topic,
-            event_id=event.id,
-            run_id=run_id,
-            payload=event.model_dump(mode="json"),
-        )
-        .on_conflict_do_nothing(index_elements=["topic", "event_id"])
-        .returning(dead_letters.c.id)
+    inserted = await sql.insert_dead_letter(
+        tx.conn, event.topic, event.id, run_id, event.model_dump(mode="json")
     )
     if inserted is not None and run_id is not None:
         note = ProgressData(

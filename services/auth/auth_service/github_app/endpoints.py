@@ -6,35 +6,23 @@ write to the repository before their comment becomes a follow-up.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Header, Request
-from pydantic import BaseModel, Field
 
-from auth_service.github_app import GitHubApp
+from auth_service.github_app.schemas import (
+    PermissionAnswer,
+    PermissionRequest,
+    TokenAnswer,
+    TokenRequest,
+)
+from auth_service.github_app.service import GitHubApp
 from dursor_kit.errors import ProblemError
-from dursor_kit.web.request_bodies import RequestBody
 from dursor_kit.web.security import sidecar_router
 
 router = sidecar_router("/internal/github")
 TOKEN_CALLER = "agent-runner"  # noqa: S105 - an app id
 PERMISSION_CALLER = "run-api"
-# GitHub logins: letters, digits and single hyphens (Apps' bots end in `[bot]`).
-GITHUB_LOGIN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$"
-
-
-class TokenRequest(RequestBody):
-    """The repository the token must be scoped to."""
-
-    repo_url: str = Field(min_length=1, max_length=2048)
-
-
-class TokenAnswer(BaseModel):
-    """A repository-scoped installation token."""
-
-    token: str
-    expires_at: datetime
 
 
 @router.post("/installation-token", response_model=TokenAnswer)
@@ -48,19 +36,6 @@ async def installation_token(
     app: GitHubApp = request.app.state.github_app
     minted = await app.token_for(body.repo_url)
     return TokenAnswer(token=minted.token, expires_at=minted.expires_at)
-
-
-class PermissionRequest(RequestBody):
-    """Whose permission, on which repository."""
-
-    repo_url: str = Field(min_length=1, max_length=2048)
-    login: str = Field(pattern=GITHUB_LOGIN, max_length=50)
-
-
-class PermissionAnswer(BaseModel):
-    """GitHub's permission of the user on the repository: admin, write, read or none."""
-
-    permission: str
 
 
 @router.post("/permission", response_model=PermissionAnswer)

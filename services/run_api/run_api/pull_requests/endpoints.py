@@ -15,10 +15,10 @@ from dursor_store import pull_requests as sql
 from dursor_store.pull_requests import PullRequestRow
 from run_api.declared import LIST_OF, IdempotencyKey, write
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit
-from run_api.pull_request_schemas import PullRequestOut
-from run_api.pull_request_service import PullRequests
-from run_api.repositories import repos as repo_sql
+from run_api.pull_requests.schemas import PullRequestOut
+from run_api.pull_requests.service import PullRequests
 from run_api.schemas import Page
+from run_api.tasks import repository as task_sql
 
 router = APIRouter(prefix="/v1", tags=["pull requests"])
 
@@ -61,7 +61,7 @@ async def list_pull_requests(
 ) -> Page[PullRequestOut]:
     """The pull requests of a task's runs, newest first, with state and CI status."""
     async with engine.connect() as conn:
-        if await repo_sql.get_task(conn, task_id) is None:
+        if await task_sql.get_task(conn, task_id) is None:
             raise NotFound("task", task_id)
         rows = await sql.list_for_task(conn, task_id, cursor, limit)
     return Page(

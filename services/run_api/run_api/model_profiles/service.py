@@ -14,9 +14,9 @@ from dursor_kit.auth.verifier import Principal
 from dursor_kit.db.unit_of_work import UnitOfWork
 from dursor_kit.errors import NotFound
 from run_api.keyring import KeyRingSource
-from run_api.model_profile_schemas import ModelProfileCreate, ModelProfileOut
-from run_api.repositories import model_profiles as sql
-from run_api.repositories.model_profiles import ProfileRow
+from run_api.model_profiles import repository as sql
+from run_api.model_profiles.repository import ProfileRow
+from run_api.model_profiles.schemas import ModelProfileCreate, ModelProfileOut
 
 log = structlog.get_logger(__name__)
 

@@ -22,7 +22,7 @@ from dursor_kit.errors import DomainError
 from dursor_store import pull_requests as pr_sql
 from dursor_store.eventlog import NewEvent, append_events
 from dursor_store.pull_requests import ci_status_of
-from run_api.github_permissions import WriteAccess
+from run_api.github.write_access import WriteAccess
 from run_api.runs.service import RunService
 
 log = structlog.get_logger(__name__)

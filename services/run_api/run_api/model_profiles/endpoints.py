@@ -14,9 +14,9 @@ from dursor_kit.web.security import Admin, Viewer
 from dursor_kit.web.transactions import Tx
 from run_api.declared import LIST, READ, IdempotencyKey, write
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit
-from run_api.model_profile_schemas import ModelProfileCreate, ModelProfileOut
-from run_api.model_profiles import ModelProfiles, profile_out
-from run_api.repositories import model_profiles as sql
+from run_api.model_profiles import repository as sql
+from run_api.model_profiles.schemas import ModelProfileCreate, ModelProfileOut
+from run_api.model_profiles.service import ModelProfiles, profile_out
 from run_api.schemas import Page
 
 router = APIRouter(prefix="/v1/model-profiles", tags=["model profiles"])

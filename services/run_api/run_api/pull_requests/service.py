@@ -16,7 +16,7 @@ from dursor_kit.errors import Conflict, NotFound
 from dursor_store import pull_requests as sql
 from dursor_store import runs as run_sql
 from dursor_store.pull_requests import PullRequestRow
-from run_api.repositories import repos as repo_sql
+from run_api.tasks import repository as task_sql
 
 log = structlog.get_logger(__name__)
 
@@ -31,7 +31,7 @@ class PullRequests:
             raise NotFound("run", run_id)
         if not await run_sql.ever_succeeded(work.conn, run_id):
             raise Conflict(f"run {run_id} has no successful turn to open a pull request from")
-        task = await repo_sql.get_task(work.conn, run.task_id)
+        task = await task_sql.get_task(work.conn, run.task_id)
         if task is None:  # the foreign key makes this impossible; keep mypy and readers sure
             raise NotFound("task", run.task_id)
         record = await sql.request(work, run, task.base_branch, principal.owner_key)
