@@ -11,11 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from dursor_contracts.secret_names import ADMIN_PASSWORD, GITHUB_WEBHOOK_SECRET
+from dursor_kit.secret_names import ADMIN_PASSWORD, GITHUB_WEBHOOK_SECRET
 from tests.cli.cli_runner import Dursor, Result, assert_shape
 from tests.cli.conftest import World
-from tests.e2e.test_pull_request_flow import serve, signed
+from tests.e2e.test_pull_request_flow import signed
 from tests.standins.entra_device_code import USER_CODE, EntraDeviceCode
+from tests.support.asgi_server import serve
 from tests.support.backing import free_port
 from tests.support.git_remote import git
 

@@ -26,8 +26,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from dursor_contracts.schema import metadata
-from dursor_contracts.secret_names import GITHUB_WEBHOOK_SECRET
+from dursor_kit.secret_names import GITHUB_WEBHOOK_SECRET
+from dursor_store.schema import metadata
 from tests.conftest import running_platform
 from tests.support.backing import Backing
 from tests.support.databases import DatabaseFactory

@@ -10,29 +10,24 @@ secret rotates without a restart.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
 import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from dursor_contracts.secret_names import (
-    GITHUB_APP_ID,
-    GITHUB_APP_PRIVATE_KEY,
-    GITHUB_WEBHOOK_SECRET,
-)
+from dursor_kit.secret_names import GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY, GITHUB_WEBHOOK_SECRET
 from tests.conftest import PlatformFactory
 from tests.standins.github import GitHubRepos, failing
+from tests.support.asgi_server import serve
 from tests.support.backing import free_port
 from tests.support.git_remote import make_remote
 from tests.support.platform import Platform
@@ -43,20 +38,6 @@ pytestmark = pytest.mark.e2e
 REPO = "acme/widgets"
 # Repository roles on the stand-in: `octo` may push, `reader` only read.
 COLLABORATORS = {REPO: {"octo": "write", "reader": "read"}}
-
-
-@contextlib.asynccontextmanager
-async def serve(app: Any, port: int) -> AsyncIterator[None]:
-    """Run an ASGI app on a loopback port for the duration of the block."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.02)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await task
 
 
 def app_key_pair() -> tuple[str, str]:

@@ -23,10 +23,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dursor_contracts.secret_names import ADMIN_PASSWORD, GITHUB_WEBHOOK_SECRET
+from dursor_kit.secret_names import ADMIN_PASSWORD, GITHUB_WEBHOOK_SECRET
 from tests.conftest import PlatformFactory
-from tests.e2e.test_pull_request_flow import app_key_pair, serve, start_platform
+from tests.e2e.test_pull_request_flow import app_key_pair, start_platform
 from tests.standins.github_repos import GitHubRepos
+from tests.support.asgi_server import serve
 from tests.support.backing import free_port
 from tests.support.git_remote import make_remote
 from tests.support.platform import ROOT, Platform

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
@@ -14,7 +13,6 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,9 +20,11 @@ from agent_runner.ci_status import CiPoller, overall_status
 from agent_runner.github import GitHubClient
 from agent_runner.pull_requests import PullRequestPublisher
 from agent_runner.workspace import Workspaces
-from dursor_contracts.artifacts import LocalArtifactStore
-from dursor_contracts.schema import pull_requests, repos, run_events, runs, tasks
+from dursor_kit.artifacts import LocalArtifactStore
+from dursor_kit.db.unit_of_work import PolledOutbox, Transactions
+from dursor_store.schema import pull_requests, repos, run_events, runs, tasks
 from tests.standins.github_repos import GitHubRepos
+from tests.support.asgi_server import serve
 from tests.support.backing import free_port
 from tests.support.git_remote import git, make_remote
 
@@ -42,20 +42,6 @@ class World:
     poller: CiPoller
     engine: AsyncEngine
     workspaces: Workspaces
-
-
-@contextlib.asynccontextmanager
-async def serve(app: Any, port: int) -> AsyncIterator[None]:
-    """Run an ASGI app on a loopback port for the duration of the block."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.02)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture
@@ -84,10 +70,12 @@ async def world(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[World]:
             return TOKEN
 
         hosts = [f"127.0.0.1:{port}"]
+        # Written as agent-runner, whose relay (not under test here) would publish them.
+        transactions = Transactions(engine, PolledOutbox("agent-runner"))
         publisher = PullRequestPublisher(
-            engine, workspaces, artifacts, tokens, clients, hosts, lambda: None
+            transactions, workspaces, artifacts, tokens, clients, hosts
         )
-        poller = CiPoller(engine, tokens, clients, hosts, lambda: None)
+        poller = CiPoller(transactions, tokens, clients, hosts)
         yield World(github, base_url, publisher, poller, engine, workspaces)
 
 

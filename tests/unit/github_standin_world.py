@@ -14,13 +14,13 @@ from typing import Any
 
 import httpx
 import jsonschema_rs
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from tests.standins.github import GitHubRepos
+from tests.support.asgi_server import serve
 from tests.support.backing import free_port
 from tests.support.git_remote import git, make_remote
 
@@ -100,21 +100,6 @@ def assert_shape(schema: dict[str, Any], document: Any) -> None:
     """The document satisfies the schema; every violation is listed otherwise."""
     errors = [str(e) for e in jsonschema_rs.validator_for(schema).iter_errors(document)]
     assert not errors, errors
-
-
-@contextlib.asynccontextmanager
-async def serve(app: Any, port: int) -> AsyncIterator[None]:
-    """Run an ASGI app on a loopback port for the duration of the block."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.02)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await task
 
 
 def receiver(received: list[Received]) -> Starlette:
