@@ -2,6 +2,7 @@
 # Idempotent setup of everything the platform and its tests need on this machine:
 # Python deps, daprd + Dapr CLI (built from Go modules), Redis, PostgreSQL, local
 # secrets and the database schema. Fast when warm: each step checks before it works.
+# Steps that do not depend on each other run concurrently (see main).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$DURSOR_ROOT"
@@ -35,8 +36,7 @@ find_installed_daprd() {
 }
 
 wrapper_stamp() {
-  cat tools/daprd/go.mod tools/daprd/go.sum tools/daprd/main.go tools/daprd/sentry/main.go \
-    | sha256sum | cut -c1-16
+  find tools/daprd -name '*.go' -o -name 'go.*' | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16
 }
 
 build_daprd() {
@@ -52,14 +52,16 @@ build_daprd() {
   if [ -n "$installed" ] && [ "${DURSOR_REUSE_DAPRD:-1}" = 1 ]; then
     log "reusing installed daprd $DAPR_RUNTIME_VERSION at $installed (it needs the sqlite name resolver)"
     ln -sf "$installed" "$target"
+    log "building Sentry $DAPR_RUNTIME_VERSION from its Go module"
+    (cd tools/daprd && go build -trimpath -ldflags "$ldflags" -o "$(dirname "$target")/" ./sentry)
   else
-    log "building daprd $DAPR_RUNTIME_VERSION from its Go module (a few minutes, once)"
-    local started=$SECONDS
-    (cd tools/daprd && go build -tags stablecomponents -trimpath -ldflags "$ldflags" -o "$target" .)
-    log "daprd built in $((SECONDS - started)) s"
+    # daprd with only the platform's components (tools/daprd/components.go) and Sentry,
+    # the mTLS CA that gives sidecars the identities access control checks: one build,
+    # sharing the module and the compiled packages.
+    log "building daprd and Sentry $DAPR_RUNTIME_VERSION from their Go module (once)"
+    rm -f "$target"  # may be a link to a reused daprd: never write through it
+    (cd tools/daprd && go build -trimpath -ldflags "$ldflags" -o "$(dirname "$target")/" . ./sentry)
   fi
-  # Sentry (the mTLS CA that gives sidecars the identities access control checks).
-  (cd tools/daprd && go build -trimpath -ldflags "$ldflags" -o "$(dirname "$target")/sentry" ./sentry)
   echo "$stamp" >"$target.stamp"
 }
 
@@ -114,11 +116,19 @@ EOF
   chmod +x "$shim"
 }
 
+apt_install() {
+  # One apt at a time: steps that install Debian packages may run concurrently.
+  mkdir -p "$DURSOR_CACHE"
+  flock "$DURSOR_CACHE/apt.lock" sh -c \
+    'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null' \
+    apt_install "$@"
+}
+
 ensure_redis_server() {
   command -v redis-server >/dev/null 2>&1 && return
   [ "$(id -u)" = 0 ] || die "redis-server is missing; install Debian's redis-server package"
   log "installing redis-server from Debian"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  apt_install redis-server
 }
 
 start_redis() {
@@ -188,27 +198,108 @@ ensure_test_tools() {
   command -v docker-compose >/dev/null 2>&1 && return
   [ "$(id -u)" = 0 ] || die "docker-compose is missing; install Debian's docker-compose package"
   log "installing docker-compose from Debian"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+  apt_install docker-compose
+}
+
+# Each step runs in the background in a process group of its own, its output in
+# .data/bootstrap/<step>.log (its log lines also on the terminal), and says when it is done
+# and after how long. await_steps fails the bootstrap, showing the log, as soon as any
+# running step fails; on exit the steps still running are stopped.
+declare -A STEP_PIDS=() STEP_NAMES=()
+
+microseconds() { echo "${EPOCHREALTIME/./}"; }
+
+seconds_since() {
+  local us=$(($(microseconds) - $1))
+  printf '%d.%d' $((us / 1000000)) $((us % 1000000 / 100000))
+}
+
+start_step() {
+  local name="$1"
+  shift
+  (
+    started="$(microseconds)"
+    trap 'finish_step "$name" "$started" $?' EXIT
+    trap 'exit 143' TERM  # stopped because another step failed: not "done"
+    log() { printf '\033[1;34m[dursor]\033[0m %s: %s\n' "$name" "$*" >&3; echo "$*"; }
+    "$@"
+  ) 3>&2 >"$DURSOR_DATA/bootstrap/$name.log" 2>&1 </dev/null &
+  STEP_PIDS[$name]=$!
+  STEP_NAMES[$!]=$name
+}
+
+finish_step() {
+  local name="$1" seconds
+  seconds="$(seconds_since "$2")"
+  echo "$seconds" >"$DURSOR_DATA/bootstrap/$name.seconds"
+  [ "$3" = 0 ] && printf '\033[1;34m[dursor]\033[0m %s done in %s s\n' "$name" "$seconds" >&3
+}
+
+await_steps() {
+  local name pid rc pending
+  while :; do
+    pending=0
+    for name in "$@"; do [ -n "${STEP_PIDS[$name]:-}" ] && pending=1; done
+    [ "$pending" = 1 ] || return 0
+    rc=0
+    wait -n -p pid "${!STEP_NAMES[@]}" || rc=$?
+    name="${STEP_NAMES[$pid]}"
+    unset "STEP_NAMES[$pid]" "STEP_PIDS[$name]"
+    [ "$rc" = 0 ] || step_failed "$name" "$rc"
+  done
+}
+
+step_failed() {
+  printf '\033[1;31m[dursor]\033[0m %s failed (exit %s) after %s s; its log (%s):\n' "$1" "$2" \
+    "$(cat "$DURSOR_DATA/bootstrap/$1.seconds")" ".data/bootstrap/$1.log" >&2
+  tail -n 60 "$DURSOR_DATA/bootstrap/$1.log" >&2
+  exit 1
+}
+
+stop_steps() {
+  local pid
+  for pid in "${!STEP_NAMES[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
+}
+
+time_summary() {
+  # Where the time went, slowest step first.
+  local file parts=()
+  for file in "$DURSOR_DATA"/bootstrap/*.seconds; do
+    parts+=("$(cat "$file") $(basename "$file" .seconds)")
+  done
+  printf '%s\n' "${parts[@]}" | sort -rn | awk '{printf "%s%s %s s", (NR > 1 ? ", " : ""), $2, $1}'
+}
+
+install_node_tools() { bash scripts/install-node-tools.sh; }
+
+python_env() {
+  ensure_uv
+  sync_python
 }
 
 main() {
-  local with_test_tools=0
+  local with_test_tools=0 started
   [ "${1:-}" = "--with-test-tools" ] && with_test_tools=1
-  ensure_uv
-  sync_python
-  bash scripts/install-node-tools.sh
-  mkdir -p "$DURSOR_DATA"
-  build_daprd &
-  local daprd_job=$!
-  build_dapr_cli
-  wait "$daprd_job"
+  started="$(microseconds)"
+  mkdir -p "$DURSOR_DATA/bootstrap"
+  rm -f "$DURSOR_DATA"/bootstrap/*.seconds
+  set -m  # every step in a process group of its own, so a failure can stop the others
+  trap stop_steps EXIT
+  trap 'exit 130' INT TERM
   write_daprd_shim
-  start_redis
-  start_postgres
-  write_secrets
-  migrate
-  [ "$with_test_tools" = 1 ] && ensure_test_tools
-  log "bootstrap done"
+  start_step python python_env
+  start_step node-tools install_node_tools
+  start_step daprd build_daprd
+  start_step dapr-cli build_dapr_cli
+  start_step redis start_redis
+  start_step postgres start_postgres
+  [ "$with_test_tools" = 1 ] && start_step test-tools ensure_test_tools
+  await_steps python
+  start_step secrets write_secrets
+  await_steps postgres
+  start_step schema migrate
+  await_steps "${STEP_NAMES[@]}"
+  log "bootstrap done in $(seconds_since "$started") s: $(time_summary)"
 }
 
 main "$@"
