@@ -1,0 +1,158 @@
+"""The daprd the bootstrap built registers every component type a component file names.
+
+tools/daprd registers a chosen set of components instead of Dapr's whole stable set. The
+types are read from the files that name them (components/, the directories
+docker-compose.yml mounts into its daprd containers, the Container Apps components in
+infra/) and the built binary is asked through its registries
+(`daprd --check-component-types`), so a new component type in any of them fails here
+until tools/daprd/components.go registers it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tree_sitter import Node, Tree
+
+from tests.support.platform import daprd_binary
+
+from .bicep_tree import prop, resolve, resources, string_value, text
+from .conftest import REPO, bicep_files, yaml_documents
+
+ACA_COMPONENT = "Microsoft.App/managedEnvironments/daprComponents"
+
+
+def typed(component_type: str, version: Any) -> str:
+    """`type/version` as daprd's check takes it (just `type` without a version)."""
+    return f"{component_type}/{version}" if version else component_type
+
+
+def types_of_document(doc: dict[str, Any]) -> set[str]:
+    """Types a Dapr resource names: a Component's own, a Configuration's resolver and middleware."""
+    spec = doc.get("spec") or {}
+    if doc.get("kind") == "Component":
+        return {typed(spec["type"], spec.get("version"))}
+    if doc.get("kind") != "Configuration":
+        return set()
+    found = set()
+    resolver = spec.get("nameResolution")
+    if resolver:
+        found.add(typed(f"nameresolution.{resolver['component']}", resolver.get("version")))
+    for pipeline in ("httpPipeline", "appHttpPipeline"):
+        for handler in (spec.get(pipeline) or {}).get("handlers", []):
+            found.add(typed(handler["type"], handler.get("version")))
+    return found
+
+
+def yaml_types(directory: Path) -> set[str]:
+    """Component types named by the YAML files of a directory."""
+    files = [*directory.glob("*.yaml"), *directory.glob("*.yml")]
+    return {t for path in files for doc in yaml_documents(path) for t in types_of_document(doc)}
+
+
+def compose_resource_dirs() -> list[Path]:
+    """Repository directories docker-compose.yml mounts into containers running daprd."""
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    dirs = []
+    for service in compose["services"].values():
+        if "daprd" not in str(service.get("image", "")):
+            continue
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("."):
+                dirs.append((REPO / source).resolve())
+    return dirs
+
+
+def literal_strings(node: Node, tree: Tree) -> list[str] | None:
+    """The values an expression can take: a literal, a variable of one, or a `? :` of them."""
+    node = resolve(node, tree)
+    if node.type == "ternary_expression":
+        branches = [literal_strings(branch, tree) for branch in node.named_children[1:]]
+        return None if None in branches else [v for b in branches for v in b or []]
+    value = string_value(node)
+    return None if value is None else [value]
+
+
+def bicep_types(trees: dict[Path, Tree]) -> tuple[set[str], list[str]]:
+    """Component types of every Container Apps Dapr component, and any that are not literal."""
+    found: set[str] = set()
+    unreadable = []
+    for path, tree in trees.items():
+        for component in resources(tree, ACA_COMPONENT):
+            type_node = prop(component.body, "properties", "componentType")
+            version_node = prop(component.body, "properties", "version")
+            types = literal_strings(type_node, tree) if type_node is not None else None
+            version = string_value(version_node) if version_node is not None else None
+            if types is None:
+                unreadable.append(
+                    f"{path.name}: {component.symbol}: {text(type_node or component.body)[:60]}"
+                )
+                continue
+            found |= {typed(t, version) for t in types}
+    return found, unreadable
+
+
+def ask_daprd(types: list[str]) -> tuple[dict[str, str], int]:
+    """What the built daprd's registries answer for each type, and its exit status."""
+    result = subprocess.run(
+        [str(daprd_binary()), "--check-component-types", *types],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    verdicts = dict(line.rsplit(" ", 1) for line in result.stdout.splitlines())
+    return verdicts, result.returncode
+
+
+@pytest.fixture(scope="module")
+def named_types(trees: dict[Path, Tree]) -> dict[str, set[str]]:
+    """Component types by where they are named."""
+    bicep, unreadable = bicep_types({p: t for p, t in trees.items() if p.suffix == ".bicep"})
+    assert not unreadable, f"componentType must be a literal (or `? :` of literals): {unreadable}"
+    compose = set().union(*(yaml_types(d) for d in compose_resource_dirs()))
+    return {
+        "components/": yaml_types(REPO / "components"),
+        "docker-compose": compose,
+        "infra/": bicep,
+    }
+
+
+def test_every_source_names_component_types(named_types: dict[str, set[str]]) -> None:
+    """Each source was read: pub/sub and a secret store everywhere, name resolution locally."""
+    for source, types in named_types.items():
+        families = {t.split(".", 1)[0] for t in types}
+        assert {"pubsub", "secretstores"} <= families, (source, types)
+    assert any(t.startswith("nameresolution.") for t in named_types["components/"])
+    assert any(t.startswith("nameresolution.") for t in named_types["docker-compose"])
+    assert bicep_files(), "no Bicep templates found"
+
+
+def test_daprd_registers_every_named_type(named_types: dict[str, set[str]]) -> None:
+    """The built daprd can create every type any component file names."""
+    wanted = sorted(set().union(*named_types.values()))
+    verdicts, status = ask_daprd(wanted)
+    assert set(verdicts) == set(wanted)
+    missing = {
+        t: [s for s, ts in named_types.items() if t in ts]
+        for t, v in verdicts.items()
+        if v != "registered"
+    }
+    assert not missing, f"daprd lacks {missing}: register them in tools/daprd/components.go"
+    assert status == 0
+
+
+def test_the_check_reports_what_daprd_lacks() -> None:
+    """The check answers from the registries: a stable Dapr component left out is missing."""
+    verdicts, status = ask_daprd(["pubsub.kafka", "state.redis", "state.postgresql/v1"])
+    assert verdicts == {
+        "pubsub.kafka": "missing",
+        "state.redis": "registered",
+        "state.postgresql/v1": "missing",
+    }
+    assert status == 1
