@@ -36,7 +36,8 @@ find_installed_daprd() {
 }
 
 wrapper_stamp() {
-  find tools/daprd -name '*.go' -o -name 'go.*' | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16
+  find tools/daprd \( -name '*.go' ! -name '*_test.go' \) -o -name 'go.*' | LC_ALL=C sort \
+    | xargs cat | sha256sum | cut -c1-16
 }
 
 build_daprd() {

@@ -156,3 +156,18 @@ def test_the_check_reports_what_daprd_lacks() -> None:
         "state.postgresql/v1": "missing",
     }
     assert status == 1
+
+
+@pytest.mark.timeout(900)
+def test_daprd_entry_point_carries_every_flag() -> None:
+    """tools/daprd's own entry point hands every daprd flag to the runtime (its Go tests)."""
+    # -trimpath as the bootstrap builds, so the packages it compiled are reused.
+    result = subprocess.run(
+        ["go", "test", "-trimpath", "./..."],
+        cwd=REPO / "tools" / "daprd",
+        capture_output=True,
+        text=True,
+        timeout=880,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
