@@ -207,6 +207,8 @@ ensure_test_tools() {
 # and after how long. await_steps fails the bootstrap, showing the log, as soon as any
 # running step fails; on exit the steps still running are stopped.
 declare -A STEP_PIDS=() STEP_NAMES=()
+# log as env.sh defines it, for the terminal lines of steps (whose own log is their file).
+eval "terminal_$(declare -f log)"
 
 microseconds() { echo "${EPOCHREALTIME/./}"; }
 
@@ -222,7 +224,7 @@ start_step() {
     started="$(microseconds)"
     trap 'finish_step "$name" "$started" $?' EXIT
     trap 'exit 143' TERM  # stopped because another step failed: not "done"
-    log() { printf '\033[1;34m[dursor]\033[0m %s: %s\n' "$name" "$*" >&3; echo "$*"; }
+    log() { terminal_log "$name: $*" 2>&3; echo "$*"; }
     "$@"
   ) 3>&2 >"$DURSOR_DATA/bootstrap/$name.log" 2>&1 </dev/null &
   STEP_PIDS[$name]=$!
@@ -233,7 +235,7 @@ finish_step() {
   local name="$1" seconds
   seconds="$(seconds_since "$2")"
   echo "$seconds" >"$DURSOR_DATA/bootstrap/$name.seconds"
-  [ "$3" = 0 ] && printf '\033[1;34m[dursor]\033[0m %s done in %s s\n' "$name" "$seconds" >&3
+  [ "$3" = 0 ] && terminal_log "$name done in $seconds s" 2>&3
 }
 
 await_steps() {
@@ -251,10 +253,8 @@ await_steps() {
 }
 
 step_failed() {
-  printf '\033[1;31m[dursor]\033[0m %s failed (exit %s) after %s s; its log (%s):\n' "$1" "$2" \
-    "$(cat "$DURSOR_DATA/bootstrap/$1.seconds")" ".data/bootstrap/$1.log" >&2
   tail -n 60 "$DURSOR_DATA/bootstrap/$1.log" >&2
-  exit 1
+  die "$1 failed (exit $2) after $(cat "$DURSOR_DATA/bootstrap/$1.seconds") s; its log above (.data/bootstrap/$1.log)"
 }
 
 stop_steps() {

@@ -49,8 +49,8 @@ def types_of_document(doc: dict[str, Any]) -> set[str]:
 
 
 def yaml_types(directory: Path) -> set[str]:
-    """Component types named by the YAML files of a directory."""
-    files = [*directory.glob("*.yaml"), *directory.glob("*.yml")]
+    """Component types named by the YAML files of a directory and its subdirectories."""
+    files = [*directory.rglob("*.yaml"), *directory.rglob("*.yml")]
     return {t for path in files for doc in yaml_documents(path) for t in types_of_document(doc)}
 
 
