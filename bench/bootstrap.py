@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # The bootstrap's own timing lines: the baseline's "daprd built in N s", ours per step.
 TIMING_LINE = re.compile(r"built in|done in|bootstrap done")
 COLOUR = re.compile(r"\x1b\[[0-9;]*m")
-STRIPPED_ENV_PREFIXES = ("DURSOR_", "DAPR_", "VIRTUAL_ENV", "UV_CACHE", "GOCACHE", "GOMODCACHE")
+STRIPPED_ENV_PREFIXES = ("DURSOR_", "DAPR_", "VIRTUAL_ENV", "UV", "GOCACHE", "GOMODCACHE")
 
 
 @dataclass
@@ -78,9 +78,13 @@ class LoadSampler:
 def fresh_environment(home: Path) -> dict[str, str]:
     """This process's environment with every cache moved under an empty `home`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(STRIPPED_ENV_PREFIXES)}
-    cache = str(Path.home() / ".cache")
+    # Nothing the bootstrap installed before may be found on PATH (it reuses a `dapr`).
+    ours = [str(Path.home() / d) for d in (".cache", ".local", "go")]
+    ours += [os.environ[k] for k in ("DURSOR_CACHE", "DURSOR_DAPR_RUNTIME") if k in os.environ]
     env["PATH"] = ":".join(
-        p for p in env.get("PATH", "").split(":") if not p.startswith(cache) and ".venv" not in p
+        p
+        for p in env.get("PATH", "").split(":")
+        if not p.startswith(tuple(ours)) and ".venv" not in p
     )
     env |= {
         "HOME": str(home),
@@ -139,6 +143,7 @@ def stop_servers(clone: Path, env: dict[str, str]) -> None:
 def measure(commit: str, warm_runs: int, keep: Path | None) -> Result:
     """Cold then warm bootstrap of `commit` on a fresh clone with empty caches."""
     workdir = Path(tempfile.mkdtemp(prefix="bootstrap-bench-"))
+    workdir.chmod(0o755)  # PostgreSQL runs as its own user inside the clone's .data/
     clone, home = workdir / "clone", workdir / "home"
     home.mkdir()
     subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(ROOT), str(clone)], check=True)
