@@ -165,7 +165,10 @@ async def platform_without_runner() -> AsyncIterator[Platform]:
         databases = DatabaseFactory(backing.database_url)
         await databases.prepare_template()
         workdir = Path(tempfile.mkdtemp(prefix="dursor-bench-"))
-        platform = Platform(workdir, await databases.fresh(), redis_host, 0)
+        url = await databases.fresh()
+        platform = Platform(
+            workdir, url, redis_host, 0, service_database_urls=databases.service_urls(url)
+        )
         try:
             started = [platform.start(app) for app in ("events-gateway", "run-api", "auth")]
             await asyncio.gather(*(platform.wait_ready(r) for r in started))

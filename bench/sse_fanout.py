@@ -434,8 +434,14 @@ async def both_targets(workdir: Path) -> AsyncIterator[Stage]:
             "DURSOR_MAX_ACTIVE_RUNS_PER_TASK": "100000",
         }
         (workdir / "ours").mkdir()
+        url = await databases.fresh()
         platform = Platform(
-            workdir / "ours", await databases.fresh(), redis_host, OURS_REDIS_DB, env=env
+            workdir / "ours",
+            url,
+            redis_host,
+            OURS_REDIS_DB,
+            env=env,
+            service_database_urls=databases.service_urls(url),
         )
         settings = BaselineSettings(
             await databases.fresh(), f"redis://{redis_host}/{BASELINE_REDIS_DB}", "file:///dev/null"

@@ -69,7 +69,15 @@ async def our_platform(
         "DURSOR_MAX_ACTIVE_RUNS_PER_TASK": "100000",
     }
     await asyncio.to_thread(workdir.mkdir)
-    platform = Platform(workdir, await databases.fresh(), redis_host, OURS_REDIS_DB, env=env)
+    url = await databases.fresh()
+    platform = Platform(
+        workdir,
+        url,
+        redis_host,
+        OURS_REDIS_DB,
+        env=env,
+        service_database_urls=databases.service_urls(url),
+    )
     try:
         started = [platform.start(app_id) for app_id in APPS]
         await asyncio.gather(*(platform.wait_ready(r) for r in started))

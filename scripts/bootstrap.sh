@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent setup of everything the platform and its tests need on this machine:
-# Python deps, daprd + Dapr CLI (built from Go modules), Redis, PostgreSQL, local
-# secrets and the database schema. Fast when warm: each step checks before it works.
+# Python deps, daprd + Dapr CLI (built from Go modules), Redis, and through
+# scripts/local-database.sh the local secrets, PostgreSQL (passwords only), the schema
+# and each service's database login. Fast when warm: each step checks before it works.
 # Steps that do not depend on each other run concurrently (see main).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -151,49 +152,6 @@ start_redis() {
   die "Redis did not start; see $DURSOR_DATA/redis/redis.log"
 }
 
-pg_bin() {
-  local dir
-  for dir in /usr/lib/postgresql/*/bin; do [ -x "$dir/initdb" ] && { echo "$dir"; return; }; done
-  command -v initdb >/dev/null 2>&1 && dirname "$(command -v initdb)" && return
-  die "PostgreSQL server binaries (initdb) not found; install Debian's postgresql package"
-}
-
-as_pg_owner() {
-  # initdb and postgres refuse to run as root.
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-start_postgres() {
-  if [ -n "$DURSOR_DATABASE_URL_GIVEN" ]; then
-    log "using PostgreSQL at the given DURSOR_DATABASE_URL"
-    return
-  fi
-  local bin pgdata="$DURSOR_DATA/postgres"
-  bin="$(pg_bin)"
-  if "$bin/pg_isready" -q -h 127.0.0.1 -p "$DURSOR_PG_PORT"; then return; fi
-  if [ ! -f "$pgdata/PG_VERSION" ]; then
-    log "initialising PostgreSQL in $pgdata"
-    mkdir -p "$pgdata"
-    [ "$(id -u)" = 0 ] && chown postgres "$pgdata" "$DURSOR_DATA"
-    chmod 700 "$pgdata"
-    as_pg_owner "$bin/initdb" -D "$pgdata" -U dursor --auth=trust -E UTF8 >/dev/null
-  fi
-  log "starting PostgreSQL on 127.0.0.1:$DURSOR_PG_PORT"
-  as_pg_owner "$bin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w start \
-    -o "-c listen_addresses=127.0.0.1 -p $DURSOR_PG_PORT -k $pgdata -c max_connections=300 -c fsync=off" >/dev/null
-  "$bin/createdb" -h 127.0.0.1 -p "$DURSOR_PG_PORT" -U dursor dursor 2>/dev/null || true
-}
-
-write_secrets() {
-  mkdir -p "$DURSOR_DATA"
-  uv run --frozen python -m dursor_contracts.local_secrets "$DURSOR_SECRETS_FILE"
-}
-
-migrate() {
-  log "migrating the database schema"
-  uv run --frozen alembic upgrade head >/dev/null
-}
-
 ensure_test_tools() {
   # docker-compose validates docker-compose.yml offline (no engine needed).
   command -v docker-compose >/dev/null 2>&1 && return
@@ -273,6 +231,11 @@ time_summary() {
 
 install_node_tools() { bash scripts/install-node-tools.sh; }
 
+test_tools() {
+  ensure_test_tools
+  bash scripts/compose-env.sh  # docker-compose.yml's per-app tokens (.env)
+}
+
 python_env() {
   ensure_uv
   sync_python
@@ -293,12 +256,9 @@ main() {
   start_step daprd build_daprd
   start_step dapr-cli build_dapr_cli
   start_step redis start_redis
-  start_step postgres start_postgres
-  [ "$with_test_tools" = 1 ] && start_step test-tools ensure_test_tools
+  [ "$with_test_tools" = 1 ] && start_step test-tools test_tools
   await_steps python
-  start_step secrets write_secrets
-  await_steps postgres
-  start_step schema migrate
+  start_step database bash scripts/local-database.sh
   await_steps "${STEP_NAMES[@]}"
   log "bootstrap done in $(seconds_since "$started") s: $(time_summary)"
 }

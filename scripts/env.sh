@@ -28,6 +28,12 @@ if [ -z "${DURSOR_ENV_SOURCED:-}" ]; then
   export DURSOR_ENV_SOURCED=1
 fi
 export DURSOR_DATABASE_URL="${DURSOR_DATABASE_URL:-postgresql+asyncpg://dursor@127.0.0.1:$DURSOR_PG_PORT/dursor}"
+# The local server takes passwords only: the schema owner's (DURSOR_DATABASE_URL above)
+# is in the libpq password file, per user, so every checkout on this machine (and psql)
+# can reach a server another checkout started. Services never see it: each has its own.
+if [ -z "$DURSOR_DATABASE_URL_GIVEN" ]; then
+  export PGPASSFILE="${PGPASSFILE:-${XDG_CONFIG_HOME:-$HOME/.config}/dursor/pgpass}"
+fi
 export DURSOR_REDIS_HOST="${DURSOR_REDIS_HOST:-127.0.0.1:$DURSOR_REDIS_PORT}"
 export DURSOR_REDIS_PASSWORD="${DURSOR_REDIS_PASSWORD:-}"
 export DURSOR_REDIS_DB="${DURSOR_REDIS_DB:-0}"

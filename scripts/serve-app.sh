@@ -5,4 +5,7 @@
 set -euo pipefail
 token="$(python3 -c 'import json,os,sys; print(json.load(open(os.environ["DURSOR_SECRETS_FILE"]))["app-api-token-" + sys.argv[1]])' "$APP_ID")"
 export DAPR_API_TOKEN="$token" APP_API_TOKEN="$token"
+# The service connects as its own database role, whose connection string it reads from
+# the secret store; the schema owner's URL and password file are not for it.
+unset DURSOR_DATABASE_URL PGPASSFILE PGPASSWORD
 exec uv run --frozen --no-sync uvicorn "$1" --factory --host 127.0.0.1 --port "$2" --no-access-log

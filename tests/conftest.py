@@ -68,8 +68,15 @@ async def running_platform(
         redis_host, redis_password = backing.redis_host, backing.redis_password
     else:
         redis_db = 0
+    url = await databases.fresh()
     platform = Platform(
-        workdir, await databases.fresh(), redis_host, redis_db, redis_password or "", env
+        workdir,
+        url,
+        redis_host,
+        redis_db,
+        redis_password or "",
+        env,
+        service_database_urls=databases.service_urls(url),
     )
     try:
         if start:

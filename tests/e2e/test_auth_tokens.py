@@ -223,10 +223,13 @@ async def test_signing_key_rotation_needs_no_restart(
 
 
 async def rotate(platform: Platform, keys: list[dict[str, str]]) -> None:
-    """Write the key list to the secret store and let the sidecars reload it (hot reload)."""
+    """Write the key list to the secret store and let the sidecars reload it.
+
+    The local file store reads its file when it starts; a sidecar reloads on SIGHUP
+    (its app keeps running). Key Vault, in Azure, is read on every request.
+    """
     platform.add_secrets({JWT_SIGNING_KEYS: json.dumps(keys)})
-    store = platform.components / "secretstore.yaml"
-    store.write_text(store.read_text().replace("# reloaded", "") + "\n# reloaded\n")
+    platform.reload_sidecars()
 
 
 async def wait_for_kid(platform: Platform, kid: str) -> str:

@@ -199,7 +199,17 @@ async def test_event_numbering_never_goes_back(machine_engine: AsyncEngine) -> N
             await conn.execute(text("UPDATE runs SET last_seq = 4 WHERE id = :id"), {"id": run_id})
 
 
-async def test_the_event_log_is_append_only(machine_engine: AsyncEngine) -> None:
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE run_events SET type = 'status' WHERE run_id = :id",
+        "DELETE FROM run_events WHERE run_id = :id",
+        "TRUNCATE run_events",
+    ],
+    ids=["update", "delete", "truncate"],
+)
+async def test_the_event_log_is_append_only(machine_engine: AsyncEngine, statement: str) -> None:
+    """Even the schema owner cannot change, remove or empty the event log."""
     async with machine_engine.begin() as conn:
         run_id = await run_in(conn, "running")
         await conn.execute(
@@ -209,10 +219,9 @@ async def test_the_event_log_is_append_only(machine_engine: AsyncEngine) -> None
             ),
             {"id": run_id, "task": TASK_ID},
         )
+        params = {"id": run_id} if ":id" in statement else {}
         with pytest.raises(DBAPIError, match="the run event log is append-only"):
-            await conn.execute(
-                text("UPDATE run_events SET type = 'status' WHERE run_id = :id"), {"id": run_id}
-            )
+            await conn.execute(text(statement), params)
 
 
 ATTEMPT_CASES = [

@@ -10,6 +10,7 @@ import contextlib
 import itertools
 import os
 import random
+import secrets
 import shutil
 import socket
 import subprocess
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+
+from dursor_contracts.local_secrets import write_private
 
 # Ports handed out below the kernel's ephemeral range (32768+): a port taken from
 # that range can be grabbed as the source port of some outgoing connection before
@@ -117,16 +120,25 @@ def _pg_bin() -> Path:
 @contextlib.contextmanager
 def postgres_process() -> Iterator[str]:
     """A throwaway PostgreSQL server on a free loopback port."""
-    bin_dir, port = _pg_bin(), free_port()
+    bin_dir, port, password = _pg_bin(), free_port(), secrets.token_urlsafe(18)
     data = Path(tempfile.mkdtemp(prefix="dursor-pg-"))
     as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    pwfile = data.with_name(f"{data.name}.pw")
+    write_private(pwfile, password)
     if os.geteuid() == 0:
         shutil.chown(data, "postgres")
+        shutil.chown(pwfile, "postgres")
+    # Passwords only, as the bootstrap's server: services log in as their own roles.
     subprocess.run(
-        [*as_owner, str(bin_dir / "initdb"), "-D", str(data), "-U", "dursor", "--auth=trust"],
+        [
+            *as_owner,
+            *[str(bin_dir / "initdb"), "-D", str(data), "-U", "dursor"],
+            *["--auth=scram-sha-256", f"--pwfile={pwfile}"],
+        ],
         check=True,
         capture_output=True,
     )
+    pwfile.unlink()
     server = subprocess.Popen(
         [
             *as_owner,
@@ -150,7 +162,7 @@ def postgres_process() -> Iterator[str]:
     try:
         wait_for_port("127.0.0.1", port)
         time.sleep(0.5)
-        yield f"postgresql+asyncpg://dursor@127.0.0.1:{port}/postgres"
+        yield f"postgresql+asyncpg://dursor:{password}@127.0.0.1:{port}/postgres"
     finally:
         server.terminate()
         server.wait(30)

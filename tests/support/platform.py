@@ -30,6 +30,7 @@ from dursor_contracts.secret_names import (
     JWT_SIGNING_KEYS,
     POSTGRES_URL,
     app_api_token,
+    database_url,
 )
 from tests.support.backing import free_port
 from tests.support.sentry import SentryProcess
@@ -154,9 +155,23 @@ def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None
             os.killpg(process.pid, sig)
 
 
+def _inherited_env() -> dict[str, str]:
+    """This process's environment without dursor's, Dapr's and libpq's own settings.
+
+    A service must not inherit the schema owner's database credentials (`PGPASSFILE`):
+    it connects as its own role, with the connection string of its own secret.
+    """
+    own = ("DURSOR_", "DAPR_", "PG")
+    return {k: v for k, v in os.environ.items() if not k.startswith(own)}
+
+
 @dataclass
 class Platform:
-    """Four services (any number of replicas each) sharing one database and Redis DB."""
+    """Four services (any number of replicas each) sharing one database and Redis DB.
+
+    `database_url` is the schema owner's (tests inspect the database with it); each
+    service gets the connection string of its own role (`service_database_urls`).
+    """
 
     workdir: Path
     database_url: str
@@ -164,6 +179,7 @@ class Platform:
     redis_db: int
     redis_password: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    service_database_urls: dict[str, str] = field(default_factory=dict)
     replicas: list[Replica] = field(default_factory=list)
     sentry: SentryProcess | None = None
 
@@ -174,12 +190,21 @@ class Platform:
         # A copy of components/ per platform: a test may change it (Dapr hot-reloads).
         self.components = self.workdir / "components"
         shutil.copytree(COMPONENTS, self.components, dirs_exist_ok=True)
-        self.secrets = ensure_secrets(self.secrets_file, {POSTGRES_URL: self.database_url})
+        databases = {database_url(app): url for app, url in self.service_database_urls.items()}
+        self.secrets = ensure_secrets(
+            self.secrets_file, {POSTGRES_URL: self.database_url, **databases}
+        )
         self.auth_port = free_port()
 
     def add_secrets(self, values: dict[str, str]) -> None:
         """Put more secrets in the local secret store (before starting the sidecars)."""
         self.secrets = ensure_secrets(self.secrets_file, values)
+
+    def reload_sidecars(self) -> None:
+        """SIGHUP every running daprd: it reloads its runtime, and the file store its file."""
+        for replica in self.replicas:
+            if replica.daprd.poll() is None:
+                os.kill(replica.daprd.pid, signal.SIGHUP)
 
     @property
     def gateway(self) -> Replica:
@@ -197,7 +222,7 @@ class Platform:
         return {"DAPR_API_TOKEN": token, "APP_API_TOKEN": token}
 
     def _app_env(self, app_id: str, name: str, overrides: Mapping[str, str]) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DURSOR_", "DAPR_"))}
+        env = _inherited_env()
         env.update(
             {
                 "DURSOR_AUTH_ISSUER": f"http://127.0.0.1:{self.auth_port}",
@@ -221,7 +246,7 @@ class Platform:
         return env | self._tokens(app_id)
 
     def _daprd_env(self, app_id: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DURSOR_", "DAPR_"))}
+        env = _inherited_env()
         env.update(
             {
                 "DAPR_HOST_IP": "127.0.0.1",
@@ -245,8 +270,13 @@ class Platform:
         name: str | None = None,
         env: Mapping[str, str] | None = None,
         app_port: int | None = None,
+        components: Path | None = None,
     ) -> Replica:
-        """Start one replica (app + daprd); call `wait_ready` before using it."""
+        """Start one replica (app + daprd); call `wait_ready` before using it.
+
+        `components` replaces the platform's copy of components/ for this sidecar only.
+        """
+        components = components or self.components
         name = name or f"{app_id}-{len([r for r in self.replicas if r.app_id == app_id])}"
         logs = self.workdir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -306,9 +336,9 @@ class Platform:
                 "127.0.0.1",
                 "--enable-metrics=false",
                 "--resources-path",
-                str(self.components),
+                str(components),
                 "--config",
-                str(self.components / "config.yaml"),
+                str(components / "config" / f"{app_id}.yaml"),
                 "--enable-mtls",
                 "--sentry-address",
                 self._sentry().address,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import yaml
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from dursor_contracts.subscriptions import SUBSCRIPTIONS, subscription_router
+from dursor_contracts.web import create_service_app, no_lifespan
 
 COMPONENTS = Path(__file__).resolve().parents[2] / "components"
+
+NO_LIFESPAN = contextlib.asynccontextmanager(no_lifespan)
 
 
 def _declared() -> set[tuple[str, str, str, str, str | None]]:
@@ -44,9 +47,10 @@ def test_every_topic_but_dead_letters_has_a_dead_letter_topic() -> None:
 
 
 def test_dapr_subscribe_answers_the_apps_own_entries() -> None:
-    app = FastAPI()
-    app.include_router(subscription_router("agent-runner"))
-    entries = TestClient(app).get("/dapr/subscribe").json()
+    router = subscription_router("agent-runner")
+    client = TestClient(create_service_app("t", NO_LIFESPAN, [router], app_api_token="sidecar"))
+    assert client.get("/dapr/subscribe").status_code == 401  # only the sidecar asks
+    entries = client.get("/dapr/subscribe", headers={"dapr-api-token": "sidecar"}).json()
     assert {e["topic"] for e in entries} == {
         "run-requested",
         "pr-requested",

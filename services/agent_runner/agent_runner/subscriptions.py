@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
 from agent_runner.dispatcher import Dispatcher
 from agent_runner.pr_jobs import PullRequestJobs
 from dursor_contracts.cloudevents import Delivery, ReceivedEvent, answer, parse_payload
 from dursor_contracts.events import PrRequestedV1, RunCancelRequestedV1, RunRequestedV1
+from dursor_contracts.web import sidecar_router
 
 log = structlog.get_logger(__name__)
-router = APIRouter(prefix="/dapr", include_in_schema=False)
+router = sidecar_router("/dapr")
 
 
 def get_dispatcher(request: Request) -> Dispatcher:
@@ -70,7 +71,7 @@ async def pr_requested(event: ReceivedEvent, jobs: PrJobsDep) -> dict[str, str]:
     return answer(Delivery.SUCCESS)
 
 
-cron = APIRouter(include_in_schema=False)
+cron = sidecar_router()
 
 
 @cron.post("/ci-poll")

@@ -47,26 +47,55 @@ GENERATORS: dict[str, Callable[[], str]] = {
 }
 
 
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` with `text`, readable by its owner only from the first byte on.
+
+    The temporary file is created 0600 (whatever the umask) before anything is written,
+    then renamed over `path`, so no reader ever sees a partial or world-readable file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_secrets(path: Path) -> dict[str, str]:
+    """The secrets of the file, or none when it does not exist yet."""
+    current: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    return current
+
+
 def ensure_secrets(path: Path, overrides: dict[str, str]) -> dict[str, str]:
     """Fill in missing secrets (never replacing existing ones) and apply overrides."""
-    current: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    current = read_secrets(path)
     for name, generate in GENERATORS.items():
         current.setdefault(name, generate())
     current.update(overrides)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(current, indent=2))
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    write_private(path, json.dumps(current, indent=2))
     return current
 
 
 def main() -> None:
-    """Entry point of the bootstrap: `python -m dursor_contracts.local_secrets <file>`."""
+    """Entry point of the bootstrap: `python -m dursor_contracts.local_secrets <file>`.
+
+    With `DURSOR_DATABASE_URL` (the schema owner's URL) the file also gets the owner's
+    and every service's connection string (see `dursor_contracts.local_database`).
+    """
+    from dursor_contracts.local_database import database_secrets
+
+    path = Path(sys.argv[1])
     overrides = {}
     if url := os.environ.get("DURSOR_DATABASE_URL"):
-        overrides["postgresql-connection-string"] = url
-    ensure_secrets(Path(sys.argv[1]), overrides)
+        overrides = database_secrets(url, read_secrets(path), os.environ.get("PGPASSFILE"))
+    ensure_secrets(path, overrides)
 
 
 if __name__ == "__main__":

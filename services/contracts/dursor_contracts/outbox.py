@@ -26,7 +26,7 @@ from dursor_contracts.events import ContractModel
 from dursor_contracts.schema import outbox
 from dursor_contracts.sidecar import BulkEntry, Sidecar, SidecarError
 from dursor_contracts.telemetry import current_traceparent
-from dursor_contracts.topics import TOPICS_BY_NAME, Topic
+from dursor_contracts.topics import TOPICS_BY_NAME, Topic, published_by
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +63,11 @@ def backoff_seconds(attempts: int) -> float:
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows in order and marks them sent."""
+    """Publishes committed outbox rows in order and marks them sent.
+
+    A relay takes only the rows of topics its app may publish (Dapr refuses the others),
+    so a run-api-only topic waits for run-api's relay instead of failing in the runner's.
+    """
 
     def __init__(
         self,
@@ -76,6 +80,7 @@ class OutboxRelay:
         self._engine = engine
         self._sidecar = sidecar
         self._source = source
+        self._topics = [topic.name for topic in published_by(source)]
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
@@ -117,7 +122,11 @@ class OutboxRelay:
     def _due_rows(self) -> Select[Any]:
         return (
             select(outbox)
-            .where(outbox.c.sent_at.is_(None), outbox.c.available_at <= func.now())
+            .where(
+                outbox.c.sent_at.is_(None),
+                outbox.c.available_at <= func.now(),
+                outbox.c.topic.in_(self._topics),
+            )
             .order_by(outbox.c.id)
             .limit(self._batch_size)
             .with_for_update(skip_locked=True)

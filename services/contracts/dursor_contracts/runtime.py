@@ -16,7 +16,7 @@ from dursor_contracts.auth import API_TOKEN_USE, ROLE_NAMES, IssuerPolicy, Token
 from dursor_contracts.db import create_engine
 from dursor_contracts.logs import configure_logging
 from dursor_contracts.role_bindings import DatabaseAuthority
-from dursor_contracts.secret_names import POSTGRES_URL
+from dursor_contracts.secret_names import database_url
 from dursor_contracts.settings import ServiceSettings
 from dursor_contracts.sidecar import Sidecar
 from dursor_contracts.telemetry import configure_telemetry
@@ -84,7 +84,7 @@ async def service_runtime(settings: ServiceSettings) -> AsyncIterator[ServiceRun
         url = (
             settings.database_url.get_secret_value()
             if settings.database_url
-            else await sidecar.get_secret(settings.secret_store, POSTGRES_URL)
+            else await sidecar.get_secret(settings.secret_store, database_url(settings.app_id))
         )
         engine = create_engine(url, settings.database_pool_size)
         runtime = ServiceRuntime(settings, http, sidecar, engine)

@@ -20,6 +20,7 @@ from dursor_contracts.topics import (
     RUN_REQUESTED,
     Topic,
 )
+from dursor_contracts.web import sidecar_router
 
 DEAD_LETTER_ROUTE = "/dapr/dead-letters"
 DEAD_LETTER_CONSUMER = "run-api"
@@ -80,7 +81,7 @@ def subscriptions_of(app_id: str) -> list[Subscription]:
 
 def subscription_router(app_id: str) -> APIRouter:
     """`GET /dapr/subscribe` answering with this app's subscriptions."""
-    router = APIRouter(include_in_schema=False)
+    router = sidecar_router()
     entries = [s.programmatic() for s in subscriptions_of(app_id)]
 
     @router.get("/dapr/subscribe")

@@ -50,3 +50,17 @@ PR_REQUESTED = Topic("pr-requested", PubSub.WORK, PrRequestedV1)
 
 ALL_TOPICS: tuple[Topic, ...] = (RUN_REQUESTED, RUN_CANCEL_REQUESTED, RUN_EVENTS, PR_REQUESTED)
 TOPICS_BY_NAME = {topic.name: topic for topic in ALL_TOPICS}
+
+# Who publishes what (each app's outbox relay, and the pub/sub components' publishing
+# scopes in components/): the gateway and auth publish nothing.
+PUBLISHERS: dict[str, tuple[Topic, ...]] = {
+    "run-api": (RUN_REQUESTED, RUN_CANCEL_REQUESTED, RUN_EVENTS, PR_REQUESTED),
+    "agent-runner": (RUN_REQUESTED, RUN_EVENTS, PR_REQUESTED),
+}
+
+
+def published_by(app_id: str) -> tuple[Topic, ...]:
+    """The topics `app_id` may publish; an app that publishes nothing has no relay."""
+    if app_id not in PUBLISHERS:
+        raise ValueError(f"{app_id} publishes no topic")
+    return PUBLISHERS[app_id]

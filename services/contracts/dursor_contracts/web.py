@@ -173,33 +173,31 @@ Developer = Annotated[Principal, require(Role.DEVELOPER)]
 Admin = Annotated[Principal, require(Role.ADMIN)]
 
 
-class SidecarOnly:
-    """Routes only the sidecar calls (deliveries, invocations, bindings) need its app API token.
+SIDECAR_TOKEN_HEADER = "dapr-api-token"  # noqa: S105 - a header name
 
-    Dapr sends `dapr-api-token: <APP_API_TOKEN>` on everything it forwards to the app, so
-    a process that reaches the app's port directly cannot pose as the sidecar.
+
+async def from_own_sidecar(request: Request) -> None:
+    """Dependency of every route only Dapr calls: this app's API token, or a 401.
+
+    The sidecar presents `dapr-api-token: <APP_API_TOKEN>` on everything it forwards
+    (deliveries, invocations, bindings), so a process that reaches the app's port directly
+    cannot pose as the sidecar, nor set the `dapr-caller-app-id` the route then trusts.
+    An app started without a token refuses every such call (fails closed).
     """
+    expected: str | None = getattr(request.app.state, "app_api_token", None)
+    presented = request.headers.get(SIDECAR_TOKEN_HEADER, "").encode()
+    if not expected or not hmac.compare_digest(presented, expected.encode()):
+        raise ProblemError(
+            401, "unauthorized", "Unauthorized", "only this app's Dapr sidecar may call this route"
+        )
 
-    PATHS = ("/dapr/", "/internal/", "/ci-poll")
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self.token = token.encode()
+FromOwnSidecar = Depends(from_own_sidecar)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(self.PATHS):
-            presented = dict(scope["headers"]).get(b"dapr-api-token", b"")
-            if not hmac.compare_digest(presented, self.token):
-                problem = Problem(
-                    type="https://dursor.cloud/problems/unauthorized",
-                    title="Unauthorized",
-                    status=401,
-                    detail="only this app's Dapr sidecar may call this route",
-                    instance=scope["path"],
-                )
-                await _problem_response(problem)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+
+def sidecar_router(prefix: str = "") -> APIRouter:
+    """A router for routes only this app's sidecar calls; none appears in the OpenAPI."""
+    return APIRouter(prefix=prefix, include_in_schema=False, dependencies=[FromOwnSidecar])
 
 
 def create_service_app(
@@ -212,13 +210,12 @@ def create_service_app(
 ) -> FastAPI:
     """A FastAPI app with the behaviour every dursor service shares."""
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.app_api_token = app_api_token
     install_problem_handlers(app)
     app.include_router(health)
     for router in routers:
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    if app_api_token:
-        app.add_middleware(SidecarOnly, token=app_api_token)
     app.add_middleware(RequestLog)
     instrument_app(app)
     return app

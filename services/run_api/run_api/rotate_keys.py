@@ -31,7 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dursor_contracts.crypto import EncryptionKeyRing, Sealed, UnknownKey
 from dursor_contracts.db import create_engine
-from dursor_contracts.secret_names import ENCRYPTION_KEYS, POSTGRES_URL
+from dursor_contracts.secret_names import ENCRYPTION_KEYS
+from dursor_contracts.secret_names import database_url as database_url_secret
 from dursor_contracts.sidecar import Sidecar
 from run_api.model_profiles import sealing_context
 from run_api.repositories import model_profiles as sql
@@ -108,10 +109,10 @@ async def load_ring(settings: RunApiSettings, keyring_file: Path | None) -> Encr
 
 
 async def database_url(settings: RunApiSettings) -> str:
-    """The database URL from the settings, else from the secret store."""
+    """The database URL from the settings, else run-api's own from the secret store."""
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
-    return await _secret(settings, POSTGRES_URL)
+    return await _secret(settings, database_url_secret(settings.app_id))
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:

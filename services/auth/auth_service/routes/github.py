@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import Header, Request
 from pydantic import BaseModel, Field
 
 from auth_service.github_app import GitHubApp
 from dursor_contracts.problems import ProblemError
+from dursor_contracts.web import sidecar_router
 
-router = APIRouter(prefix="/internal/github", include_in_schema=False)
+router = sidecar_router("/internal/github")
 TOKEN_CALLER = "agent-runner"  # noqa: S105 - an app id
 
 
@@ -36,7 +37,8 @@ async def installation_token(
 ) -> TokenAnswer:
     """Mint (or reuse) a token for one repository; only agent-runner may ask."""
     if dapr_caller_app_id != TOKEN_CALLER:
-        # Defence in depth: Dapr's access control already refuses other callers.
+        # Defence in depth: Dapr's access control already refuses other callers. The
+        # header is trustworthy: the router's dependency checked the sidecar's token.
         raise ProblemError(403, "forbidden", "Forbidden", "only agent-runner may ask for tokens")
     app: GitHubApp = request.app.state.github_app
     minted = await app.token_for(body.repo_url)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import structlog
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from dursor_contracts.cloudevents import Delivery, ReceivedEvent, answer, parse_payload
 from dursor_contracts.events import RunEventV1
+from dursor_contracts.web import sidecar_router
 
 log = structlog.get_logger(__name__)
-router = APIRouter(prefix="/dapr", include_in_schema=False)
+router = sidecar_router("/dapr")
 
 
 @router.post("/run-events")

@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -14,10 +13,11 @@ from dursor_contracts.cloudevents import Delivery, ReceivedEvent, answer
 from dursor_contracts.eventlog import NewEvent, append_events
 from dursor_contracts.events import EventType, ProgressData
 from dursor_contracts.schema import dead_letters, runs
+from dursor_contracts.web import sidecar_router
 from run_api.deps import Engine
 
 log = structlog.get_logger(__name__)
-router = APIRouter(prefix="/dapr", include_in_schema=False)
+router = sidecar_router("/dapr")
 
 
 def _run_id(data: Any) -> UUID | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 
+from dursor_contracts.web import sidecar_router
 from run_api.github_events import GitHubEvent, GitHubEvents
 
-router = APIRouter(prefix="/internal/github", include_in_schema=False)
+router = sidecar_router("/internal/github")
 
 
 class WebhookDelivery(BaseModel):
