@@ -142,7 +142,7 @@ start_redis() {
   if redis-cli -h 127.0.0.1 -p "$DURSOR_REDIS_PORT" ping >/dev/null 2>&1; then return; fi
   log "starting Redis on 127.0.0.1:$DURSOR_REDIS_PORT"
   mkdir -p "$DURSOR_DATA/redis"
-  redis-server --bind 127.0.0.1 --port "$DURSOR_REDIS_PORT" --dir "$DURSOR_DATA/redis" \
+  redis-server 3>&- --bind 127.0.0.1 --port "$DURSOR_REDIS_PORT" --dir "$DURSOR_DATA/redis" \
     --daemonize yes --appendonly yes --save '' --protected-mode yes \
     --logfile "$DURSOR_DATA/redis/redis.log" --pidfile "$DURSOR_DATA/redis/redis.pid"
   for _ in $(seq 50); do
@@ -165,8 +165,12 @@ ensure_test_tools() {
 # and after how long. await_steps fails the bootstrap, showing the log, as soon as any
 # running step fails; on exit the steps still running are stopped.
 declare -A STEP_PIDS=() STEP_NAMES=()
-# log as env.sh defines it, for the terminal lines of steps (whose own log is their file).
+# A step's terminal lines go to descriptor 3 (this shell's stderr) through log as env.sh
+# defines it. A server a step starts must not inherit descriptor 3 (a pipe reading our
+# output would never close): commands that are not functions of this file run without
+# it, and start_redis closes it for redis-server.
 eval "terminal_$(declare -f log)"
+step_says() { terminal_log "$@" 2>&3; }
 
 microseconds() { echo "${EPOCHREALTIME/./}"; }
 
@@ -182,8 +186,8 @@ start_step() {
     started="$(microseconds)"
     trap 'finish_step "$name" "$started" $?' EXIT
     trap 'exit 143' TERM  # stopped because another step failed: not "done"
-    log() { terminal_log "$name: $*" 2>&3; echo "$*"; }
-    "$@"
+    log() { step_says "$name: $*"; echo "$*"; }
+    if declare -F "$1" >/dev/null; then "$@"; else "$@" 3>&-; fi
   ) 3>&2 >"$DURSOR_DATA/bootstrap/$name.log" 2>&1 </dev/null &
   STEP_PIDS[$name]=$!
   STEP_NAMES[$!]=$name
@@ -193,7 +197,7 @@ finish_step() {
   local name="$1" seconds
   seconds="$(seconds_since "$2")"
   echo "$seconds" >"$DURSOR_DATA/bootstrap/$name.seconds"
-  [ "$3" = 0 ] && terminal_log "$name done in $seconds s" 2>&3
+  [ "$3" = 0 ] && step_says "$name done in $seconds s"
 }
 
 await_steps() {
@@ -229,8 +233,6 @@ time_summary() {
   printf '%s\n' "${parts[@]}" | sort -rn | awk '{printf "%s%s %s s", (NR > 1 ? ", " : ""), $2, $1}'
 }
 
-install_node_tools() { bash scripts/install-node-tools.sh; }
-
 test_tools() {
   ensure_test_tools
   bash scripts/compose-env.sh  # docker-compose.yml's per-app tokens (.env)
@@ -252,7 +254,7 @@ main() {
   trap 'exit 130' INT TERM
   write_daprd_shim
   start_step python python_env
-  start_step node-tools install_node_tools
+  start_step node-tools bash scripts/install-node-tools.sh
   start_step daprd build_daprd
   start_step dapr-cli build_dapr_cli
   start_step redis start_redis
