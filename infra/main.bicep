@@ -1,9 +1,11 @@
 // dursor cloud on Azure: four Dapr-enabled Container Apps (events-gateway, run-api,
-// agent-runner, auth) behind Front Door + WAF, with PostgreSQL Flexible Server, Azure
-// Cache for Redis, Blob Storage and Key Vault on private endpoints in one VNet, and
-// Application Insights + Log Analytics with the seed's alerts. Sizes per environment
-// come from parameters/dev.bicepparam and parameters/prod.bicepparam; the steps to run
-// it are scripts/deploy.sh and infra/README.md.
+// agent-runner, auth) and the static web UI in an internal environment reached only by
+// Front Door Premium over Private Link, with PostgreSQL Flexible Server (Entra sign-in,
+// PgBouncer), Azure Managed Redis (Entra sign-in), Blob Storage and Key Vault on private
+// endpoints, all egress through an allowlisting firewall, one identity per workload, and
+// every diagnostic log in Log Analytics with the seed's alerts. Sizes per environment come
+// from parameters/dev.bicepparam and parameters/prod.bicepparam; infra/README.md and
+// scripts/deploy.sh say how to run it.
 
 targetScope = 'resourceGroup'
 
@@ -17,32 +19,31 @@ param environmentName string
 param location string = resourceGroup().location
 @description('Region of the PostgreSQL DR replica and the Redis geo-replica (the seed: Japan West).')
 param secondaryLocation string
-@description('Image tag of all four services in the registry (scripts/deploy.sh uses the git commit).')
+@description('Image tag of every service in the registry (scripts/deploy.sh uses the git commit).')
 param imageTag string
 @allowed([
   'foundation'
   'migrate'
   'apps'
 ])
-@description('foundation: everything but the apps; migrate: + migration job; apps: + the four apps and Front Door.')
+@description('foundation: everything but the apps; migrate: + migration job; apps: + the apps and Front Door routes.')
 param deployStage string = 'apps'
 
 param gatewayScale ServiceScale
 param runApiScale ServiceScale
 param agentRunnerScale ServiceScale
 param authScale ServiceScale
+param webScale ServiceScale
 @minValue(1)
 param agentRunnerSlots int
-@allowed([
-  'pendingEntriesCount'
-  'lagCount'
-])
-param agentRunnerScaleMetric string = 'pendingEntriesCount'
 @minValue(1)
-param agentRunnerScaleThreshold int = 5
-@minValue(0)
+@maxValue(200)
+@description('SQLAlchemy pool per replica (and as much overflow): small where PgBouncer is absent.')
+param databasePoolSize int
+@minValue(4)
 @maxValue(30)
-param sseIdleTimeoutMinutes int = 0
+@description('Unset: the platform\'s 4-minute idle timeout. 4-30: premium ingress (dedicated D4 profile) with that timeout.')
+param premiumIngressIdleTimeoutMinutes int?
 
 param postgres PostgresSettings
 param redis RedisSettings
@@ -59,12 +60,15 @@ param storageSku string
 ])
 param registrySku string
 @allowed([
-  'Standard_AzureFrontDoor'
-  'Premium_AzureFrontDoor'
+  'Basic'
+  'Standard'
 ])
-param frontDoorSku string
+param firewallTier string
+@description('Host names added to the egress allowlist (e.g. a GitHub Enterprise Server).')
+param extraAllowedFqdns string[] = []
 param zoneRedundant bool
 @minValue(30)
+@maxValue(730)
 param logRetentionDays int
 param alertEmail string = ''
 
@@ -82,10 +86,9 @@ param secretsOfficerPrincipalId string = ''
 param vnetAddressPrefix string = '10.0.0.0/16'
 param appsSubnetPrefix string = '10.0.1.0/24'
 param dataSubnetPrefix string = '10.0.2.0/24'
+param firewallSubnetPrefix string = '10.0.3.0/26'
+param firewallManagementSubnetPrefix string = '10.0.3.64/26'
 
-@secure()
-@description('PostgreSQL admin password: only on the first deployment or to rotate it (scripts/deploy.sh).')
-param postgresAdminPassword string = ''
 @secure()
 @description('Key Vault secrets that do not exist yet, name -> value (scripts/deploy.sh generates them).')
 param seedSecrets object = {}
@@ -96,30 +99,62 @@ var tags = {
   application: 'dursor'
   environment: environmentName
 }
+var databaseName = 'dursor'
 var artifactsContainer = 'dursor'
 var authIssuer = authMode == 'entra' ? '${environment().authentication.loginEndpoint}${entraTenantId}/v2.0' : 'http://${namePrefix}-auth'
 var deployApps = deployStage == 'apps'
 
-module identity './modules/identity.bicep' = {
-  name: 'identity'
+// What each service's identity may do (the identity table of infra/README.md). Secrets
+// are the ones its sidecar may read (components/config/<app>.yaml allowedSecrets, less
+// the database URLs: Azure signs in with Entra tokens); blob is its data role on the
+// artifacts container.
+var access = {
+  'events-gateway': {
+    secrets: [
+      'github-webhook-secret'
+    ]
+    blob: 'none'
+  }
+  'run-api': {
+    secrets: [
+      'encryption-keys'
+    ]
+    blob: 'reader'
+  }
+  'agent-runner': {
+    secrets: [
+      'encryption-keys'
+    ]
+    blob: 'contributor'
+  }
+  auth: {
+    secrets: [
+      'admin-password'
+      'jwt-signing-keys'
+      'github-app-id'
+      'github-app-private-key'
+    ]
+    blob: 'none'
+  }
+}
+var daprApps = objectKeys(access)
+var workloads = concat(daprApps, [
+  'web'
+  'migrate'
+  'dapr-redis'
+])
+
+module identities './modules/identities.bicep' = {
+  name: 'identities'
   params: {
-    name: '${namePrefix}-id'
+    namePrefix: namePrefix
     location: location
     tags: tags
+    workloads: workloads
   }
 }
 
-module network './modules/networking.bicep' = {
-  name: 'networking'
-  params: {
-    name: '${namePrefix}-vnet'
-    location: location
-    tags: tags
-    addressPrefix: vnetAddressPrefix
-    appsSubnetPrefix: appsSubnetPrefix
-    dataSubnetPrefix: dataSubnetPrefix
-  }
-}
+var identityOf = toObject(identities.outputs.list, entry => entry.workload)
 
 module monitoring './modules/monitoring.bicep' = {
   name: 'monitoring'
@@ -132,18 +167,18 @@ module monitoring './modules/monitoring.bicep' = {
   }
 }
 
-module keyVault './modules/keyvault.bicep' = {
-  name: 'keyvault'
+module network './modules/networking.bicep' = {
+  name: 'networking'
   params: {
-    name: 'kv-${namePrefix}-${suffix}'
+    name: '${namePrefix}-vnet'
     location: location
     tags: tags
-    identityPrincipalId: identity.outputs.principalId
-    dataSubnetId: network.outputs.dataSubnetId
-    privateDnsZoneId: network.outputs.privateDnsZoneIds.keyVault
+    addressPrefix: vnetAddressPrefix
+    appsSubnetPrefix: appsSubnetPrefix
+    dataSubnetPrefix: dataSubnetPrefix
+    firewallSubnetPrefix: firewallSubnetPrefix
+    firewallManagementSubnetPrefix: firewallManagementSubnetPrefix
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
-    secretsOfficerPrincipalId: secretsOfficerPrincipalId
-    seedSecrets: seedSecrets
   }
 }
 
@@ -153,8 +188,51 @@ module registry './modules/registry.bicep' = {
     name: replace('cr${namePrefix}${suffix}', '-', '')
     location: location
     tags: tags
-    identityPrincipalId: identity.outputs.principalId
+    pullerPrincipalIds: map(concat(daprApps, [
+      'web'
+      'migrate'
+    ]), workload => identityOf[workload].principalId)
     sku: registrySku
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module egress './modules/egress.bicep' = {
+  name: 'egress'
+  params: {
+    name: '${namePrefix}-fw'
+    location: location
+    tags: tags
+    tier: firewallTier
+    firewallSubnetId: network.outputs.firewallSubnetId
+    firewallManagementSubnetId: network.outputs.firewallManagementSubnetId
+    appsSubnetPrefix: appsSubnetPrefix
+    registryLoginServer: registry.outputs.loginServer
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    extraAllowedFqdns: extraAllowedFqdns
+    zones: zoneRedundant ? [
+      '1'
+      '2'
+      '3'
+    ] : []
+  }
+}
+
+module keyVault './modules/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    name: 'kv-${namePrefix}-${suffix}'
+    location: location
+    tags: tags
+    dataSubnetId: network.outputs.dataSubnetId
+    privateDnsZoneId: network.outputs.privateDnsZoneIds.keyVault
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    secretsOfficerPrincipalId: secretsOfficerPrincipalId
+    secretReaders: flatten(map(daprApps, app => map(access[app].secrets, secret => {
+      secret: secret
+      principalId: identityOf[app].principalId
+    })))
+    seedSecrets: seedSecrets
   }
 }
 
@@ -164,7 +242,9 @@ module storage './modules/storage.bicep' = {
     name: replace('st${namePrefix}${suffix}', '-', '')
     location: location
     tags: tags
-    identityPrincipalId: identity.outputs.principalId
+    blobWriterPrincipalIds: map(filter(daprApps, app => access[app].blob == 'contributor'), app => identityOf[app].principalId)
+    blobReaderPrincipalIds: map(filter(daprApps, app => access[app].blob == 'reader'), app => identityOf[app].principalId)
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
     dataSubnetId: network.outputs.dataSubnetId
     privateDnsZoneId: network.outputs.privateDnsZoneIds.blob
     skuName: storageSku
@@ -179,13 +259,12 @@ module database './modules/postgresql.bicep' = {
     location: location
     tags: tags
     settings: postgres
-    identityName: identity.outputs.name
-    identityPrincipalId: identity.outputs.principalId
+    administratorName: identityOf.migrate.name
+    administratorPrincipalId: identityOf.migrate.principalId
     dataSubnetId: network.outputs.dataSubnetId
     privateDnsZoneId: network.outputs.privateDnsZoneIds.postgres
-    keyVaultName: keyVault.outputs.name
-    databaseName: 'dursor'
-    administratorPassword: postgresAdminPassword
+    databaseName: databaseName
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
   }
 }
 
@@ -197,10 +276,44 @@ module cache './modules/redis.bicep' = {
     secondaryLocation: secondaryLocation
     tags: tags
     settings: redis
+    dataPrincipalIds: [
+      identityOf['dapr-redis'].principalId
+    ]
     dataSubnetId: network.outputs.dataSubnetId
     privateDnsZoneId: network.outputs.privateDnsZoneIds.redis
-    keyVaultName: keyVault.outputs.name
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
   }
+}
+
+module frontDoorProfile './modules/frontdoor-profile.bicep' = {
+  name: 'frontdoor-profile'
+  params: {
+    namePrefix: namePrefix
+    tags: tags
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module containerEnvironment './modules/container-environment.bicep' = {
+  name: 'container-environment'
+  params: {
+    namePrefix: namePrefix
+    location: location
+    tags: tags
+    appsSubnetId: network.outputs.appsSubnetId
+    zoneRedundant: zoneRedundant
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    appInsightsName: monitoring.outputs.appInsightsName
+    identities: identities.outputs.list
+    daprApps: daprApps
+    keyVaultName: keyVault.outputs.name
+    redisAddress: cache.outputs.address
+    premiumIngressIdleTimeoutMinutes: premiumIngressIdleTimeoutMinutes
+  }
+  // Egress must work before the environment pulls images and signs in.
+  dependsOn: [
+    egress
+  ]
 }
 
 module containerApps './modules/container-apps.bicep' = {
@@ -209,20 +322,19 @@ module containerApps './modules/container-apps.bicep' = {
     namePrefix: namePrefix
     location: location
     tags: tags
-    appsSubnetId: network.outputs.appsSubnetId
-    zoneRedundant: zoneRedundant
-    logAnalyticsName: monitoring.outputs.workspaceName
+    environmentId: containerEnvironment.outputs.id
+    appsSubnetPrefix: appsSubnetPrefix
     appInsightsName: monitoring.outputs.appInsightsName
-    identityId: identity.outputs.id
-    identityClientId: identity.outputs.clientId
-    keyVaultName: keyVault.outputs.name
-    keyVaultUri: keyVault.outputs.uri
-    redisAddress: cache.outputs.address
-    redisClustered: cache.outputs.clustered
+    identities: identities.outputs.list
+    daprApps: daprApps
     registryServer: registry.outputs.loginServer
     imageTag: imageTag
     storageBlobEndpoint: storage.outputs.blobEndpoint
     storageContainerName: storage.outputs.containerName
+    postgresHost: database.outputs.fqdn
+    postgresServicePort: database.outputs.servicePort
+    databaseName: databaseName
+    databasePoolSize: databasePoolSize
     authMode: authMode
     authIssuer: authIssuer
     authAudience: authAudience
@@ -231,26 +343,22 @@ module containerApps './modules/container-apps.bicep' = {
     runApiScale: runApiScale
     agentRunnerScale: agentRunnerScale
     authScale: authScale
+    webScale: webScale
     agentRunnerSlots: agentRunnerSlots
-    agentRunnerScaleMetric: agentRunnerScaleMetric
-    agentRunnerScaleThreshold: agentRunnerScaleThreshold
-    sseIdleTimeoutMinutes: sseIdleTimeoutMinutes
+    frontDoorId: frontDoorProfile.outputs.frontDoorId
     deployStage: deployStage
   }
-  // Key Vault references resolve at revision creation: the secrets must exist first.
-  dependsOn: [
-    database
-  ]
 }
 
 module frontDoor './modules/frontdoor.bicep' = if (deployApps) {
   name: 'frontdoor'
   params: {
-    namePrefix: namePrefix
-    tags: tags
+    profileName: frontDoorProfile.outputs.profileName
+    endpointName: frontDoorProfile.outputs.endpointName
+    environmentId: containerEnvironment.outputs.id
+    environmentLocation: location
     gatewayFqdn: containerApps.outputs.gatewayFqdn
-    skuName: frontDoorSku
-    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    webFqdn: containerApps.outputs.webFqdn
   }
 }
 
@@ -271,8 +379,9 @@ module alerts './modules/alerts.bicep' = {
 output registryName string = registry.outputs.name
 output registryLoginServer string = registry.outputs.loginServer
 output keyVaultName string = keyVault.outputs.name
-output containerAppsEnvironmentName string = containerApps.outputs.environmentName
+output containerAppsEnvironmentName string = containerEnvironment.outputs.name
+output containerAppsEnvironmentId string = containerEnvironment.outputs.id
 output migrateJobName string = containerApps.outputs.migrateJobName
 output appNames object = containerApps.outputs.appNames
-output gatewayFqdn string = containerApps.outputs.gatewayFqdn
-output frontDoorHostName string = deployApps ? frontDoor.outputs.endpointHostName : ''
+output frontDoorHostName string = frontDoorProfile.outputs.endpointHostName
+output egressAddress string = network.outputs.natAddress

@@ -7,8 +7,8 @@ import os
 
 from alembic import context
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from dursor_contracts.db import create_engine, managed_identity_password
 from dursor_contracts.schema import metadata
 
 config = context.config
@@ -28,10 +28,17 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = create_async_engine(_database_url())
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-    await engine.dispose()
+    # In Azure the migration job signs in with its managed identity's Entra token.
+    entra = os.environ.get("DURSOR_DATABASE_AUTH") == "entra"
+    password = managed_identity_password(os.environ.get("AZURE_CLIENT_ID")) if entra else None
+    engine = create_engine(_database_url(), pool_size=1, password=password)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+    finally:
+        await engine.dispose()
+        if password is not None:
+            await password.close()
 
 
 if context.is_offline_mode():

@@ -235,12 +235,52 @@ time_summary() {
 
 test_tools() {
   ensure_test_tools
+  ensure_chromium
   bash scripts/compose-env.sh  # docker-compose.yml's per-app tokens (.env)
 }
 
 python_env() {
   ensure_uv
   sync_python
+}
+
+ensure_chromium() {
+  # The web UI's browser tests drive Debian's chromium (Playwright cannot download its own).
+  [ -x /usr/bin/chromium ] && return
+  [ "$(id -u)" = 0 ] || die "chromium is missing; install Debian's chromium package"
+  log "installing chromium from Debian (web UI browser tests)"
+  apt_install chromium
+}
+
+install_web_deps() {
+  # npm ci from web/package-lock.json, once per lockfile and Node version (npm's cache is shared).
+  local stamp
+  stamp="$(cat web/package-lock.json | sha256sum | cut -c1-16)-$(node --version)"
+  [ "$(cat web/node_modules/.dursor-stamp 2>/dev/null)" = "$stamp" ] && return
+  log "installing the web UI's npm packages (web/package-lock.json)"
+  (cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error \
+    --cache "$DURSOR_CACHE/npm")
+  echo "$stamp" >web/node_modules/.dursor-stamp
+}
+
+web_sources_stamp() {
+  find web/src web/index.html web/vite.config.ts web/tsconfig.json web/package-lock.json \
+    -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
+}
+
+build_web() {
+  # web/dist, rebuilt only when the web UI's sources changed.
+  local stamp
+  stamp="$(web_sources_stamp)"
+  [ -f web/dist/index.html ] && [ "$(cat web/dist/.build-stamp 2>/dev/null)" = "$stamp" ] && return
+  log "building the web UI (web/dist)"
+  (cd web && node_modules/.bin/vite build --logLevel warn)
+  echo "$stamp" >web/dist/.build-stamp
+}
+
+web_ui() {
+  install_web_deps
+  build_web
 }
 
 main() {
@@ -258,6 +298,7 @@ main() {
   start_step daprd build_daprd
   start_step dapr-cli build_dapr_cli
   start_step redis start_redis
+  start_step web web_ui
   [ "$with_test_tools" = 1 ] && start_step test-tools test_tools
   await_steps python
   start_step database bash scripts/local-database.sh

@@ -53,5 +53,6 @@ if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
   export PIP_CERT="${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}"
 fi
 
-log() { printf '\033[1;34m[dursor]\033[0m %s\n' "$*" >&2; }
-die() { printf '\033[1;31m[dursor]\033[0m %s\n' "$*" >&2; exit 1; }
+# Colour only on a terminal: logs that go to a file or a CI job stay plain.
+log() { if [ -t 2 ]; then printf '\033[1;34m[dursor]\033[0m %s\n' "$*" >&2; else printf '[dursor] %s\n' "$*" >&2; fi; }
+die() { if [ -t 2 ]; then printf '\033[1;31m[dursor]\033[0m %s\n' "$*" >&2; else printf '[dursor] %s\n' "$*" >&2; fi; exit 1; }

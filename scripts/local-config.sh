@@ -1,6 +1,6 @@
-# Settings of a laptop install (sourced): local repositories, a sample command agent,
-# artifacts and workspaces under .data/.
-export DURSOR_ALLOW_LOCAL_REPOS="${DURSOR_ALLOW_LOCAL_REPOS:-true}"
+# Settings of a laptop install (sourced): local repositories (file:// URLs under your
+# home directory), a sample command agent, artifacts and workspaces under .data/.
+export DURSOR_LOCAL_REPOS_ROOT="${DURSOR_LOCAL_REPOS_ROOT:-$HOME}"
 export DURSOR_ARTIFACTS_DIR="${DURSOR_ARTIFACTS_DIR:-$DURSOR_DATA/artifacts}"
 export DURSOR_WORKSPACES_DIR="${DURSOR_WORKSPACES_DIR:-$DURSOR_DATA/workspaces}"
 # `command` executor templates. `append-note` appends the instruction to NOTES.md: the

@@ -11,5 +11,7 @@ uv run --frozen ruff check .
 uv run --frozen ruff format --check .
 log "mypy --strict"
 uv run --frozen mypy
+log "web UI: eslint, tsc --noEmit, vitest, bundle report"
+(cd web && npm run -s lint && npm run -s test && npm run -s bundle-report)
 log "pytest"
 uv run --frozen pytest "$@"

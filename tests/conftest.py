@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.support.backing import Backing, backing_services
 from tests.support.databases import DatabaseFactory
+from tests.support.leak_scan import platform_secrets, scan_folder
 from tests.support.platform import Platform
 
 # Redis logical databases 1-15 go to platforms; 0 stays the developer's.
@@ -84,6 +85,9 @@ async def running_platform(
         yield platform
     finally:
         platform.stop_all()
+    # Only after a clean exit: a failure inside the platform's tests keeps its own error.
+    leaks = scan_folder(workdir / "logs", platform_secrets(platform.secrets))
+    assert not leaks, "credentials in logs or spans:\n" + "\n".join(map(str, leaks[:40]))
 
 
 @pytest.fixture(scope="module")

@@ -103,7 +103,7 @@ var metricAlerts = [
     name: 'redis-memory'
     description: 'Redis used memory in percent.'
     scope: redisCacheId
-    namespace: 'Microsoft.Cache/redis'
+    namespace: 'Microsoft.Cache/redisEnterprise'
     metric: 'usedmemorypercentage'
     warning: thresholds.redisMemoryPercent.warning
     critical: thresholds.redisMemoryPercent.critical
@@ -127,7 +127,7 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
-resource queryAlerts 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for pair in flatten(map(logAlerts, alert => map(levels, level => {
+resource queryAlerts 'Microsoft.Insights/scheduledQueryRules@2022-08-01-preview' = [for pair in flatten(map(logAlerts, alert => map(levels, level => {
   alert: alert
   level: level
 }))): {

@@ -1,6 +1,8 @@
-// One service as a Container App with a managed Dapr sidecar: user-assigned identity,
-// images pulled with that identity, secrets as Key Vault references, health probes on
-// /healthz (live) and /readyz (ready: database and sidecar).
+// One service as a Container App: its own user-assigned identity (image pulls, Key Vault,
+// PostgreSQL, Blob), optionally a managed Dapr sidecar, health probes, and ingress that is
+// `external` (reachable from the VNet, hence from Front Door's Private Link connection;
+// the environment itself is internal and has no public address), `internal` (other apps
+// of the environment only) or none.
 
 import { ServiceScale } from './types.bicep'
 
@@ -8,12 +10,16 @@ param name string
 param location string
 param tags object
 param environmentId string
+@description('Resource id of the app\'s own user-assigned identity.')
 param identityId string
+@description('Further identities the app\'s sidecar signs in with (the Dapr Redis components\' identity).')
+param sidecarIdentityIds string[] = []
 param registryServer string
 param image string
-@description('Dapr app id; the same as in dapr.yaml and the component scopes.')
+@description('Dapr app id (the same as in dapr.yaml and the component scopes), or the app\'s name without Dapr.')
 param appId string
-@description('Port uvicorn listens on; the same as in dapr.yaml.')
+param daprEnabled bool = true
+@description('Port the container listens on; the same as in dapr.yaml.')
 param appPort int
 param scale ServiceScale
 @allowed([
@@ -21,16 +27,16 @@ param scale ServiceScale
   'internal'
   'none'
 ])
-@description('external: reachable from the internet (Front Door); internal: inside the environment only.')
 param ingress string
 param env array
-@description('Key Vault references ({name, keyVaultUrl, identity}); values never pass through here.')
-param keyVaultSecrets array
-@description('Its connection string becomes the secret appinsights-connection-string.')
-param appInsightsName string
+@description('Its connection string becomes the secret appinsights-connection-string; empty for none.')
+param appInsightsName string = ''
 param scaleRules array
 param volumes array = []
 param volumeMounts array = []
+param livenessPath string = '/healthz'
+param readinessPath string = '/readyz'
+@minValue(0)
 @maxValue(600)
 param terminationGracePeriodSeconds int = 30
 
@@ -48,7 +54,23 @@ var ingressSettings = {
   ]
 }
 
-resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+var daprSettings = {
+  enabled: true
+  appId: appId
+  appPort: appPort
+  appProtocol: 'http'
+  enableApiLogging: false
+  logLevel: 'warn'
+  appHealth: {
+    enabled: true
+    path: livenessPath
+    probeIntervalSeconds: 5
+    probeTimeoutMilliseconds: 2000
+    threshold: 3
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = if (!empty(appInsightsName)) {
   name: appInsightsName
 }
 
@@ -60,30 +82,16 @@ resource app 'Microsoft.App/containerApps@2026-07-01' = {
   })
   identity: {
     type: 'UserAssigned'
-    userAssignedIdentities: {
-      '${identityId}': {}
-    }
+    userAssignedIdentities: toObject(concat([
+      identityId
+    ], sidecarIdentityIds), id => id, id => {})
   }
   properties: {
     environmentId: environmentId
     workloadProfileName: 'Consumption'
     configuration: {
       activeRevisionsMode: 'Single'
-      dapr: {
-        enabled: true
-        appId: appId
-        appPort: appPort
-        appProtocol: 'http'
-        enableApiLogging: false
-        logLevel: 'warn'
-        appHealth: {
-          enabled: true
-          path: '/healthz'
-          probeIntervalSeconds: 5
-          probeTimeoutMilliseconds: 2000
-          threshold: 3
-        }
-      }
+      dapr: daprEnabled ? daprSettings : null
       ingress: ingress == 'none' ? null : ingressSettings
       registries: [
         {
@@ -91,12 +99,12 @@ resource app 'Microsoft.App/containerApps@2026-07-01' = {
           identity: identityId
         }
       ]
-      secrets: concat(keyVaultSecrets, [
+      secrets: empty(appInsightsName) ? [] : [
         {
           name: 'appinsights-connection-string'
           value: appInsights.properties.ConnectionString
         }
-      ])
+      ]
     }
     template: {
       terminationGracePeriodSeconds: terminationGracePeriodSeconds
@@ -112,18 +120,19 @@ resource app 'Microsoft.App/containerApps@2026-07-01' = {
           volumeMounts: volumeMounts
           probes: [
             {
+              // Up to 60 s to start (10 checks, 6 s apart), then liveness takes over.
               type: 'Startup'
               httpGet: {
-                path: '/healthz'
+                path: livenessPath
                 port: appPort
               }
-              periodSeconds: 2
-              failureThreshold: 30
+              periodSeconds: 6
+              failureThreshold: 10
             }
             {
               type: 'Liveness'
               httpGet: {
-                path: '/healthz'
+                path: livenessPath
                 port: appPort
               }
               periodSeconds: 10
@@ -132,7 +141,7 @@ resource app 'Microsoft.App/containerApps@2026-07-01' = {
             {
               type: 'Readiness'
               httpGet: {
-                path: '/readyz'
+                path: readinessPath
                 port: appPort
               }
               periodSeconds: 10

@@ -1,30 +1,37 @@
-// The Container Apps environment (in the app subnet, logs to Log Analytics, Dapr
-// telemetry to App Insights), its Dapr components, the migration job and one Container
-// App per service. Only events-gateway has external ingress; run-api and auth have
-// internal ingress (Dapr service invocation from the gateway); agent-runner has none.
+// The migration job and one Container App per service plus the static web UI, in the
+// environment of container-environment.bicep (whose Dapr components they load).
+// events-gateway and web have `external` ingress (reachable from the VNet and the Private
+// Link connection, not from the internet); run-api and auth `internal` (other apps
+// only); agent-runner none.
 //
 // deployStage lets scripts/deploy.sh bring things up in order on the first rollout:
-// foundation (environment + components) -> migrate (+ job) -> apps (+ the four apps).
+// foundation (environment + components) -> migrate (+ job) -> apps (+ the apps).
 
 import { ServiceScale } from './types.bicep'
 
 param namePrefix string
 param location string
 param tags object
-param appsSubnetId string
-param zoneRedundant bool
-param logAnalyticsName string
+@description('The environment of container-environment.bicep.')
+param environmentId string
+@description('Address range of the apps subnet: the ingress proxies the gateway trusts for X-Forwarded-For.')
+param appsSubnetPrefix string
 param appInsightsName string
-param identityId string
-param identityClientId string
-param keyVaultName string
-param keyVaultUri string
-param redisAddress string
-param redisClustered bool
+@description('identities.bicep `list`: one {workload, name, id, clientId, principalId} per workload.')
+param identities array
+@description('App ids of the Dapr-enabled services (main.bicep: the keys of `access`).')
+param daprApps string[]
 param registryServer string
 param imageTag string
 param storageBlobEndpoint string
 param storageContainerName string
+param postgresHost string
+@description('Port the services connect to (PgBouncer 6432 where available).')
+param postgresServicePort int
+param databaseName string
+@minValue(1)
+@maxValue(200)
+param databasePoolSize int
 @allowed([
   'local'
   'entra'
@@ -37,19 +44,12 @@ param gatewayScale ServiceScale
 param runApiScale ServiceScale
 param agentRunnerScale ServiceScale
 param authScale ServiceScale
+param webScale ServiceScale
 @description('Runs one agent-runner replica executes at once (DURSOR_MAX_CONCURRENCY).')
+@minValue(1)
 param agentRunnerSlots int
-@description('pendingEntriesCount works on Redis 6 (Azure Cache for Redis); lagCount needs Redis 7+.')
-@allowed([
-  'pendingEntriesCount'
-  'lagCount'
-])
-param agentRunnerScaleMetric string
-param agentRunnerScaleThreshold int
-@description('0 keeps the platform idle timeout (4 min, far above the gateway\'s 15 s SSE ping); 4-30 adds premium ingress on a dedicated D4 profile with that idle timeout.')
-@minValue(0)
-@maxValue(30)
-param sseIdleTimeoutMinutes int = 0
+@description('Front Door profile id: the gateway refuses requests without this X-Azure-FDID.')
+param frontDoorId string
 @allowed([
   'foundation'
   'migrate'
@@ -57,75 +57,11 @@ param sseIdleTimeoutMinutes int = 0
 ])
 param deployStage string
 
-var premiumIngress = sseIdleTimeoutMinutes > 0
 var deployJob = deployStage != 'foundation'
 var deployApps = deployStage == 'apps'
-
-resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
-  name: logAnalyticsName
-}
-
-resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
-  name: appInsightsName
-}
-
-resource managedEnvironment 'Microsoft.App/managedEnvironments@2026-07-01' = {
-  name: '${namePrefix}-env'
-  location: location
-  tags: tags
-  properties: {
-    appLogsConfiguration: {
-      destination: 'log-analytics'
-      logAnalyticsConfiguration: {
-        customerId: logAnalytics.properties.customerId
-        sharedKey: logAnalytics.listKeys().primarySharedKey
-      }
-    }
-    daprAIConnectionString: appInsights.properties.ConnectionString
-    vnetConfiguration: {
-      infrastructureSubnetId: appsSubnetId
-      internal: false
-    }
-    zoneRedundant: zoneRedundant
-    workloadProfiles: concat([
-      {
-        name: 'Consumption'
-        workloadProfileType: 'Consumption'
-      }
-    ], premiumIngress ? [
-      {
-        name: 'ingress'
-        workloadProfileType: 'D4'
-        minimumCount: 2
-        maximumCount: 3
-      }
-    ] : [])
-    ingressConfiguration: premiumIngress ? {
-      workloadProfileName: 'ingress'
-      requestIdleTimeout: sseIdleTimeoutMinutes
-      terminationGracePeriodSeconds: 480
-    } : null
-  }
-}
-
-module daprComponents './dapr-components.bicep' = {
-  name: '${namePrefix}-dapr-components'
-  params: {
-    environmentName: managedEnvironment.name
-    keyVaultName: keyVaultName
-    identityClientId: identityClientId
-    redisAddress: redisAddress
-    redisClustered: redisClustered
-  }
-}
+var identityOf = toObject(identities, entry => entry.workload)
 
 func imageOf(registry string, service string, tag string) string => '${registry}/dursor/${service}:${tag}'
-
-func keyVaultSecret(vaultUri string, secretName string, identity string) object => {
-  name: secretName
-  keyVaultUrl: '${vaultUri}secrets/${secretName}'
-  identity: identity
-}
 
 func httpScaleRule(concurrentRequests int) object => {
   name: 'http-concurrency'
@@ -136,33 +72,24 @@ func httpScaleRule(concurrentRequests int) object => {
   }
 }
 
-var databaseUrlSecret = keyVaultSecret(keyVaultUri, 'postgresql-connection-string', identityId)
+func databaseUrl(login string, host string, port int, database string) string => 'postgresql+asyncpg://${login}@${host}:${port}/${database}?ssl=require'
 
-var redisPasswordSecret = keyVaultSecret(keyVaultUri, 'redis-password', identityId)
-
-var commonEnv = [
+// What every Dapr service reads, whoever it is.
+var sharedEnv = [
   {
     name: 'DURSOR_LOG_FORMAT'
     value: 'json'
   }
-  // Container Apps cannot load declarative subscriptions: services answer /dapr/subscribe.
+  // Declarative subscriptions are a preview resource on Container Apps: services answer
+  // /dapr/subscribe with the entries of components/subscriptions.yaml instead.
   {
     name: 'DURSOR_PROGRAMMATIC_SUBSCRIPTIONS'
     value: 'true'
   }
   {
-    name: 'DURSOR_DATABASE_URL'
-    secretRef: 'postgresql-connection-string'
-  }
-  {
     // Read by dursor_contracts.telemetry: traces and metrics go to Azure Monitor.
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
     secretRef: 'appinsights-connection-string'
-  }
-  {
-    // DefaultAzureCredential picks the user-assigned identity (Blob Storage).
-    name: 'AZURE_CLIENT_ID'
-    value: identityClientId
   }
   {
     name: 'DURSOR_AUTH_MODE'
@@ -181,6 +108,38 @@ var commonEnv = [
     value: entraTenantId
   }
   {
+    // Entra tokens of AZURE_CLIENT_ID's identity, renewed before expiry (dursor_contracts.db).
+    name: 'DURSOR_DATABASE_AUTH'
+    value: 'entra'
+  }
+  {
+    name: 'DURSOR_DATABASE_POOL_SIZE'
+    value: string(databasePoolSize)
+  }
+]
+
+// Who the service is: its app id, identity, PostgreSQL login and secret store.
+var ownEnv = toObject(daprApps, app => app, app => [
+  {
+    name: 'DURSOR_APP_ID'
+    value: app
+  }
+  {
+    name: 'AZURE_CLIENT_ID'
+    value: identityOf[app].clientId
+  }
+  {
+    name: 'DURSOR_DATABASE_URL'
+    value: databaseUrl(identityOf[app].name, postgresHost, postgresServicePort, databaseName)
+  }
+  {
+    name: 'DURSOR_SECRET_STORE'
+    value: 'secretstore-${app}'
+  }
+])
+
+var artifactsEnv = [
+  {
     name: 'DURSOR_ARTIFACTS_BACKEND'
     value: 'azure'
   }
@@ -194,33 +153,25 @@ var commonEnv = [
   }
 ]
 
-func appIdEnv(appId string) object => {
-  name: 'DURSOR_APP_ID'
-  value: appId
-}
-
-// KEDA reads the backlog of the run-requested stream for the consumer group Dapr
-// creates for agent-runner (pubsub's consumerID defaults to the app id).
-var runRequestedBacklogRule = {
-  name: 'run-requested-backlog'
+// KEDA's postgresql scaler asks how many runs are queued or running; replicas wanted =
+// ceil(count / slots per replica), between the app's min and max. Running runs count too,
+// so a replica busy with agents is never scaled in while work waits. It signs in as
+// agent-runner's identity (Entra token), which may read `runs`.
+var queuedRunsRule = {
+  name: 'queued-runs'
   custom: {
-    type: redisClustered ? 'redis-cluster-streams' : 'redis-streams'
-    metadata: union(redisClustered ? {
-      addresses: redisAddress
-    } : {
-      address: redisAddress
-    }, {
-      stream: 'run-requested'
-      consumerGroup: 'agent-runner'
-      enableTLS: 'true'
-      '${agentRunnerScaleMetric}': string(agentRunnerScaleThreshold)
-    })
-    auth: [
-      {
-        secretRef: 'redis-password'
-        triggerParameter: 'password'
-      }
-    ]
+    type: 'postgresql'
+    identity: identityOf['agent-runner'].id
+    metadata: {
+      host: postgresHost
+      port: '5432'
+      userName: identityOf['agent-runner'].name
+      dbName: databaseName
+      sslmode: 'require'
+      query: 'SELECT count(*) FROM runs WHERE status IN (\'queued\', \'running\')'
+      targetQueryValue: string(agentRunnerSlots)
+      activationTargetQueryValue: '0'
+    }
   }
 }
 
@@ -230,11 +181,16 @@ module migrateJob './migrate-job.bicep' = if (deployJob) {
     name: '${namePrefix}-migrate-db'
     location: location
     tags: tags
-    environmentId: managedEnvironment.id
-    identityId: identityId
+    environmentId: environmentId
+    identity: identityOf.migrate
     registryServer: registryServer
     image: imageOf(registryServer, 'run-api', imageTag)
-    keyVaultUri: keyVaultUri
+    databaseUrl: databaseUrl(identityOf.migrate.name, postgresHost, 5432, databaseName)
+    logins: map(daprApps, app => {
+      role: 'dursor_${replace(app, '-', '_')}'
+      login: identityOf[app].name
+      object_id: identityOf[app].principalId
+    })
   }
 }
 
@@ -244,41 +200,39 @@ module eventsGateway './container-app.bicep' = if (deployApps) {
     name: '${namePrefix}-events-gateway'
     location: location
     tags: tags
-    environmentId: managedEnvironment.id
-    identityId: identityId
+    environmentId: environmentId
+    identityId: identityOf['events-gateway'].id
+    sidecarIdentityIds: [
+      identityOf['dapr-redis'].id
+    ]
     registryServer: registryServer
     image: imageOf(registryServer, 'events-gateway', imageTag)
     appId: 'events-gateway'
     appPort: 8080
     scale: gatewayScale
-    // The one public entry point, behind Front Door. SSE streams stay open through the
-    // ingress because the gateway sends `: ping` every 15 s (idle timeout: 4 min, or
-    // sseIdleTimeoutMinutes) and clients resume with Last-Event-ID after any cut.
+    // The one API entry point, reached only through Front Door's Private Link. SSE streams
+    // stay open through the ingress because the gateway sends `: ping` every 15 s (idle
+    // timeout: 4 min, or the premium ingress's) and clients resume with Last-Event-ID.
     ingress: 'external'
-    keyVaultSecrets: [
-      databaseUrlSecret
-      redisPasswordSecret
-    ]
     appInsightsName: appInsightsName
-    env: concat(commonEnv, [
-      appIdEnv('events-gateway')
+    env: concat(sharedEnv, ownEnv['events-gateway'], [
       {
-        // The gateway prunes the consumer groups of gone replicas (pubsub-broadcast).
-        name: 'DURSOR_REDIS_HOST'
-        value: redisAddress
+        // Requests whose X-Azure-FDID is not this profile's get 403 (defence in depth).
+        name: 'DURSOR_FRONT_DOOR_ID'
+        value: frontDoorId
       }
       {
-        name: 'DURSOR_REDIS_PASSWORD'
-        secretRef: 'redis-password'
+        // The per-client rate limit reads the address Front Door forwards, not the proxy's.
+        name: 'DURSOR_TRUSTED_PROXIES'
+        value: string([
+          appsSubnetPrefix
+        ])
       }
     ])
     scaleRules: [
       httpScaleRule(gatewayScale.?concurrentRequests ?? 200)
     ]
   }
-  dependsOn: [
-    daprComponents
-  ]
 }
 
 module runApi './container-app.bicep' = if (deployApps) {
@@ -287,28 +241,23 @@ module runApi './container-app.bicep' = if (deployApps) {
     name: '${namePrefix}-run-api'
     location: location
     tags: tags
-    environmentId: managedEnvironment.id
-    identityId: identityId
+    environmentId: environmentId
+    identityId: identityOf['run-api'].id
+    sidecarIdentityIds: [
+      identityOf['dapr-redis'].id
+    ]
     registryServer: registryServer
     image: imageOf(registryServer, 'run-api', imageTag)
     appId: 'run-api'
     appPort: 8081
     scale: runApiScale
     ingress: 'internal'
-    keyVaultSecrets: [
-      databaseUrlSecret
-    ]
     appInsightsName: appInsightsName
-    env: concat(commonEnv, [
-      appIdEnv('run-api')
-    ])
+    env: concat(sharedEnv, ownEnv['run-api'], artifactsEnv)
     scaleRules: [
       httpScaleRule(runApiScale.?concurrentRequests ?? 100)
     ]
   }
-  dependsOn: [
-    daprComponents
-  ]
 }
 
 module agentRunner './container-app.bicep' = if (deployApps) {
@@ -317,21 +266,19 @@ module agentRunner './container-app.bicep' = if (deployApps) {
     name: '${namePrefix}-agent-runner'
     location: location
     tags: tags
-    environmentId: managedEnvironment.id
-    identityId: identityId
+    environmentId: environmentId
+    identityId: identityOf['agent-runner'].id
+    sidecarIdentityIds: [
+      identityOf['dapr-redis'].id
+    ]
     registryServer: registryServer
     image: imageOf(registryServer, 'agent-runner', imageTag)
     appId: 'agent-runner'
     appPort: 8082
     scale: agentRunnerScale
     ingress: 'none'
-    keyVaultSecrets: [
-      databaseUrlSecret
-      redisPasswordSecret
-    ]
     appInsightsName: appInsightsName
-    env: concat(commonEnv, [
-      appIdEnv('agent-runner')
+    env: concat(sharedEnv, ownEnv['agent-runner'], artifactsEnv, [
       {
         name: 'DURSOR_MAX_CONCURRENCY'
         value: string(agentRunnerSlots)
@@ -342,7 +289,7 @@ module agentRunner './container-app.bicep' = if (deployApps) {
       }
     ])
     scaleRules: [
-      runRequestedBacklogRule
+      queuedRunsRule
     ]
     volumes: [
       {
@@ -360,9 +307,6 @@ module agentRunner './container-app.bicep' = if (deployApps) {
     // replica killed anyway loses its lease and the reaper requeues the run.
     terminationGracePeriodSeconds: 120
   }
-  dependsOn: [
-    daprComponents
-  ]
 }
 
 module auth './container-app.bicep' = if (deployApps) {
@@ -371,38 +315,59 @@ module auth './container-app.bicep' = if (deployApps) {
     name: '${namePrefix}-auth'
     location: location
     tags: tags
-    environmentId: managedEnvironment.id
-    identityId: identityId
+    environmentId: environmentId
+    identityId: identityOf.auth.id
+    sidecarIdentityIds: [
+      identityOf['dapr-redis'].id
+    ]
     registryServer: registryServer
     image: imageOf(registryServer, 'auth', imageTag)
     appId: 'auth'
     appPort: 8083
     scale: authScale
     ingress: 'internal'
-    keyVaultSecrets: [
-      databaseUrlSecret
-    ]
     appInsightsName: appInsightsName
-    env: concat(commonEnv, [
-      appIdEnv('auth')
-    ])
+    env: concat(sharedEnv, ownEnv.auth)
     scaleRules: [
       httpScaleRule(authScale.?concurrentRequests ?? 100)
     ]
   }
-  dependsOn: [
-    daprComponents
-  ]
 }
 
-output environmentId string = managedEnvironment.id
-output environmentName string = managedEnvironment.name
+// The browser UI: static files (web/Dockerfile), no Dapr, no secrets, no data access.
+module web './container-app.bicep' = if (deployApps) {
+  name: '${namePrefix}-web'
+  params: {
+    name: '${namePrefix}-web'
+    location: location
+    tags: tags
+    environmentId: environmentId
+    identityId: identityOf.web.id
+    registryServer: registryServer
+    image: imageOf(registryServer, 'web', imageTag)
+    appId: 'web'
+    daprEnabled: false
+    appPort: 8080
+    scale: webScale
+    ingress: 'external'
+    env: []
+    livenessPath: '/'
+    readinessPath: '/'
+    scaleRules: [
+      httpScaleRule(webScale.?concurrentRequests ?? 100)
+    ]
+  }
+}
+
 output migrateJobName string = '${namePrefix}-migrate-db'
 output appNames object = {
   eventsGateway: '${namePrefix}-events-gateway'
   runApi: '${namePrefix}-run-api'
   agentRunner: '${namePrefix}-agent-runner'
   auth: '${namePrefix}-auth'
+  web: '${namePrefix}-web'
 }
-@description('Public host name of events-gateway (empty before the apps stage).')
+@description('Host name of events-gateway inside the environment (empty before the apps stage).')
 output gatewayFqdn string = deployApps ? eventsGateway.outputs.fqdn : ''
+@description('Host name of the web UI inside the environment (empty before the apps stage).')
+output webFqdn string = deployApps ? web.outputs.fqdn : ''

@@ -1,30 +1,29 @@
-// The Dapr components of components/ as Container Apps resources, with the same names
-// so code never changes between a laptop and Azure. Container Apps uses a flat schema
-// (componentType, version, metadata, secrets, scopes) and differs from components/ in:
-//   - connection: Azure Cache for Redis over TLS (6380), its key read from Key Vault
-//     through the `secretstore` component (secretStoreComponent + secretRef), instead
-//     of DURSOR_REDIS_HOST / DURSOR_REDIS_PASSWORD envRefs;
-//   - secretstore: secretstores.azure.keyvault read with the managed identity,
-//     instead of secretstores.local.file;
-//   - the Resiliency spec becomes one resiliencyPolicies resource per component it
-//     targets; the Configuration `dursor` (sqlite name resolution) has no counterpart:
-//     Container Apps resolves app ids itself and sends Dapr traces to App Insights;
-//   - declarative Subscriptions cannot be Container Apps resources: every app serves
-//     the same subscriptions programmatically (GET /dapr/subscribe), see infra/README.md.
+// The Dapr components of components/ as Container Apps resources. Names and every setting
+// that shapes behaviour (consumer groups, timeouts, concurrency, stream caps, allowed and
+// protected topics, publishing and subscription scopes, key prefixes) are those of
+// components/ (tests/infra/test_dapr_parity.py compares them). What differs:
+//   - connection: Azure Managed Redis over TLS (port 10000) with Microsoft Entra ID
+//     (`useEntraID`, the shared dapr-redis identity) instead of DURSOR_REDIS_* envRefs;
+//   - secret stores: Container Apps runs one component with one identity for every app it
+//     is scoped to, so each app gets its own Key Vault store `secretstore-<app id>`, read
+//     as that app's identity (which may read only its own secrets), and finds it through
+//     DURSOR_SECRET_STORE; locally one `secretstore` with per-app allowedSecrets;
+//   - the Resiliency spec becomes one resiliencyPolicies resource per component it targets;
+//   - no Configuration: Container Apps applies none (no access-control policy, no secret
+//     scopes); see infra/README.md for what enforces those rules there.
 
 param environmentName string
-param keyVaultName string
-param identityClientId string
-@description('host:port of the TLS endpoint.')
+param vaultName string
+@description('host:port of the Azure Managed Redis TLS endpoint.')
 param redisAddress string
-param redisClustered bool
+@description('Client id of the identity the Redis components sign in with.')
+param redisClientId string
+@description('App id -> client id of the identity its secret store reads Key Vault with.')
+param secretStoreClientIds object
 
 resource managedEnvironment 'Microsoft.App/managedEnvironments@2026-07-01' existing = {
   name: environmentName
 }
-
-// Components that read secrets name this store; `secretRef` is then a Key Vault secret.
-var secretStoreName = 'secretstore'
 
 var redisConnection = [
   {
@@ -32,16 +31,20 @@ var redisConnection = [
     value: redisAddress
   }
   {
-    name: 'redisPassword'
-    secretRef: 'redis-password'
-  }
-  {
     name: 'enableTLS'
     value: 'true'
   }
   {
     name: 'redisType'
-    value: redisClustered ? 'cluster' : 'node'
+    value: 'node'
+  }
+  {
+    name: 'useEntraID'
+    value: 'true'
+  }
+  {
+    name: 'azureClientId'
+    value: redisClientId
   }
 ]
 
@@ -66,7 +69,6 @@ resource pubsub 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01' = 
   properties: {
     componentType: 'pubsub.redis'
     version: 'v1'
-    secretStoreComponent: secretStoreName
     metadata: concat(redisConnection, [
       {
         name: 'processingTimeout'
@@ -84,15 +86,28 @@ resource pubsub 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01' = 
         name: 'maxLenApprox'
         value: '100000'
       }
+      {
+        name: 'allowedTopics'
+        value: 'run-requested,pr-requested,run-requested-dlq,pr-requested-dlq'
+      }
+      {
+        name: 'protectedTopics'
+        value: 'run-requested,pr-requested,run-requested-dlq,pr-requested-dlq'
+      }
+      {
+        name: 'publishingScopes'
+        value: 'run-api=run-requested,pr-requested;agent-runner=run-requested,pr-requested,run-requested-dlq,pr-requested-dlq'
+      }
+      {
+        name: 'subscriptionScopes'
+        value: 'run-api=run-requested-dlq,pr-requested-dlq;agent-runner=run-requested,pr-requested'
+      }
     ])
     scopes: [
       'run-api'
       'agent-runner'
     ]
   }
-  dependsOn: [
-    secretstore
-  ]
 }
 
 // Fan-out: a consumer group per sidecar, so every replica receives every message.
@@ -102,7 +117,6 @@ resource pubsubBroadcast 'Microsoft.App/managedEnvironments/daprComponents@2026-
   properties: {
     componentType: 'pubsub.redis'
     version: 'v1'
-    secretStoreComponent: secretStoreName
     metadata: concat(redisConnection, [
       {
         name: 'consumerID'
@@ -124,6 +138,22 @@ resource pubsubBroadcast 'Microsoft.App/managedEnvironments/daprComponents@2026-
         name: 'maxLenApprox'
         value: '10000'
       }
+      {
+        name: 'allowedTopics'
+        value: 'run-cancel-requested,run-events,run-cancel-requested-dlq,run-events-dlq'
+      }
+      {
+        name: 'protectedTopics'
+        value: 'run-cancel-requested,run-events,run-cancel-requested-dlq,run-events-dlq'
+      }
+      {
+        name: 'publishingScopes'
+        value: 'run-api=run-cancel-requested,run-events;agent-runner=run-events,run-cancel-requested-dlq;events-gateway=run-events-dlq'
+      }
+      {
+        name: 'subscriptionScopes'
+        value: 'run-api=run-cancel-requested-dlq,run-events-dlq;agent-runner=run-cancel-requested;events-gateway=run-events'
+      }
     ])
     scopes: [
       'run-api'
@@ -131,32 +161,21 @@ resource pubsubBroadcast 'Microsoft.App/managedEnvironments/daprComponents@2026-
       'events-gateway'
     ]
   }
-  dependsOn: [
-    secretstore
-  ]
 }
 
+// Keys are `<app id>||<key>` as locally (no keyPrefix on either side).
 resource statestore 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01' = {
   parent: managedEnvironment
   name: 'statestore'
   properties: {
     componentType: 'state.redis'
     version: 'v1'
-    secretStoreComponent: secretStoreName
-    metadata: concat(redisConnection, [
-      {
-        name: 'keyPrefix'
-        value: 'name'
-      }
-    ])
+    metadata: redisConnection
     scopes: [
       'events-gateway'
       'auth'
     ]
   }
-  dependsOn: [
-    secretstore
-  ]
 }
 
 // agent-runner's CI poll (components/ci-poll.yaml): a cron input binding.
@@ -182,25 +201,29 @@ resource ciPoll 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01' = 
   }
 }
 
-// Every secret name of dursor_contracts.secret_names is a Key Vault secret of the same name.
-resource secretstore 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01' = {
+// One Key Vault store per app, read as that app's identity: Key Vault RBAC on single
+// secrets decides what each one can read (keyvault.bicep).
+resource secretStores 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01' = [for app in items(secretStoreClientIds): {
   parent: managedEnvironment
-  name: 'secretstore'
+  name: 'secretstore-${app.key}'
   properties: {
     componentType: 'secretstores.azure.keyvault'
     version: 'v1'
     metadata: [
       {
         name: 'vaultName'
-        value: keyVaultName
+        value: vaultName
       }
       {
         name: 'azureClientId'
-        value: identityClientId
+        value: app.value
       }
     ]
+    scopes: [
+      app.key
+    ]
   }
-}
+}]
 
 resource pubsubResiliency 'Microsoft.App/managedEnvironments/daprComponents/resiliencyPolicies@2026-07-01' = {
   parent: pubsub
@@ -213,3 +236,6 @@ resource pubsubBroadcastResiliency 'Microsoft.App/managedEnvironments/daprCompon
   name: 'dursor-resiliency'
   properties: pubsubInboundRetry
 }
+
+@description('App id -> name of its secret store component (DURSOR_SECRET_STORE).')
+output secretStoreNames object = toObject(items(secretStoreClientIds), app => app.key, app => 'secretstore-${app.key}')

@@ -1,72 +1,54 @@
-// Azure Front Door in front of events-gateway, with a WAF policy. Premium (prod) runs
-// the Microsoft managed rule set (DRS 2.1) and the bot manager rule set; Standard (dev)
-// supports custom rules only, so there the WAF is the per-IP rate limit alone.
-//
-// Server-Sent Events: the API route has no cache configuration, so Front Door neither
-// caches nor compresses (compression is part of caching) and streams responses as the
-// origin writes them. Front Door path patterns allow a wildcard only at the end, so
-// `/v1/*/stream` cannot be a route of its own: the `sse` rule set matches paths ending
-// in /stream and forces `Cache-Control: no-cache, no-transform` on them. The origin
-// response timeout is the maximum (240 s); the gateway's `: ping` every 15 s keeps a
-// stream well inside it.
+// Front Door routes on the profile of frontdoor-profile.bicep, to origins reached over
+// Private Link (a Front Door managed private endpoint to the internal Container Apps
+// environment; scripts/deploy.sh approves the connection):
+//   /v1/*, /openapi.json, /docs -> events-gateway, never cached or compressed (SSE as
+//                            the gateway writes it; `sse` rule set below);
+//   /assets/*             -> web, cached at the edge for a year (file names carry a content
+//                            hash) and compressed;
+//   /*                    -> web, not cached; paths without a file extension are served
+//                            /index.html (`spa` rule set: client-side routes on reload).
+// Front Door path patterns allow a wildcard only at the end, so `/v1/*/stream` cannot be a
+// route of its own: the `sse` rule set matches paths ending in /stream.
 
-param namePrefix string
-param tags object
-@description('Public host name of events-gateway (its Container Apps FQDN).')
+param profileName string
+param endpointName string
+@description('Container Apps environment the origins sit in (the Private Link target).')
+param environmentId string
+param environmentLocation string
+@description('Host name of events-gateway inside the environment.')
 param gatewayFqdn string
-@allowed([
-  'Standard_AzureFrontDoor'
-  'Premium_AzureFrontDoor'
-])
-param skuName string
-param logAnalyticsWorkspaceId string
-@description('Requests per minute one client IP may send before the WAF blocks it.')
-param rateLimitPerMinute int = 600
+@description('Host name of the web app inside the environment.')
+param webFqdn string
 
-var premium = skuName == 'Premium_AzureFrontDoor'
-var managedRuleSets = [
-  {
-    ruleSetType: 'Microsoft_DefaultRuleSet'
-    ruleSetVersion: '2.1'
-    ruleSetAction: 'Block'
-  }
-  {
-    ruleSetType: 'Microsoft_BotManagerRuleSet'
-    ruleSetVersion: '1.1'
-  }
-]
-
-resource profile 'Microsoft.Cdn/profiles@2024-09-01' = {
-  name: '${namePrefix}-afd'
-  location: 'global'
-  tags: tags
-  sku: {
-    name: skuName
-  }
-  properties: {
-    originResponseTimeoutSeconds: 240
-  }
+resource profile 'Microsoft.Cdn/profiles@2026-10-01' existing = {
+  name: profileName
 }
 
-resource endpoint 'Microsoft.Cdn/profiles/afdEndpoints@2024-09-01' = {
+resource endpoint 'Microsoft.Cdn/profiles/afdEndpoints@2026-10-01' existing = {
   parent: profile
-  name: '${namePrefix}-api'
-  location: 'global'
-  tags: tags
-  properties: {
-    enabledState: 'Enabled'
-  }
+  name: endpointName
 }
 
-resource originGroup 'Microsoft.Cdn/profiles/originGroups@2024-09-01' = {
+var privateLink = {
+  privateLink: {
+    id: environmentId
+  }
+  groupId: 'managedEnvironments'
+  privateLinkLocation: environmentLocation
+  requestMessage: 'Front Door ${profileName}'
+}
+
+var loadBalancing = {
+  sampleSize: 4
+  successfulSamplesRequired: 3
+  additionalLatencyInMilliseconds: 50
+}
+
+resource gatewayOrigins 'Microsoft.Cdn/profiles/originGroups@2026-10-01' = {
   parent: profile
   name: 'events-gateway'
   properties: {
-    loadBalancingSettings: {
-      sampleSize: 4
-      successfulSamplesRequired: 3
-      additionalLatencyInMilliseconds: 50
-    }
+    loadBalancingSettings: loadBalancing
     healthProbeSettings: {
       probePath: '/healthz'
       probeRequestType: 'GET'
@@ -77,8 +59,8 @@ resource originGroup 'Microsoft.Cdn/profiles/originGroups@2024-09-01' = {
   }
 }
 
-resource origin 'Microsoft.Cdn/profiles/originGroups/origins@2024-09-01' = {
-  parent: originGroup
+resource gatewayOrigin 'Microsoft.Cdn/profiles/originGroups/origins@2026-10-01' = {
+  parent: gatewayOrigins
   name: 'events-gateway'
   properties: {
     hostName: gatewayFqdn
@@ -89,16 +71,48 @@ resource origin 'Microsoft.Cdn/profiles/originGroups/origins@2024-09-01' = {
     weight: 1000
     enabledState: 'Enabled'
     enforceCertificateNameCheck: true
+    sharedPrivateLinkResource: privateLink
   }
 }
 
-resource sseRuleSet 'Microsoft.Cdn/profiles/ruleSets@2024-09-01' = {
+resource webOrigins 'Microsoft.Cdn/profiles/originGroups@2026-10-01' = {
+  parent: profile
+  name: 'web'
+  properties: {
+    loadBalancingSettings: loadBalancing
+    healthProbeSettings: {
+      probePath: '/'
+      probeRequestType: 'HEAD'
+      probeProtocol: 'Https'
+      probeIntervalInSeconds: 60
+    }
+    sessionAffinityState: 'Disabled'
+  }
+}
+
+resource webOrigin 'Microsoft.Cdn/profiles/originGroups/origins@2026-10-01' = {
+  parent: webOrigins
+  name: 'web'
+  properties: {
+    hostName: webFqdn
+    originHostHeader: webFqdn
+    httpPort: 80
+    httpsPort: 443
+    priority: 1
+    weight: 1000
+    enabledState: 'Enabled'
+    enforceCertificateNameCheck: true
+    sharedPrivateLinkResource: privateLink
+  }
+}
+
+resource sseRules 'Microsoft.Cdn/profiles/ruleSets@2026-10-01' = {
   parent: profile
   name: 'sse'
 }
 
-resource streamsUntransformed 'Microsoft.Cdn/profiles/ruleSets/rules@2024-09-01' = {
-  parent: sseRuleSet
+resource streamsUntransformed 'Microsoft.Cdn/profiles/ruleSets/rules@2026-10-01' = {
+  parent: sseRules
   name: 'streamsUntransformed'
   properties: {
     order: 1
@@ -133,20 +147,89 @@ resource streamsUntransformed 'Microsoft.Cdn/profiles/ruleSets/rules@2024-09-01'
   }
 }
 
-resource apiRoute 'Microsoft.Cdn/profiles/afdEndpoints/routes@2024-09-01' = {
+resource spaRules 'Microsoft.Cdn/profiles/ruleSets@2026-10-01' = {
+  parent: profile
+  name: 'spa'
+}
+
+resource clientRoutes 'Microsoft.Cdn/profiles/ruleSets/rules@2026-10-01' = {
+  parent: spaRules
+  name: 'clientRoutesServeIndex'
+  properties: {
+    order: 1
+    matchProcessingBehavior: 'Stop'
+    conditions: [
+      {
+        // No file extension: a client-side route such as /tasks/42.
+        name: 'UrlFileExtension'
+        parameters: {
+          typeName: 'DeliveryRuleUrlFileExtensionMatchConditionParameters'
+          operator: 'Any'
+          negateCondition: true
+          matchValues: []
+          transforms: []
+        }
+      }
+    ]
+    actions: [
+      {
+        name: 'UrlRewrite'
+        parameters: {
+          typeName: 'DeliveryRuleUrlRewriteActionParameters'
+          sourcePattern: '/'
+          destination: '/index.html'
+          preserveUnmatchedPath: false
+        }
+      }
+    ]
+  }
+}
+
+resource assetRules 'Microsoft.Cdn/profiles/ruleSets@2026-10-01' = {
+  parent: profile
+  name: 'hashedAssets'
+}
+
+resource assetsCachedForAYear 'Microsoft.Cdn/profiles/ruleSets/rules@2026-10-01' = {
+  parent: assetRules
+  name: 'cacheForAYear'
+  properties: {
+    order: 1
+    matchProcessingBehavior: 'Continue'
+    conditions: []
+    actions: [
+      {
+        name: 'RouteConfigurationOverride'
+        parameters: {
+          typeName: 'DeliveryRuleRouteConfigurationOverrideActionParameters'
+          cacheConfiguration: {
+            queryStringCachingBehavior: 'IgnoreQueryString'
+            isCompressionEnabled: 'Enabled'
+            cacheBehavior: 'OverrideAlways'
+            cacheDuration: '365.00:00:00'
+          }
+        }
+      }
+    ]
+  }
+}
+
+resource apiRoute 'Microsoft.Cdn/profiles/afdEndpoints/routes@2026-10-01' = {
   parent: endpoint
   name: 'api'
   properties: {
     originGroup: {
-      id: originGroup.id
+      id: gatewayOrigins.id
     }
     ruleSets: [
       {
-        id: sseRuleSet.id
+        id: sseRules.id
       }
     ]
     patternsToMatch: [
       '/v1/*'
+      '/openapi.json'
+      '/docs'
     ]
     supportedProtocols: [
       'Http'
@@ -159,102 +242,84 @@ resource apiRoute 'Microsoft.Cdn/profiles/afdEndpoints/routes@2024-09-01' = {
     // No cacheConfiguration: no caching and no compression, so SSE is never buffered.
   }
   dependsOn: [
-    origin
+    gatewayOrigin
     streamsUntransformed
   ]
 }
 
-resource wafPolicy 'Microsoft.Network/FrontDoorWebApplicationFirewallPolicies@2024-02-01' = {
-  name: replace('${namePrefix}waf', '-', '')
-  location: 'global'
-  tags: tags
-  sku: {
-    name: skuName
-  }
+resource assetsRoute 'Microsoft.Cdn/profiles/afdEndpoints/routes@2026-10-01' = {
+  parent: endpoint
+  name: 'assets'
   properties: {
-    policySettings: {
-      enabledState: 'Enabled'
-      mode: 'Prevention'
-      requestBodyCheck: 'Enabled'
+    originGroup: {
+      id: webOrigins.id
     }
-    customRules: {
-      rules: [
-        {
-          name: 'RateLimitPerClientIp'
-          priority: 100
-          enabledState: 'Enabled'
-          ruleType: 'RateLimitRule'
-          rateLimitDurationInMinutes: 1
-          rateLimitThreshold: rateLimitPerMinute
-          groupBy: [
-            {
-              variableName: 'SocketAddr'
-            }
-          ]
-          matchConditions: [
-            {
-              matchVariable: 'RequestUri'
-              operator: 'BeginsWith'
-              negateCondition: false
-              matchValue: [
-                '/'
-              ]
-              transforms: []
-            }
-          ]
-          action: 'Block'
-        }
-      ]
-    }
-    managedRules: {
-      managedRuleSets: premium ? managedRuleSets : []
-    }
-  }
-}
-
-resource securityPolicy 'Microsoft.Cdn/profiles/securityPolicies@2024-09-01' = {
-  parent: profile
-  name: 'waf'
-  properties: {
-    parameters: {
-      type: 'WebApplicationFirewall'
-      wafPolicy: {
-        id: wafPolicy.id
-      }
-      associations: [
-        {
-          domains: [
-            {
-              id: endpoint.id
-            }
-          ]
-          patternsToMatch: [
-            '/*'
-          ]
-        }
-      ]
-    }
-  }
-}
-
-resource accessLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
-  name: 'to-log-analytics'
-  scope: profile
-  properties: {
-    workspaceId: logAnalyticsWorkspaceId
-    logs: [
+    ruleSets: [
       {
-        category: 'FrontDoorAccessLog'
-        enabled: true
-      }
-      {
-        category: 'FrontDoorWebApplicationFirewallLog'
-        enabled: true
+        id: assetRules.id
       }
     ]
+    patternsToMatch: [
+      '/assets/*'
+    ]
+    supportedProtocols: [
+      'Http'
+      'Https'
+    ]
+    forwardingProtocol: 'HttpsOnly'
+    httpsRedirect: 'Enabled'
+    linkToDefaultDomain: 'Enabled'
+    enabledState: 'Enabled'
+    cacheConfiguration: {
+      queryStringCachingBehavior: 'IgnoreQueryString'
+      compressionSettings: {
+        isCompressionEnabled: true
+        contentTypesToCompress: [
+          'application/javascript'
+          'text/javascript'
+          'text/css'
+          'image/svg+xml'
+          'application/json'
+          'font/ttf'
+        ]
+      }
+    }
   }
+  dependsOn: [
+    webOrigin
+    assetsCachedForAYear
+    apiRoute
+  ]
 }
 
-output endpointHostName string = endpoint.properties.hostName
-@description('The X-Azure-FDID header value Front Door adds; the gateway may reject requests without it.')
-output frontDoorId string = profile.properties.frontDoorId
+resource webRoute 'Microsoft.Cdn/profiles/afdEndpoints/routes@2026-10-01' = {
+  parent: endpoint
+  name: 'web'
+  properties: {
+    originGroup: {
+      id: webOrigins.id
+    }
+    ruleSets: [
+      {
+        id: spaRules.id
+      }
+    ]
+    patternsToMatch: [
+      '/*'
+    ]
+    supportedProtocols: [
+      'Http'
+      'Https'
+    ]
+    forwardingProtocol: 'HttpsOnly'
+    httpsRedirect: 'Enabled'
+    linkToDefaultDomain: 'Enabled'
+    enabledState: 'Enabled'
+    // No cacheConfiguration: index.html is always fresh, so a release shows at once.
+  }
+  dependsOn: [
+    webOrigin
+    clientRoutes
+    assetsRoute
+  ]
+}

@@ -1,37 +1,35 @@
-// Key Vault: RBAC authorization, purge protection, private endpoint only. It holds
-// every secret the services read through the Dapr `secretstore` component (Key Vault
-// secrets of the same names) plus the ones infrastructure derives (redis-password,
-// written by redis.bicep). No value is written here except those handed in through
-// the @secure() `seedSecrets` object, which scripts/deploy.sh fills only for names
-// that do not exist yet: a redeployment never overwrites a secret.
+// Key Vault: RBAC authorization, purge protection, private endpoint only. It holds the
+// secrets the services read in Azure through their Dapr secret store: each app's identity
+// is a Key Vault Secrets User on exactly the secrets that app reads (role assignments
+// scoped to single secrets), never on the vault. No value is written here except those
+// handed in through the @secure() `seedSecrets` object, which scripts/deploy.sh fills
+// only for names that do not exist yet: a redeployment never overwrites a secret.
 
 param name string
 param location string
 param tags object
-param identityPrincipalId string
 param dataSubnetId string
 param privateDnsZoneId string
 param logAnalyticsWorkspaceId string
 @description('Object id of whoever may read and write secret values (e.g. the operators group); empty for none.')
 param secretsOfficerPrincipalId string = ''
+@description('{secret, principalId} pairs: who may read which secret.')
+param secretReaders array
 
 @secure()
 @description('name -> value of secrets to create; only names of applicationSecretNames are accepted.')
 param seedSecrets object = {}
 
-// Every name in dursor_contracts.secret_names.ALL_SECRETS (tests/infra checks this list).
+// The secrets Azure deployments read through Dapr (tests/infra checks them against the
+// code and against each app's allowed secrets in components/). Database access uses
+// Entra tokens and the sidecar tokens come from Container Apps: neither needs a secret.
 var applicationSecretNames = [
-  'postgresql-connection-string'
   'encryption-keys'
   'jwt-signing-keys'
   'admin-password'
   'github-webhook-secret'
   'github-app-id'
   'github-app-private-key'
-  'app-api-token-events-gateway'
-  'app-api-token-run-api'
-  'app-api-token-agent-runner'
-  'app-api-token-auth'
 ]
 
 var roleIds = {
@@ -39,7 +37,7 @@ var roleIds = {
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 }
 
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+resource vault 'Microsoft.KeyVault/vaults@2026-05-15' = {
   name: name
   location: location
   tags: tags
@@ -55,13 +53,13 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enablePurgeProtection: true
     publicNetworkAccess: 'Disabled'
     networkAcls: {
-      bypass: 'AzureServices'
+      bypass: 'None'
       defaultAction: 'Deny'
     }
   }
 }
 
-resource seeded 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for secret in items(seedSecrets): if (contains(applicationSecretNames, secret.key)) {
+resource seeded 'Microsoft.KeyVault/vaults/secrets@2026-05-15' = [for secret in items(seedSecrets): if (contains(applicationSecretNames, secret.key)) {
   parent: vault
   name: secret.key
   properties: {
@@ -70,15 +68,23 @@ resource seeded 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for secret in 
   }
 }]
 
-resource appsReadSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, identityPrincipalId, roleIds.keyVaultSecretsUser)
-  scope: vault
+resource secrets 'Microsoft.KeyVault/vaults/secrets@2026-05-15' existing = [for secretName in applicationSecretNames: {
+  parent: vault
+  name: secretName
+}]
+
+resource readers 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for grant in secretReaders: {
+  name: guid(vault.id, grant.secret, grant.principalId, roleIds.keyVaultSecretsUser)
+  scope: secrets[indexOf(applicationSecretNames, grant.secret)]
   properties: {
-    principalId: identityPrincipalId
+    principalId: grant.principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.keyVaultSecretsUser)
   }
-}
+  dependsOn: [
+    seeded
+  ]
+}]
 
 resource officers 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(secretsOfficerPrincipalId)) {
   name: guid(vault.id, secretsOfficerPrincipalId, roleIds.keyVaultSecretsOfficer)
@@ -103,13 +109,19 @@ module endpoint './private-endpoint.bicep' = {
 }
 
 resource audit 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
-  name: 'audit-to-log-analytics'
+  name: 'to-log-analytics'
   scope: vault
   properties: {
     workspaceId: logAnalyticsWorkspaceId
     logs: [
       {
         categoryGroup: 'audit'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
         enabled: true
       }
     ]

@@ -1,15 +1,46 @@
-// `alembic upgrade head` as a manually triggered Container Apps job, from the run-api
-// image (which carries alembic.ini and migrations/). scripts/migrate-db.sh starts it
-// and waits; a rollout migrates before it switches the apps to a new image.
+// The schema migration as a manually triggered Container Apps job from the run-api image
+// (which carries alembic.ini and migrations/), signed in to PostgreSQL as the server's
+// Entra administrator (its own identity, Entra token; no password exists). The init
+// container runs `alembic upgrade head`; the main container then gives each service's
+// identity its login and service role (`python -m dursor_contracts.entra_logins`).
+// scripts/migrate-db.sh starts it and waits; a rollout migrates before it switches apps.
 
 param name string
 param location string
 param tags object
 param environmentId string
-param identityId string
+@description('The job\'s identity: resource id, client id and name (its PostgreSQL login).')
+param identity object
 param registryServer string
 param image string
-param keyVaultUri string
+@description('SQLAlchemy URL of the database on the server\'s own port (not PgBouncer: DDL).')
+param databaseUrl string
+@description('[{role, login, object_id}] for dursor_contracts.entra_logins.')
+param logins array
+
+var env = [
+  {
+    name: 'DURSOR_DATABASE_URL'
+    value: databaseUrl
+  }
+  {
+    name: 'DURSOR_DATABASE_AUTH'
+    value: 'entra'
+  }
+  {
+    name: 'AZURE_CLIENT_ID'
+    value: identity.clientId
+  }
+  {
+    name: 'DURSOR_ENTRA_LOGINS'
+    value: string(logins)
+  }
+]
+
+var resources = {
+  cpu: json('0.5')
+  memory: '1Gi'
+}
 
 resource job 'Microsoft.App/jobs@2026-07-01' = {
   name: name
@@ -18,7 +49,7 @@ resource job 'Microsoft.App/jobs@2026-07-01' = {
   identity: {
     type: 'UserAssigned'
     userAssignedIdentities: {
-      '${identityId}': {}
+      '${identity.id}': {}
     }
   }
   properties: {
@@ -35,19 +66,12 @@ resource job 'Microsoft.App/jobs@2026-07-01' = {
       registries: [
         {
           server: registryServer
-          identity: identityId
-        }
-      ]
-      secrets: [
-        {
-          name: 'postgresql-connection-string'
-          keyVaultUrl: '${keyVaultUri}secrets/postgresql-connection-string'
-          identity: identityId
+          identity: identity.id
         }
       ]
     }
     template: {
-      containers: [
+      initContainers: [
         {
           name: 'migrate'
           image: image
@@ -58,16 +82,23 @@ resource job 'Microsoft.App/jobs@2026-07-01' = {
             'upgrade'
             'head'
           ]
-          env: [
-            {
-              name: 'DURSOR_DATABASE_URL'
-              secretRef: 'postgresql-connection-string'
-            }
+          env: env
+          resources: resources
+        }
+      ]
+      containers: [
+        {
+          name: 'logins'
+          image: image
+          command: [
+            'python'
           ]
-          resources: {
-            cpu: json('0.5')
-            memory: '1Gi'
-          }
+          args: [
+            '-m'
+            'dursor_contracts.entra_logins'
+          ]
+          env: env
+          resources: resources
         }
       ]
     }

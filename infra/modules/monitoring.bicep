@@ -1,7 +1,8 @@
 // Log Analytics and workspace-based Application Insights. The services export
 // OpenTelemetry traces and metrics to it (azure-monitor-opentelemetry, enabled by
 // APPLICATIONINSIGHTS_CONNECTION_STRING); the Container Apps environment sends
-// console logs and Dapr sidecar telemetry here too. Alerts live in alerts.bicep.
+// console and system logs (diagnostic setting) and Dapr sidecar telemetry here too; every
+// other resource's diagnostic setting points here. Alerts live in alerts.bicep.
 
 param logAnalyticsName string
 param appInsightsName string
@@ -11,7 +12,7 @@ param tags object
 @maxValue(730)
 param retentionInDays int
 
-resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+resource workspace 'Microsoft.OperationalInsights/workspaces@2025-07-01' = {
   name: logAnalyticsName
   location: location
   tags: tags
@@ -37,6 +38,20 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
     IngestionMode: 'LogAnalytics'
     // The services authenticate with the connection string alone (no Entra token yet).
     DisableLocalAuth: false
+  }
+}
+
+resource workspaceAudit 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: workspace
+  properties: {
+    workspaceId: workspace.id
+    logs: [
+      {
+        categoryGroup: 'audit'
+        enabled: true
+      }
+    ]
   }
 }
 

@@ -1,9 +1,12 @@
 // Azure Database for PostgreSQL Flexible Server with the seed's sizes: Burstable B1ms,
 // 32 GB, 7-day backups, no HA in dev; General Purpose D4s_v3, 256 GB, 35-day backups
-// (point-in-time restore within that window), zone-redundant HA and two read replicas
-// in prod. Entra ID authentication is on and the managed identity is an Entra admin;
-// password authentication stays on because the services read a classic connection
-// string (postgresql-connection-string) until they fetch Entra tokens themselves.
+// (point-in-time restore within that window), zone-redundant HA and two read replicas in
+// prod. Microsoft Entra authentication only (no passwords exist): the migration job's
+// identity is the Entra administrator and owns the schema; each service signs in with an
+// Entra token as its own login, a member of its service role (migration 0003, and
+// `python -m dursor_contracts.entra_logins` run by the job). The built-in PgBouncer
+// (port 6432, transaction pooling, protocol-level prepared statements tracked) is on
+// where the tier has it; Burstable servers have none, so dev connects on 5432.
 // Reachable only through private endpoints.
 
 import { PostgresSettings } from './types.bicep'
@@ -12,20 +15,37 @@ param name string
 param location string
 param tags object
 param settings PostgresSettings
-param identityName string
-param identityPrincipalId string
+@description('Name and principal id of the identity that becomes the Entra administrator (the migration job).')
+param administratorName string
+param administratorPrincipalId string
 param dataSubnetId string
 param privateDnsZoneId string
-param keyVaultName string
 param databaseName string
+param logAnalyticsWorkspaceId string
 
-@secure()
-@description('Set on the first deployment (or to rotate): creates the server with it and writes postgresql-connection-string to Key Vault. Empty keeps both as they are.')
-param administratorPassword string = ''
+var pgbouncer = settings.tier != 'Burstable'
+// Server parameters, applied one at a time (the server accepts one change at a time).
+var parameters = pgbouncer ? [
+  {
+    name: 'pgbouncer.enabled'
+    value: 'true'
+  }
+  {
+    name: 'pgbouncer.pool_mode'
+    value: 'transaction'
+  }
+  {
+    // asyncpg prepares every statement; PgBouncer tracks them per server connection.
+    name: 'pgbouncer.max_prepared_statements'
+    value: '200'
+  }
+  {
+    name: 'pgbouncer.default_pool_size'
+    value: '50'
+  }
+] : []
 
-var administratorLogin = 'dursoradmin'
-
-resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
+resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2026-10-01' = {
   name: name
   location: location
   tags: tags
@@ -35,11 +55,9 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   }
   properties: {
     version: settings.version
-    administratorLogin: administratorLogin
-    administratorLoginPassword: empty(administratorPassword) ? null : administratorPassword
     authConfig: {
       activeDirectoryAuth: 'Enabled'
-      passwordAuth: 'Enabled'
+      passwordAuth: 'Disabled'
       tenantId: tenant().tenantId
     }
     storage: {
@@ -59,31 +77,43 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   }
 }
 
-resource entraAdmin 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = {
+resource entraAdmin 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2026-10-01' = {
   parent: server
-  name: identityPrincipalId
+  name: administratorPrincipalId
   properties: {
     principalType: 'ServicePrincipal'
-    principalName: identityName
+    principalName: administratorName
     tenantId: tenant().tenantId
   }
 }
 
-resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
+resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2026-10-01' = {
   parent: server
   name: databaseName
   properties: {
     charset: 'UTF8'
     collation: 'en_US.utf8'
   }
-  // The server accepts one change at a time.
   dependsOn: [
     entraAdmin
   ]
 }
 
 @batchSize(1)
-resource replicas 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = [for (replicaLocation, i) in settings.readReplicaLocations: {
+resource serverParameters 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2026-10-01' = [for parameter in parameters: {
+  parent: server
+  name: parameter.name
+  properties: {
+    value: parameter.value
+    source: 'user-override'
+  }
+  dependsOn: [
+    database
+  ]
+}]
+
+@batchSize(1)
+resource replicas 'Microsoft.DBforPostgreSQL/flexibleServers@2026-10-01' = [for (replicaLocation, i) in settings.readReplicaLocations: {
   name: '${name}-replica-${i + 1}'
   location: replicaLocation
   tags: tags
@@ -103,7 +133,7 @@ resource replicas 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = [for 
     }
   }
   dependsOn: [
-    database
+    serverParameters
   ]
 }]
 
@@ -133,20 +163,49 @@ module replicaEndpoints './private-endpoint.bicep' = [for (replicaLocation, i) i
   }
 }]
 
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
-  name: keyVaultName
-}
-
-resource connectionString 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(administratorPassword)) {
-  parent: vault
-  name: 'postgresql-connection-string'
+resource serverLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: server
   properties: {
-    contentType: 'SQLAlchemy URL'
-    value: 'postgresql+asyncpg://${administratorLogin}:${uriComponent(administratorPassword)}@${server.properties.fullyQualifiedDomainName}:5432/${databaseName}?ssl=require'
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
+
+resource replicaLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = [for (replicaLocation, i) in settings.readReplicaLocations: {
+  name: 'to-log-analytics'
+  scope: replicas[i]
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}]
 
 output id string = server.id
 output name string = server.name
 output fqdn string = server.properties.fullyQualifiedDomainName
+@description('Port the services connect to: PgBouncer where the tier has it, else the server.')
+output servicePort int = pgbouncer ? 6432 : 5432
 output replicaIds array = [for (replicaLocation, i) in settings.readReplicaLocations: replicas[i].id]

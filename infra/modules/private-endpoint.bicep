@@ -6,11 +6,11 @@ param tags object
 param subnetId string
 @description('Resource the endpoint connects to.')
 param targetResourceId string
-@description('Sub-resource: postgresqlServer, redisCache, blob or vault.')
+@description('Sub-resource: postgresqlServer, redisEnterprise, blob or vault.')
 param groupId string
 param privateDnsZoneId string
 
-resource endpoint 'Microsoft.Network/privateEndpoints@2024-05-01' = {
+resource endpoint 'Microsoft.Network/privateEndpoints@2026-03-01' = {
   name: name
   location: location
   tags: tags
@@ -32,7 +32,7 @@ resource endpoint 'Microsoft.Network/privateEndpoints@2024-05-01' = {
   }
 }
 
-resource dnsZoneGroup 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024-05-01' = {
+resource dnsZoneGroup 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2026-03-01' = {
   parent: endpoint
   name: 'default'
   properties: {

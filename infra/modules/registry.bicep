@@ -1,20 +1,22 @@
-// Container registry for the four service images. Pulls use the managed identity
-// (AcrPull); the admin user and anonymous pull are off. Not in the seed's cost table.
+// Container registry for the service images. Each workload's identity may pull (AcrPull),
+// nothing more; the admin user and anonymous pull are off. Not in the seed's cost table.
 
 param name string
 param location string
 param tags object
-param identityPrincipalId string
+@description('Principal ids of the identities that pull images.')
+param pullerPrincipalIds string[]
 @allowed([
   'Basic'
   'Standard'
   'Premium'
 ])
 param sku string
+param logAnalyticsWorkspaceId string
 
 var acrPullRoleId = '7f951dda-4ed3-4680-a7ca-43fe172d538d'
 
-resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
+resource registry 'Microsoft.ContainerRegistry/registries@2025-11-01' = {
   name: name
   location: location
   tags: tags
@@ -28,13 +30,33 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
   }
 }
 
-resource appsPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(registry.id, identityPrincipalId, acrPullRoleId)
+resource pullers 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for principalId in pullerPrincipalIds: {
+  name: guid(registry.id, principalId, acrPullRoleId)
   scope: registry
   properties: {
-    principalId: identityPrincipalId
+    principalId: principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', acrPullRoleId)
+  }
+}]
+
+resource registryLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: registry
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
 

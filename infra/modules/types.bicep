@@ -4,8 +4,10 @@
 @description('Replicas and size of one Container App (CPU:memory must be 1:2 on the Consumption profile).')
 type ServiceScale = {
   @minValue(0)
+  @maxValue(1000)
   minReplicas: int
   @minValue(1)
+  @maxValue(1000)
   maxReplicas: int
   @description('vCPU as a string, e.g. \'0.5\'.')
   cpu: string
@@ -19,6 +21,7 @@ type ServiceScale = {
 @description('Azure Database for PostgreSQL Flexible Server sizing, backup and replicas.')
 type PostgresSettings = {
   skuName: string
+  @description('The built-in PgBouncer needs GeneralPurpose or MemoryOptimized; Burstable connects directly.')
   tier: 'Burstable' | 'GeneralPurpose' | 'MemoryOptimized'
   storageSizeGB: int
   @minValue(7)
@@ -34,14 +37,14 @@ type PostgresSettings = {
 }
 
 @export()
-@description('Azure Cache for Redis tier, clustering and geo-replication.')
+@description('Azure Managed Redis (Microsoft.Cache/redisEnterprise): SKU, clustering and geo-replication.')
 type RedisSettings = {
-  skuName: 'Basic' | 'Standard' | 'Premium'
-  family: 'C' | 'P'
-  capacity: int
-  @description('0 = not clustered; Premium only.')
-  shardCount: int
-  @description('Passive geo-replica in the secondary region; Premium only.')
+  @description('e.g. Balanced_B0 (0.5 GB) in dev, Balanced_B5 (6 GB) in prod.')
+  skuName: string
+  @description('NoCluster: one shard; EnterpriseCluster: sharded behind one endpoint (Dapr and KEDA see a single node).')
+  clusteringPolicy: 'NoCluster' | 'EnterpriseCluster'
+  highAvailability: bool
+  @description('Active geo-replication to a second cache in the secondary region (needs EnterpriseCluster).')
   geoReplication: bool
 }
 
@@ -50,4 +53,15 @@ type RedisSettings = {
 type AlertLevels = {
   warning: int
   critical: int
+}
+
+@export()
+@description('A Dapr-enabled service: its app id, port and what its identity may do.')
+type AppAccess = {
+  @description('Key Vault secrets its sidecar reads through its secret store (Key Vault Secrets User on each).')
+  secrets: string[]
+  @description('Storage Blob Data role on the artifacts container: none, reader or contributor.')
+  blob: 'none' | 'reader' | 'contributor'
+  @description('Whether its sidecar loads the Redis components (pubsub, pubsub-broadcast, statestore).')
+  redis: bool
 }

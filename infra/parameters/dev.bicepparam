@@ -9,7 +9,6 @@ param deployStage = readEnvironmentVariable('DURSOR_DEPLOY_STAGE', 'apps')
 param alertEmail = readEnvironmentVariable('DURSOR_ALERT_EMAIL', '')
 param secretsOfficerPrincipalId = readEnvironmentVariable('DURSOR_SECRETS_OFFICER_ID', '')
 param authAudience = readEnvironmentVariable('DURSOR_AUTH_AUDIENCE', 'api://dursor')
-param postgresAdminPassword = readEnvironmentVariable('DURSOR_POSTGRES_ADMIN_PASSWORD', '')
 param seedSecrets = json(readEnvironmentVariable('DURSOR_SEED_SECRETS', '{}'))
 
 // Seed: api 1-2 replicas, 0.25 vCPU / 512Mi.
@@ -35,7 +34,18 @@ param agentRunnerScale = {
   memory: '1Gi'
 }
 param agentRunnerSlots = 1
+// B1ms allows 50 connections (35 for users) and Burstable has no PgBouncer: at most
+// 8 replicas x (2 + 2 overflow) connections.
+param databasePoolSize = 2
 // Seed: web 1 replica, 0.25 vCPU (256Mi is below the Consumption 1:2 ratio, so 0.5Gi).
+// The web UI is the seed's Web pool; auth gets the same size.
+param webScale = {
+  minReplicas: 1
+  maxReplicas: 1
+  cpu: '0.25'
+  memory: '0.5Gi'
+  concurrentRequests: 200
+}
 param authScale = {
   minReplicas: 1
   maxReplicas: 1
@@ -57,18 +67,18 @@ param postgres = {
   version: '16'
 }
 
-// Seed: Basic C0 (250 MB), no clustering, no geo-replication.
+// Seed: Basic C0 (250 MB), no clustering, no geo-replication. Azure Cache for Redis is
+// retired in favour of Azure Managed Redis: its smallest SKU, one shard, no HA.
 param redis = {
-  skuName: 'Basic'
-  family: 'C'
-  capacity: 0
-  shardCount: 0
+  skuName: 'Balanced_B0'
+  clusteringPolicy: 'NoCluster'
+  highAvailability: false
   geoReplication: false
 }
 
 param storageSku = 'Standard_LRS'
 param registrySku = 'Basic'
-// Managed WAF rule sets need Premium; dev keeps Standard and the WAF's custom rules.
-param frontDoorSku = 'Standard_AzureFrontDoor'
+// Basic firewall: FQDN allowlists at 250 Mbit/s, enough for a dev environment.
+param firewallTier = 'Basic'
 param zoneRedundant = false
 param logRetentionDays = 30

@@ -10,7 +10,6 @@ param deployStage = readEnvironmentVariable('DURSOR_DEPLOY_STAGE', 'apps')
 param alertEmail = readEnvironmentVariable('DURSOR_ALERT_EMAIL', '')
 param secretsOfficerPrincipalId = readEnvironmentVariable('DURSOR_SECRETS_OFFICER_ID', '')
 param authAudience = readEnvironmentVariable('DURSOR_AUTH_AUDIENCE', 'api://dursor')
-param postgresAdminPassword = readEnvironmentVariable('DURSOR_POSTGRES_ADMIN_PASSWORD', '')
 param seedSecrets = json(readEnvironmentVariable('DURSOR_SEED_SECRETS', '{}'))
 
 // Seed: api 2-10 replicas, 0.5 vCPU / 1Gi, scaled on HTTP requests. Open SSE streams
@@ -29,15 +28,26 @@ param runApiScale = {
   memory: '1Gi'
   concurrentRequests: 100
 }
-// Seed: worker 2-20 replicas, 1.0 vCPU / 2Gi, scaled on the Redis queue.
+// Seed: worker 1-20 replicas (its table; 2 in its prod sample), 1.0 vCPU / 2Gi, scaled on
+// the queue: KEDA counts queued and running runs in PostgreSQL.
 param agentRunnerScale = {
-  minReplicas: 2
+  minReplicas: 1
   maxReplicas: 20
   cpu: '1.0'
   memory: '2Gi'
 }
 param agentRunnerSlots = 2
-// Seed: web 2-5 replicas, 0.25 vCPU / 512Mi.
+// Through PgBouncer (transaction pooling): client connections are cheap.
+param databasePoolSize = 10
+// Seed: web 2-5 replicas, 0.25 vCPU / 512Mi, scaled on HTTP requests: the web UI.
+param webScale = {
+  minReplicas: 2
+  maxReplicas: 5
+  cpu: '0.25'
+  memory: '0.5Gi'
+  concurrentRequests: 200
+}
+// auth gets the Web pool's size too.
 param authScale = {
   minReplicas: 2
   maxReplicas: 5
@@ -63,18 +73,19 @@ param postgres = {
   version: '16'
 }
 
-// Seed: Premium P1 (6 GB), clustering with 3 shards, geo-replication.
+// Seed: Premium P1 (6 GB), clustering with 3 shards, geo-replication. Azure Managed
+// Redis Balanced_B5 (6 GB) shards behind one endpoint (EnterpriseCluster), zone-redundant
+// HA, active geo-replica in the secondary region.
 param redis = {
-  skuName: 'Premium'
-  family: 'P'
-  capacity: 1
-  shardCount: 3
+  skuName: 'Balanced_B5'
+  clusteringPolicy: 'EnterpriseCluster'
+  highAvailability: true
   geoReplication: true
 }
 
 // Seed: GRS for Blob (DR); archive tiering needs LRS/GRS/RA-GRS.
 param storageSku = 'Standard_GRS'
 param registrySku = 'Standard'
-param frontDoorSku = 'Premium_AzureFrontDoor'
+param firewallTier = 'Standard'
 param zoneRedundant = true
 param logRetentionDays = 90

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deploy dursor to Azure in order: infrastructure and Key Vault secrets, container
-# images (built by ACR from this repository), schema migration, then the apps and
-# Front Door. Idempotent: run it again to roll out a new commit.
+# images (built by ACR from this repository), schema migration and database logins, then
+# the apps and the Front Door routes, and the approval of Front Door's Private Link
+# connection to the environment. Idempotent: run it again to roll out a new commit.
 #
 #   infra/scripts/deploy.sh dev|prod [options]
 #     -g, --resource-group NAME   default rg-dursor-<env>
@@ -11,20 +12,30 @@
 #         --rotate SECRET         write a new value of SECRET (repeatable; see README)
 #
 # Optional environment: GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY_FILE, GITHUB_WEBHOOK_SECRET
-# (used when Key Vault lacks them), DURSOR_ALERT_EMAIL, DURSOR_SECRETS_OFFICER_ID.
+# (used when Key Vault lacks them), DURSOR_ALERT_EMAIL, DURSOR_SECRETS_OFFICER_ID,
+# DURSOR_AUTH_AUDIENCE.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-SERVICES=(events-gateway:events_gateway run-api:run_api agent-runner:agent_runner auth:auth)
+# image name : Dockerfile : build context
+IMAGES=(events-gateway:services/events_gateway/Dockerfile:. run-api:services/run_api/Dockerfile:.
+  agent-runner:services/agent_runner/Dockerfile:. auth:services/auth/Dockerfile:.
+  web:web/Dockerfile:web)
+# The Key Vault secrets Azure apps read (infra/modules/keyvault.bicep applicationSecretNames).
+# Databases use Entra sign-in and Container Apps gives sidecars their tokens: no secret.
+AZURE_SECRETS=(encryption-keys jwt-signing-keys admin-password github-webhook-secret
+  github-app-id github-app-private-key)
 # Secrets a value can be generated for; the key rings must be rotated by merging (README).
-GENERATED=(admin-password github-webhook-secret app-api-token-events-gateway
-  app-api-token-run-api app-api-token-agent-runner app-api-token-auth
-  encryption-keys jwt-signing-keys)
+GENERATED=(admin-password github-webhook-secret encryption-keys jwt-signing-keys)
 NOT_ROTATABLE=(encryption-keys jwt-signing-keys)
+# Per-secret role assignments need every secret to exist: a GitHub App secret not given
+# yet is created with this value (auth then reports the App as not configured).
+NOT_CONFIGURED="not-configured"
+APP_API_VERSION="2026-07-01"
 
 log() { printf '\033[1;34m[deploy]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[deploy]\033[0m %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 contains() { local item="$1"; shift; printf '%s\n' "$@" | grep -qx -- "$item"; }
 
 parse_args() {
@@ -71,8 +82,7 @@ existing_secret_names() {
 }
 
 required_secret_names() {
-  (cd "$ROOT" && uv run --frozen --quiet python -c \
-    'from dursor_contracts.secret_names import ALL_SECRETS; print("\n".join(ALL_SECRETS))')
+  printf '%s\n' "${AZURE_SECRETS[@]}"
 }
 
 generate_secrets() {
@@ -118,22 +128,18 @@ prepare_secrets() {
   done
   DURSOR_SEED_SECRETS="$(jq -c -s '.[0] * .[1]' \
     <(generate_secrets "${generated[@]}") <(github_app_secrets "${missing[@]}"))"
-  DURSOR_POSTGRES_ADMIN_PASSWORD=""
-  if contains postgresql-connection-string "${missing[@]}"; then
-    DURSOR_POSTGRES_ADMIN_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
-  fi
-  export DURSOR_SEED_SECRETS DURSOR_POSTGRES_ADMIN_PASSWORD
   for name in github-app-id github-app-private-key; do
     if contains "$name" "${missing[@]}" && ! jq -e --arg n "$name" 'has($n)' <<<"$DURSOR_SEED_SECRETS" >/dev/null; then
-      log "warning: Key Vault has no $name yet; set GITHUB_APP_ID / GITHUB_APP_PRIVATE_KEY_FILE (README)"
+      log "warning: no $name given; set GITHUB_APP_ID / GITHUB_APP_PRIVATE_KEY_FILE and --rotate $name (README)"
+      DURSOR_SEED_SECRETS="$(jq -c --arg n "$name" --arg v "$NOT_CONFIGURED" '. + {($n): $v}' <<<"$DURSOR_SEED_SECRETS")"
     fi
   done
-  log "secrets to write: $(jq -r 'keys | join(", ")' <<<"$DURSOR_SEED_SECRETS")${DURSOR_POSTGRES_ADMIN_PASSWORD:+, postgresql-connection-string}"
+  export DURSOR_SEED_SECRETS
+  log "secrets to write: $(jq -r 'keys | join(", ")' <<<"$DURSOR_SEED_SECRETS")"
 }
 
 forget_secrets() {
   DURSOR_SEED_SECRETS="{}"
-  DURSOR_POSTGRES_ADMIN_PASSWORD=""
 }
 
 deploy_stage() {
@@ -152,13 +158,27 @@ output_of() {
 }
 
 build_images() {
-  local registry entry service dir
+  local registry entry image dockerfile context
   registry="$(output_of foundation registryName)"
-  for entry in "${SERVICES[@]}"; do
-    service="${entry%%:*}"; dir="${entry##*:}"
-    log "building dursor/$service:$IMAGE_TAG in $registry"
-    az acr build --registry "$registry" --image "dursor/$service:$IMAGE_TAG" \
-      --file "$ROOT/services/$dir/Dockerfile" "$ROOT" --output none
+  for entry in "${IMAGES[@]}"; do
+    IFS=: read -r image dockerfile context <<<"$entry"
+    log "building dursor/$image:$IMAGE_TAG in $registry"
+    az acr build --registry "$registry" --image "dursor/$image:$IMAGE_TAG" \
+      --file "$ROOT/$dockerfile" "$ROOT/$context" --output none
+  done
+}
+
+approve_front_door_link() {
+  # Front Door's managed private endpoints to the environment wait for approval.
+  local environment pending id
+  environment="$(output_of apps containerAppsEnvironmentId)"
+  pending="$(az rest --method get \
+    --url "${environment}/privateEndpointConnections?api-version=$APP_API_VERSION" \
+    --query "value[?properties.privateLinkServiceConnectionState.status=='Pending'].id" -o tsv)"
+  for id in $pending; do
+    log "approving Front Door's Private Link connection $(basename "$id")"
+    az rest --method put --url "${id}?api-version=$APP_API_VERSION" --output none --body \
+      '{"properties": {"privateLinkServiceConnectionState": {"status": "Approved", "description": "dursor Front Door"}}}'
   done
 }
 
@@ -174,7 +194,8 @@ main() {
   deploy_stage migrate
   "$ROOT/infra/scripts/migrate-db.sh" azure "$RESOURCE_GROUP" "$(output_of migrate migrateJobName)"
   deploy_stage apps
-  log "done: https://$(output_of apps frontDoorHostName)/v1/me"
+  approve_front_door_link
+  log "done: https://$(output_of apps frontDoorHostName)/ (API: /v1/me; egress address $(output_of apps egressAddress))"
 }
 
 main "$@"

@@ -4,9 +4,10 @@
 #   infra/scripts/migrate-db.sh local
 #       on this machine, against DURSOR_DATABASE_URL (default: the laptop's PostgreSQL
 #       of scripts/env.sh); alembic.ini and migrations/ are at the repository root.
-#   infra/scripts/migrate-db.sh azure RESOURCE_GROUP [JOB_NAME] [IMAGE]
-#       as the Container Apps job of infra/ (run-api image, connection string from Key
-#       Vault); waits for the execution and fails if the migration fails.
+#   infra/scripts/migrate-db.sh azure RESOURCE_GROUP [JOB_NAME]
+#       as the Container Apps job of infra/ (run-api image of the last `migrate` stage,
+#       signed in with the job's Entra identity): `alembic upgrade head`, then each
+#       service's database login; waits and fails if either fails.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -28,13 +29,7 @@ find_job() {
 }
 
 start_job() {
-  local group="$1" job="$2" image="$3"
-  if [ -n "$image" ]; then
-    az containerapp job start -g "$group" -n "$job" --image "$image" --container-name migrate \
-      --query name -o tsv
-  else
-    az containerapp job start -g "$group" -n "$job" --query name -o tsv
-  fi
+  az containerapp job start -g "$1" -n "$2" --query name -o tsv
 }
 
 execution_status() {
@@ -49,7 +44,7 @@ wait_for() {
     case "$status" in
       Succeeded) log "migration $execution succeeded"; return 0 ;;
       Failed|Stopped|Degraded)
-        die "migration $execution ended as $status; logs: az containerapp job logs show -g $group -n $job --execution $execution --container migrate" ;;
+        die "migration $execution ended as $status; logs: az containerapp job logs show -g $group -n $job --execution $execution --container migrate (then --container logins)" ;;
     esac
     sleep 10; waited=$((waited + 10))
   done
@@ -57,11 +52,11 @@ wait_for() {
 }
 
 migrate_in_azure() {
-  local group="$1" job="${2:-}" image="${3:-}" execution
+  local group="$1" job="${2:-}" execution
   command -v az >/dev/null || die "the Azure CLI (az) is required"
   [ -n "$job" ] || job="$(find_job "$group")"
   [ -n "$job" ] || die "no *-migrate-db job in $group; deploy the 'migrate' stage first"
-  execution="$(start_job "$group" "$job" "$image")"
+  execution="$(start_job "$group" "$job")"
   log "started $job execution $execution"
   wait_for "$group" "$job" "$execution"
 }

@@ -72,6 +72,7 @@ async def test_the_gateway_reaches_every_public_operation(
         ("run-api", "POST", "/dapr/dead-letters"),
         ("run-api", "GET", "/dapr/subscribe"),
         ("run-api", "GET", "/healthz"),
+        ("run-api", "POST", "/readyz"),
         ("run-api", "PATCH", f"/v1/runs/{ID}"),
         ("run-api", "PATCH", "/v1/repos"),
         ("auth", "POST", "/internal/github/installation-token"),
@@ -88,6 +89,15 @@ async def test_the_gateway_reaches_nothing_else(
     refused = await invoke(platform, "events-gateway", callee, method, path)
     assert refused.status_code == 403
     assert DENIED in refused.text
+
+
+@pytest.mark.parametrize("callee", ["run-api", "auth"])
+async def test_the_gateway_reads_the_readiness_of_the_apps_it_routes_to(
+    platform: Platform, callee: str
+) -> None:
+    ready = await invoke(platform, "events-gateway", callee, "GET", "/readyz")
+    assert ready.status_code == 200, ready.text  # what the gateway's own /readyz asks
+    assert ready.json()["ready"] is True
 
 
 async def test_the_gateway_delivers_webhooks_to_run_api(platform: Platform) -> None:
@@ -119,6 +129,19 @@ async def test_agent_runner_may_invoke_only_the_github_token_operation_of_auth(
     )
     assert DENIED not in token.text
     assert token.status_code == 422  # reached auth: the empty body is not a token request
+
+
+async def test_run_api_may_invoke_only_the_commenter_permission_operation_of_auth(
+    platform: Platform,
+) -> None:
+    refused = [
+        await invoke(platform, "run-api", "auth", method, path)
+        for method, path in (("GET", "/v1/me"), ("POST", "/internal/github/installation-token"))
+    ]
+    assert all(DENIED in r.text for r in refused)
+    asked = await invoke(platform, "run-api", "auth", "POST", "/internal/github/permission")
+    assert DENIED not in asked.text
+    assert asked.status_code == 422  # reached auth: the empty body is not a permission request
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,11 @@
-"""The gateway's edge through real sidecars: cursors, 4xx, task streams, pings, limits, CORS."""
+"""The gateway's edge through real sidecars: cursors, 4xx, task streams, pings, limits, proxies."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -14,7 +17,7 @@ import pytest
 
 from tests.conftest import running_platform
 from tests.support.git_remote import make_remote
-from tests.support.platform import Platform
+from tests.support.platform import ROOT, Platform
 from tests.support.sse import Frame, frames
 
 pytestmark = pytest.mark.e2e
@@ -169,23 +172,6 @@ async def test_missing_expired_forged_or_roleless_tokens_get_401(
         status, body = await problem(edge, path, headers)
         assert status == 401, headers
         assert body["detail"]
-
-
-async def test_eventsource_clients_authenticate_with_the_query_token(
-    edge: Platform, finished_run: dict[str, Any]
-) -> None:
-    token = edge.mint_token("viewer")
-    async with (
-        httpx.AsyncClient(base_url=edge.gateway.url, timeout=30) as client,
-        client.stream(
-            "GET",
-            f"/v1/runs/{finished_run['id']}/stream",
-            params={"access_token": token, "last_event_id": "2"},
-        ) as response,
-    ):
-        assert response.status_code == 200
-        got = [frame async for frame in frames(response)]
-    assert [f.id for f in got] == [f.id for f in finished_run["frames"][2:]]
 
 
 async def test_resuming_a_finished_run_sends_the_rest_then_204_at_its_end(
@@ -357,3 +343,112 @@ async def test_cors_preflight_answers_configured_origins_only(edge: Platform) ->
     assert "access-control-allow-origin" not in refused.headers
     assert refused.status_code == 400
     assert simple.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+
+
+async def public_burst(url: str, headers: list[dict[str, str]]) -> list[httpx.Response]:
+    """The public password flow (an empty body: auth answers 422), once per header set."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        return await asyncio.gather(
+            *(client.post("/v1/auth/token", json={}, headers=h) for h in headers)
+        )
+
+
+def bucket_key(address: str) -> str:
+    """The state-store key of a client address's rate-limit bucket."""
+    return "ratelimit-" + hashlib.sha256(f"ip:{address}".encode()).hexdigest()[:32]
+
+
+def buckets_read(replica: Any, since: int) -> list[str]:
+    """Rate-limit buckets the replica's sidecar was asked for, after the first `since` calls."""
+    calls = re.findall(
+        r'method="GET /v1\.0/state/statestore/(ratelimit-[0-9a-f]+)"', replica.daprd_log.read_text()
+    )
+    return calls[since:]
+
+
+async def test_a_forwarded_for_from_an_untrusted_peer_does_not_pick_the_bucket(
+    edge: Platform,
+) -> None:
+    # The gateway trusts no proxy by default: 20 "clients" are one peer, one bucket.
+    since = len(buckets_read(edge.gateway, 0))
+    spoofed = [{"x-forwarded-for": f"203.0.113.{i}"} for i in range(20)]
+    answers = await public_burst(edge.gateway.url, spoofed)
+    assert {a.status_code for a in answers} <= {422, 429}
+    assert set(buckets_read(edge.gateway, since)) == {bucket_key("127.0.0.1")}
+
+
+FRONT_DOOR_ID = "3f2a6c1e-8d4b-4e7a-9c51-0b6d2e8f1a47"
+
+
+@pytest.fixture(scope="module")
+async def behind_front_door(edge: Platform) -> Any:
+    """A gateway replica that trusts the loopback proxy and requires our Front Door's id."""
+    replica = edge.start(
+        "events-gateway",
+        name="events-gateway-fd",
+        env={
+            "DURSOR_TRUSTED_PROXIES": '["127.0.0.1"]',
+            "DURSOR_FRONT_DOOR_ID": FRONT_DOOR_ID,
+        },
+    )
+    await edge.wait_ready(replica)
+    return replica
+
+
+async def test_behind_a_trusted_proxy_each_client_has_its_own_bucket(
+    edge: Platform, behind_front_door: Any
+) -> None:
+    since = len(buckets_read(behind_front_door, 0))
+    fd = {"x-azure-fdid": FRONT_DOOR_ID}
+    clients = [f"198.51.100.{i}" for i in range(20)]
+    # What Front Door and the ingress send: the client first, then the proxies it passed.
+    many = [fd | {"x-forwarded-for": f"{client}, 127.0.0.1"} for client in clients]
+    assert {a.status_code for a in await public_burst(behind_front_door.url, many)} == {422}
+    assert sorted(buckets_read(behind_front_door, since)) == sorted(map(bucket_key, clients))
+
+
+async def test_only_requests_through_the_front_door_are_served(
+    edge: Platform, behind_front_door: Any, tmp_path: Path
+) -> None:
+    viewer = edge.bearer("viewer")
+    async with httpx.AsyncClient(base_url=behind_front_door.url, timeout=30) as client:
+        missing = await client.get("/v1/tasks", headers=viewer)
+        wrong = await client.get("/v1/tasks", headers=viewer | {"x-azure-fdid": "another-id"})
+        right = await client.get("/v1/tasks", headers=viewer | {"x-azure-fdid": FRONT_DOOR_ID})
+        stream = await client.get(f"/v1/runs/{uuid.uuid4()}/stream", headers=viewer)
+        probes = [await client.get(path) for path in ("/healthz", "/readyz")]
+        sidecar_route = await client.post("/dapr/run-events", json={})
+    for refused in (missing, wrong, stream):
+        assert refused.status_code == 403
+        assert refused.headers["content-type"].startswith("application/problem+json")
+    assert right.status_code == 200
+    assert [p.status_code for p in probes] == [200, 200]
+    # The sidecar's routes answer to the app token (401 without it), not to the Front Door.
+    assert sidecar_route.status_code == 401
+
+
+async def test_the_sidecar_still_delivers_to_a_front_door_replica(
+    edge: Platform, behind_front_door: Any, tmp_path: Path
+) -> None:
+    admin = edge.bearer("admin") | {"x-azure-fdid": FRONT_DOOR_ID}
+    async with httpx.AsyncClient(base_url=behind_front_door.url, timeout=30) as client:
+        before = (await client.get("/v1/gateway/metrics", headers=admin)).json()
+        accepted = await new_task(edge, make_remote(tmp_path), *chatty(3))
+        await follow(edge, f"/v1/runs/{accepted['runs'][0]['id']}/stream")
+        for _ in range(100):
+            after = (await client.get("/v1/gateway/metrics", headers=admin)).json()
+            if after["live_messages"] > before["live_messages"]:
+                break
+            await asyncio.sleep(0.1)
+    assert after["live_messages"] > before["live_messages"]
+
+
+async def test_the_gateway_serves_the_committed_public_document_and_a_docs_page(
+    edge: Platform,
+) -> None:
+    async with httpx.AsyncClient(base_url=edge.gateway.url, timeout=30) as client:
+        document = await client.get("/openapi.json")
+        page = await client.get("/docs")
+    assert document.json() == json.loads((ROOT / "docs" / "openapi.json").read_text())
+    assert page.status_code == 200
+    assert "/openapi.json" in page.text

@@ -2,7 +2,9 @@
 
 Real git pushes over HTTP with an installation token minted by auth from the App's
 key; the GitHub REST stand-in answers like GitHub (GHES layout). CI status and review
-comments arrive as signed webhooks at the gateway.
+comments arrive as signed webhooks at the gateway: a replayed delivery does nothing, a
+comment becomes a follow-up only when GitHub says its author may write, and the webhook
+secret rotates without a restart.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from tests.support.sse import collect
 pytestmark = pytest.mark.e2e
 
 REPO = "acme/widgets"
+# Repository roles on the stand-in: `octo` may push, `reader` only read.
+COLLABORATORS = {REPO: {"octo": "write", "reader": "read"}}
 
 
 @contextlib.asynccontextmanager
@@ -76,6 +80,8 @@ async def start_platform(
         "DURSOR_GITHUB_API_URL": f"http://{host}/api/v3",
         "DURSOR_GITHUB_HOSTS": json.dumps([host]),
         "DURSOR_INSECURE_REPO_HOSTS": json.dumps([host]),
+        # A failed signature re-reads the webhook secret at most every second here.
+        "DURSOR_WEBHOOK_SECRET_REFRESH_SECONDS": "1",
     }
     platform = await make_platform(env=env, start=False)
     platform.add_secrets({GITHUB_APP_ID: "4242", GITHUB_APP_PRIVATE_KEY: private_key})
@@ -110,7 +116,12 @@ async def test_run_to_pull_request_ci_and_review_follow_up(
 ) -> None:
     private_key, public_key = app_key_pair()
     port = free_port()
-    github = GitHubRepos(tmp_path / "github", app_public_key=public_key, installations={REPO: 7})
+    github = GitHubRepos(
+        tmp_path / "github",
+        app_public_key=public_key,
+        installations={REPO: 7},
+        collaborators=COLLABORATORS,
+    )
     (tmp_path / "github" / "acme").mkdir(parents=True)
     shutil.move(str(make_remote(tmp_path / "seed")), github.repo_path(REPO))
     async with serve(github.app(), port):
@@ -174,19 +185,7 @@ async def flow(
     assert refused.headers["content-type"] == "application/problem+json"
     assert (await open_pr())["ci_status"] == "success"  # type: ignore[index]
 
-    body, hook = signed(
-        secret,
-        "pull_request_review_comment",
-        {
-            "action": "created",
-            "pull_request": {"number": 1, "html_url": pull_url(pr)},
-            "comment": {
-                "body": "@dursor second line",
-                "author_association": "OWNER",
-                "user": {"login": "octo"},
-            },
-        },
-    )
+    body, hook = signed(secret, "pull_request_review_comment", review(pr, "octo", "second line"))
     assert (await client.post("/v1/github/webhook", content=body, headers=hook)).status_code == 202
 
     async def pushed_again() -> str | None:
@@ -202,7 +201,78 @@ async def flow(
     assert "+second line" in notes
     # Three pushes, one token: replicas share it through the state store until near expiry.
     assert len(github.issued) == 1
+    await replay_and_reader(client, github, run["id"], pr, (body, hook), secret)
+    await rotate_webhook_secret(client, platform)
     assert_no_token_in_logs(platform, github)
+
+
+def review(pr: dict[str, Any], login: str, text: str) -> dict[str, Any]:
+    """A review comment on the PR addressed to dursor."""
+    return {
+        "action": "created",
+        "pull_request": {"number": 1, "html_url": pull_url(pr)},
+        # GitHub calls a read-only collaborator a COLLABORATOR too: only the API knows.
+        "comment": {
+            "body": f"@dursor {text}",
+            "author_association": "COLLABORATOR",
+            "user": {"login": login},
+        },
+    }
+
+
+async def replay_and_reader(
+    client: httpx.AsyncClient,
+    github: GitHubRepos,
+    run_id: str,
+    pr: dict[str, Any],
+    delivered: tuple[bytes, dict[str, str]],
+    secret: str,
+) -> None:
+    """The follow-up's delivery again, then a comment by a reader: neither runs anything."""
+
+    async def user_messages() -> list[str]:
+        page = (await client.get(f"/v1/runs/{run_id}/messages")).json()["items"]
+        return [m["content"] for m in page if m["role"] == "user"]
+
+    before = await user_messages()
+    replayed = await client.post("/v1/github/webhook", content=delivered[0], headers=delivered[1])
+    body, hook = signed(secret, "pull_request_review_comment", review(pr, "reader", "drop db"))
+    by_reader = await client.post("/v1/github/webhook", content=body, headers=hook)
+    after = await user_messages()
+    run = (await client.get(f"/v1/runs/{run_id}")).json()
+    events = (await client.get(f"/v1/runs/{run_id}/events")).text
+    asked = [p for m, p, s in github.calls if m == "GET" and p.endswith("/permission")]
+    assert sorted(before) == ["first line", "second line"]
+    assert (replayed.status_code, replayed.json()) == (200, {"outcome": "duplicate"})
+    assert (by_reader.status_code, by_reader.json()) == (202, {"outcome": "ignored"})
+    assert after == before  # one follow-up, not two; none for the reader
+    assert (run["turn"], run["status"]) == (2, "succeeded")
+    assert "a review comment by reader was not run: no write permission" in events
+    assert [p.rsplit("/", 2)[1] for p in asked] == ["octo", "reader"]
+
+
+async def rotate_webhook_secret(client: httpx.AsyncClient, platform: Platform) -> None:
+    """A new secret in the store verifies without a restart; the old one stops verifying."""
+    old = platform.secrets[GITHUB_WEBHOOK_SECRET]
+    new = "rotated-" + old
+    platform.add_secrets({GITHUB_WEBHOOK_SECRET: new})
+    # The local file store reads its file at start; a sidecar reloads it on SIGHUP (its
+    # app keeps running, and so does its cached secret). Key Vault is read on each request.
+    platform.reload_sidecars()
+
+    async def ping(secret: str) -> int | None:
+        body, hook = signed(secret, "ping", {"zen": "Approachable is better than simple."})
+        try:
+            response = await client.post("/v1/github/webhook", content=body, headers=hook)
+        except httpx.TransportError:  # a reloading sidecar may drop the invocation
+            return None
+        return response.status_code
+
+    async def new_secret_verifies() -> bool:
+        return await ping(new) == 202
+
+    await wait_for(new_secret_verifies, timeout=60)
+    assert await ping(old) == 401
 
 
 def pull_url(pr: dict[str, Any]) -> str:

@@ -149,6 +149,22 @@ async def change_role(world: World, client: httpx.AsyncClient, _: str) -> Call:
     return Call("PUT", f"/v1/users/{created.json()['id']}/role", {"role": "developer"})
 
 
+async def disable_user(world: World, client: httpx.AsyncClient, _: str) -> Call:
+    """Disable a user created for this call."""
+    created = await client.post(
+        "/v1/users", headers=world.admin, json=(await new_user(world, client, "admin")).body
+    )
+    return Call("PUT", f"/v1/users/{created.json()['id']}/disabled", {"disabled": True})
+
+
+async def user_tokens(world: World, client: httpx.AsyncClient, _: str) -> Call:
+    """List the API tokens of a user created for this call."""
+    created = await client.post(
+        "/v1/users", headers=world.admin, json=(await new_user(world, client, "admin")).body
+    )
+    return Call("GET", f"/v1/users/{created.json()['id']}/tokens")
+
+
 async def revoke_own(world: World, client: httpx.AsyncClient, role: str) -> Call:
     """Revoke a token the caller made (anonymous callers have none: any id)."""
     if role == "anonymous":
@@ -179,6 +195,7 @@ async def webhook(world: World, _: httpx.AsyncClient, __: str) -> Call:
         content=body,
         headers={
             "x-github-event": "ping",
+            "x-github-delivery": str(uuid.uuid4()),
             "x-hub-signature-256": signature,
             "content-type": "application/json",
         },
@@ -197,6 +214,11 @@ async def task_stream(world: World, _: httpx.AsyncClient, __: str) -> Call:
     return Call("GET", f"/v1/tasks/{world.task_id}/stream")
 
 
+async def stream_ticket(world: World, _: httpx.AsyncClient, __: str) -> Call:
+    """A ticket for the finished run's stream."""
+    return Call("POST", "/v1/streams/tickets", {"path": f"/v1/runs/{world.run_id}/stream"})
+
+
 # (method, OpenAPI path) -> (minimum role, or "public"; success status; request maker)
 MATRIX: dict[tuple[str, str], tuple[str, int, Maker | str]] = {
     ("POST", "/v1/auth/token"): ("public", 200, login),
@@ -205,6 +227,8 @@ MATRIX: dict[tuple[str, str], tuple[str, int, Maker | str]] = {
     ("GET", "/v1/users"): ("admin", 200, "/v1/users"),
     ("POST", "/v1/users"): ("admin", 201, new_user),
     ("PUT", "/v1/users/{user_id}/role"): ("admin", 200, change_role),
+    ("PUT", "/v1/users/{user_id}/disabled"): ("admin", 200, disable_user),
+    ("GET", "/v1/users/{user_id}/tokens"): ("admin", 200, user_tokens),
     ("GET", "/v1/tokens"): ("viewer", 200, "/v1/tokens"),
     ("POST", "/v1/tokens"): ("viewer", 201, post("/v1/tokens", {"name": "m"})),
     ("DELETE", "/v1/tokens/{token_id}"): ("viewer", 204, revoke_own),
@@ -241,6 +265,7 @@ MATRIX: dict[tuple[str, str], tuple[str, int, Maker | str]] = {
     ("GET", "/v1/runs/{run_id}/patch"): ("viewer", 200, "/v1/runs/{run_id}/patch"),
     ("GET", "/v1/runs/{run_id}/events"): ("viewer", 200, "/v1/runs/{run_id}/events"),
     ("GET", "/v1/runs/{run_id}/stream"): ("viewer", 204, run_stream),
+    ("POST", "/v1/streams/tickets"): ("viewer", 201, stream_ticket),
     ("POST", "/v1/runs/{run_id}/pull-request"): (
         "developer",
         202,
@@ -271,7 +296,7 @@ def expected(route: tuple[str, str], role: str) -> int:
 
 
 async def public_routes(platform: Platform) -> set[tuple[str, str]]:
-    """Every /v1 route the services document (run-api, auth and the gateway itself)."""
+    """Every /v1 route the services document (run-api, auth and the gateway's merged one)."""
     found = set()
     async with httpx.AsyncClient(timeout=10) as client:
         for app_id in ("run-api", "auth", "events-gateway"):

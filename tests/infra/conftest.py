@@ -58,7 +58,8 @@ def trees() -> dict[Path, Tree]:
 
 @pytest.fixture(scope="session")
 def template(trees: dict[Path, Tree]) -> dict[str, Tree]:
-    """Syntax tree of a module by file name (`main` is infra/main.bicep)."""
+    """Syntax tree by name: modules, `main` (infra/main.bicep), `dev` and `prod` (parameters)."""
     named = {path.stem: tree for path, tree in trees.items() if path.parent == MODULES}
     named["main"] = trees[INFRA / "main.bicep"]
+    named |= {path.stem: tree for path, tree in trees.items() if path.suffix == ".bicepparam"}
     return named

@@ -12,6 +12,7 @@ from dursor_contracts.secret_names import ALL_SECRETS
 
 from .bicep_tree import (
     declarations,
+    first_string,
     parameters,
     parse_source,
     prop,
@@ -24,7 +25,7 @@ from .bicep_tree import (
     variables,
     walk,
 )
-from .conftest import INFRA, bicepparam_files, relative
+from .conftest import INFRA, REPO, bicepparam_files, dapr_apps, relative, yaml_documents
 
 SENSITIVE_NAME = re.compile(
     r"(password|secret|token|connectionstring|privatekey|accesskey|accountkey|sharedkey|"
@@ -35,7 +36,6 @@ SECRET_LITERAL = re.compile(
     r"AccountKey=|SharedAccessKey=|Password=|-----BEGIN|://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE
 )
 KEY_VAULT_URL_SECRET = re.compile(r"secrets/([A-Za-z0-9-]+)$")
-KEY_VAULT_SECRET_CALL = re.compile(r"\bkeyVaultSecret\([^,()]+,\s*'([A-Za-z0-9-]+)'")
 
 
 def wired_secret_names(template: dict[str, Tree]) -> set[str]:
@@ -45,48 +45,60 @@ def wired_secret_names(template: dict[str, Tree]) -> set[str]:
     return set(names)
 
 
-def infra_written_secret_names(trees: dict[Path, Tree]) -> set[str]:
-    """Key Vault secrets a template writes under a literal name (e.g. redis-password)."""
-    secrets = (
-        r for tree in trees.values() for r in resources(tree, "Microsoft.KeyVault/vaults/secrets")
-    )
-    return {name for r in secrets if (name := string_value(prop(r.body, "name")))}
-
-
-def dapr_secret_refs(tree: Tree) -> set[str]:
-    """`secretRef`s of Dapr components that resolve through a secret store (Key Vault)."""
-    components = resources(tree, "Microsoft.App/managedEnvironments/daprComponents")
-    through_store = [c for c in components if prop(c.body, "properties", "secretStoreComponent")]
-    if not through_store:
-        return set()
-    props = (n for n in walk(tree.root_node) if n.type == "object_property")
-    refs = (p.named_children[-1] for p in props if text(p.named_children[0]) == "secretRef")
-    return {value for ref in refs if (value := string_value(ref))}
+def granted_secrets(template: dict[str, Tree]) -> dict[str, set[str]]:
+    """App id -> secrets main.bicep lets its identity read (the `access` table)."""
+    access = variables(template["main"])["access"]
+    grants = {}
+    for app, entry in properties(access).items():
+        names = string_list(prop(entry, "secrets"))
+        assert names is not None, f"{app}: secrets is not a literal list"
+        grants[app] = set(names)
+    return grants
 
 
 def referenced_secret_names(tree: Tree) -> set[str]:
-    """Secrets named by Key Vault references: `.../secrets/<name>` URLs and keyVaultSecret()."""
+    """Secrets named by Key Vault references (`.../secrets/<name>` URLs)."""
     strings = (n for n in walk(tree.root_node) if n.type == "string")
     tails = (fragments[-1] for s in strings if (fragments := string_fragments(s)))
-    from_urls = {m[1] for tail in tails if (m := KEY_VAULT_URL_SECRET.search(tail))}
-    return from_urls | set(KEY_VAULT_SECRET_CALL.findall(text(tree.root_node)))
+    return {m[1] for tail in tails if (m := KEY_VAULT_URL_SECRET.search(tail))}
 
 
-def test_key_vault_wires_every_secret_the_code_reads(template: dict[str, Tree]) -> None:
-    """Each name of dursor_contracts.secret_names.ALL_SECRETS is a Key Vault secret."""
-    assert set(ALL_SECRETS) - wired_secret_names(template) == set()
+def test_key_vault_holds_what_azure_apps_read(template: dict[str, Tree]) -> None:
+    """The vault creates exactly the secrets some app may read, all of them names the code uses."""
+    granted = set().union(*granted_secrets(template).values())
+    assert wired_secret_names(template) == granted
+    assert granted <= set(ALL_SECRETS)
 
 
-def test_key_vault_references_name_known_secrets(
-    trees: dict[Path, Tree], template: dict[str, Tree]
-) -> None:
-    """Container Apps and Dapr components only reference secrets that get created."""
+def test_secrets_azure_does_without(template: dict[str, Tree]) -> None:
+    """Database URLs (Entra sign-in) and sidecar tokens (APP_API_TOKEN) stay local."""
+    not_in_azure = set(ALL_SECRETS) - wired_secret_names(template)
+    assert not_in_azure, "every local secret is in Key Vault: nothing moved to Entra?"
+    assert all(
+        name.startswith(("postgresql-connection-string", "app-api-token-")) for name in not_in_azure
+    ), not_in_azure
+
+
+def test_secrets_reach_apps_only_through_their_own_store(trees: dict[Path, Tree]) -> None:
+    """No Container Apps Key Vault reference: an app's identity reads its secrets itself."""
     referenced = set().union(*(referenced_secret_names(tree) for tree in trees.values()))
-    assert {"postgresql-connection-string", "redis-password"} <= referenced
-    assert "redis-password" in dapr_secret_refs(template["dapr-components"])
-    referenced |= dapr_secret_refs(template["dapr-components"])
-    known = wired_secret_names(template) | infra_written_secret_names(trees)
-    assert referenced - known == set()
+    assert referenced == set()
+    assert not any("keyVaultUrl" in text(tree.root_node) for tree in trees.values())
+
+
+def test_secret_readers_are_scoped_to_single_secrets(template: dict[str, Tree]) -> None:
+    """Apps read secret by secret: no Key Vault role of theirs is scoped to the vault."""
+    assignments = resources(template["keyvault"], "Microsoft.Authorization/roleAssignments")
+    scopes = {a.symbol: text(prop(a.body, "scope") or a.body) for a in assignments}
+    assert scopes["readers"] == "secrets[indexOf(applicationSecretNames, grant.secret)]"
+    assert {symbol for symbol, scope in scopes.items() if scope == "vault"} == {"officers"}
+    secrets = next(
+        d
+        for d in declarations(template["keyvault"], "resource_declaration")
+        if "existing" in {c.type for c in d.children}
+        and first_string(d).startswith("Microsoft.KeyVault/vaults/secrets@")
+    )
+    assert "for secretName in applicationSecretNames" in text(secrets)
 
 
 def test_key_vault_uses_rbac_and_purge_protection(template: dict[str, Tree]) -> None:
@@ -175,3 +187,25 @@ def test_secure_parameters_are_read_from_the_environment(
     literal = [name for name in secure & set(assigned) if assigned[name].type != "call_expression"]
     assert literal == []
     assert declarations(trees[path], "parameter_declaration") == []
+
+
+def local_allowed_secrets() -> dict[str, set[str]]:
+    """App id -> secrets its sidecar may read locally (components/config/<app>.yaml)."""
+    found = {}
+    for path in sorted((REPO / "components/config").glob("*.yaml")):
+        (config,) = yaml_documents(path)
+        scopes = config["spec"]["secrets"]["scopes"]
+        (store,) = [s for s in scopes if s["storeName"] == "secretstore"]
+        assert store["defaultAccess"] == "deny", path.name
+        found[config["metadata"]["name"]] = set(store["allowedSecrets"])
+    return found
+
+
+def test_each_app_reads_in_azure_what_it_reads_locally(template: dict[str, Tree]) -> None:
+    """Key Vault grants mirror the local secret scopes; only database URLs (Entra) drop out."""
+    local = local_allowed_secrets()
+    assert set(local) == set(dapr_apps())
+    database_urls = {name for names in local.values() for name in names}
+    database_urls = {n for n in database_urls if n.startswith("postgresql-connection-string")}
+    expected = {app: names - database_urls for app, names in local.items()}
+    assert granted_secrets(template) == expected

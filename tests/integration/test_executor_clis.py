@@ -33,7 +33,7 @@ RUN_KEY = "sk-run-key-0123456789"
 PLATFORM_SECRET = "platform-secret-must-not-leak"
 FIRST, SECOND = "add a note please", "and a second note"
 BASE_ENV = {"PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "HOME", "TERM"}
-BASE_ENV |= {"NO_COLOR", "CI"}
+BASE_ENV |= {"NO_COLOR", "CI", "TMPDIR"}
 
 
 @dataclass(frozen=True)
@@ -216,6 +216,7 @@ async def test_the_agent_gets_a_scrubbed_environment(world: World, cli: Cli) -> 
     for process in filter(lambda p: p.is_cli, agents):
         assert set(process.env) <= BASE_ENV | cli.env, (process.argv, sorted(process.env))
         assert process.env["HOME"] == str(world.home)
+        assert process.env["TMPDIR"] == str(world.home / "tmp")
         assert process.env[cli.key_env] == RUN_KEY
 
 

@@ -46,7 +46,8 @@ async def seeded(api: RunApi) -> dict[str, list[str]]:
     """A few repositories, tasks, runs (several per request), messages, profiles, PRs."""
     ids: dict[str, list[str]] = {"repos": [], "tasks": [], "runs": [], "profiles": []}
     for index in range(3):
-        repo = await api.client.post("/v1/repos", json={"url": f"file:///r{index}"}, headers=DEV)
+        url = f"file:///srv/r{index}"
+        repo = await api.client.post("/v1/repos", json={"url": url}, headers=DEV)
         ids["repos"].append(repo.json()["id"])
     task = await api.client.post(
         "/v1/tasks", json={"repo_id": ids["repos"][0], "title": "t"}, headers=DEV

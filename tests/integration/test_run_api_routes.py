@@ -122,7 +122,7 @@ async def test_unacceptable_repository_urls_get_400_and_change_nothing(
 async def test_file_repositories_are_refused_outside_local_mode(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    async with run_api(engine, tmp_path, allow_local_repos=False) as api:
+    async with run_api(engine, tmp_path, local_repos_root=None) as api:
         response = await api.client.post("/v1/repos", json={"url": "file:///srv/r"}, headers=DEV)
     assert response.status_code == 400
     assert response.json()["detail"] == "file:// repositories are local mode only"

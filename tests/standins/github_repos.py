@@ -30,6 +30,18 @@ from starlette.routing import Route
 
 RATE_LIMIT = 5000
 TokenCheck = Callable[[str, str], bool]
+# A repository role -> GitHub's legacy base permission (`permission`) and the
+# `permissions` hash: maintain is reported as write, triage as read.
+ROLE_PERMISSION = {
+    "admin": "admin",
+    "maintain": "write",
+    "write": "write",
+    "triage": "read",
+    "read": "read",
+    "none": "none",
+}
+ROLE_ORDER = ("read", "triage", "write", "maintain", "admin")
+PERMISSION_FLAGS = {"pull": "read", "triage": "triage", "push": "write", "maintain": "maintain"}
 
 
 @dataclass
@@ -63,6 +75,8 @@ class GitHubRepos:
     remaining: int = RATE_LIMIT
     reset_at: float = 0.0
     failures: list[dict[str, Any]] = field(default_factory=list)
+    # Repository -> login -> role (admin, maintain, write, triage, read); others: none.
+    collaborators: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def repo_path(self, full_name: str) -> Path:
         """Where a repository's bare git directory lives."""
@@ -97,6 +111,10 @@ class GitHubRepos:
                 Route("/api/v3/repos/{owner}/{name}/commits/{sha}/check-runs", self.check_runs),
                 Route("/api/v3/repos/{owner}/{name}/commits/{sha}/status", self.combined_status),
                 Route("/api/v3/repos/{owner}/{name}/installation", self.repo_installation),
+                Route(
+                    "/api/v3/repos/{owner}/{name}/collaborators/{username}/permission",
+                    self.collaborator_permission,
+                ),
                 Route(
                     "/api/v3/app/installations/{installation:int}/access_tokens",
                     self.create_access_token,
@@ -315,6 +333,30 @@ class GitHubRepos:
             else ("success" if all(s["state"] == "success" for s in statuses) else "failure")
         )
         return self._conditional(request, {"state": state, "statuses": statuses})
+
+    async def collaborator_permission(self, request: Request) -> Response:
+        """A user's permission on the repository, in GitHub's shape (legacy base role,
+        full role name, and the user with a `permissions` hash)."""
+        full_name = _full_name(request)
+        if (refused := self._gate(request, full_name)) is not None:
+            return refused
+        login = request.path_params["username"]
+        role = self.collaborators.get(full_name, {}).get(login, "none")
+        rank = ROLE_ORDER.index(role) if role in ROLE_ORDER else -1
+        flags = {
+            flag: rank >= ROLE_ORDER.index(needed) for flag, needed in PERMISSION_FLAGS.items()
+        }
+        user = {
+            "login": login,
+            "id": int(hashlib.sha256(login.encode()).hexdigest()[:7], 16),
+            "type": "User",
+            "site_admin": False,
+            "permissions": flags | {"admin": role == "admin"},
+            "role_name": role,
+        }
+        return self._json(
+            request, 200, {"permission": ROLE_PERMISSION[role], "role_name": role, "user": user}
+        )
 
     def _conditional(self, request: Request, body: dict[str, Any]) -> Response:
         if (refused := self._gate(request, _full_name(request))) is not None:

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from tests.support.sentry import SentryProcess
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = ROOT / "components"
 APPS = {
-    "events-gateway": "events_gateway.app:create_app",
+    "events-gateway": "events_gateway.app:create_app",  # started by its own server module
     "run-api": "run_api.app:create_app",
     "agent-runner": "agent_runner.app:create_app",
     "auth": "auth_service.app:create_app",
@@ -68,6 +69,8 @@ COMMAND_TEMPLATES = {
         "dursor",
         "{instruction}",
     ],
+    # Says why on stderr and exits non-zero: a run that fails.
+    "fail": ["sh", "-c", 'echo "$1" >&2; exit 3', "dursor", "{instruction}"],
     # Two grandchildren that ignore SIGTERM: only the SIGKILL after the grace period stops them.
     "stubborn": [
         "sh",
@@ -149,6 +152,22 @@ class Replica:
         return self.app_log.read_text(errors="replace")
 
 
+def _server_command(app_id: str) -> list[str]:
+    """How an app is started: the gateway by its own server (edge options), others by uvicorn."""
+    if app_id == "events-gateway":
+        return [sys.executable, "-m", "events_gateway", "--log-level", "warning"]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        APPS[app_id],
+        "--factory",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
@@ -226,7 +245,8 @@ class Platform:
         env.update(
             {
                 "DURSOR_AUTH_ISSUER": f"http://127.0.0.1:{self.auth_port}",
-                "DURSOR_ALLOW_LOCAL_REPOS": "true",
+                # Tests' git remotes live under the temporary directory.
+                "DURSOR_LOCAL_REPOS_ROOT": tempfile.gettempdir(),
                 "DURSOR_ARTIFACTS_DIR": str(self.workdir / "artifacts"),
                 "DURSOR_WORKSPACES_DIR": str(self.workdir / "workspaces" / name),
                 "DURSOR_COMMAND_TEMPLATES": json.dumps(COMMAND_TEMPLATES),
@@ -239,6 +259,9 @@ class Platform:
                 "DURSOR_RATE_LIMIT_BURST": "100000",
                 "DURSOR_LOG_FORMAT": "json",
                 "DURSOR_SIDECAR_WAIT_SECONDS": "60",
+                # Spans go to a file per replica, scanned with the logs for credentials.
+                "DURSOR_OTEL_SPANS_FILE": str(self.workdir / "logs" / f"{name}.spans.jsonl"),
+                "OTEL_BSP_SCHEDULE_DELAY": "500",
             }
         )
         env.update(self.env)
@@ -293,20 +316,7 @@ class Platform:
         }
         app_log, daprd_log = logs / f"{name}.log", logs / f"{name}.daprd.log"
         app = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                APPS[app_id],
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(ports["app"]),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
+            [*_server_command(app_id), "--host", "127.0.0.1", "--port", str(ports["app"])],
             cwd=ROOT,
             env=app_env,
             stdout=app_log.open("wb"),
@@ -344,6 +354,9 @@ class Platform:
                 self._sentry().address,
                 "--log-level",
                 "info",
+                # Every call an app makes to its sidecar's API is logged (attack tests
+                # assert on it that refused requests reached no sidecar).
+                "--enable-api-logging",
             ],
             cwd=self.workdir,
             env=self._daprd_env(app_id),

@@ -31,12 +31,15 @@ from dursor_contracts.outbox import OutboxRelay
 from dursor_contracts.sidecar import Sidecar
 from dursor_contracts.web import no_lifespan
 from run_api.app import RunApiParts, create_app, install
+from run_api.github_permissions import unavailable
 from run_api.keyring import FixedKeyRing
 from run_api.settings import RunApiSettings
 
 ISSUER = "https://issuer.test"
 JWKS_URL = f"{ISSUER}/jwks"
 KID = "test-key-1"
+# Local repositories of the in-process tests (paths need not exist; they are never cloned).
+LOCAL_REPOS_ROOT = "/srv"
 
 
 @functools.cache
@@ -75,6 +78,11 @@ def owner_key(subject: str) -> str:
     return f"{ISSUER}#{subject}"
 
 
+async def _no_github(_: str, login: str) -> bool:
+    """In process there is no auth service to ask GitHub (the platform tests cover it)."""
+    raise unavailable(f"no GitHub to ask about {login}")
+
+
 @dataclass
 class RunApi:
     """The app, a client on it, and what it was built with."""
@@ -87,9 +95,9 @@ class RunApi:
 
 
 def laptop_settings(**overrides: Any) -> RunApiSettings:
-    """Settings as on a laptop: file:// repositories and one command template."""
+    """Settings as on a laptop: file:// repositories under /srv and one command template."""
     values: dict[str, Any] = {
-        "allow_local_repos": True,
+        "local_repos_root": LOCAL_REPOS_ROOT,
         "command_templates": {"append-note": ["sh", "-c", "true"]},
     }
     return RunApiSettings(**(values | overrides))
@@ -109,7 +117,9 @@ async def run_api(
         relay = OutboxRelay(engine, Sidecar(jwks_http, port=9), settings.app_id)
         artifacts = LocalArtifactStore(tmp_path / "artifacts")
         app = create_app(settings, lifespan_override=contextlib.asynccontextmanager(no_lifespan))
-        parts = RunApiParts(settings, engine, relay, verifier, artifacts, FixedKeyRing(ring))
+        parts = RunApiParts(
+            settings, engine, relay, verifier, artifacts, FixedKeyRing(ring), _no_github
+        )
         install(app, parts)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://run-api") as client:

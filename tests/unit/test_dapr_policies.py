@@ -88,7 +88,7 @@ def test_every_sidecar_denies_invocations_by_default(app_id: str) -> None:
         assert all(op["action"] == "allow" and op["httpVerb"] for op in policy["operations"])
 
 
-def test_only_the_gateway_and_the_runner_invoke_anything() -> None:
+def test_only_the_gateway_the_runner_and_run_api_invoke_anything() -> None:
     callers = {
         (app_id, policy["appId"])
         for app_id in APP_IDS
@@ -98,6 +98,7 @@ def test_only_the_gateway_and_the_runner_invoke_anything() -> None:
         ("run-api", "events-gateway"),
         ("auth", "events-gateway"),
         ("auth", "agent-runner"),
+        ("auth", "run-api"),
     }
 
 
@@ -112,6 +113,10 @@ def test_no_caller_may_reach_dapr_deliveries_and_only_named_internal_operations(
     assert {op for op in operations if not op[2].startswith("/v1/")} == {
         ("run-api", "events-gateway", "/internal/github/events"),
         ("auth", "agent-runner", "/internal/github/installation-token"),
+        ("auth", "run-api", "/internal/github/permission"),
+        # The gateway's readiness asks run-api's and auth's.
+        ("run-api", "events-gateway", "/readyz"),
+        ("auth", "events-gateway", "/readyz"),
     }
 
 

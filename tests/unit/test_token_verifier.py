@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -12,8 +13,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from dursor_contracts.auth import IssuerPolicy, Role, TokenVerifier
+from dursor_contracts.auth import Binding, IssuerPolicy, Role, TokenVerifier
 from dursor_contracts.problems import ProblemError
+from dursor_contracts.role_bindings import BindingCache
 
 ENTRA = "https://login.microsoftonline.com/tenant-1/v2.0"
 LOCAL = "http://auth.local"
@@ -56,19 +58,22 @@ def verifier(
     issuers: list[Issuer],
     policies: list[IssuerPolicy],
     calls: list[str],
-    bound: dict[str, Role] | None = None,
-    live_tokens: set[str] | None = None,
+    bound: dict[str, Role | Binding] | None = None,
+    live_tokens: dict[str, Binding] | set[str] | None = None,
 ) -> TokenVerifier:
-    """A verifier over in-memory issuers, bindings and API-token states."""
+    """A verifier over in-memory issuers, bindings and API-token states (owner: admin)."""
 
-    async def role_of(_: str, subject: str) -> Role | None:
-        return (bound or {}).get(subject)
+    async def binding_of(_: str, subject: str) -> Binding | None:
+        found = (bound or {}).get(subject)
+        return Binding(found) if isinstance(found, Role) else found
 
-    async def active(jti: str) -> bool:
-        return jti in (live_tokens or set())
+    async def owner(jti: str) -> Binding | None:
+        if isinstance(live_tokens, dict):
+            return live_tokens.get(jti)
+        return Binding(Role.ADMIN) if jti in (live_tokens or set()) else None
 
     http = httpx.AsyncClient(transport=transport(issuers, calls))
-    return TokenVerifier(policies, http, role_lookup=role_of, api_token_active=active)
+    return TokenVerifier(policies, http, binding_lookup=binding_of, api_token_owner=owner)
 
 
 def policy(issuer: Issuer, **extra: Any) -> IssuerPolicy:
@@ -104,7 +109,7 @@ async def test_without_a_role_claim_the_binding_decides_and_none_means_401() -> 
 
 async def test_a_role_name_the_tenant_does_not_define_grants_nothing() -> None:
     entra = Issuer(ENTRA, "e1")
-    check = verifier([entra], [policy(entra)], [], bound={"u1": Role.VIEWER})
+    check = verifier([entra], [policy(entra)], [], bound={"u1": Binding(Role.VIEWER, pinned=False)})
     # Unknown role names are ignored; the binding (viewer) stays the role.
     assert (await check.verify(entra.token(roles=["SuperAdmin", "root"]))).role is Role.VIEWER
 
@@ -135,3 +140,109 @@ async def test_an_unknown_kid_refreshes_the_keys_at_most_once_per_interval() -> 
 async def test_only_asymmetric_algorithms_can_be_configured() -> None:
     with pytest.raises(ValueError, match="asymmetric"):
         IssuerPolicy(issuer=LOCAL, audience="dursor", algorithms=frozenset({"HS256"}))
+
+
+async def test_an_admin_binding_caps_the_role_a_token_claims() -> None:
+    local = Issuer(LOCAL, "l1")
+    check = verifier(
+        [local],
+        [policy(local)],
+        [],
+        bound={
+            "demoted": Role.VIEWER,
+            "promoted": Role.ADMIN,
+            "seen": Binding(Role.VIEWER, pinned=False),
+        },
+    )
+    assert (await check.verify(local.token(sub="demoted", roles=["developer"]))).role is Role.VIEWER
+    # A binding never raises a role above what the token itself grants.
+    assert (await check.verify(local.token(sub="promoted", roles=["viewer"]))).role is Role.VIEWER
+    # A row recorded at first sight (no Admin set it) leaves the issuer's role in charge.
+    assert (await check.verify(local.token(sub="seen", roles=["developer"]))).role is (
+        Role.DEVELOPER
+    )
+    # No row at all: the token's own role stands (tokens of other issuers, tests' tokens).
+    assert (await check.verify(local.token(sub="nobody", roles=["developer"]))).role is (
+        Role.DEVELOPER
+    )
+
+
+async def test_a_disabled_user_is_refused_with_every_kind_of_token() -> None:
+    local = Issuer(LOCAL, "l1")
+    disabled = Binding(Role.ADMIN, disabled=True)
+    check = verifier(
+        [local], [policy(local)], [], bound={"gone": disabled}, live_tokens={"t-gone": disabled}
+    )
+    assert "disabled" in await refused(
+        lambda: check.verify(local.token(sub="gone", roles=["admin"]))
+    )
+    api = local.token(sub="gone", roles=["viewer"], token_use="api", jti="t-gone")
+    assert "disabled" in await refused(lambda: check.verify(api))
+
+
+async def test_an_api_token_is_capped_by_its_owner_even_when_no_admin_pinned_the_role() -> None:
+    local = Issuer(LOCAL, "l1")
+    owners = {"t-1": Binding(Role.VIEWER, pinned=False)}
+    check = verifier([local], [policy(local)], [], live_tokens=owners)
+    principal = await check.verify(
+        local.token(sub="e-user", roles=["developer"], token_use="api", jti="t-1")
+    )
+    assert (principal.role, principal.api_token_id) == (Role.VIEWER, "t-1")
+    assert await check.still_allowed(principal)
+    owners["t-1"] = Binding(Role.VIEWER, disabled=True)
+    assert not await check.still_allowed(principal)
+    del owners["t-1"]
+    assert not await check.still_allowed(principal)
+
+
+async def test_the_binding_cache_asks_once_per_identity_and_period() -> None:
+    asked: list[str] = []
+    bindings = {"u1": Binding(Role.DEVELOPER)}
+
+    async def lookup(_: str, subject: str) -> Binding | None:
+        asked.append(subject)
+        await asyncio.sleep(0.05)
+        return bindings.get(subject)
+
+    cache = BindingCache(lookup, ttl_seconds=0.3)
+    first = await asyncio.gather(*(cache(LOCAL, "u1") for _ in range(20)))
+    assert first == [Binding(Role.DEVELOPER)] * 20
+    assert await cache(LOCAL, "nobody") is None
+    assert await cache(LOCAL, "nobody") is None
+    assert asked == ["u1", "nobody"]
+    bindings["u1"] = Binding(Role.VIEWER)
+    assert await cache(LOCAL, "u1") == Binding(Role.DEVELOPER)  # still within the period
+    await asyncio.sleep(0.35)
+    assert await cache(LOCAL, "u1") == Binding(Role.VIEWER)
+    assert asked == ["u1", "nobody", "u1"]
+
+
+async def test_a_caller_that_goes_away_does_not_fail_the_others_waiting_for_the_same_lookup() -> (
+    None
+):
+    release = asyncio.Event()
+
+    async def lookup(_: str, __: str) -> Binding | None:
+        await release.wait()
+        return Binding(Role.VIEWER)
+
+    cache = BindingCache(lookup, ttl_seconds=10)
+    leader = asyncio.create_task(cache(LOCAL, "u1"))
+    await asyncio.sleep(0)
+    follower = asyncio.create_task(cache(LOCAL, "u1"))
+    await asyncio.sleep(0)
+    leader.cancel()
+    release.set()
+    assert await follower == Binding(Role.VIEWER)
+
+
+async def test_with_entra_an_admin_binding_caps_the_app_role_and_a_recorded_row_does_not() -> None:
+    entra = Issuer(ENTRA, "e1")
+    bound: dict[str, Role | Binding] = {
+        "capped": Role.VIEWER,
+        "recorded": Binding(Role.VIEWER, pinned=False),
+    }
+    check = verifier([entra], [policy(entra)], [], bound=bound)
+    capped = await check.verify(entra.token(sub="capped", roles=["Admin"]))
+    recorded = await check.verify(entra.token(sub="recorded", roles=["Admin"]))
+    assert (capped.role, recorded.role) == (Role.VIEWER, Role.ADMIN)

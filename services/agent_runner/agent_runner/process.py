@@ -56,11 +56,22 @@ class _Activity:
 
 
 def scrubbed_env(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
-    """A minimal environment: PATH and locale from ours, HOME in the workspace, plus `extra`."""
+    """A minimal environment: PATH and locale from ours, HOME and TMPDIR in the workspace."""
     env = {key: os.environ[key] for key in SAFE_ENV_KEYS if key in os.environ}
     env.update({"HOME": str(home), "TERM": "dumb", "NO_COLOR": "1", "CI": "1"})
+    env["TMPDIR"] = str(private_tmp(home))
     env.update(extra)
     return env
+
+
+def private_tmp(home: Path) -> Path:
+    """The agent's own temporary directory inside its home (mode 0700)."""
+    # A shared /tmp lets runs see each other's files, and Codex refuses to put its
+    # sandbox helpers under a temporary directory that also holds its home: with
+    # bubblewrap installed it then runs no command at all and reports success.
+    tmp = home / "tmp"
+    tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return tmp
 
 
 async def run_process(

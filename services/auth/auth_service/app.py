@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -10,7 +11,7 @@ from fastapi import FastAPI
 
 from auth_service.github_app import GitHubApp
 from auth_service.issuer import LocalIssuer
-from auth_service.passwords import hash_password
+from auth_service.passwords import PasswordHashing
 from auth_service.routes import github, oidc, tokens, users
 from auth_service.settings import AuthSettings
 from auth_service.users import ensure_local_user
@@ -21,19 +22,22 @@ from dursor_contracts.web import create_service_app
 
 
 async def _create_first_admin(
-    runtime: ServiceRuntime, issuer: LocalIssuer, settings: AuthSettings
+    runtime: ServiceRuntime, issuer: LocalIssuer, settings: AuthSettings, passwords: PasswordHashing
 ) -> None:
-    password = await runtime.secret(ADMIN_PASSWORD)
+    password_hash = await passwords.hash(await runtime.secret(ADMIN_PASSWORD))
     async with runtime.engine.begin() as conn:
         await ensure_local_user(
-            conn, issuer.issuer, settings.admin_username, Role.ADMIN, hash_password(password)
+            conn, issuer.issuer, settings.admin_username, Role.ADMIN, password_hash
         )
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI, settings: AuthSettings) -> AsyncIterator[None]:
     """Own every client; create the first admin from the secret store."""
-    async with service_runtime(settings) as runtime:
+    passwords = PasswordHashing(settings.password_hash_threads)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(passwords.close)
+        runtime = await stack.enter_async_context(service_runtime(settings))
         issuer = LocalIssuer(
             settings.auth_issuer,
             settings.auth_audience,
@@ -42,16 +46,18 @@ async def lifespan(app: FastAPI, settings: AuthSettings) -> AsyncIterator[None]:
             settings.key_refresh_seconds,
         )
         if settings.auth_mode == "local":
-            await _create_first_admin(runtime, issuer, settings)
+            await _create_first_admin(runtime, issuer, settings, passwords)
         app.state.github_app = GitHubApp(
             runtime.http,
             runtime.sidecar,
             runtime.secret,
             settings.github_api_url,
             settings.github_hosts,
+            settings.github_permission_cache_seconds,
         )
         app.state.engine = runtime.engine
         app.state.issuer = issuer
+        app.state.passwords = passwords
         app.state.verifier = token_verifier(settings, runtime.http, runtime.engine)
         app.state.readiness = runtime.readiness()
         yield

@@ -71,12 +71,14 @@ class GitHubApp:
         secrets: SecretReader,
         api_url: str,
         github_hosts: list[str],
+        permission_ttl_seconds: int = 60,
     ) -> None:
         self._http = http
         self._sidecar = sidecar
         self._secrets = secrets
         self._api = api_url.rstrip("/")
         self._hosts = github_hosts
+        self._permission_ttl = permission_ttl_seconds
 
     async def token_for(self, repo_url: str) -> InstallationToken:
         """A token that can push to `repo_url`: from the shared cache, else freshly minted."""
@@ -97,6 +99,32 @@ class GitHubApp:
                 ttl_seconds=ttl,
             )
         return minted
+
+    async def permission_of(self, repo_url: str, login: str) -> str:
+        """A user's permission on the repository (`admin`, `write`, `read` or `none`).
+
+        Asked with the repository's installation token and cached briefly in the state
+        store, so a burst of review comments costs one GitHub call per commenter.
+        """
+        repository = repository_of(repo_url, self._hosts)
+        key = _cache_key(self._api, f"{repository}|{login.lower()}", "github-permission-")
+        cached = await self._sidecar.get_state(STATE_STORE, key)
+        if cached is not None:
+            return str(cached.value["permission"])
+        token = await self.token_for(repo_url)
+        try:
+            body = await self._call(
+                "GET", f"/repos/{repository}/collaborators/{login}/permission", token.token
+            )
+            permission = str(body.get("permission") or "none")
+        except ProblemError as exc:
+            if exc.status != 404:  # 404: no such user (or none GitHub shows the App)
+                raise
+            permission = "none"
+        await self._sidecar.save_state(
+            STATE_STORE, key, {"permission": permission}, ttl_seconds=self._permission_ttl
+        )
+        return permission
 
     async def _mint(self, repository: str) -> InstallationToken:
         try:
@@ -146,6 +174,6 @@ class GitHubApp:
         return result
 
 
-def _cache_key(api: str, repository: str) -> str:
+def _cache_key(api: str, repository: str, prefix: str = "github-token-") -> str:
     # The API base is part of the key: github.com and a GHES host may share repo names.
-    return "github-token-" + hashlib.sha256(f"{api}|{repository}".encode()).hexdigest()[:32]
+    return prefix + hashlib.sha256(f"{api}|{repository}".encode()).hexdigest()[:32]

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dursor_contracts.auth import Role
+from dursor_contracts.auth import Principal, Role
 from dursor_contracts.db import all_rows, one_or_none
 from dursor_contracts.pagination import after_cursor, newest_first
 from dursor_contracts.schema import users
@@ -51,9 +51,21 @@ async def ensure_local_user(
 
 
 async def set_role(conn: AsyncConnection, user_id: UUID, role: Role) -> Row[Any] | None:
-    """Bind a user to a role."""
+    """Bind a user to a role: from now on it caps every token of the user."""
     return await one_or_none(
-        conn, update(users).where(users.c.id == user_id).values(role=role.value).returning(users)
+        conn,
+        update(users)
+        .where(users.c.id == user_id)
+        .values(role=role.value, role_pinned=True)
+        .returning(users),
+    )
+
+
+async def set_disabled(conn: AsyncConnection, user_id: UUID, disabled: bool) -> Row[Any] | None:
+    """Disable (every token of the user is refused) or re-enable a user."""
+    return await one_or_none(
+        conn,
+        update(users).where(users.c.id == user_id).values(disabled=disabled).returning(users),
     )
 
 
@@ -80,22 +92,38 @@ async def insert_user(conn: AsyncConnection, values: dict[str, Any]) -> Row[Any]
     )
 
 
-async def ensure_bound(
-    conn: AsyncConnection, issuer: str, subject: str, username: str, role: Role
-) -> Row[Any]:
-    """The user row of an identity, created with `role` on first sight."""
+async def ensure_bound(conn: AsyncConnection, principal: Principal) -> Row[Any]:
+    """The user row of the caller's identity, recorded with its role on first sight.
+
+    A row an Admin did not pin follows the role the identity's issuer grants now (seen
+    on a password or Entra token, never on an API token, whose role is only a subset),
+    so that the row, which caps the user's API tokens, tracks promotions and demotions.
+    """
+    issuer, subject, role = principal.issuer, principal.subject, principal.role.value
     await conn.execute(
         insert(users)
         .values(
             id=uuid4(),
             issuer=issuer,
             subject=subject,
-            username=f"{username}@{issuer}",
-            display_name=username,
-            role=role.value,
+            username=f"{principal.username}@{issuer}",
+            display_name=principal.username,
+            role=role,
+            role_pinned=False,
         )
         .on_conflict_do_nothing()
     )
+    if principal.api_token_id is None:
+        await conn.execute(
+            update(users)
+            .where(
+                users.c.issuer == issuer,
+                users.c.subject == subject,
+                users.c.role_pinned.is_(False),
+                users.c.role != role,
+            )
+            .values(role=role)
+        )
     found = await user_by_subject(conn, issuer, subject)
     assert found is not None
     return found

@@ -57,6 +57,8 @@ class Principal:
     issuer: str
     username: str
     role: Role
+    # The `jti` of a personal API token; None for password and Entra tokens.
+    api_token_id: str | None = None
 
     @property
     def owner_key(self) -> str:
@@ -80,9 +82,20 @@ def forbidden(needed: Role) -> ProblemError:
     return ProblemError(403, "forbidden", "Forbidden", f"this needs the {needed.value} role")
 
 
-RoleLookup = Callable[[str, str], Awaitable[Role | None]]
-# Is the personal API token with this id still valid (not revoked, not expired)?
-RevocationCheck = Callable[[str], Awaitable[bool]]
+@dataclass(frozen=True)
+class Binding:
+    """What the users table says about an identity now: its role, and whether it may act."""
+
+    role: Role
+    disabled: bool = False
+    # Set by an Admin (not merely recorded at first sight): caps every token's role.
+    pinned: bool = True
+
+
+# (issuer, subject) -> the identity's binding, or None when it has none.
+BindingLookup = Callable[[str, str], Awaitable[Binding | None]]
+# API token id -> its owner's binding while the token is live (not revoked, not expired).
+ApiTokenLookup = Callable[[str], Awaitable[Binding | None]]
 API_TOKEN_USE = "api"  # noqa: S105 - a claim value, not a secret
 
 
@@ -175,18 +188,18 @@ class TokenVerifier:
         self,
         policies: Sequence[IssuerPolicy],
         http: httpx.AsyncClient,
-        role_lookup: RoleLookup | None = None,
+        binding_lookup: BindingLookup | None = None,
         leeway_seconds: int = 30,
-        api_token_active: RevocationCheck | None = None,
+        api_token_owner: ApiTokenLookup | None = None,
     ) -> None:
         self._policies = {p.issuer: p for p in policies}
         self._caches = {p.issuer: JwksCache(p, http) for p in policies}
-        self._role_lookup = role_lookup
+        self._binding_lookup = binding_lookup
         self._leeway = leeway_seconds
-        self._api_token_active = api_token_active
+        self._api_token_owner = api_token_owner
 
     async def verify(self, token: str) -> Principal:
-        """Verify signature and claims; derive the role from claims or role bindings."""
+        """Verify signature and claims; the role from claims or binding, capped by the binding."""
         header, issuer = _unverified_header_and_issuer(token)
         policy = self._policies.get(issuer)
         if policy is None:
@@ -196,14 +209,24 @@ class TokenVerifier:
             raise unauthorized("the token's algorithm is not allowed for its issuer")
         key = await self._caches[issuer].key(str(header.get("kid", "")))
         claims = self._decode(token, key, algorithm, policy)
-        await self._check_use(claims, policy)
-        role = await self._role(claims, policy)
+        api_token_id, binding = await self._binding(claims, policy)
         return Principal(
             subject=str(claims["sub"]),
             issuer=issuer,
             username=str(claims.get("preferred_username") or claims.get("name") or claims["sub"]),
-            role=role,
+            role=_capped_role(claims, policy, binding, api_token=api_token_id is not None),
+            api_token_id=api_token_id,
         )
+
+    async def still_allowed(self, principal: Principal) -> bool:
+        """False once the caller's user is disabled, or their API token revoked or expired."""
+        try:
+            binding = await self._current_binding(
+                principal.issuer, principal.subject, principal.api_token_id
+            )
+        except ProblemError:
+            return False
+        return binding is None or not binding.disabled
 
     def _decode(
         self, token: str, key: jwt.PyJWK, algorithm: str, policy: IssuerPolicy
@@ -226,25 +249,54 @@ class TokenVerifier:
             raise unauthorized(f"the token is invalid: {type(exc).__name__}") from exc
         return claims
 
-    async def _check_use(self, claims: Mapping[str, Any], policy: IssuerPolicy) -> None:
+    async def _binding(
+        self, claims: Mapping[str, Any], policy: IssuerPolicy
+    ) -> tuple[str | None, Binding | None]:
+        """The API token id (if it is one) and the binding that caps the token's role."""
         use = claims.get("token_use")
         if policy.token_use is not None and use != policy.token_use:
             raise unauthorized("this issuer's tokens are accepted only as API tokens")
-        if use == API_TOKEN_USE:
-            jti = claims.get("jti")
-            if not isinstance(jti, str) or self._api_token_active is None:
-                raise unauthorized("the API token cannot be checked")
-            if not await self._api_token_active(jti):
-                raise unauthorized("the API token was revoked or has expired")
+        jti = claims.get("jti")
+        if use == API_TOKEN_USE and not isinstance(jti, str):
+            raise unauthorized("the API token cannot be checked")
+        api_token_id = jti if use == API_TOKEN_USE and isinstance(jti, str) else None
+        binding = await self._current_binding(policy.issuer, str(claims["sub"]), api_token_id)
+        if binding is not None and binding.disabled:
+            raise unauthorized("the user is disabled")
+        return api_token_id, binding
 
-    async def _role(self, claims: Mapping[str, Any], policy: IssuerPolicy) -> Role:
-        granted = roles_from_claims(claims, policy.group_roles)
-        if not granted and self._role_lookup is not None:
-            bound = await self._role_lookup(policy.issuer, str(claims["sub"]))
-            granted = [bound] if bound else []
-        if not granted:
+    async def _current_binding(
+        self, issuer: str, subject: str, api_token_id: str | None
+    ) -> Binding | None:
+        if api_token_id is not None:
+            # Asked on every request, so a revocation (or its owner's change) is immediate.
+            owner = await self._api_token_owner(api_token_id) if self._api_token_owner else None
+            if owner is None:
+                raise unauthorized("the API token was revoked or has expired")
+            return owner
+        if self._binding_lookup is None:
+            return None
+        return await self._binding_lookup(issuer, subject)
+
+
+def _capped_role(
+    claims: Mapping[str, Any], policy: IssuerPolicy, binding: Binding | None, api_token: bool
+) -> Role:
+    """The token's role, never above its user's current binding.
+
+    A binding an Admin set caps every token; one recorded at first sight (an Entra user
+    who made an API token) caps only that user's API tokens, and names the role of a
+    token that carries none.
+    """
+    granted = roles_from_claims(claims, policy.group_roles)
+    if not granted:
+        if binding is None:
             raise unauthorized("the token grants no dursor role")
-        return max(granted, key=lambda r: r.rank)
+        return binding.role
+    claimed = max(granted, key=lambda r: r.rank)
+    if binding is not None and (binding.pinned or api_token):
+        return min(claimed, binding.role, key=lambda r: r.rank)
+    return claimed
 
 
 def roles_from_claims(claims: Mapping[str, Any], group_roles: Mapping[str, Role]) -> list[Role]:

@@ -13,7 +13,17 @@ from opentelemetry import trace
 REDACTED = "[redacted]"
 # Keys whose values never reach a log line, wherever they appear in an event.
 SECRET_KEYS = frozenset(
-    {"password", "token", "access_token", "api_key", "authorization", "secret", "private_key"}
+    {
+        "password",
+        "token",
+        "access_token",
+        "api_key",
+        "authorization",
+        "secret",
+        "private_key",
+        "ticket",
+        "client_secret",
+    }
 )
 
 

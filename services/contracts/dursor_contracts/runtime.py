@@ -13,9 +13,9 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dursor_contracts.auth import API_TOKEN_USE, ROLE_NAMES, IssuerPolicy, TokenVerifier
-from dursor_contracts.db import create_engine
+from dursor_contracts.db import create_engine, managed_identity_password
 from dursor_contracts.logs import configure_logging
-from dursor_contracts.role_bindings import DatabaseAuthority
+from dursor_contracts.role_bindings import BindingCache, DatabaseAuthority
 from dursor_contracts.secret_names import database_url
 from dursor_contracts.settings import ServiceSettings
 from dursor_contracts.sidecar import Sidecar
@@ -86,13 +86,20 @@ async def service_runtime(settings: ServiceSettings) -> AsyncIterator[ServiceRun
             if settings.database_url
             else await sidecar.get_secret(settings.secret_store, database_url(settings.app_id))
         )
-        engine = create_engine(url, settings.database_pool_size)
+        entra = (
+            managed_identity_password(settings.azure_client_id)
+            if settings.database_auth == "entra"
+            else None
+        )
+        engine = create_engine(url, settings.database_pool_size, entra)
         runtime = ServiceRuntime(settings, http, sidecar, engine)
         try:
             yield runtime
         finally:
             await runtime.background.stop()
             await engine.dispose()
+            if entra is not None:
+                await entra.close()
 
 
 def token_verifier(
@@ -116,9 +123,13 @@ def token_verifier(
     return TokenVerifier(
         policies,
         http,
-        role_lookup=authority.role_of if authority else None,
+        binding_lookup=(
+            BindingCache(authority.binding_of, settings.auth_binding_cache_seconds)
+            if authority
+            else None
+        ),
         leeway_seconds=settings.auth_leeway_seconds,
-        api_token_active=authority.api_token_active if authority else None,
+        api_token_owner=authority.api_token_owner if authority else None,
     )
 
 

@@ -63,6 +63,9 @@ users = Table(
     Column("role", Text, nullable=False),
     Column("password_hash", Text),
     Column("disabled", Boolean, nullable=False, server_default=text("false")),
+    # True when an Admin set the role: it then caps every token of the user. False for a
+    # row recorded at first sight of an external identity (it caps only its API tokens).
+    Column("role_pinned", Boolean, nullable=False, server_default=text("true")),
     _created_at(),
     UniqueConstraint("issuer", "subject"),
     UniqueConstraint("username"),

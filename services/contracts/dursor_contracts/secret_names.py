@@ -1,8 +1,10 @@
 # ruff: noqa: S105 - these are the names of secrets, not their values
 """Names of every secret the code reads from the `secretstore` component.
 
-Locally they live in the bootstrap's JSON file; in Azure they are Key Vault secrets of
-the same names (infra/ wires each one). Code reads secrets only through these names.
+Locally they live in the bootstrap's JSON file; in Azure the ones its apps read are Key
+Vault secrets of the same names (infra/modules/keyvault.bicep): database URLs give way to
+Entra sign-in and sidecar tokens to Container Apps' own. Code reads secrets only through
+these names.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def database_url(app_id: str) -> str:
 
 DATABASE_URLS: tuple[str, ...] = tuple(database_url(app) for app in APP_IDS)
 
-# What Key Vault holds in Azure (infra/ wires each one).
+# Every secret of the local store (Azure's Key Vault holds those its apps read).
 ALL_SECRETS: tuple[str, ...] = (
     POSTGRES_URL,
     ENCRYPTION_KEYS,

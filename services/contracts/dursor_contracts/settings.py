@@ -22,6 +22,9 @@ class ServiceSettings(BaseSettings):
     app_api_token: SecretStr | None = Field(default=None, validation_alias="APP_API_TOKEN")
     secret_store: str = "secretstore"  # noqa: S105 - a component name
     database_url: SecretStr | None = None
+    # entra: sign in to PostgreSQL with the managed identity's Entra tokens (Azure).
+    database_auth: Literal["password", "entra"] = "password"
+    azure_client_id: str | None = Field(default=None, validation_alias="AZURE_CLIENT_ID")
     database_pool_size: int = Field(default=10, ge=1, le=200)
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -41,6 +44,9 @@ class ServiceSettings(BaseSettings):
     auth_jwks_refresh_seconds: float = Field(default=30.0, gt=0)
     auth_jwks_ttl_seconds: float = Field(default=300.0, gt=0)
     auth_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # A user's role binding (and disabled flag) is re-read at least this often: a role
+    # taken away, or a user disabled, stops working within this many seconds.
+    auth_binding_cache_seconds: float = Field(default=30.0, ge=0, le=30)
     artifacts_backend: Literal["local", "azure"] = "local"
     artifacts_dir: str = ".data/artifacts"
     artifacts_account_url: str | None = None

@@ -2,23 +2,50 @@
 
 The Python SDK clients block in their constructor waiting for the sidecar and the
 sync invoke breaks inside a running loop, so services talk to daprd over plain HTTP.
+Every name or path put into a sidecar URL (app id, method path, store, key, topic) must
+be made of plain segments: a `..` or an encoded slash would walk out of the operation
+into the sidecar's own API (secrets, publish, shutdown), and httpx resolves dot segments.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 CLOUDEVENT_MEDIA_TYPE = "application/cloudevents+json"
+# One path segment: letters, digits and `-._~`, not starting with a dot (no `.`, `..`).
+PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]*")
+APP_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
+INVOKE_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
 
 
 class SidecarError(Exception):
     """The sidecar answered with an error or could not be reached."""
+
+
+class UnsafeSidecarPath(ValueError):
+    """A name or path that is not plain was about to go into a sidecar URL (a bug upstream)."""
+
+
+def plain_segment(value: str, what: str) -> str:
+    """`value` as one URL segment, if it is a plain name; else `UnsafeSidecarPath`."""
+    if not PLAIN_SEGMENT.fullmatch(value):
+        raise UnsafeSidecarPath(f"{what} {value[:80]!r} is not a plain name")
+    # A no-op for a plain name; it keeps the URL from ever re-reading the value as syntax.
+    return quote(value, safe="")
+
+
+def method_path(path: str) -> str:
+    """An invoked method's path, segment by segment checked and encoded."""
+    segments = path.removeprefix("/").split("/")
+    return "/".join(plain_segment(segment, "method path segment") for segment in segments)
 
 
 @dataclass(frozen=True)
@@ -79,7 +106,7 @@ class Sidecar:
             headers["traceparent"] = traceparent
         response = await self._request(
             "POST",
-            f"/v1.0/publish/{pubsub}/{topic}",
+            f"/v1.0/publish/{plain_segment(pubsub, 'pubsub')}/{plain_segment(topic, 'topic')}",
             content=json.dumps(cloudevent),
             headers=headers,
         )
@@ -92,9 +119,8 @@ class Sidecar:
             {"entryId": e.entry_id, "event": e.cloudevent, "contentType": CLOUDEVENT_MEDIA_TYPE}
             for e in entries
         ]
-        response = await self._request(
-            "POST", f"/v1.0-alpha1/publish/bulk/{pubsub}/{topic}", json=body
-        )
+        target = f"{plain_segment(pubsub, 'pubsub')}/{plain_segment(topic, 'topic')}"
+        response = await self._request("POST", f"/v1.0-alpha1/publish/bulk/{target}", json=body)
         if response.status_code == 204:
             return set()
         if response.status_code == 500 and "failedEntries" in response.text:
@@ -112,10 +138,12 @@ class Sidecar:
         content: bytes | None = None,
         timeout: float = 30.0,
     ) -> httpx.Response:
-        """Call `path` on another app through Dapr service invocation."""
+        """Call `path` (plain segments only) on another app through Dapr service invocation."""
+        if not APP_ID.fullmatch(app_id) or method not in INVOKE_METHODS:
+            raise UnsafeSidecarPath(f"cannot invoke {method[:10]!r} on app {app_id[:80]!r}")
         return await self._request(
             method,
-            f"/v1.0/invoke/{app_id}/method/{path.lstrip('/')}",
+            f"/v1.0/invoke/{app_id}/method/{method_path(path)}",
             headers=dict(headers or {}),
             params=list(params or []),
             content=content,
@@ -124,7 +152,9 @@ class Sidecar:
 
     async def get_secret(self, store: str, key: str) -> str:
         """One secret of the secret store (Key Vault in Azure, a local file here)."""
-        response = await self._request("GET", f"/v1.0/secrets/{store}/{key}")
+        response = await self._request(
+            "GET", f"/v1.0/secrets/{plain_segment(store, 'store')}/{plain_segment(key, 'secret')}"
+        )
         if response.status_code != 200:
             raise SidecarError(f"secret {key}: {response.status_code} {response.text}")
         value: str = response.json()[key]
@@ -132,7 +162,9 @@ class Sidecar:
 
     async def get_state(self, store: str, key: str) -> StateItem | None:
         """A state-store value with its ETag, or None."""
-        response = await self._request("GET", f"/v1.0/state/{store}/{key}")
+        response = await self._request(
+            "GET", f"/v1.0/state/{plain_segment(store, 'store')}/{plain_segment(key, 'key')}"
+        )
         if response.status_code == 204:
             return None
         if response.status_code != 200:
@@ -149,18 +181,43 @@ class Sidecar:
         ttl_seconds: int | None = None,
     ) -> bool:
         """Write a value; with an ETag, False when someone else wrote first."""
+        plain_segment(key, "key")
         item: dict[str, Any] = {"key": key, "value": value}
         if etag is not None:
             item["etag"] = etag
             item["options"] = {"concurrency": "first-write"}
         if ttl_seconds is not None:
             item["metadata"] = {"ttlInSeconds": str(ttl_seconds)}
-        response = await self._request("POST", f"/v1.0/state/{store}", json=[item])
+        response = await self._request(
+            "POST", f"/v1.0/state/{plain_segment(store, 'store')}", json=[item]
+        )
         if response.status_code == 409:
             return False
         if response.status_code != 204:
             raise SidecarError(f"save state {key}: {response.status_code} {response.text}")
         return True
+
+    async def claim_state(self, store: str, key: str, value: Any, ttl_seconds: int) -> bool:
+        """Write `key` only if it does not exist yet; False when it already did (first write)."""
+        item = {
+            "key": key,
+            "value": value,
+            "options": {"concurrency": "first-write"},
+            "metadata": {"ttlInSeconds": str(ttl_seconds)},
+        }
+        response = await self._request("POST", f"/v1.0/state/{store}", json=[item])
+        if response.status_code == 204:
+            return True
+        # Stores answer an existing key differently (409, or 500 naming the key): look.
+        if await self.get_state(store, key) is not None:
+            return False
+        raise SidecarError(f"claim state {key}: {response.status_code} {response.text}")
+
+    async def delete_state(self, store: str, key: str) -> None:
+        """Remove a value (a no-op when it is absent)."""
+        response = await self._request("DELETE", f"/v1.0/state/{store}/{key}")
+        if response.status_code not in (200, 204):
+            raise SidecarError(f"delete state {key}: {response.status_code} {response.text}")
 
     async def metadata(self) -> dict[str, Any]:
         """The sidecar's metadata: components, subscriptions, app id."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -109,9 +110,15 @@ class BodySizeLimit:
 
 
 class RequestLog:
-    """One structured log line per request, with the trace id of its span."""
+    """One structured log line per request, with the trace id of its span.
+
+    Deliveries from the sidecar (pub/sub messages, cron bindings, its start-up probes of
+    `/dapr/config` and `/dapr/subscribe`) come many per run, so they log at debug level
+    unless the app failed (5xx); people's requests log at info.
+    """
 
     QUIET = frozenset({"/healthz", "/readyz"})
+    DELIVERIES = ("/dapr/", "/ci-poll")
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -132,7 +139,11 @@ class RequestLog:
         try:
             await self.app(scope, receive, recording)
         finally:
-            _access_log.info(
+            level = logging.INFO
+            if scope["path"].startswith(self.DELIVERIES):
+                level = logging.DEBUG if status < 500 else logging.WARNING
+            _access_log.log(
+                level,
                 "request",
                 method=scope["method"],
                 path=scope["path"],
@@ -141,12 +152,12 @@ class RequestLog:
             )
 
 
-_bearer = HTTPBearer(auto_error=False, description="JWT from the auth service or Entra ID")
+bearer_scheme = HTTPBearer(auto_error=False, description="JWT from the auth service or Entra ID")
 
 
 async def authenticate(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
     """The verified caller, or a 401."""
     if credentials is None or credentials.scheme.lower() != "bearer":

@@ -6,23 +6,32 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 
 from dursor_contracts.runtime import service_runtime, token_verifier
+from dursor_contracts.secret_names import GITHUB_WEBHOOK_SECRET
 from dursor_contracts.subscriptions import subscription_router
 from dursor_contracts.web import create_service_app
 from events_gateway.catch_up import catch_up_forever
+from events_gateway.front_door import FrontDoorOnly
 from events_gateway.hub import FanoutHub
 from events_gateway.janitor import GroupJanitor, sweep_forever
 from events_gateway.metrics import GatewayMetrics
+from events_gateway.public_api import public_document, route_table
 from events_gateway.rate_limit import RateLimiter
+from events_gateway.readiness import upstream_checks
+from events_gateway.request_target import RequestTargetGuard
 from events_gateway.routes import edge, streams, subscriptions, webhooks
 from events_gateway.settings import GatewaySettings
 from events_gateway.streams import StreamConfig
+from events_gateway.tickets import StreamTickets
+from events_gateway.webhook_deliveries import Deliveries, WebhookSecret
 
 
 def redis_url(settings: GatewaySettings) -> str:
@@ -66,10 +75,17 @@ async def lifespan(app: FastAPI, settings: GatewaySettings) -> AsyncIterator[Non
         app.state.rate_limiter = RateLimiter(
             runtime.sidecar, settings.rate_limit_per_second, settings.rate_limit_burst
         )
+        app.state.stream_tickets = StreamTickets(
+            runtime.sidecar, settings.stream_ticket_ttl_seconds
+        )
         app.state.metrics = metrics
         app.state.stream_config = stream_config(settings)
         app.state.verifier = token_verifier(settings, runtime.http, runtime.engine)
-        app.state.readiness = runtime.readiness()
+        app.state.webhook_secret = WebhookSecret(
+            partial(runtime.secret, GITHUB_WEBHOOK_SECRET), settings.webhook_secret_refresh_seconds
+        )
+        app.state.deliveries = Deliveries(runtime.sidecar, settings.webhook_delivery_ttl_seconds)
+        app.state.readiness = runtime.readiness() | upstream_checks(runtime.sidecar)
         yield
 
 
@@ -100,4 +116,25 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["Retry-After"],
     )
+    app.add_middleware(RequestTargetGuard)
+    if settings.front_door_id is not None:
+        app.add_middleware(FrontDoorOnly, front_door_id=settings.front_door_id.get_secret_value())
+    app.state.route_table = route_table()
+    install_public_openapi(app)
     return app
+
+
+def own_openapi(app: FastAPI) -> dict[str, Any]:
+    """The gateway's own operations: streams, stream tickets, webhooks, metrics."""
+    return get_openapi(title=app.title, version=app.version, routes=app.routes)
+
+
+def install_public_openapi(app: FastAPI) -> None:
+    """`/openapi.json` and `/docs` describe the whole public API, not only this app."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = public_document(own_openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

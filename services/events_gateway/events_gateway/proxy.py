@@ -1,39 +1,22 @@
-"""REST passthrough: public paths routed to run-api or auth by Dapr service invocation.
+"""REST passthrough: the table's operations, sent to run-api or auth by Dapr service invocation.
 
 Status, body and the headers a client needs (problem+json, Retry-After, Location …) come
 back unchanged; the caller's bearer token travels on, and every service verifies it again.
+What goes out is rebuilt from the matched operation: its path from the template and the
+parsed ids, its query from the parameters the operation declares, a fixed set of headers.
 """
 
 from __future__ import annotations
 
-import re
-
 import structlog
 from fastapi import Request, Response
 
-from dursor_contracts.problems import (
-    Problem,
-    ProblemError,
-    bad_request,
-    not_found,
-    problem_response,
-)
+from dursor_contracts.problems import ProblemError, bad_request
 from dursor_contracts.sidecar import Sidecar, SidecarError
+from events_gateway.route_table import Match
 
 log = structlog.get_logger(__name__)
 
-ROUTES: tuple[tuple[str, str], ...] = (
-    ("/v1/auth/", "auth"),
-    ("/v1/me", "auth"),
-    ("/v1/users", "auth"),
-    ("/v1/tokens", "auth"),
-    ("/v1/github-app", "auth"),
-    ("/v1/repos", "run-api"),
-    ("/v1/tasks", "run-api"),
-    ("/v1/runs", "run-api"),
-    ("/v1/model-profiles", "run-api"),
-    ("/v1/pull-requests", "run-api"),
-)
 REQUEST_HEADERS = (
     "authorization",
     "content-type",
@@ -53,49 +36,33 @@ RESPONSE_HEADERS = (
     "cache-control",
     "x-request-id",
 )
-# Every path of the public API is made of these (ids are UUIDs).
-ROUTABLE_PATH = re.compile(r"[A-Za-z0-9/._~-]*")
-# Paths anyone may call: the rest need a verified token at the edge.
-PUBLIC = frozenset({("POST", "/v1/auth/token")})
 
 
-def upstream_for(path: str) -> str:
-    """The app id that owns `path`, or a 404."""
-    if not ROUTABLE_PATH.fullmatch(path):
-        # No resource has such a path; Dapr would refuse it (control characters, `%`).
-        raise not_found("path", path)
-    for prefix, app_id in ROUTES:
-        if (
-            path == prefix.rstrip("/")
-            or path.startswith(prefix.rstrip("/") + "/")
-            or (prefix.endswith("/") and path.startswith(prefix))
-        ):
-            return app_id
-    raise not_found("path", path)
-
-
-async def forward(request: Request, sidecar: Sidecar, timeout: float) -> Response:
-    """Send the request to its service through the sidecar and relay the answer."""
-    app_id = upstream_for(request.url.path)
+async def forward(request: Request, match: Match, sidecar: Sidecar, timeout: float) -> Response:
+    """Send the matched operation to its app through the sidecar and relay the answer."""
+    operation = match.operation
     headers = {k: v for k, v in request.headers.items() if k in REQUEST_HEADERS}
     if not all(v.isascii() for v in headers.values()):
         raise bad_request("invalid-header", "forwarded header values must be ASCII")
+    query = [(k, v) for k, v in request.query_params.multi_items() if k in operation.query]
     try:
         upstream = await sidecar.invoke(
-            app_id,
-            request.method,
-            request.url.path,
+            operation.app_id,
+            operation.method,
+            match.upstream_path(),
             headers=headers,
-            params=list(request.query_params.multi_items()),
+            params=query,
             content=await request.body(),
             timeout=timeout,
         )
     except SidecarError as exc:
-        log.error("upstream unreachable", app_id=app_id, error=str(exc))
-        raise _unavailable(app_id) from exc
+        log.error("upstream unreachable", app_id=operation.app_id, error=str(exc))
+        raise _unavailable(operation.app_id) from exc
     if _is_dapr_error(upstream.status_code, upstream.headers):
-        log.error("dapr could not reach upstream", app_id=app_id, body=upstream.text[:300])
-        raise _unavailable(app_id)
+        log.error(
+            "dapr could not reach upstream", app_id=operation.app_id, body=upstream.text[:300]
+        )
+        raise _unavailable(operation.app_id)
     kept = {k: v for k, v in upstream.headers.items() if k.lower() in RESPONSE_HEADERS}
     return Response(upstream.content, status_code=upstream.status_code, headers=kept)
 
@@ -114,8 +81,3 @@ def _unavailable(app_id: str) -> ProblemError:
         f"{app_id} is not reachable right now",
         headers={"Retry-After": "5"},
     )
-
-
-def problem_for_unmatched(path: str) -> Response:
-    """404 for a path no service owns."""
-    return problem_response(Problem(title="Not Found", status=404, detail=f"no route for {path}"))

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from uuid import UUID
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
@@ -28,6 +29,7 @@ from dursor_contracts.schema import runs
 from events_gateway.hub import EncodedEvent, FanoutHub, Subscription, encode
 from events_gateway.metrics import GatewayMetrics
 
+log = structlog.get_logger(__name__)
 PING = b": ping\n\n"
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -35,6 +37,8 @@ HEADERS = [
     (b"x-accel-buffering", b"no"),
     (b"connection", b"keep-alive"),
 ]
+# Is the stream's caller still allowed to watch (not disabled, API token not revoked)?
+CallerCheck = Callable[[], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ class EventStream(Response):
         key: UUID,
         delivered: dict[UUID, int],
         task_stream: bool,
+        caller_allowed: CallerCheck | None = None,
     ) -> None:
         self._engine = engine
         self._hub = hub
@@ -116,6 +121,8 @@ class EventStream(Response):
         self._key = key
         self._delivered = delivered
         self._task_stream = task_stream
+        self._caller_allowed = caller_allowed
+        self._caller_checked_at = time.monotonic()
         self._subscription = Subscription(config.buffer)
         self._done = False
         self.status_code = 200
@@ -195,7 +202,7 @@ class EventStream(Response):
                 await self._tell_to_reconnect(send)
                 return
             await self._subscription.wait(min(self._config.ping_seconds, remaining))
-            if disconnected.done():
+            if disconnected.done() or not await self._caller_still_allowed():
                 return
             if self._subscription.overflowed:
                 self._metrics.dropped_slow_clients.add(1)
@@ -205,6 +212,19 @@ class EventStream(Response):
                 await self._write(send, PING)
                 continue
             await self._deliver_live(send, items)
+
+    async def _caller_still_allowed(self) -> bool:
+        """Re-checked once per ping period: a user disabled mid-stream is cut off."""
+        if self._caller_allowed is None:
+            return True
+        if time.monotonic() - self._caller_checked_at < self._config.ping_seconds:
+            return True
+        self._caller_checked_at = time.monotonic()
+        try:
+            return await self._caller_allowed()
+        except Exception as exc:  # e.g. the database is away: end it, the client resumes
+            log.warning("stream caller check failed", error=repr(exc))
+            return False
 
     async def _deliver_live(self, send: Send, items: list[EncodedEvent]) -> None:
         for item in items:

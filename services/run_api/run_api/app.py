@@ -20,6 +20,7 @@ from dursor_contracts.secret_names import ENCRYPTION_KEYS
 from dursor_contracts.subscriptions import subscription_router
 from dursor_contracts.web import Lifespan, create_service_app
 from run_api.github_events import GitHubEvents
+from run_api.github_permissions import AuthServiceWriteAccess, WriteAccess
 from run_api.idempotency import IdempotencyKeys, forget_expired_keys
 from run_api.json_bodies import JsonBodies
 from run_api.keyring import KeyRingSource, RefreshingKeyRing
@@ -43,6 +44,7 @@ class RunApiParts:
     verifier: TokenVerifier
     artifacts: ArtifactStore
     keyring: KeyRingSource
+    write_access: WriteAccess
 
 
 def install(app: FastAPI, parts: RunApiParts) -> None:
@@ -56,7 +58,11 @@ def install(app: FastAPI, parts: RunApiParts) -> None:
     app.state.model_profiles = ModelProfiles(parts.engine, parts.keyring)
     app.state.pull_requests = PullRequests(parts.engine, parts.relay)
     app.state.github_events = GitHubEvents(
-        parts.engine, parts.relay, app.state.run_service, parts.settings.github_mention
+        parts.engine,
+        parts.relay,
+        app.state.run_service,
+        parts.settings.github_mention,
+        parts.write_access,
     )
 
 
@@ -77,7 +83,11 @@ async def lifespan(app: FastAPI, settings: RunApiSettings) -> AsyncIterator[None
         await keyring.current()  # fail at start, not at the first profile, if it is missing
         artifacts = artifact_store_from(settings)
         verifier = token_verifier(settings, runtime.http, runtime.engine)
-        install(app, RunApiParts(settings, runtime.engine, relay, verifier, artifacts, keyring))
+        write_access = AuthServiceWriteAccess(runtime.sidecar)
+        parts = RunApiParts(
+            settings, runtime.engine, relay, verifier, artifacts, keyring, write_access
+        )
+        install(app, parts)
         app.state.readiness = runtime.readiness()
         try:
             yield

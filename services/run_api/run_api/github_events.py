@@ -2,8 +2,8 @@
 
 CI and PR-state events update the pull request record at once and are noted on the run,
 so the task stream shows them; agent-runner's poller later reconciles the full CI
-picture. A review comment that mentions dursor (from someone with write access to the
-repository) becomes a follow-up message on the run that produced the PR.
+picture. A review comment that mentions dursor becomes a follow-up message on the run
+that produced the PR, when GitHub confirms its author may write to the repository.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from dursor_contracts.eventlog import NewEvent, append_events
 from dursor_contracts.events import EventType, ProgressData
 from dursor_contracts.outbox import OutboxRelay
 from dursor_contracts.problems import ProblemError
-from dursor_contracts.schema import pull_requests
+from dursor_contracts.schema import pull_requests, repos, runs, tasks
+from run_api.github_permissions import WriteAccess
 from run_api.run_service import RunService
 
 log = structlog.get_logger(__name__)
@@ -87,12 +88,18 @@ class GitHubEvents:
     """Applies webhook events to pull request records and runs."""
 
     def __init__(
-        self, engine: AsyncEngine, relay: OutboxRelay, runs: RunService, mention: str
+        self,
+        engine: AsyncEngine,
+        relay: OutboxRelay,
+        runs: RunService,
+        mention: str,
+        write_access: WriteAccess,
     ) -> None:
         self._engine = engine
         self._relay = relay
         self._runs = runs
         self._mention = mention
+        self._write_access = write_access
 
     async def handle(self, event: GitHubEvent) -> str:
         """What the event did: `ci`, `state`, `follow-up` or `ignored`."""
@@ -136,25 +143,41 @@ class GitHubEvents:
 
     async def _follow_up(self, event: GitHubEvent, number: int, text: str, author: str) -> bool:
         html_url = str((event.payload.get("pull_request") or event.payload["issue"])["html_url"])
-        async with self._engine.connect() as conn:
-            run_id = await conn.scalar(
-                select(pull_requests.c.run_id).where(
-                    pull_requests.c.url == html_url, pull_requests.c.number == number
-                )
-            )
-        if run_id is None or not text:
+        found = await self._run_of_pull_request(html_url, number)
+        if found is None or not text:
             return False
+        run_id, repo_url = found
         principal = Principal(
             subject=author, issuer="https://github.com", username=author, role=Role.DEVELOPER
         )
         try:
+            if not await self._write_access(repo_url, author):
+                log.info("review comment by a reader ignored", run_id=str(run_id), author=author)
+                await self._note_refusal(run_id, author, "no write permission on the repository")
+                return False
             await self._runs.follow_up(principal, run_id, text)
-        except ProblemError as exc:  # busy run, limits: the comment is not lost, only not run
+        # Permission unknown, busy run, limits: the comment is not lost, only not run.
+        except ProblemError as exc:
             log.warning("review comment not followed up", run_id=str(run_id), reason=exc.detail)
             await self._note_refusal(run_id, author, exc.detail or exc.title)
             return False
         log.info("review comment became a follow-up", run_id=str(run_id), author=author)
         return True
+
+    async def _run_of_pull_request(self, html_url: str, number: int) -> tuple[Any, str] | None:
+        """The run behind a PR and its repository's URL."""
+        async with self._engine.connect() as conn:
+            found = await one_or_none(
+                conn,
+                select(pull_requests.c.run_id, repos.c.url)
+                .select_from(
+                    pull_requests.join(runs, runs.c.id == pull_requests.c.run_id)
+                    .join(tasks, tasks.c.id == runs.c.task_id)
+                    .join(repos, repos.c.id == tasks.c.repo_id)
+                )
+                .where(pull_requests.c.url == html_url, pull_requests.c.number == number),
+            )
+        return (found.run_id, found.url) if found is not None else None
 
     async def _note_refusal(self, run_id: Any, author: str, reason: str) -> None:
         async with self._engine.begin() as conn:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
+from dursor_contracts.request_bodies import RequestBody
 from run_api.schemas import ModelName, Title
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -40,7 +41,7 @@ BaseUrl = Annotated[
 ApiKey = Annotated[SecretStr, Field(min_length=1, max_length=4096), AfterValidator(_valid_api_key)]
 
 
-class ModelProfileCreate(BaseModel):
+class ModelProfileCreate(RequestBody):
     """A provider credential for `llm` runs (and agents that take a key)."""
 
     model_config = ConfigDict(

@@ -1,24 +1,24 @@
-"""Which repository URLs run-api accepts: HTTPS on allowed hosts, file:// only locally."""
+"""Which repository URLs run-api accepts: HTTPS on allowed hosts, file:// only locally.
+
+A local repository must lie under the operator's `DURSOR_LOCAL_REPOS_ROOT` once its
+path is resolved (`..` and symlinks followed), so no caller can point an agent's clone
+at `/etc` or another user's files.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from pathlib import Path
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
-from dursor_contracts.problems import bad_request
+from dursor_contracts.problems import InvalidParam, ProblemError, bad_request
 from run_api.settings import RunApiSettings
 
 
 def normalise_repo_url(url: str, settings: RunApiSettings) -> str:
-    """The canonical form of an acceptable URL, or a 400 that says why not."""
+    """The canonical form of an acceptable URL, or a 4xx that says why not."""
     parts = urlsplit(url.strip())
     if parts.scheme == "file":
-        if not settings.allow_local_repos:
-            raise bad_request(
-                "repo-url-not-allowed", "file:// repositories are local mode only", "url"
-            )
-        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-            raise bad_request("repo-url-invalid", "a file:// URL is file:///<absolute path>", "url")
-        return urlunsplit(("file", "", parts.path.rstrip("/"), "", ""))
+        return _local_repo_url(parts, settings.local_repos_root)
     host_and_port = parts.netloc.rpartition("@")[2].lower()
     plain_http_ok = host_and_port in {h.lower() for h in settings.insecure_repo_hosts}
     if parts.scheme != "https" and not (parts.scheme == "http" and plain_http_ok):
@@ -34,3 +34,22 @@ def normalise_repo_url(url: str, settings: RunApiSettings) -> str:
     return urlunsplit(
         (parts.scheme, host if parts.port is None else f"{host}:{parts.port}", path, "", "")
     )
+
+
+def _local_repo_url(parts: SplitResult, root: Path | None) -> str:
+    """`file://` + the resolved path, when it lies under the local repositories' root."""
+    if root is None:
+        raise bad_request("repo-url-not-allowed", "file:// repositories are local mode only", "url")
+    if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+        raise bad_request("repo-url-invalid", "a file:// URL is file:///<absolute path>", "url")
+    resolved = Path(unquote(parts.path)).resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        detail = "local repositories must lie under the configured root directory"
+        raise ProblemError(
+            422,
+            "repo-outside-local-root",
+            "Unprocessable Content",
+            detail,
+            invalid_params=[InvalidParam(name="url", reason=detail)],
+        )
+    return resolved.as_uri()

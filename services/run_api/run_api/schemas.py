@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic.config import JsonDict
 
 from dursor_contracts.events import FileChange, RunStatus
+from dursor_contracts.request_bodies import RequestBody
 
 
 def _valid_branch(name: str) -> str:
@@ -38,12 +39,6 @@ Title = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whi
 ItemT = TypeVar("ItemT")
 
 
-class Strict(BaseModel):
-    """Input models refuse unknown fields: a typo is an error, not a silent default."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
 class Page(BaseModel, Generic[ItemT]):
     """One page of a list; pass `next_cursor` as `cursor` for the next one."""
 
@@ -51,7 +46,7 @@ class Page(BaseModel, Generic[ItemT]):
     next_cursor: str | None = None
 
 
-class RepoCreate(Strict):
+class RepoCreate(RequestBody):
     """A repository to run agents on."""
 
     model_config = ConfigDict(
@@ -89,7 +84,7 @@ class RepoOut(BaseModel):
     created_at: datetime
 
 
-class TaskCreate(Strict):
+class TaskCreate(RequestBody):
     """A task on a repository: the place where runs, messages and PRs gather."""
 
     model_config = ConfigDict(
@@ -135,7 +130,7 @@ class TaskOut(BaseModel):
     created_at: datetime
 
 
-class ClaudeCodeOptions(Strict):
+class ClaudeCodeOptions(RequestBody):
     """Options of the Claude Code CLI."""
 
     max_turns: int | None = Field(default=None, ge=1, le=500)
@@ -144,24 +139,24 @@ class ClaudeCodeOptions(Strict):
     )
 
 
-class CodexOptions(Strict):
+class CodexOptions(RequestBody):
     """Options of the Codex CLI."""
 
     sandbox: Literal["workspace-write", "read-only"] = "workspace-write"
 
 
-class GeminiOptions(Strict):
+class GeminiOptions(RequestBody):
     """Options of the Gemini CLI."""
 
 
-class LlmOptions(Strict):
+class LlmOptions(RequestBody):
     """Options of a direct model call."""
 
     max_tokens: int = Field(default=8192, ge=1, le=200_000)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
 
 
-class CommandOptions(Strict):
+class CommandOptions(RequestBody):
     """Options of a command-line agent: a template the operator configured."""
 
     template: Annotated[
@@ -169,7 +164,7 @@ class CommandOptions(Strict):
     ]
 
 
-class ClaudeCodeExecutor(Strict):
+class ClaudeCodeExecutor(RequestBody):
     """Claude Code, headless."""
 
     type: Literal["claude_code"]
@@ -178,7 +173,7 @@ class ClaudeCodeExecutor(Strict):
     options: ClaudeCodeOptions = Field(default_factory=ClaudeCodeOptions)
 
 
-class CodexExecutor(Strict):
+class CodexExecutor(RequestBody):
     """OpenAI Codex CLI (`codex exec`)."""
 
     type: Literal["codex"]
@@ -187,7 +182,7 @@ class CodexExecutor(Strict):
     options: CodexOptions = Field(default_factory=CodexOptions)
 
 
-class GeminiExecutor(Strict):
+class GeminiExecutor(RequestBody):
     """Google Gemini CLI."""
 
     type: Literal["gemini"]
@@ -196,7 +191,7 @@ class GeminiExecutor(Strict):
     options: GeminiOptions = Field(default_factory=GeminiOptions)
 
 
-class LlmExecutor(Strict):
+class LlmExecutor(RequestBody):
     """A direct model call with a model profile's key; the runner applies the patch."""
 
     type: Literal["llm"]
@@ -205,7 +200,7 @@ class LlmExecutor(Strict):
     options: LlmOptions = Field(default_factory=LlmOptions)
 
 
-class CommandExecutor(Strict):
+class CommandExecutor(RequestBody):
     """Any command-line agent, from an operator-defined argv template."""
 
     type: Literal["command"]
@@ -220,7 +215,7 @@ ExecutorSpec = Annotated[
 ]
 
 
-class RunsCreate(Strict):
+class RunsCreate(RequestBody):
     """One instruction for N executors: one run each."""
 
     model_config = ConfigDict(
@@ -306,7 +301,7 @@ class RunsAccepted(BaseModel):
     runs: list[RunOut]
 
 
-class FollowUpCreate(Strict):
+class FollowUpCreate(RequestBody):
     """A follow-up instruction on a run: same session, same branch, next turn."""
 
     model_config = ConfigDict(
@@ -317,7 +312,7 @@ class FollowUpCreate(Strict):
     content: Annotated[str, StringConstraints(min_length=1)]
 
 
-class CancelCreate(Strict):
+class CancelCreate(RequestBody):
     """Why the run is cancelled (optional)."""
 
     model_config = ConfigDict(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from dursor_contracts.settings import ServiceSettings
@@ -16,8 +18,9 @@ class RunApiSettings(ServiceSettings):
     insecure_repo_hosts: list[str] = Field(default_factory=list)
     # A PR review comment containing this mention becomes a follow-up on its run.
     github_mention: str = "@dursor"
-    # Laptop mode: repositories on the local disk (file://) are accepted.
-    allow_local_repos: bool = False
+    # Laptop mode: repositories on the local disk (file://) are accepted when they lie
+    # under this directory (after resolving `..` and symlinks); unset, none are.
+    local_repos_root: Path | None = None
     max_instruction_chars: int = Field(default=32_000, ge=1)
     max_executors_per_request: int = Field(default=8, ge=1)
     max_active_runs_per_user: int = Field(default=20, ge=1)

@@ -1,4 +1,8 @@
-"""Installation tokens for agent-runner (Dapr invocation only; the ACL allows nothing else)."""
+"""GitHub App operations for other apps (Dapr invocation only; the ACL allows nothing else).
+
+agent-runner asks for installation tokens; run-api asks whether a review commenter may
+write to the repository before their comment becomes a follow-up.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,17 @@ from pydantic import BaseModel, Field
 
 from auth_service.github_app import GitHubApp
 from dursor_contracts.problems import ProblemError
+from dursor_contracts.request_bodies import RequestBody
 from dursor_contracts.web import sidecar_router
 
 router = sidecar_router("/internal/github")
 TOKEN_CALLER = "agent-runner"  # noqa: S105 - an app id
+PERMISSION_CALLER = "run-api"
+# GitHub logins: letters, digits and single hyphens (Apps' bots end in `[bot]`).
+GITHUB_LOGIN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$"
 
 
-class TokenRequest(BaseModel):
+class TokenRequest(RequestBody):
     """The repository the token must be scoped to."""
 
     repo_url: str = Field(min_length=1, max_length=2048)
@@ -36,10 +44,39 @@ async def installation_token(
     dapr_caller_app_id: Annotated[str | None, Header()] = None,
 ) -> TokenAnswer:
     """Mint (or reuse) a token for one repository; only agent-runner may ask."""
-    if dapr_caller_app_id != TOKEN_CALLER:
-        # Defence in depth: Dapr's access control already refuses other callers. The
-        # header is trustworthy: the router's dependency checked the sidecar's token.
-        raise ProblemError(403, "forbidden", "Forbidden", "only agent-runner may ask for tokens")
+    _only(TOKEN_CALLER, dapr_caller_app_id)
     app: GitHubApp = request.app.state.github_app
     minted = await app.token_for(body.repo_url)
     return TokenAnswer(token=minted.token, expires_at=minted.expires_at)
+
+
+class PermissionRequest(RequestBody):
+    """Whose permission, on which repository."""
+
+    repo_url: str = Field(min_length=1, max_length=2048)
+    login: str = Field(pattern=GITHUB_LOGIN, max_length=50)
+
+
+class PermissionAnswer(BaseModel):
+    """GitHub's permission of the user on the repository: admin, write, read or none."""
+
+    permission: str
+
+
+@router.post("/permission", response_model=PermissionAnswer)
+async def commenter_permission(
+    body: PermissionRequest,
+    request: Request,
+    dapr_caller_app_id: Annotated[str | None, Header()] = None,
+) -> PermissionAnswer:
+    """A user's permission on a repository, from GitHub (cached briefly); only run-api asks."""
+    _only(PERMISSION_CALLER, dapr_caller_app_id)
+    app: GitHubApp = request.app.state.github_app
+    return PermissionAnswer(permission=await app.permission_of(body.repo_url, body.login))
+
+
+def _only(caller: str, presented: str | None) -> None:
+    if presented != caller:
+        # Defence in depth: Dapr's access control already refuses other callers. The
+        # header is trustworthy: the router's dependency checked the sidecar's token.
+        raise ProblemError(403, "forbidden", "Forbidden", f"only {caller} may call this")

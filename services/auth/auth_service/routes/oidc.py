@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from auth_service.issuer import LocalIssuer
-from auth_service.passwords import verify_password
+from auth_service.passwords import PasswordHashing
 from auth_service.users import user_by_username
 from dursor_contracts.auth import Role, unauthorized
 from dursor_contracts.problems import problem_responses
+from dursor_contracts.request_bodies import RequestBody
 from dursor_contracts.web import Viewer
 
 router = APIRouter(tags=["auth"])
@@ -25,7 +26,7 @@ def _issuer(request: Request) -> LocalIssuer:
 Issuer = Annotated[LocalIssuer, Depends(_issuer)]
 
 
-class TokenRequest(BaseModel):
+class TokenRequest(RequestBody):
     """Local mode: a user's name and password."""
 
     model_config = ConfigDict(extra="forbid")
@@ -70,7 +71,8 @@ async def token(body: TokenRequest, request: Request, issuer: Issuer) -> TokenRe
     """Local mode only: exchange a username and password for a signed access token."""
     async with request.app.state.engine.connect() as conn:
         user = await user_by_username(conn, issuer.issuer, body.username)
-    password_ok = verify_password(
+    passwords: PasswordHashing = request.app.state.passwords
+    password_ok = await passwords.verify(
         user.password_hash if user else None, body.password.get_secret_value()
     )
     if user is None or not password_ok or user.disabled:

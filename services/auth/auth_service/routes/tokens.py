@@ -13,13 +13,14 @@ from sqlalchemy.engine import Row
 from auth_service.api_tokens import insert_token, revoke, tokens_of
 from auth_service.users import ensure_bound
 from dursor_contracts.auth import Principal, Role, forbidden
-from dursor_contracts.problems import not_found, problem_responses
+from dursor_contracts.problems import ProblemError, not_found, problem_responses
+from dursor_contracts.request_bodies import RequestBody
 from dursor_contracts.web import Viewer
 
 router = APIRouter(prefix="/v1/tokens", tags=["api tokens"])
 
 
-class TokenCreate(BaseModel):
+class TokenCreate(RequestBody):
     """A name, a role no higher than yours, and a lifetime."""
 
     model_config = ConfigDict(
@@ -58,9 +59,7 @@ def token_out(row: Row[Any]) -> TokenOut:
 
 async def _owner(request: Request, principal: Principal) -> Row[Any]:
     async with request.app.state.engine.begin() as conn:
-        return await ensure_bound(
-            conn, principal.issuer, principal.subject, principal.username, principal.role
-        )
+        return await ensure_bound(conn, principal)
 
 
 @router.post(
@@ -70,7 +69,18 @@ async def _owner(request: Request, principal: Principal) -> Row[Any]:
     responses=problem_responses(401, 403, 413, 422),
 )
 async def create_token(body: TokenCreate, request: Request, principal: Viewer) -> TokenCreated:
-    """A token with your role or a lower one; a higher one cannot be granted."""
+    """A token with your role or a lower one; a higher one cannot be granted.
+
+    Only a signed-in user mints API tokens: an API token cannot mint more (a leaked one
+    cannot outlive its own revocation through children).
+    """
+    if principal.api_token_id is not None:
+        raise ProblemError(
+            403,
+            "api-token-cannot-mint",
+            "Forbidden",
+            "API tokens cannot create API tokens; sign in to create one",
+        )
     role = body.role or principal.role
     if not principal.role.allows(role):
         raise forbidden(role)

@@ -10,18 +10,21 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from sqlalchemy.engine import Row
 
-from auth_service.passwords import hash_password
-from auth_service.users import insert_user, list_users, set_role
-from dursor_contracts.auth import Role
+from auth_service.api_tokens import tokens_of
+from auth_service.passwords import PasswordHashing
+from auth_service.routes.tokens import TokenOut, token_out
+from auth_service.users import insert_user, list_users, set_disabled, set_role, user_by_id
+from dursor_contracts.auth import Principal, Role
 from dursor_contracts.pagination import DEFAULT_LIMIT, MAX_LIMIT, next_cursor
 from dursor_contracts.problems import conflict, not_found, problem_responses
+from dursor_contracts.request_bodies import RequestBody
 from dursor_contracts.web import Admin
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 ADMIN_ONLY = problem_responses(401, 403, 422)
 
 
-class UserCreate(BaseModel):
+class UserCreate(RequestBody):
     """A local user (username + password) or a binding for an external identity."""
 
     model_config = ConfigDict(
@@ -51,12 +54,20 @@ class UserCreate(BaseModel):
         return self
 
 
-class RoleChange(BaseModel):
+class RoleChange(RequestBody):
     """The role to bind."""
 
     model_config = ConfigDict(extra="forbid")
 
     role: Role
+
+
+class DisabledChange(RequestBody):
+    """Disable the user (every token of theirs is refused) or enable them again."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"disabled": True}]})
+
+    disabled: bool
 
 
 class UserOut(BaseModel):
@@ -105,13 +116,16 @@ async def get_users(
 async def create_user(body: UserCreate, request: Request, _: Admin) -> UserOut:
     """Create a local user, or bind a role to an external (Entra ID) identity."""
     issuer = body.issuer or request.app.state.issuer.issuer
+    passwords: PasswordHashing = request.app.state.passwords
     values = {
         "issuer": issuer,
         "subject": body.subject or str(uuid4()),
         "username": body.username,
         "display_name": body.display_name or body.username,
         "role": body.role.value,
-        "password_hash": hash_password(body.password.get_secret_value()) if body.password else None,
+        "password_hash": (
+            await passwords.hash(body.password.get_secret_value()) if body.password else None
+        ),
     }
     async with request.app.state.engine.begin() as conn:
         row = await insert_user(conn, values)
@@ -124,9 +138,46 @@ async def create_user(body: UserCreate, request: Request, _: Admin) -> UserOut:
     "/{user_id}/role", response_model=UserOut, responses=ADMIN_ONLY | problem_responses(404, 413)
 )
 async def change_role(user_id: UUID, body: RoleChange, request: Request, _: Admin) -> UserOut:
-    """Bind the user to another role (effective at once for tokens without a role claim)."""
+    """Bind the user to another role: it caps every token of the user within seconds."""
     async with request.app.state.engine.begin() as conn:
         row = await set_role(conn, user_id, body.role)
     if row is None:
         raise not_found("user", user_id)
     return user_out(row)
+
+
+@router.put(
+    "/{user_id}/disabled",
+    response_model=UserOut,
+    responses=ADMIN_ONLY | problem_responses(404, 409, 413),
+)
+async def change_disabled(
+    user_id: UUID, body: DisabledChange, request: Request, admin: Admin
+) -> UserOut:
+    """Disable a user (every token of theirs, API tokens too, is refused) or enable them."""
+    async with request.app.state.engine.begin() as conn:
+        target = await user_by_id(conn, user_id)
+        if target is None:
+            raise not_found("user", user_id)
+        if body.disabled and _is_caller(target, admin):
+            raise conflict("you cannot disable yourself")
+        row = await set_disabled(conn, user_id, body.disabled)
+    assert row is not None
+    return user_out(row)
+
+
+@router.get(
+    "/{user_id}/tokens",
+    response_model=list[TokenOut],
+    responses=ADMIN_ONLY | problem_responses(404),
+)
+async def user_tokens(user_id: UUID, request: Request, _: Admin) -> list[TokenOut]:
+    """A user's API tokens (never their values); revoke one with `DELETE /v1/tokens/{id}`."""
+    async with request.app.state.engine.connect() as conn:
+        if await user_by_id(conn, user_id) is None:
+            raise not_found("user", user_id)
+        return [token_out(r) for r in await tokens_of(conn, user_id)]
+
+
+def _is_caller(user: Row[Any], principal: Principal) -> bool:
+    return bool(user.issuer == principal.issuer and user.subject == principal.subject)

@@ -1,13 +1,16 @@
-"""The public REST surface: everything not streamed here is proxied to its service."""
+"""The public REST surface: the route table's operations are proxied to their service."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
 from dursor_contracts.auth import bearer_token
+from dursor_contracts.problems import ProblemError
 from dursor_contracts.web import Admin
-from events_gateway.proxy import PUBLIC, forward
+from events_gateway.proxy import forward
 from events_gateway.rate_limit import RateLimiter
+from events_gateway.request_target import segments_of
+from events_gateway.route_table import RouteTable
 
 router = APIRouter()
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -20,17 +23,25 @@ async def gateway_metrics(request: Request, _: Admin) -> dict[str, int]:
     return snapshot
 
 
+def client_address(request: Request) -> str:
+    """The caller's address: the peer, or the client a trusted proxy names."""
+    return request.client.host if request.client else "unknown"
+
+
 @router.api_route("/v1/{path:path}", methods=METHODS, include_in_schema=False)
 async def proxy(request: Request) -> Response:
-    """Verify the caller at the edge, then hand the request to its service."""
+    """Match the route table, verify the caller at the edge, then hand the request on."""
+    table: RouteTable = request.app.state.route_table
+    match = table.match(request.method, segments_of(request.scope))
+    if match is None:
+        raise ProblemError(404, "not-found", "Not Found", "no operation has this path")
     limiter: RateLimiter = request.app.state.rate_limiter
-    if (request.method, request.url.path) in PUBLIC:
-        await limiter.take(f"ip:{request.client.host if request.client else 'unknown'}")
+    if match.operation.public:
+        await limiter.take(f"ip:{client_address(request)}")
     else:
         principal = await request.app.state.verifier.verify(
             bearer_token(request.headers.get("authorization"))
         )
         await limiter.take(principal.owner_key)
-    return await forward(
-        request, request.app.state.sidecar, request.app.state.settings.upstream_timeout_seconds
-    )
+    timeout = request.app.state.settings.upstream_timeout_seconds
+    return await forward(request, match, request.app.state.sidecar, timeout)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from dursor_contracts.request_bodies import RequestBody
 from dursor_contracts.web import sidecar_router
 from run_api.github_events import GitHubEvent, GitHubEvents
 
 router = sidecar_router("/internal/github")
 
 
-class WebhookDelivery(BaseModel):
+class WebhookDelivery(RequestBody):
     """A delivery as the gateway forwards it: event name, delivery id, payload."""
 
     event: str = Field(min_length=1, max_length=100)

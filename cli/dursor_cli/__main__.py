@@ -1,0 +1,3 @@
+from dursor_cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""One module per group of commands; `dursor_cli.main` registers them."""

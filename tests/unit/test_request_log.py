@@ -1,0 +1,66 @@
+"""Request logs: one line per person's request, none at info level per delivered message."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI, Response
+
+from dursor_contracts.logs import configure_logging
+from dursor_contracts.web import RequestLog
+
+router = APIRouter()
+
+
+@router.post("/dapr/run-events")
+async def delivered() -> dict[str, str]:
+    """A pub/sub delivery that succeeds."""
+    return {"status": "SUCCESS"}
+
+
+@router.post("/dapr/broken")
+async def broken() -> Response:
+    """A pub/sub delivery that fails."""
+    return Response(status_code=500)
+
+
+@router.get("/dapr/config")
+async def no_config() -> Response:
+    """The sidecar's start-up probe of an app without a programmatic config."""
+    return Response(status_code=404)
+
+
+@router.get("/v1/me")
+async def me() -> dict[str, str]:
+    """A person's request."""
+    return {"username": "dev"}
+
+
+async def test_deliveries_log_at_debug_unless_the_app_failed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    configure_logging("test", "debug", "json")
+    logging.getLogger().addHandler(caplog.handler)
+    app = FastAPI()
+    app.include_router(router)
+    app.add_middleware(RequestLog)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://app"
+    ) as client:
+        await client.post("/dapr/run-events")
+        await client.post("/dapr/broken")
+        await client.get("/dapr/config")
+        await client.get("/v1/me")
+    levels = {
+        record.msg["path"]: record.levelno
+        for record in caplog.records
+        if isinstance(record.msg, dict) and record.msg.get("event") == "request"
+    }
+    assert levels == {
+        "/dapr/run-events": logging.DEBUG,
+        "/dapr/broken": logging.WARNING,
+        "/dapr/config": logging.DEBUG,
+        "/v1/me": logging.INFO,
+    }
