@@ -26,49 +26,28 @@ sync_python() {
 
 real_daprd() { echo "$DURSOR_DAPR_RUNTIME/libexec/daprd"; }
 
-daprd_version_of() { "$1" --version 2>/dev/null | head -n1 || true; }
-
-find_installed_daprd() {
-  local candidate
-  for candidate in "$(command -v daprd 2>/dev/null || true)" "$HOME/.dapr/bin/daprd"; do
-    [ -n "$candidate" ] && [ -x "$candidate" ] || continue
-    [ "$(daprd_version_of "$candidate")" = "$DAPR_RUNTIME_VERSION" ] && { echo "$candidate"; return; }
-  done
-}
-
-wrapper_stamp() {
-  find tools/daprd \( -name '*.go' ! -name '*_test.go' \) -o -name 'go.*' | LC_ALL=C sort \
-    | xargs cat | sha256sum | cut -c1-16
-}
-
 build_daprd() {
-  local target stamp ldflags installed
+  local target stamp ldflags
   target="$(real_daprd)"
-  stamp="$(wrapper_stamp)"
-  # Rebuilt when the wrapper module changes, not only when the version does.
+  stamp="$(daprd_sources_key)"
+  # The directory is named after the same key; the stamp, written last, also catches an
+  # interrupted build and a DURSOR_DAPR_RUNTIME set by hand.
   [ -x "$target" ] && [ -x "$(dirname "$target")/sentry" ] \
     && [ "$(cat "$target.stamp" 2>/dev/null)" = "$stamp" ] && return
   mkdir -p "$(dirname "$target")"
   ldflags="-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_RUNTIME_VERSION"
-  installed="$(find_installed_daprd)"
-  if [ -n "$installed" ] && [ "${DURSOR_REUSE_DAPRD:-1}" = 1 ]; then
-    log "reusing installed daprd $DAPR_RUNTIME_VERSION at $installed (it needs the sqlite name resolver)"
-    ln -sf "$installed" "$target"
-    log "building Sentry $DAPR_RUNTIME_VERSION from its Go module"
-    (cd tools/daprd && go build -trimpath -ldflags "$ldflags" -o "$(dirname "$target")/" ./sentry)
-  else
-    # daprd with only the platform's components (tools/daprd/components.go) and Sentry,
-    # the mTLS CA that gives sidecars the identities access control checks: one build,
-    # sharing the module and the compiled packages.
-    log "building daprd and Sentry $DAPR_RUNTIME_VERSION from their Go module (once)"
-    rm -f "$target"  # may be a link to a reused daprd: never write through it
-    (cd tools/daprd && go build -trimpath -ldflags "$ldflags" -o "$(dirname "$target")/" . ./sentry)
-  fi
+  # daprd with only the platform's components (tools/daprd/components.go; a daprd
+  # installed elsewhere has Dapr's whole set and no --check-component-types, so it is
+  # not reused) and Sentry, the mTLS CA that gives sidecars the identities access
+  # control checks: one build, sharing the module and the compiled packages.
+  log "building daprd and Sentry $DAPR_RUNTIME_VERSION from their Go module (once)"
+  rm -f "$target" "$target.stamp"  # an older layout linked daprd: never write through it
+  (cd tools/daprd && go build -trimpath -ldflags "$ldflags" -o "$(dirname "$target")/" . ./sentry)
   echo "$stamp" >"$target.stamp"
 }
 
 build_dapr_cli() {
-  local target="$DURSOR_DAPR_RUNTIME/bin/dapr"
+  local target="$DURSOR_DAPR_CLI_HOME/dapr"
   [ -x "$target" ] && return
   mkdir -p "$(dirname "$target")"
   if command -v dapr >/dev/null 2>&1 && [ "$(command -v dapr)" != "$target" ]; then
