@@ -176,7 +176,7 @@ finish_step() {
   local name="$1" seconds
   seconds="$(seconds_since "$2")"
   echo "$seconds" >"$DURSOR_DATA/bootstrap/$name.seconds"
-  [ "$3" = 0 ] && step_says "$name done in $seconds s"
+  if [ "$3" = 0 ]; then step_says "$name done in $seconds s"; fi  # keeps the step's status
 }
 
 await_steps() {
@@ -285,4 +285,5 @@ main() {
   log "bootstrap done in $(seconds_since "$started") s: $(time_summary)"
 }
 
-main "$@"
+# Sourced (tests/unit/test_bootstrap_steps.py), it only defines the functions.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi
