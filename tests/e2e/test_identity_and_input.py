@@ -376,3 +376,68 @@ async def test_unstorable_text_in_a_signed_webhook_payload_is_a_422(platform: Pl
     assert response.status_code == 422
     assert response.json()["invalid-params"][0]["reason"].startswith("payload.zen holds")
     assert await row_counts(platform) == before
+
+
+async def _enabled_admins(client: httpx.AsyncClient, headers: dict[str, str]) -> set[str]:
+    listed = await client.get("/v1/users", headers=headers, params={"limit": 200})
+    assert listed.status_code == 200, listed.text
+    return {u["id"] for u in listed.json()["items"] if u["role"] == "admin" and not u["disabled"]}
+
+
+async def test_the_last_enabled_admin_cannot_be_demoted_disabled_or_deleted(
+    platform: Platform,
+) -> None:
+    async with httpx.AsyncClient(base_url=platform.gateway.url, timeout=30) as client:
+        admin = bearer(await platform.token())
+        initial = await _enabled_admins(client, admin)
+        assert len(initial) == 1, initial
+        first = initial.pop()
+        other = await new_user(client, admin, "admin")
+        second = bearer(other.password_token)
+        # Two Admins demote each other at the same moment: exactly one of them wins. The
+        # other is refused by the last-Admin rule (409) or, when its role was re-read after
+        # the winner's commit, as no longer an Admin (403).
+        crossed = await asyncio.gather(
+            client.put(f"/v1/users/{other.id}/role", headers=admin, json={"role": "developer"}),
+            client.put(f"/v1/users/{first}/role", headers=second, json={"role": "developer"}),
+        )
+        codes = [r.status_code for r in crossed]
+        assert codes.count(200) == 1 and set(codes) - {200} <= {403, 409}, codes
+        (survivor_id, survivor), loser_id = (
+            ((first, admin), other.id)
+            if crossed[0].status_code == 200
+            else ((other.id, second), first)
+        )
+        assert await _enabled_admins(client, survivor) == {survivor_id}
+
+        demoted = await client.put(
+            f"/v1/users/{survivor_id}/role", headers=survivor, json={"role": "viewer"}
+        )
+        disabled = await client.put(
+            f"/v1/users/{survivor_id}/disabled", headers=survivor, json={"disabled": True}
+        )
+        deleted = await client.delete(f"/v1/users/{survivor_id}", headers=survivor)
+        me = await client.get("/v1/me", headers=survivor)
+        admins_after = await _enabled_admins(client, survivor)
+        # Leave the module's platform as it was: the first admin is Admin again.
+        restored = await client.put(
+            f"/v1/users/{first}/role", headers=survivor, json={"role": "admin"}
+        )
+        assert restored.status_code == 200, restored.text
+
+        async def admin_works_again() -> bool:
+            return (
+                await client.get("/v1/users", headers=admin, params={"limit": 1})
+            ).status_code == 200
+
+        await until(admin_works_again, DEADLINE)
+
+    assert demoted.status_code == 409, demoted.text
+    assert "last enabled Admin" in demoted.json()["detail"]
+    assert disabled.status_code == 409, disabled.text
+    # Users are never deleted (disable them): the gateway declares no such operation.
+    assert deleted.status_code == 404, deleted.text
+    assert deleted.json()["detail"] == "no operation has this path"
+    assert me.json()["role"] == "admin"
+    assert admins_after == {survivor_id}
+    assert loser_id != survivor_id

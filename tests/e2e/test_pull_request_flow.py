@@ -16,7 +16,7 @@ import hmac
 import json
 import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from dursor_contracts.secret_names import (
     GITHUB_WEBHOOK_SECRET,
 )
 from tests.conftest import PlatformFactory
-from tests.standins.github_repos import GitHubRepos
+from tests.standins.github import GitHubRepos, failing
 from tests.support.backing import free_port
 from tests.support.git_remote import make_remote
 from tests.support.platform import Platform
@@ -184,6 +184,7 @@ async def flow(
     assert refused.status_code == 401
     assert refused.headers["content-type"] == "application/problem+json"
     assert (await open_pr())["ci_status"] == "success"  # type: ignore[index]
+    await standin_ci_fails(platform, github, pr["head_sha"], run["branch"], open_pr)
 
     body, hook = signed(secret, "pull_request_review_comment", review(pr, "octo", "second line"))
     assert (await client.post("/v1/github/webhook", content=body, headers=hook)).status_code == 202
@@ -204,6 +205,28 @@ async def flow(
     await replay_and_reader(client, github, run["id"], pr, (body, hook), secret)
     await rotate_webhook_secret(client, platform)
     assert_no_token_in_logs(platform, github)
+
+
+async def standin_ci_fails(
+    platform: Platform,
+    github: GitHubRepos,
+    sha: str,
+    branch: str,
+    open_pr: Callable[[], Awaitable[dict[str, Any] | None]],
+) -> None:
+    """The stand-in's own CI webhooks, signed with the platform's secret, pass the gateway."""
+    hook_url = f"{platform.gateway.url}/v1/github/webhook"
+    github.hooks.configure(
+        hook_url, platform.secrets[GITHUB_WEBHOOK_SECRET], events={"check_run", "check_suite"}
+    )
+    await github.ci.run(REPO, sha, failing("Run tests", "1 failed"), branch)
+    answered = [(d.event, d.action, d.status) for d in github.hooks.deliveries]
+    assert answered == [
+        ("check_run", "created", 202),
+        ("check_run", "completed", 202),
+        ("check_suite", "completed", 202),
+    ]
+    assert (await open_pr())["ci_status"] == "failure"  # type: ignore[index]
 
 
 def review(pr: dict[str, Any], login: str, text: str) -> dict[str, Any]:

@@ -69,6 +69,28 @@ async def set_disabled(conn: AsyncConnection, user_id: UUID, disabled: bool) -> 
     )
 
 
+async def lock_active_admins(conn: AsyncConnection) -> set[UUID]:
+    """The ids of every enabled Admin, row-locked until the transaction ends."""
+    # Locking them all serializes two Admins demoting each other at the same moment.
+    query = (
+        select(users.c.id)
+        .where(users.c.role == Role.ADMIN.value, users.c.disabled.is_(False))
+        .with_for_update()
+    )
+    return set((await conn.execute(query)).scalars())
+
+
+async def grant_admin(conn: AsyncConnection, issuer: str, username: str) -> Row[Any] | None:
+    """Make a user an enabled, pinned Admin (the break-glass path); None if no such user."""
+    return await one_or_none(
+        conn,
+        update(users)
+        .where(users.c.issuer == issuer, users.c.username == username)
+        .values(role=Role.ADMIN.value, role_pinned=True, disabled=False)
+        .returning(users),
+    )
+
+
 async def user_by_id(conn: AsyncConnection, user_id: UUID) -> Row[Any] | None:
     """One user."""
     return await one_or_none(conn, select(users).where(users.c.id == user_id))

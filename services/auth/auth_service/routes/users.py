@@ -9,11 +9,19 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth_service.api_tokens import tokens_of
 from auth_service.passwords import PasswordHashing
 from auth_service.routes.tokens import TokenOut, token_out
-from auth_service.users import insert_user, list_users, set_disabled, set_role, user_by_id
+from auth_service.users import (
+    insert_user,
+    list_users,
+    lock_active_admins,
+    set_disabled,
+    set_role,
+    user_by_id,
+)
 from dursor_contracts.auth import Principal, Role
 from dursor_contracts.pagination import DEFAULT_LIMIT, MAX_LIMIT, next_cursor
 from dursor_contracts.problems import conflict, not_found, problem_responses
@@ -135,11 +143,15 @@ async def create_user(body: UserCreate, request: Request, _: Admin) -> UserOut:
 
 
 @router.put(
-    "/{user_id}/role", response_model=UserOut, responses=ADMIN_ONLY | problem_responses(404, 413)
+    "/{user_id}/role",
+    response_model=UserOut,
+    responses=ADMIN_ONLY | problem_responses(404, 409, 413),
 )
 async def change_role(user_id: UUID, body: RoleChange, request: Request, _: Admin) -> UserOut:
     """Bind the user to another role: it caps every token of the user within seconds."""
     async with request.app.state.engine.begin() as conn:
+        if body.role is not Role.ADMIN:
+            await _keep_an_admin(conn, user_id)
         row = await set_role(conn, user_id, body.role)
     if row is None:
         raise not_found("user", user_id)
@@ -161,6 +173,8 @@ async def change_disabled(
             raise not_found("user", user_id)
         if body.disabled and _is_caller(target, admin):
             raise conflict("you cannot disable yourself")
+        if body.disabled:
+            await _keep_an_admin(conn, user_id)
         row = await set_disabled(conn, user_id, body.disabled)
     assert row is not None
     return user_out(row)
@@ -177,6 +191,15 @@ async def user_tokens(user_id: UUID, request: Request, _: Admin) -> list[TokenOu
         if await user_by_id(conn, user_id) is None:
             raise not_found("user", user_id)
         return [token_out(r) for r in await tokens_of(conn, user_id)]
+
+
+async def _keep_an_admin(conn: AsyncConnection, user_id: UUID) -> None:
+    """Refuse a change that would leave no enabled Admin (nobody could undo it)."""
+    if await lock_active_admins(conn) == {user_id}:
+        raise conflict(
+            "this is the last enabled Admin: make another user Admin first "
+            "(operators: `python -m auth_service.restore_admin` when none is left)"
+        )
 
 
 def _is_caller(user: Row[Any], principal: Principal) -> bool:
