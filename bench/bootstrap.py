@@ -80,7 +80,11 @@ def fresh_environment(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(STRIPPED_ENV_PREFIXES)}
     # Nothing the bootstrap installed before may be found on PATH (it reuses a `dapr`).
     ours = [str(Path.home() / d) for d in (".cache", ".local", "go")]
-    ours += [os.environ[k] for k in ("DURSOR_CACHE", "DURSOR_DAPR_RUNTIME") if k in os.environ]
+    ours += [
+        os.environ[k]
+        for k in ("DURSOR_CACHE", "DURSOR_DAPR_RUNTIME", "DURSOR_DAPR_CLI_HOME")
+        if k in os.environ
+    ]
     env["PATH"] = ":".join(
         p
         for p in env.get("PATH", "").split(":")
