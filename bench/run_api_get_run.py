@@ -36,10 +36,10 @@ import aiohttp
 import httpx
 from fastapi import FastAPI
 
-from dursor_contracts.db import create_engine
-from run_api.repositories import runs as run_sql
-from run_api.routes.runs import run_out
-from run_api.schemas import RunOut
+from dursor_kit.db.engine import create_engine
+from dursor_store import runs as run_sql
+from run_api.runs.endpoints import run_out
+from run_api.runs.schemas import RunOut
 from tests.support.backing import backing_services, free_port, redis_process
 from tests.support.databases import DatabaseFactory
 from tests.support.platform import ROOT, Platform

@@ -53,9 +53,10 @@ from bench.celery_baseline.schema import create_tables
 from bench.celery_baseline.settings import BaselineSettings, events_channel
 from bench.run_api_get_run import wait_until_up
 from bench.submit_to_running import start_process, stop_process
-from dursor_contracts.eventlog import NewEvent, append_events, read_events
 from dursor_contracts.events import CompletedData, EventType, LogData
-from dursor_contracts.schema import outbox
+from dursor_kit.db.unit_of_work import PolledOutbox, Transactions
+from dursor_store.eventlog import NewEvent, append_events, read_events
+from dursor_store.schema import outbox
 from events_gateway.hub import encode
 from tests.support.backing import backing_services, free_port, redis_process
 from tests.support.databases import DatabaseFactory
@@ -398,16 +399,18 @@ async def live_deliveries_settled(platform: Platform) -> None:
 
 async def fill_event_log(engine: Any, run_id: UUID, events: int) -> None:
     """`events` log events then a `completed` one, in pages of a thousand."""
+    # Written as the runner would: the platform's agent-runner relay publishes them.
+    transactions = Transactions(engine, PolledOutbox("agent-runner"))
     for first in range(0, events, 1000):
         batch = [
             NewEvent(EventType.LOG, LogData(stream="stdout", lines=[f"line {n}"]))
             for n in range(first, min(first + 1000, events))
         ]
-        async with engine.begin() as conn:
-            await append_events(conn, run_id, batch)
-    async with engine.begin() as conn:
+        async with transactions.begin() as work:
+            await append_events(work, run_id, batch)
+    async with transactions.begin() as work:
         done = CompletedData(summary="replayed", files_changed=[])
-        await append_events(conn, run_id, [NewEvent(EventType.COMPLETED, done)])
+        await append_events(work, run_id, [NewEvent(EventType.COMPLETED, done)])
 
 
 @dataclass(frozen=True)

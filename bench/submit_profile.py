@@ -21,7 +21,7 @@ import redis.asyncio as redis
 from sqlalchemy import text
 
 from bench.submit_latency import Sample, percentile
-from dursor_contracts.db import create_engine
+from dursor_kit.db.engine import create_engine
 
 OUR_TIMESTAMPS = text(
     """

@@ -1,4 +1,4 @@
-"""Alembic environment: migrates the shared schema of `dursor_contracts.schema`."""
+"""Alembic environment: migrates the shared schema of `dursor_store.schema`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from dursor_contracts.db import create_engine, managed_identity_password
-from dursor_contracts.schema import metadata
+from dursor_kit.db.engine import create_engine, managed_identity_password
+from dursor_store.schema import metadata
 
 config = context.config
 

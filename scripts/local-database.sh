@@ -11,11 +11,11 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$DURSOR_ROOT"
 
-credentials() { uv run --frozen --no-sync python -m dursor_contracts.local_database "$@"; }
+credentials() { uv run --frozen --no-sync python -m dursor_kit.local_database "$@"; }
 
 write_secrets() {
   mkdir -p "$DURSOR_DATA"
-  uv run --frozen --no-sync python -m dursor_contracts.local_secrets "$DURSOR_SECRETS_FILE"
+  uv run --frozen --no-sync python -m dursor_kit.local_secrets "$DURSOR_SECRETS_FILE"
 }
 
 pg_bin() {

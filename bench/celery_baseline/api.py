@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.celery_baseline.celery_app import RUN_AGENT_TASK, make_celery
 from bench.celery_baseline.schema import seed_runs
 from bench.celery_baseline.settings import BaselineSettings, events_channel
-from dursor_contracts.db import create_engine
+from dursor_kit.db.engine import create_engine
 
 END_TYPES = frozenset({"completed", "failed", "cancelled"})
 SSE_HEADERS = {"Cache-Control": "no-cache", "Connection": "keep-alive", "X-Accel-Buffering": "no"}

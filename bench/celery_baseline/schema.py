@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import CheckConstraint, Column, DateTime, MetaData, Table, Text, func
 from sqlalchemy.dialects.postgresql import UUID
 
-from dursor_contracts.db import create_engine
+from dursor_kit.db.engine import create_engine
 
 metadata = MetaData()
 

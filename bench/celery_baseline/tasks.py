@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.celery_baseline.celery_app import RUN_AGENT_TASK, make_celery
 from bench.celery_baseline.schema import seed_runs
 from bench.celery_baseline.settings import BaselineSettings, events_channel
-from dursor_contracts.db import create_engine
+from dursor_kit.db.engine import create_engine
 
 # The same stand-in agent as our `sleep` command template: sleeps `instruction` seconds.
 AGENT_ARGV = ["sh", "-c", 'echo "sleeping $1"; sleep "$1"; echo "slept $1" > SLEPT.md', "dursor"]

@@ -87,7 +87,7 @@ var sharedEnv = [
     value: 'true'
   }
   {
-    // Read by dursor_contracts.telemetry: traces and metrics go to Azure Monitor.
+    // Read by dursor_kit.telemetry: traces and metrics go to Azure Monitor.
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
     secretRef: 'appinsights-connection-string'
   }
@@ -108,7 +108,7 @@ var sharedEnv = [
     value: entraTenantId
   }
   {
-    // Entra tokens of AZURE_CLIENT_ID's identity, renewed before expiry (dursor_contracts.db).
+    // Entra tokens of AZURE_CLIENT_ID's identity, renewed before expiry (dursor_kit.db.engine).
     name: 'DURSOR_DATABASE_AUTH'
     value: 'entra'
   }

@@ -2,7 +2,7 @@
 // (which carries alembic.ini and migrations/), signed in to PostgreSQL as the server's
 // Entra administrator (its own identity, Entra token; no password exists). The init
 // container runs `alembic upgrade head`; the main container then gives each service's
-// identity its login and service role (`python -m dursor_contracts.entra_logins`).
+// identity its login and service role (`python -m dursor_kit.entra_logins`).
 // scripts/migrate-db.sh starts it and waits; a rollout migrates before it switches apps.
 
 param name string
@@ -15,7 +15,7 @@ param registryServer string
 param image string
 @description('SQLAlchemy URL of the database on the server\'s own port (not PgBouncer: DDL).')
 param databaseUrl string
-@description('[{role, login, object_id}] for dursor_contracts.entra_logins.')
+@description('[{role, login, object_id}] for dursor_kit.entra_logins.')
 param logins array
 
 var env = [
@@ -95,7 +95,7 @@ resource job 'Microsoft.App/jobs@2026-07-01' = {
           ]
           args: [
             '-m'
-            'dursor_contracts.entra_logins'
+            'dursor_kit.entra_logins'
           ]
           env: env
           resources: resources

@@ -4,7 +4,7 @@
 // prod. Microsoft Entra authentication only (no passwords exist): the migration job's
 // identity is the Entra administrator and owns the schema; each service signs in with an
 // Entra token as its own login, a member of its service role (migration 0003, and
-// `python -m dursor_contracts.entra_logins` run by the job). The built-in PgBouncer
+// `python -m dursor_kit.entra_logins` run by the job). The built-in PgBouncer
 // (port 6432, transaction pooling, protocol-level prepared statements tracked) is on
 // where the tier has it; Burstable servers have none, so dev connects on 5432.
 // Reachable only through private endpoints.

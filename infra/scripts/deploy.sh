@@ -65,7 +65,7 @@ parse_args() {
 
 require_tools() {
   command -v az >/dev/null || die "the Azure CLI (az) is required"
-  command -v uv >/dev/null || die "uv is required (it runs the secret generators of dursor_contracts)"
+  command -v uv >/dev/null || die "uv is required (it runs the secret generators of dursor_kit)"
   az account show --query id -o tsv >/dev/null || die "run 'az login' first"
 }
 
@@ -91,7 +91,7 @@ generate_secrets() {
 import json
 import sys
 
-from dursor_contracts.local_secrets import GENERATORS
+from dursor_kit.local_secrets import GENERATORS
 
 print(json.dumps({name: GENERATORS[name]() for name in sys.argv[1:]}))
 PY

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dursor_contracts.secret_names import GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY
+from dursor_kit.secret_names import GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY
 from tests.cli.cli_runner import Dursor
 from tests.conftest import running_platform
 from tests.e2e.test_pull_request_flow import app_key_pair, serve

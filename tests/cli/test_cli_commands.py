@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dursor_contracts.secret_names import ADMIN_PASSWORD, GITHUB_WEBHOOK_SECRET
+from dursor_kit.secret_names import ADMIN_PASSWORD, GITHUB_WEBHOOK_SECRET
 from tests.cli.cli_runner import Dursor, Result, assert_shape
 from tests.cli.conftest import World
 from tests.e2e.test_pull_request_flow import serve, signed

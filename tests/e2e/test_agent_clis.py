@@ -18,7 +18,7 @@ from azure.storage.blob.aio import BlobServiceClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from dursor_contracts import schema as tables
+from dursor_store import schema as tables
 from tests.conftest import running_platform
 from tests.integration.test_executor_clis import BASE_ENV, CLIS
 from tests.standins.agent_clis import ProcessView, agent_processes, cli_path, processes_in

@@ -16,8 +16,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from dursor_contracts.local_secrets import new_signing_keys
-from dursor_contracts.secret_names import ADMIN_PASSWORD, JWT_SIGNING_KEYS
+from dursor_kit.local_secrets import new_signing_keys
+from dursor_kit.secret_names import ADMIN_PASSWORD, JWT_SIGNING_KEYS
 from tests.conftest import PlatformFactory
 from tests.support.platform import Platform
 

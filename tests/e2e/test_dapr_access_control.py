@@ -15,7 +15,7 @@ from fastapi.routing import iter_route_contexts
 
 from auth_service.app import create_app as create_auth
 from auth_service.settings import AuthSettings
-from dursor_contracts.secret_names import APP_IDS, SECRETS_READ_BY
+from dursor_kit.secret_names import APP_IDS, SECRETS_READ_BY
 from run_api.app import create_app as create_run_api
 from run_api.settings import RunApiSettings
 from tests.support.platform import Platform

@@ -26,7 +26,7 @@ from dursor_contracts.events import (
     RunEventV1,
     RunRequestedV1,
 )
-from dursor_contracts.secret_names import APP_IDS
+from dursor_kit.secret_names import APP_IDS
 from tests.conftest import redis_client
 from tests.support.backing import Backing
 from tests.support.platform import Platform

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from dursor_contracts.schema import dead_letters
+from dursor_store.schema import dead_letters
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e

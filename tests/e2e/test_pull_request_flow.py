@@ -26,11 +26,7 @@ import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from dursor_contracts.secret_names import (
-    GITHUB_APP_ID,
-    GITHUB_APP_PRIVATE_KEY,
-    GITHUB_WEBHOOK_SECRET,
-)
+from dursor_kit.secret_names import GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY, GITHUB_WEBHOOK_SECRET
 from tests.conftest import PlatformFactory
 from tests.standins.github import GitHubRepos, failing
 from tests.support.backing import free_port

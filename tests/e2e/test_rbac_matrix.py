@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dursor_contracts.secret_names import ADMIN_PASSWORD, GITHUB_WEBHOOK_SECRET
+from dursor_kit.secret_names import ADMIN_PASSWORD, GITHUB_WEBHOOK_SECRET
 from tests.support.git_remote import make_remote
 from tests.support.platform import Platform
 from tests.support.sse import collect

@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from agent_runner.credentials import ModelProfileCredentials
-from dursor_contracts.crypto import EncryptionKeyRing
-from dursor_contracts.schema import outbox
-from dursor_contracts.secret_names import ENCRYPTION_KEYS
+from dursor_contracts.executors import LlmExecutor
+from dursor_kit.crypto import EncryptionKeyRing
+from dursor_kit.secret_names import ENCRYPTION_KEYS
+from dursor_store.schema import outbox
 from tests.support.git_remote import make_remote
 from tests.support.platform import ROOT, Platform
 
@@ -66,7 +67,7 @@ async def test_a_model_key_is_sealed_with_the_secret_store_ring_and_never_leaks(
     try:
 
         class Run:
-            model_profile_id = UUID(profile["id"])
+            executor = LlmExecutor(type="llm", model_profile_id=UUID(profile["id"]))
 
         credential = await ModelProfileCredentials(engine, ring).for_run(Run())  # type: ignore[arg-type]
     finally:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from dursor_contracts.schema import run_attempts, run_events, runs
+from dursor_store.schema import run_attempts, run_events, runs
 from tests.conftest import PlatformFactory
 from tests.support.git_remote import make_remote
 from tests.support.platform import Platform, Replica

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dursor_contracts.secret_names import ADMIN_PASSWORD, GITHUB_WEBHOOK_SECRET
+from dursor_kit.secret_names import ADMIN_PASSWORD, GITHUB_WEBHOOK_SECRET
 from tests.conftest import PlatformFactory
 from tests.e2e.test_pull_request_flow import app_key_pair, serve, start_platform
 from tests.standins.github_repos import GitHubRepos

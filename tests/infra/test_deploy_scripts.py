@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from tree_sitter import Tree
 
-from dursor_contracts.local_secrets import GENERATORS
-from dursor_contracts.secret_names import ALL_SECRETS
+from dursor_kit.local_secrets import GENERATORS
+from dursor_kit.secret_names import ALL_SECRETS
 
 from .bicep_tree import string_list, text, variables
 from .conftest import INFRA, REPO, relative
@@ -76,4 +76,4 @@ def test_migration_runs_alembic_head_then_the_logins() -> None:
     main = job.index("containers:", init + len("initContainers:"))
     alembic = r"command: \[\s*'alembic'\s*\]\s*args: \[\s*'upgrade'\s*'head'\s*\]"
     assert re.search(alembic, job[init:main])
-    assert re.search(r"'-m'\s*'dursor_contracts.entra_logins'", job[main:])
+    assert re.search(r"'-m'\s*'dursor_kit.entra_logins'", job[main:])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from tree_sitter import Node, Tree
 
-from dursor_contracts.secret_names import ALL_SECRETS
+from dursor_kit.secret_names import ALL_SECRETS
 
 from .bicep_tree import (
     declarations,

@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 
 from agent_runner.agent_homes import home_key, restore_home, save_home
-from dursor_contracts.artifacts import LocalArtifactStore
+from dursor_kit.artifacts import LocalArtifactStore
 
 
 async def test_home_round_trips_to_an_empty_home(tmp_path: Path) -> None:

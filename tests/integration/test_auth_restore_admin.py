@@ -11,7 +11,7 @@ import uuid
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.schema import users
+from dursor_store.schema import users
 
 ISSUER = "http://127.0.0.1:8083"
 

@@ -9,9 +9,9 @@ import pytest
 from azure.storage.blob.aio import BlobServiceClient
 from pydantic import SecretStr
 
-from dursor_contracts.artifacts import ArtifactNotFound, artifact_store_from
-from dursor_contracts.blob_artifacts import AzureBlobArtifactStore
-from dursor_contracts.settings import ServiceSettings
+from dursor_kit.artifacts import ArtifactNotFound, artifact_store_from
+from dursor_kit.artifacts.azure_blob import AzureBlobArtifactStore
+from dursor_kit.settings import ServiceSettings
 from tests.standins.azurite import running_azurite
 
 CONTAINER = "dursor-artifacts"

@@ -16,8 +16,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.db import create_engine
-from dursor_contracts.entra_logins import EntraLogin, ensure_logins
+from dursor_kit.db.engine import create_engine
+from dursor_kit.entra_logins import EntraLogin, ensure_logins
 from tests.support.backing import postgres_process
 from tests.support.databases import DatabaseFactory
 

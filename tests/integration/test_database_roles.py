@@ -14,8 +14,8 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from dursor_contracts.local_database import service_role
-from dursor_contracts.secret_names import APP_IDS
+from dursor_kit.local_database import service_role
+from dursor_kit.secret_names import APP_IDS
 from tests.support.databases import DatabaseFactory
 
 READ_VERIFIER = {"users": {"SELECT"}, "api_tokens": {"SELECT"}}

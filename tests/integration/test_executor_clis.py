@@ -1,4 +1,4 @@
-"""The real Claude Code, Codex and Gemini CLIs, run by their executors on real git worktrees
+"""The real Claude Code, Codex and Gemini CLIs, run by their agents on real git worktrees
 against the scripted model server: the edit lands in the patch, a follow-up resumes the
 session, and the agent process gets nothing of the runner's environment."""
 
@@ -15,13 +15,19 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from agent_runner.executors.base import AgentInvocation, Credential, Executor, Stream
-from agent_runner.executors.claude_code import ClaudeCodeExecutor
+from agent_runner.executors.base import Agent, AgentInvocation, Credential, Stream
+from agent_runner.executors.claude_code import ClaudeCodeAgent
 from agent_runner.executors.cli_streams import CredentialMissing, ProviderAccess
-from agent_runner.executors.codex import CodexExecutor
-from agent_runner.executors.gemini import GeminiExecutor
+from agent_runner.executors.codex import CodexAgent
+from agent_runner.executors.gemini import GeminiAgent
 from agent_runner.process import LimitExceeded, ProcessLimits
 from agent_runner.workspace import Workspaces
+from dursor_contracts.executors import (
+    ClaudeCodeOptions,
+    CodexOptions,
+    ExecutorOptions,
+    GeminiOptions,
+)
 from tests.standins.agent_clis import ProcessView, agent_processes, cli_path, processes_in
 from tests.standins.model_server import ModelServer, Recorded, Reply, WriteFile, serving
 from tests.support.git_remote import make_remote
@@ -43,7 +49,7 @@ class Cli:
     kind: str
     provider: str
     wire: str
-    executor: Callable[[], Executor]
+    agent: Callable[[], Agent]
     base_url: Callable[[str], str]
     key_env: str
     env: frozenset[str]
@@ -56,7 +62,7 @@ CLIS = [
         "claude_code",
         "anthropic",
         "anthropic",
-        lambda: ClaudeCodeExecutor([cli_path("claude")], ProviderAccess()),
+        lambda: ClaudeCodeAgent([cli_path("claude")], ProviderAccess()),
         lambda url: url,
         "ANTHROPIC_API_KEY",
         frozenset(
@@ -69,7 +75,7 @@ CLIS = [
         "codex",
         "openai",
         "openai-responses",
-        lambda: CodexExecutor([cli_path("codex")], ProviderAccess()),
+        lambda: CodexAgent([cli_path("codex")], ProviderAccess()),
         lambda url: f"{url}/v1",
         "OPENAI_API_KEY",
         # codex.js tells the native binary it was installed by npm, and where.
@@ -81,7 +87,7 @@ CLIS = [
         "gemini",
         "google",
         "gemini",
-        lambda: GeminiExecutor([cli_path("gemini")], ProviderAccess()),
+        lambda: GeminiAgent([cli_path("gemini")], ProviderAccess()),
         lambda url: url,
         "GEMINI_API_KEY",
         frozenset({"GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GEMINI_CLI_NO_RELAUNCH"}),
@@ -90,10 +96,17 @@ CLIS = [
     ),
 ]
 
+# Each kind's options as run-api stores them when the request names none.
+OPTIONS: dict[str, ExecutorOptions] = {
+    "claude_code": ClaudeCodeOptions(),
+    "codex": CodexOptions(),
+    "gemini": GeminiOptions(),
+}
+
 
 @dataclass
 class RecordingSink:
-    """Keeps what the executor reported."""
+    """Keeps what the agent reported."""
 
     lines: list[tuple[Stream, str]] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
@@ -131,7 +144,7 @@ class World:
             "workspace": self.worktree,
             "home": self.home,
             "model": None,
-            "options": {},
+            "options": OPTIONS[cli.kind],
             "session_id": None,
             "credential": Credential(cli.provider, SecretStr(RUN_KEY), cli.base_url(self.url)),  # type: ignore[arg-type]
             "limits": LIMITS,
@@ -167,9 +180,9 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
 
 @pytest.mark.parametrize("cli", CLIS, ids=lambda c: c.kind)
 async def test_a_turn_edits_the_worktree_and_a_follow_up_resumes_it(world: World, cli: Cli) -> None:
-    executor = cli.executor()
+    agent = cli.agent()
     sink = RecordingSink()
-    first = await executor.run(world.invocation(cli, FIRST), sink)
+    first = await agent.run(world.invocation(cli, FIRST), sink)
 
     assert first.succeeded, (first, sink.lines)
     assert first.session_id
@@ -187,7 +200,7 @@ async def test_a_turn_edits_the_worktree_and_a_follow_up_resumes_it(world: World
 
     seen_before = len(world.seen)
     follow_up = world.invocation(cli, SECOND, turn=2, session_id=first.session_id)
-    second = await executor.run(follow_up, RecordingSink())
+    second = await agent.run(follow_up, RecordingSink())
 
     assert second.succeeded, second
     assert second.session_id == first.session_id
@@ -204,7 +217,7 @@ async def test_a_turn_edits_the_worktree_and_a_follow_up_resumes_it(world: World
 
 @pytest.mark.parametrize("cli", CLIS, ids=lambda c: c.kind)
 async def test_the_agent_gets_a_scrubbed_environment(world: World, cli: Cli) -> None:
-    outcome = await cli.executor().run(world.invocation(cli, FIRST), RecordingSink())
+    outcome = await cli.agent().run(world.invocation(cli, FIRST), RecordingSink())
 
     assert outcome.succeeded, outcome
     agents = [p for i in range(len(world.seen)) for p in world.agents(i)]
@@ -223,7 +236,7 @@ async def test_the_agent_gets_a_scrubbed_environment(world: World, cli: Cli) -> 
 @pytest.mark.parametrize("cli", CLIS, ids=lambda c: c.kind)
 async def test_cancel_while_the_model_thinks_leaves_no_process(world: World, cli: Cli) -> None:
     world.server.gate = asyncio.Event()
-    turn = asyncio.create_task(cli.executor().run(world.invocation(cli, FIRST), RecordingSink()))
+    turn = asyncio.create_task(cli.agent().run(world.invocation(cli, FIRST), RecordingSink()))
     while not world.seen and not turn.done():  # noqa: ASYNC110 - the hook runs in a thread
         await asyncio.sleep(0.05)
     assert world.agents(0), "the agent was not running while its request was held"
@@ -241,9 +254,7 @@ async def test_a_silent_agent_waiting_on_the_model_hits_the_idle_limit(world: Wo
     started = time.monotonic()
 
     with pytest.raises(LimitExceeded) as stopped:
-        await (
-            CLIS[0].executor().run(world.invocation(CLIS[0], FIRST, limits=quiet), RecordingSink())
-        )
+        await CLIS[0].agent().run(world.invocation(CLIS[0], FIRST, limits=quiet), RecordingSink())
     world.server.gate.set()
     assert stopped.value.kind == "idle"
     assert time.monotonic() - started < 15
@@ -254,7 +265,7 @@ async def test_a_silent_agent_waiting_on_the_model_hits_the_idle_limit(world: Wo
 async def test_a_session_missing_on_this_worker_starts_a_new_one(world: World, cli: Cli) -> None:
     sink = RecordingSink()
     lost = str(uuid.uuid4())
-    outcome = await cli.executor().run(world.invocation(cli, FIRST, session_id=lost), sink)
+    outcome = await cli.agent().run(world.invocation(cli, FIRST, session_id=lost), sink)
 
     assert outcome.succeeded, outcome
     assert outcome.session_id not in (None, lost)
@@ -278,7 +289,7 @@ async def test_a_key_for_another_provider_is_refused_before_anything_starts(
     wrong = Credential(other, SecretStr(RUN_KEY), world.url)  # type: ignore[arg-type]
 
     with pytest.raises(CredentialMissing, match=f"needs a {cli.provider} key"):
-        await cli.executor().run(world.invocation(cli, FIRST, credential=wrong), RecordingSink())
+        await cli.agent().run(world.invocation(cli, FIRST, credential=wrong), RecordingSink())
     assert world.server.requests == []
 
 
@@ -287,7 +298,7 @@ async def test_a_request_the_provider_refuses_fails_the_turn_with_its_reason(
     world: World, cli: Cli
 ) -> None:
     world.server.failure = (400, "model no-such-model-42 is not available to this key")
-    outcome = await cli.executor().run(world.invocation(cli, FIRST), RecordingSink())
+    outcome = await cli.agent().run(world.invocation(cli, FIRST), RecordingSink())
 
     assert not outcome.succeeded
     assert outcome.error is not None

@@ -15,9 +15,10 @@ from pydantic import SecretStr
 
 from agent_runner.executors.base import AgentInvocation, Credential
 from agent_runner.executors.cli_streams import CredentialMissing
-from agent_runner.executors.llm import LlmExecutor
+from agent_runner.executors.llm import LlmAgent
 from agent_runner.process import ProcessLimits
 from agent_runner.workspace import Workspaces
+from dursor_contracts.executors import LlmOptions
 from tests.integration.test_executor_clis import RecordingSink
 from tests.standins.model_server import ModelServer, Reply, serving
 from tests.support.git_remote import git, make_remote
@@ -60,7 +61,7 @@ class World:
             "workspace": self.worktree,
             "home": self.home,
             "model": "test-model-1",
-            "options": {"max_tokens": 1000, "temperature": 0.0},
+            "options": LlmOptions(max_tokens=1000, temperature=0.0),
             "session_id": None,
             "credential": Credential(provider, SecretStr(RUN_KEY), base_url),  # type: ignore[arg-type]
             "limits": LIMITS,
@@ -88,7 +89,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
 async def test_the_models_diff_is_streamed_and_applied(world: World, provider: str) -> None:
     world.server.scripts = {"greeting": [Reply(GREETING)]}
     sink = RecordingSink()
-    outcome = await LlmExecutor().run(world.invocation(provider, "add a greeting"), sink)
+    outcome = await LlmAgent().run(world.invocation(provider, "add a greeting"), sink)
 
     assert outcome.succeeded, (outcome, sink.lines)
     assert outcome.summary == "I add a greeting to the README."
@@ -107,7 +108,7 @@ async def test_the_models_diff_is_streamed_and_applied(world: World, provider: s
 async def test_hunks_that_do_not_fit_are_reported_as_rejects(world: World) -> None:
     world.server.scripts = {"two": [Reply(GREETING + _hunk("src/app.py", "print('bye')"))]}
     sink = RecordingSink()
-    outcome = await LlmExecutor().run(world.invocation("anthropic", "two changes"), sink)
+    outcome = await LlmAgent().run(world.invocation("anthropic", "two changes"), sink)
 
     assert outcome.succeeded, outcome
     assert world.status() == " M README.md\n"  # applied where it fit, no .rej file left
@@ -120,7 +121,7 @@ async def test_hunks_that_do_not_fit_are_reported_as_rejects(world: World) -> No
 async def test_a_patch_that_applies_nowhere_fails_the_turn(world: World) -> None:
     world.server.scripts = {"bad": [Reply(_hunk("src/app.py", "print('bye')"))]}
     sink = RecordingSink()
-    outcome = await LlmExecutor().run(world.invocation("openai", "bad change"), sink)
+    outcome = await LlmAgent().run(world.invocation("openai", "bad change"), sink)
 
     assert outcome.error == "the model's patch did not apply"
     assert world.status() == ""
@@ -133,7 +134,7 @@ async def test_a_patch_made_against_an_older_base_applies_three_way(world: World
     git("commit", "-qam", "an earlier turn changed line e", cwd=world.worktree)
     world.server.scripts = {"capital": [Reply(f"```diff\n{patch}```\n")]}
     sink = RecordingSink()
-    outcome = await LlmExecutor().run(world.invocation("google", "capital c"), sink)
+    outcome = await LlmAgent().run(world.invocation("google", "capital c"), sink)
 
     assert outcome.succeeded, (outcome, sink.lines)
     expected = LETTERS.replace("c\n", "C\n").replace("e\n", "E\n")
@@ -149,7 +150,7 @@ async def test_a_plain_diff_with_a_new_file_and_miscounted_hunks_applies(world: 
         "--- /dev/null\n+++ b/docs/new.md\n@@ -0,0 +1 @@\n+brand new\n+second line\n"
     )
     world.server.scripts = {"plain": [Reply(f"Here you go:\n{plain}")]}
-    outcome = await LlmExecutor().run(world.invocation("openai", "plain diff"), RecordingSink())
+    outcome = await LlmAgent().run(world.invocation("openai", "plain diff"), RecordingSink())
 
     assert outcome.succeeded, outcome
     assert (world.worktree / "README.md").read_text() == "# demo\nmore\n"
@@ -158,7 +159,7 @@ async def test_a_plain_diff_with_a_new_file_and_miscounted_hunks_applies(world: 
 
 async def test_an_answer_without_a_diff_fails_the_turn(world: World) -> None:
     world.server.scripts = {"chat": [Reply("I would rather not change anything.")]}
-    outcome = await LlmExecutor().run(world.invocation("anthropic", "chat"), RecordingSink())
+    outcome = await LlmAgent().run(world.invocation("anthropic", "chat"), RecordingSink())
 
     assert outcome.error == "the model answered without a diff"
     assert world.status() == ""
@@ -168,12 +169,12 @@ async def test_a_refused_call_raises_with_the_providers_reason(world: World) -> 
     world.server.failure = (401, "invalid x-api-key")
 
     with pytest.raises(Exception, match=r"anthropic answered 401: .*invalid x-api-key"):
-        await LlmExecutor().run(world.invocation("anthropic", "add"), RecordingSink())
+        await LlmAgent().run(world.invocation("anthropic", "add"), RecordingSink())
 
 
 async def test_a_run_without_a_model_profile_is_refused(world: World) -> None:
     with pytest.raises(CredentialMissing, match="needs a model profile"):
-        await LlmExecutor().run(world.invocation("openai", "x", credential=None), RecordingSink())
+        await LlmAgent().run(world.invocation("openai", "x", credential=None), RecordingSink())
     assert world.server.requests == []
 
 

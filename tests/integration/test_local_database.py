@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from dursor_contracts.secret_names import POSTGRES_URL, database_url
+from dursor_kit.secret_names import POSTGRES_URL, database_url
 from tests.support.backing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

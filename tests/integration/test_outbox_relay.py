@@ -1,4 +1,5 @@
-"""The outbox relay on real PostgreSQL while its sidecar is unreachable, and beside another relay.
+"""The outbox relay on real PostgreSQL while its sidecar is unreachable, beside another relay
+and beside another app's relay (each publishes only the rows its own app wrote).
 
 The happy path (publishing through a real daprd into real Redis, across an outage, with
 two replicas) is tests/e2e/test_outbox_redis_outage.py; here the sidecar's port has
@@ -7,22 +8,33 @@ nothing listening, which is exactly what the relay sees while daprd restarts.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.outbox import OutboxRelay, backoff_seconds
-from dursor_contracts.schema import outbox
-from dursor_contracts.sidecar import Sidecar
+from dursor_contracts.events import EventType, ProgressData, RunCancelRequestedV1
+from dursor_contracts.topics import RUN_CANCEL_REQUESTED
+from dursor_kit.db.unit_of_work import PolledOutbox, Transactions
+from dursor_kit.sidecar import Sidecar
+from dursor_store.eventlog import NewEvent, append_events
+from dursor_store.outbox import OutboxRelay, backoff_seconds, enqueue
+from dursor_store.schema import outbox
 from tests.support.backing import free_port
 from tests.support.run_api_app import RunApi, bearer, run_api
 
 DEV = bearer("developer", "dev")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -62,6 +74,8 @@ async def outbox_rows(engine: AsyncEngine) -> list[Any]:
                 await conn.execute(
                     select(
                         outbox.c.id,
+                        outbox.c.source,
+                        outbox.c.topic,
                         outbox.c.sent_at,
                         outbox.c.attempts,
                         outbox.c.last_error,
@@ -93,18 +107,34 @@ async def test_messages_wait_with_backoff_while_the_sidecar_is_down(
     assert [r.attempts for r in await outbox_rows(api.engine)] == [1] * 6
 
 
+async def _database_now(engine: AsyncEngine) -> datetime:
+    async with engine.connect() as conn:
+        value: datetime = (await conn.execute(text("SELECT clock_timestamp()"))).scalar_one()
+    return value
+
+
 async def test_backoff_grows_and_is_capped(api: RunApi, dead_sidecar: Sidecar) -> None:
     await submit_runs(api, 1)
     relay = OutboxRelay(api.engine, dead_sidecar, "run-api")
-    waits = []
+    # The relay postpones a row to its transaction's now() + backoff: that now() lies
+    # between the database clock read before and after the round, whatever the load.
+    windows = []
     for _ in range(8):
         async with api.engine.begin() as conn:
             await conn.execute(text("UPDATE outbox SET available_at = now()"))
+        before = await _database_now(api.engine)
         await relay.relay_once()
-        waits.append(round((await outbox_rows(api.engine))[0].due_in.total_seconds(), 1))
-    assert waits == sorted(waits)
-    assert waits[0] == pytest.approx(0.25, abs=0.1)
-    assert waits[-1] == pytest.approx(10.0, abs=0.1)
+        after = await _database_now(api.engine)
+        async with api.engine.connect() as conn:
+            first_row = select(outbox.c.available_at).order_by(outbox.c.id).limit(1)
+            due = (await conn.execute(first_row)).scalar_one()
+        windows.append(((due - after).total_seconds(), (due - before).total_seconds()))
+    schedule = [backoff_seconds(attempts) for attempts in range(8)]
+    assert schedule == sorted(schedule)
+    assert schedule[0] == pytest.approx(0.25)
+    assert schedule[-1] == pytest.approx(10.0)
+    for (earliest, latest), backoff in zip(windows, schedule, strict=True):
+        assert earliest <= backoff <= latest, (windows, schedule)
     assert (await outbox_rows(api.engine))[0].attempts == 8
 
 
@@ -124,3 +154,84 @@ async def test_a_second_relay_skips_what_the_first_holds(
     attempts = {r.id: r.attempts for r in await outbox_rows(api.engine)}
     assert [attempts[i] for i in held] == [0, 0, 0]
     assert all(attempts[i] == 1 for i in ids[3:])
+
+
+async def test_each_relay_publishes_only_the_rows_its_own_app_wrote(
+    api: RunApi, dead_sidecar: Sidecar
+) -> None:
+    run_ids = await submit_runs(api, 2)
+    as_runner = Transactions(api.engine, PolledOutbox("agent-runner"))
+    async with as_runner.begin() as work:
+        note = NewEvent(EventType.PROGRESS, ProgressData(message="cloning", step="git"))
+        await append_events(work, UUID(run_ids[0]), [note])
+    before = await outbox_rows(api.engine)
+    runner_rows = {r.id for r in before if r.source == "agent-runner"}
+
+    await OutboxRelay(api.engine, dead_sidecar, "agent-runner").relay_once()
+    after_runner = {r.id: r.attempts for r in await outbox_rows(api.engine)}
+    await OutboxRelay(api.engine, dead_sidecar, "run-api").relay_once()
+    after_api = {r.id: r.attempts for r in await outbox_rows(api.engine)}
+
+    # run-api wrote each run's run-requested and queued event; the runner wrote its note.
+    assert sorted((r.source, r.topic) for r in before) == [
+        ("agent-runner", "run-events"),
+        ("run-api", "run-events"),
+        ("run-api", "run-events"),
+        ("run-api", "run-requested"),
+        ("run-api", "run-requested"),
+    ]
+    assert all(after_runner[i] == (1 if i in runner_rows else 0) for i in after_runner)
+    assert all(after_api[i] == 1 for i in after_api)
+
+
+async def test_an_app_cannot_enqueue_a_topic_its_sidecar_may_not_publish(api: RunApi) -> None:
+    run_id = (await submit_runs(api, 1))[0]
+    before = [(r.id, r.source, r.topic) for r in await outbox_rows(api.engine)]
+    as_runner = Transactions(api.engine, PolledOutbox("agent-runner"))
+    request = RunCancelRequestedV1(run_id=UUID(run_id), reason="no", requested_by="dev")
+    with pytest.raises(ValueError, match="agent-runner may not publish run-cancel-requested"):
+        async with as_runner.begin() as work:
+            await enqueue(work, RUN_CANCEL_REQUESTED, request)
+    assert [(r.id, r.source, r.topic) for r in await outbox_rows(api.engine)] == before
+    assert len(before) == 2
+
+
+async def alembic(engine: AsyncEngine, *args: str) -> None:
+    """Run the real migrations against the engine's database."""
+    url = engine.url.render_as_string(hide_password=False)
+    await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "alembic", *args],
+        cwd=ROOT,
+        env={**os.environ, "DURSOR_DATABASE_URL": url},
+        check=True,
+        capture_output=True,
+    )
+
+
+async def test_migration_0005_gives_waiting_rows_the_relay_that_may_publish_them(
+    engine: AsyncEngine,
+) -> None:
+    await alembic(engine, "downgrade", "0004_users_role_pinned")
+    waiting = {"run-requested", "run-cancel-requested", "run-events", "pr-requested"}
+    async with engine.begin() as conn:
+        for topic in sorted(waiting):
+            await conn.execute(
+                text(
+                    "INSERT INTO outbox (event_id, pubsub, topic, payload)"
+                    " VALUES (:id, 'pubsub', :topic, '{}')"
+                ),
+                {"id": uuid4(), "topic": topic},
+            )
+    await alembic(engine, "upgrade", "head")
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(outbox.c.topic, outbox.c.source))).all()
+        required = await conn.scalar(
+            text(
+                "SELECT is_nullable FROM information_schema.columns"
+                " WHERE table_name = 'outbox' AND column_name = 'source'"
+            )
+        )
+    # run-api's sidecar may publish all four topics, so its relay delivers what waited.
+    assert sorted(rows) == sorted((topic, "run-api") for topic in waiting)
+    assert required == "NO"

@@ -22,8 +22,9 @@ from agent_runner.ci_status import CiPoller, overall_status
 from agent_runner.github import GitHubClient
 from agent_runner.pull_requests import PullRequestPublisher
 from agent_runner.workspace import Workspaces
-from dursor_contracts.artifacts import LocalArtifactStore
-from dursor_contracts.schema import pull_requests, repos, run_events, runs, tasks
+from dursor_kit.artifacts import LocalArtifactStore
+from dursor_kit.db.unit_of_work import PolledOutbox, Transactions
+from dursor_store.schema import pull_requests, repos, run_events, runs, tasks
 from tests.standins.github_repos import GitHubRepos
 from tests.support.backing import free_port
 from tests.support.git_remote import git, make_remote
@@ -84,10 +85,12 @@ async def world(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[World]:
             return TOKEN
 
         hosts = [f"127.0.0.1:{port}"]
+        # Written as agent-runner, whose relay (not under test here) would publish them.
+        transactions = Transactions(engine, PolledOutbox("agent-runner"))
         publisher = PullRequestPublisher(
-            engine, workspaces, artifacts, tokens, clients, hosts, lambda: None
+            transactions, workspaces, artifacts, tokens, clients, hosts
         )
-        poller = CiPoller(engine, tokens, clients, hosts, lambda: None)
+        poller = CiPoller(transactions, tokens, clients, hosts)
         yield World(github, base_url, publisher, poller, engine, workspaces)
 
 

@@ -14,9 +14,9 @@ import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.schema import idempotency_keys, outbox, repos, runs
+from dursor_store.schema import idempotency_keys, outbox, repos, runs
 from run_api.repositories import idempotency as key_sql
-from run_api.routes import runs as run_routes
+from run_api.runs import endpoints as run_routes
 from tests.support.run_api_app import RunApi, bearer, owner_key, run_api
 
 DEV = bearer("developer", "dev")

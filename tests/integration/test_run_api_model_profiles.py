@@ -21,8 +21,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_runner.credentials import ModelProfileCredentials
-from dursor_contracts.crypto import EncryptionKeyRing
-from dursor_contracts.schema import model_profiles
+from dursor_contracts.executors import LlmExecutor
+from dursor_kit.crypto import EncryptionKeyRing
+from dursor_store.schema import model_profiles
 from run_api.keyring import RefreshingKeyRing
 from run_api.model_profiles import ModelProfiles
 from tests.support.run_api_app import RunApi, bearer, run_api
@@ -74,7 +75,7 @@ async def runner_key(engine: AsyncEngine, ring: str, profile_id: str) -> str | N
     credentials = ModelProfileCredentials(engine, EncryptionKeyRing.from_json(ring))
 
     class Run:
-        model_profile_id = UUID(profile_id)
+        executor = LlmExecutor(type="llm", model_profile_id=UUID(profile_id))
 
     credential = await credentials.for_run(Run())  # type: ignore[arg-type]
     return None if credential is None else credential.api_key.get_secret_value()
@@ -141,7 +142,7 @@ async def test_the_app_picks_up_a_new_primary_key_when_the_ring_is_re_read(
     async def read() -> str:
         return documents[0]
 
-    api.app.state.model_profiles = ModelProfiles(api.engine, RefreshingKeyRing(read, 0.05))
+    api.app.state.model_profiles = ModelProfiles(RefreshingKeyRing(read, 0.05))
     before = await create(api, "before")
     documents.pop(0)
     await asyncio.sleep(0.1)

@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dursor_contracts.events import PrRequestedV1
-from dursor_contracts.schema import outbox, pull_requests
+from dursor_store.schema import outbox, pull_requests
 from tests.support.run_api_app import RunApi, bearer, owner_key, run_api
 
 DEV = bearer("developer", "dev")

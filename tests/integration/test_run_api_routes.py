@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.schema import messages, outbox, runs
+from dursor_store.schema import messages, outbox, runs
 from tests.support.run_api_app import RunApi, bearer, run_api
 
 DEV = bearer("developer", "dev")

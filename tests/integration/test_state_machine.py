@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from dursor_contracts.schema import RUN_STATUSES
+from dursor_store.schema import RUN_STATUSES
 from tests.support.databases import DatabaseFactory
 
 TERMINAL = ("succeeded", "failed", "cancelled", "timed_out")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from dursor_contracts.local_secrets import write_private
+from dursor_kit.secret_file import write_private
 
 # Ports handed out below the kernel's ephemeral range (32768+): a port taken from
 # that range can be grabbed as the source port of some outgoing connection before

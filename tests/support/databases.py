@@ -17,8 +17,8 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from dursor_contracts.local_database import new_password, service_role
-from dursor_contracts.secret_names import APP_IDS
+from dursor_kit.local_database import new_password, service_role
+from dursor_kit.secret_names import APP_IDS
 from tests.support.backing import database_url_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from dursor_contracts.secret_names import (
+from dursor_kit.secret_names import (
     ADMIN_PASSWORD,
     APP_IDS,
     DATABASE_URLS,

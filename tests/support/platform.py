@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 import jwt
 
-from dursor_contracts.local_secrets import ensure_secrets
-from dursor_contracts.secret_names import (
+from dursor_kit.local_secrets import ensure_secrets
+from dursor_kit.secret_names import (
     ADMIN_PASSWORD,
     JWT_SIGNING_KEYS,
     POSTGRES_URL,

@@ -23,13 +23,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.artifacts import LocalArtifactStore
-from dursor_contracts.auth import IssuerPolicy, TokenVerifier
-from dursor_contracts.crypto import EncryptionKeyRing
-from dursor_contracts.local_secrets import new_keyring
-from dursor_contracts.outbox import OutboxRelay
-from dursor_contracts.sidecar import Sidecar
-from dursor_contracts.web import no_lifespan
+from dursor_kit.artifacts import LocalArtifactStore
+from dursor_kit.auth.verifier import IssuerPolicy, TokenVerifier
+from dursor_kit.crypto import EncryptionKeyRing
+from dursor_kit.local_secrets import new_keyring
+from dursor_kit.sidecar import Sidecar
+from dursor_kit.web.app import no_lifespan
+from dursor_store.outbox import OutboxRelay
 from run_api.app import RunApiParts, create_app, install
 from run_api.github_permissions import unavailable
 from run_api.keyring import FixedKeyRing

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dursor_contracts.secret_names import APP_IDS, SECRETS_READ_BY
+from dursor_kit.secret_names import APP_IDS, SECRETS_READ_BY
 
 ROOT = Path(__file__).resolve().parents[2]
 

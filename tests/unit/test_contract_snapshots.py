@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from dursor_contracts.docs import documents
 from dursor_contracts.events import RunEventV1, RunRequestedV1
 from dursor_contracts.topics import ALL_TOPICS, PubSub
+from dursor_kit.docs import documents
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-REGENERATE = "run `uv run python -m dursor_contracts.docs docs` and review the diff"
+REGENERATE = "run `uv run python -m dursor_kit.docs docs` and review the diff"
 
 
 @pytest.mark.parametrize("name", sorted(documents()))

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from dursor_contracts.secret_names import APP_IDS, SECRETS_READ_BY
 from dursor_contracts.subscriptions import SUBSCRIPTIONS
 from dursor_contracts.topics import ALL_TOPICS, PUBLISHERS
+from dursor_kit.secret_names import APP_IDS, SECRETS_READ_BY
 
 COMPONENTS = Path(__file__).resolve().parents[2] / "components"
 PUBSUBS = ("pubsub", "pubsub-broadcast")

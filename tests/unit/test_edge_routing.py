@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from dursor_contracts.problems import ProblemError
+from dursor_kit.errors import ProblemError
 from events_gateway.public_api import route_table
 from events_gateway.request_target import TargetRefused, clean_segments
 from events_gateway.route_table import Operation, RouteTable, RouteTableError, operations_of

@@ -9,8 +9,8 @@ import pytest
 from azure.core.credentials import AccessToken
 from azure.core.credentials_async import AsyncTokenCredential
 
-from dursor_contracts.db import POSTGRES_SCOPE, EntraPassword
-from dursor_contracts.entra_logins import parse_logins
+from dursor_kit.db.engine import POSTGRES_SCOPE, EntraPassword
+from dursor_kit.entra_logins import parse_logins
 
 TOKEN_LIFETIME = 3600
 

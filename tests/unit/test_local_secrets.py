@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from dursor_contracts import local_secrets
-from dursor_contracts.local_database import database_secrets, pgpass_password, service_role
-from dursor_contracts.secret_names import APP_IDS, POSTGRES_URL, database_url
+from dursor_kit import local_secrets
+from dursor_kit.local_database import database_secrets, pgpass_password, service_role
+from dursor_kit.secret_names import APP_IDS, POSTGRES_URL, database_url
 
 
 @pytest.fixture

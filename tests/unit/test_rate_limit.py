@@ -7,8 +7,8 @@ from typing import Any, cast
 
 import pytest
 
-from dursor_contracts.problems import ProblemError
-from dursor_contracts.sidecar import Sidecar, SidecarError, StateItem
+from dursor_kit.errors import ProblemError
+from dursor_kit.sidecar import Sidecar, SidecarError, StateItem
 from events_gateway.rate_limit import RateLimiter
 
 

@@ -16,9 +16,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from dursor_contracts.logs import configure_logging
-from dursor_contracts.redaction import redact_query, redact_url
-from dursor_contracts.telemetry import RedactingSpanProcessor, instrument_app
+from dursor_kit.logs import configure_logging
+from dursor_kit.redaction import redact_query, redact_url
+from dursor_kit.telemetry import RedactingSpanProcessor, instrument_app
 
 SECRET = "dst_sEcReTvAlUe0123456789"
 QUERY = f"ticket={SECRET}&access_token={SECRET}&Token={SECRET}&code={SECRET}&limit=5"

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, Response
 
-from dursor_contracts.logs import configure_logging
-from dursor_contracts.web import RequestLog
+from dursor_kit.logs import configure_logging
+from dursor_kit.web.middleware import RequestLog
 
 router = APIRouter()
 

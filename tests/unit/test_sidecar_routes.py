@@ -2,7 +2,7 @@
 
 The routes are found by walking each service's real app, so a route added later under
 `/dapr/`, `/internal/` or as a binding (anything that is not public) fails here unless it
-uses `dursor_contracts.web.sidecar_router`.
+uses `dursor_kit.web.security.sidecar_router`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
-from dursor_contracts.web import create_service_app, no_lifespan, sidecar_router
+from dursor_kit.web.app import create_service_app, no_lifespan
+from dursor_kit.web.security import sidecar_router
 from tests.support.sidecar_routes import SIDECAR_DETAIL, TOKEN, apps, sidecar_only_calls
 
 NO_LIFESPAN = contextlib.asynccontextmanager(no_lifespan)

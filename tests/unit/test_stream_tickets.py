@@ -8,9 +8,9 @@ from typing import cast
 
 import pytest
 
-from dursor_contracts.auth import Principal, Role
-from dursor_contracts.problems import ProblemError
-from dursor_contracts.sidecar import Sidecar
+from dursor_kit.auth.verifier import Principal, Role
+from dursor_kit.errors import ProblemError
+from dursor_kit.sidecar import Sidecar
 from events_gateway.tickets import StreamTickets, record_key
 from tests.unit.test_rate_limit import MemoryStateStore
 

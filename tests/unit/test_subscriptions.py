@@ -8,8 +8,9 @@ from pathlib import Path
 import yaml
 from fastapi.testclient import TestClient
 
-from dursor_contracts.subscriptions import SUBSCRIPTIONS, subscription_router
-from dursor_contracts.web import create_service_app, no_lifespan
+from dursor_contracts.subscriptions import SUBSCRIPTIONS
+from dursor_kit.web.app import create_service_app, no_lifespan
+from dursor_kit.web.subscriptions import subscription_router
 
 COMPONENTS = Path(__file__).resolve().parents[2] / "components"
 

@@ -13,9 +13,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from dursor_contracts.auth import Binding, IssuerPolicy, Role, TokenVerifier
-from dursor_contracts.problems import ProblemError
-from dursor_contracts.role_bindings import BindingCache
+from dursor_kit.auth.bindings import BindingCache
+from dursor_kit.auth.verifier import Binding, IssuerPolicy, Role, TokenVerifier
+from dursor_kit.errors import ProblemError
 
 ENTRA = "https://login.microsoftonline.com/tenant-1/v2.0"
 LOCAL = "http://auth.local"

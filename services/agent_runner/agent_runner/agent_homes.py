@@ -15,7 +15,7 @@ from uuid import UUID
 
 import structlog
 
-from dursor_contracts.artifacts import ArtifactNotFound, ArtifactStore
+from dursor_kit.artifacts import ArtifactNotFound, ArtifactStore
 
 log = structlog.get_logger(__name__)
 

@@ -9,36 +9,36 @@ from functools import partial
 from fastapi import FastAPI
 
 from agent_runner import subscriptions
-from agent_runner.executors.base import Executor
-from agent_runner.executors.claude_code import ClaudeCodeExecutor
+from agent_runner.executors.base import Agent
+from agent_runner.executors.claude_code import ClaudeCodeAgent
 from agent_runner.executors.cli_streams import ProviderAccess
-from agent_runner.executors.codex import CodexExecutor
-from agent_runner.executors.command import CommandExecutor
-from agent_runner.executors.gemini import GeminiExecutor
-from agent_runner.executors.llm import LlmExecutor
+from agent_runner.executors.codex import CodexAgent
+from agent_runner.executors.command import CommandAgent
+from agent_runner.executors.gemini import GeminiAgent
+from agent_runner.executors.llm import LlmAgent
 from agent_runner.settings import RunnerSettings
 from agent_runner.worker import start_worker
-from dursor_contracts.runtime import service_runtime
-from dursor_contracts.subscriptions import subscription_router
-from dursor_contracts.web import create_service_app
+from dursor_kit.runtime import service_runtime
+from dursor_kit.web.app import create_service_app
+from dursor_kit.web.subscriptions import subscription_router
 
 
-def executors_for(settings: RunnerSettings) -> dict[str, Executor]:
-    """The executors this worker can run."""
+def agents_for(settings: RunnerSettings) -> dict[str, Agent]:
+    """The agent of each executor kind this worker can run."""
     anthropic = ProviderAccess(settings.anthropic_api_key, settings.anthropic_base_url)
     openai = ProviderAccess(settings.openai_api_key, settings.openai_base_url)
     google = ProviderAccess(settings.gemini_api_key, settings.gemini_base_url)
     return {
-        "command": CommandExecutor(settings.command_templates),
-        "claude_code": ClaudeCodeExecutor(
+        "command": CommandAgent(settings.command_templates),
+        "claude_code": ClaudeCodeAgent(
             settings.claude_command,
             anthropic,
             settings.claude_permission_mode,
             settings.claude_allowed_tools,
         ),
-        "codex": CodexExecutor(settings.codex_command, openai, settings.codex_sandbox),
-        "gemini": GeminiExecutor(settings.gemini_command, google, settings.gemini_approval_mode),
-        "llm": LlmExecutor(settings.llm_context_bytes),
+        "codex": CodexAgent(settings.codex_command, openai, settings.codex_sandbox),
+        "gemini": GeminiAgent(settings.gemini_command, google, settings.gemini_approval_mode),
+        "llm": LlmAgent(settings.llm_context_bytes),
     }
 
 
@@ -46,7 +46,7 @@ def executors_for(settings: RunnerSettings) -> dict[str, Executor]:
 async def lifespan(app: FastAPI, settings: RunnerSettings) -> AsyncIterator[None]:
     """Own every client; drain running agents and release their leases at shutdown."""
     async with service_runtime(settings) as runtime:
-        worker = await start_worker(runtime, settings, executors_for(settings))
+        worker = await start_worker(runtime, settings, agents_for(settings))
         app.state.dispatcher = worker.dispatcher
         app.state.pr_jobs = worker.pr_jobs
         app.state.readiness = runtime.readiness()

@@ -5,55 +5,33 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 import structlog
-from sqlalchemy import func, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from agent_runner.agent_homes import restore_home, save_home
 from agent_runner.event_batcher import EventBatcher
-from agent_runner.executors.base import AgentInvocation, AgentOutcome, Credential, Executor
-from agent_runner.leases import ClaimedRun, RunLeases
+from agent_runner.executors.base import Agent, AgentInvocation, AgentOutcome, Credential
+from agent_runner.leases import RunLeases
 from agent_runner.metrics import record_run_duration
 from agent_runner.process import LimitExceeded, ProcessLimits
 from agent_runner.workspace import TurnResult, Workspaces
-from dursor_contracts.artifacts import ArtifactStore
-from dursor_contracts.db import one_or_none
-from dursor_contracts.eventlog import FencedOut, NewEvent
 from dursor_contracts.events import (
     ArtifactData,
     CompletedData,
     EndedData,
     EventType,
-    PrRequestedV1,
     RunStatus,
 )
-from dursor_contracts.outbox import enqueue
-from dursor_contracts.schema import pull_requests
-from dursor_contracts.topics import PR_REQUESTED
+from dursor_kit.artifacts import ArtifactStore
+from dursor_store.eventlog import FencedOut, NewEvent
+from dursor_store.pull_requests import request_update_of_open
+from dursor_store.run_lifecycle import ClaimedRun
+from dursor_store.runs import TurnValues
 
 log = structlog.get_logger(__name__)
-
-
-async def request_pr_update(conn: AsyncConnection, run_id: UUID) -> None:
-    """A turn that succeeded on a run with an open PR pushes its commits to that PR."""
-    pr = await one_or_none(
-        conn,
-        update(pull_requests)
-        .where(pull_requests.c.run_id == run_id, pull_requests.c.state == "open")
-        .values(updated_at=func.now())
-        .returning(pull_requests.c.id, pull_requests.c.requested_by),
-    )
-    if pr is not None:
-        await enqueue(
-            conn,
-            PR_REQUESTED,
-            PrRequestedV1(run_id=run_id, pull_request_id=pr.id, requested_by=pr.requested_by),
-        )
 
 
 class AttemptStopped(Exception):
@@ -72,9 +50,8 @@ class AttemptContext:
     leases: RunLeases
     workspaces: Workspaces
     artifacts: ArtifactStore
-    executors: Mapping[str, Executor]
+    agents: Mapping[str, Agent]
     limits: ProcessLimits
-    notify_relay: Callable[[], None]
     log_batch_bytes: int
     log_batch_seconds: float
 
@@ -89,10 +66,9 @@ class RunAttempt:
         self._started = time.monotonic()
         self.stop_reason: AttemptStopped | None = None
         self.events = EventBatcher(
-            ctx.leases.engine,
+            ctx.leases.transactions,
             run.id,
             run.fence(ctx.leases.worker_id),
-            ctx.notify_relay,
             ctx.log_batch_bytes,
             ctx.log_batch_seconds,
         )
@@ -128,10 +104,10 @@ class RunAttempt:
         await self._finish(outcome, result)
 
     async def _work(self) -> tuple[AgentOutcome, TurnResult]:
-        executor = self._ctx.executors.get(self.run.executor_type)
-        if executor is None:
+        agent = self._ctx.agents.get(self.run.executor.type)
+        if agent is None:
             raise RuntimeError(
-                f"executor {self.run.executor_type!r} is not installed on this worker"
+                f"executor {self.run.executor.type!r} is not installed on this worker"
             )
         await self.events.progress("preparing workspace")
         bundle = await self._bundle()
@@ -143,7 +119,7 @@ class RunAttempt:
             self._ctx.artifacts, self.run.id, invocation.home
         ):
             await self.events.progress("restored the agent's session from an earlier worker")
-        outcome = await executor.run(invocation, self.events)
+        outcome = await agent.run(invocation, self.events)
         await self.events.progress("recording changes")
         message = f"dursor: {self.run.title} (turn {self.run.turn})\n\n{self.run.instruction}"
         result = await self._ctx.workspaces.finish_turn(
@@ -163,15 +139,15 @@ class RunAttempt:
             instruction=self.run.instruction,
             workspace=worktree,
             home=self._ctx.workspaces.home_path(str(self.run.id)),
-            model=self.run.model or (self._credential.model if self._credential else None),
-            options=self.run.options,
+            model=self.run.executor.model or (self._credential.model if self._credential else None),
+            options=self.run.executor.options,
             session_id=self.run.session_id,
             credential=self._credential,
             limits=self._ctx.limits,
         )
 
     async def _finish(self, outcome: AgentOutcome, result: TurnResult) -> None:
-        values: dict[str, Any] = {
+        values: TurnValues = {
             "files_changed": [f.model_dump() for f in result.files_changed],
             "commit_sha": result.commit_sha,
             "usage": outcome.usage,
@@ -196,7 +172,7 @@ class RunAttempt:
         )
         await self._end(RunStatus.SUCCEEDED, completed, values | {"summary": summary}, artifacts)
 
-    async def _store_artifacts(self, result: TurnResult, values: dict[str, Any]) -> list[NewEvent]:
+    async def _store_artifacts(self, result: TurnResult, values: TurnValues) -> list[NewEvent]:
         prefix = f"artifacts/{self.run.id}/turn-{self.run.turn}"
         store = self._ctx.artifacts
         values["patch_uri"] = await store.put(f"{prefix}/patch.diff", result.patch, "text/x-diff")
@@ -227,7 +203,7 @@ class RunAttempt:
         self,
         status: RunStatus,
         data: Any,
-        values: dict[str, Any],
+        values: TurnValues,
         before: list[NewEvent] | None = None,
     ) -> None:
         terminal = {
@@ -236,12 +212,11 @@ class RunAttempt:
             RunStatus.CANCELLED: EventType.CANCELLED,
             RunStatus.TIMED_OUT: EventType.TIMED_OUT,
         }[status]
-        async with self._ctx.leases.engine.begin() as conn:
-            await self.events.write_in(conn, [*(before or []), NewEvent(terminal, data)])
-            if not await self._ctx.leases.end(conn, self.run, status, values):
+        async with self._ctx.leases.transactions.begin() as work:
+            await self.events.write_in(work, [*(before or []), NewEvent(terminal, data)])
+            if not await self._ctx.leases.end(work, self.run, status, values):
                 raise FencedOut(f"run {self.run.id} ended elsewhere")
             if status is RunStatus.SUCCEEDED:
-                await request_pr_update(conn, self.run.id)
-        self._ctx.notify_relay()
-        record_run_duration(time.monotonic() - self._started, self.run.executor_type, status.value)
+                await request_update_of_open(work, self.run.id)
+        record_run_duration(time.monotonic() - self._started, self.run.executor.type, status.value)
         log.info("attempt ended", status=status.value)

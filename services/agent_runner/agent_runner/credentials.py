@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_runner.executors.base import Credential
-from agent_runner.leases import ClaimedRun
-from dursor_contracts.crypto import EncryptionKeyRing, Sealed
-from dursor_contracts.schema import model_profiles
+from dursor_kit.crypto import EncryptionKeyRing, Sealed
+from dursor_store.run_lifecycle import ClaimedRun
+from dursor_store.schema import model_profiles
 
 Provider = Literal["openai", "anthropic", "google"]
 
@@ -25,13 +25,13 @@ class ModelProfileCredentials:
 
     async def for_run(self, run: ClaimedRun) -> Credential | None:
         """None when the run names no model profile (the agent brings its own setup)."""
-        if run.model_profile_id is None:
+        if run.executor.model_profile_id is None:
             return None
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(
                     select(model_profiles).where(
-                        model_profiles.c.id == run.model_profile_id,
+                        model_profiles.c.id == run.executor.model_profile_id,
                         model_profiles.c.deleted_at.is_(None),
                     )
                 )

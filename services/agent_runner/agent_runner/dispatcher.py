@@ -17,8 +17,8 @@ import structlog
 
 from agent_runner.attempt import AttemptContext, AttemptStopped, RunAttempt
 from agent_runner.executors.base import Credential
-from agent_runner.leases import ClaimedRun
 from dursor_contracts.events import RunRequestedV1, RunStatus
+from dursor_store.run_lifecycle import ClaimedRun
 
 log = structlog.get_logger(__name__)
 
@@ -94,8 +94,6 @@ class Dispatcher:
         return True
 
     async def _start(self, run: ClaimedRun) -> None:
-        # The claim committed a `running` event: publish it now, not with the next write.
-        self._ctx.notify_relay()
         try:
             credential = await self._resolve_credential(run)
         except Exception:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
 from agent_runner.executors.base import Stream
-from dursor_contracts.eventlog import AttemptFence, NewEvent, append_events
 from dursor_contracts.events import ContractModel, EventType, LogData, ProgressData
+from dursor_kit.db.unit_of_work import Transactions, UnitOfWork
+from dursor_store.eventlog import NewEvent, append_events
+from dursor_store.runs import AttemptFence
 
 
 class EventBatcher:
@@ -19,17 +18,15 @@ class EventBatcher:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        transactions: Transactions,
         run_id: UUID,
         fence: AttemptFence,
-        on_commit: Callable[[], None],
         max_bytes: int,
         max_delay: float,
     ) -> None:
-        self._engine = engine
+        self._transactions = transactions
         self._run_id = run_id
         self._fence = fence
-        self._on_commit = on_commit
         self._max_bytes = max_bytes
         self._max_delay = max_delay
         self._pending: list[tuple[Stream, str]] = []
@@ -66,10 +63,10 @@ class EventBatcher:
         async with self._lock:
             await self._write(self._take_batches())
 
-    async def write_in(self, conn: AsyncConnection, events: list[NewEvent]) -> None:
-        """Append buffered lines and `events` inside the caller's transaction (terminal)."""
+    async def write_in(self, work: UnitOfWork, events: list[NewEvent]) -> None:
+        """Append buffered lines and `events` inside the caller's unit of work (terminal)."""
         async with self._lock:
-            await append_events(conn, self._run_id, self._take_batches() + events, self._fence)
+            await append_events(work, self._run_id, self._take_batches() + events, self._fence)
 
     def _take_batches(self) -> list[NewEvent]:
         if self._timer is not None:
@@ -84,9 +81,8 @@ class EventBatcher:
     async def _write(self, events: list[NewEvent]) -> None:
         if not events:
             return
-        async with self._engine.begin() as conn:
-            await append_events(conn, self._run_id, events, self._fence)
-        self._on_commit()
+        async with self._transactions.begin() as work:
+            await append_events(work, self._run_id, events, self._fence)
 
     async def close(self) -> None:
         """Stop the timer; pending lines are dropped only if the attempt lost its lease."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from agent_runner.github import GitHubError
-from dursor_contracts.sidecar import Sidecar, SidecarError
+from dursor_kit.sidecar import Sidecar, SidecarError
 
 TOKEN_OPERATION = "/internal/github/installation-token"  # noqa: S105 - a route
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dursor_store.pull_requests import PublishJob
+
 TEMPLATE_PATHS = (
     ".github/pull_request_template.md",
     ".github/PULL_REQUEST_TEMPLATE.md",
@@ -41,28 +43,28 @@ def files_table(files: list[dict[str, Any]]) -> str:
     return "\n".join(["| file | change | lines |", "|---|---|---|", *rows])
 
 
-def dursor_section(job: dict[str, Any]) -> str:
+def dursor_section(job: PublishJob) -> str:
     """What dursor adds to every PR: the instruction, the agent, its summary, the diff stat."""
-    executor = job["executor_type"] + (f" ({job['model']})" if job["model"] else "")
-    instruction = job["instruction"][:INSTRUCTION_LIMIT]
+    executor = job.executor_type + (f" ({job.model})" if job.model else "")
+    instruction = job.instruction[:INSTRUCTION_LIMIT]
     quoted = "\n".join(f"> {line}" for line in instruction.splitlines())
     return "\n\n".join(
         [
             "## Summary",
-            job["summary"] or "_The agent gave no summary._",
+            job.summary or "_The agent gave no summary._",
             "## Instruction",
             quoted,
             "## Changes",
-            files_table(job["files_changed"] or []),
-            f"_Opened by dursor with {executor}, run `{job['run_id']}`, turn {job['turn']}._",
+            files_table(job.files_changed or []),
+            f"_Opened by dursor with {executor}, run `{job.run_id}`, turn {job.turn}._",
         ]
     )
 
 
-def compose_pull_request(job: dict[str, Any], worktree: Path) -> tuple[str, str]:
+def compose_pull_request(job: PublishJob, worktree: Path) -> tuple[str, str]:
     """(title, body): dursor's section first, then the repository's template if any."""
     body = dursor_section(job)
     template = find_template(worktree)
     if template:
         body = f"{body}\n\n---\n\n{template.strip()}\n"
-    return title_for(job["title"]), body
+    return title_for(job.title), body

@@ -12,22 +12,19 @@ import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
 import structlog
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_runner.github import GitHubClient, GitHubError, PullRequest
 from agent_runner.pr_text import compose_pull_request
 from agent_runner.workspace import GitError, Workspaces, git
-from dursor_contracts.artifacts import ArtifactStore
-from dursor_contracts.db import one_or_none
-from dursor_contracts.eventlog import NewEvent, append_events
 from dursor_contracts.events import EventType, ProgressData
-from dursor_contracts.schema import pull_requests, repos, runs, tasks
+from dursor_kit.artifacts import ArtifactStore
+from dursor_kit.db.unit_of_work import Transactions, UnitOfWork
+from dursor_store.eventlog import NewEvent, append_events
+from dursor_store.pull_requests import PublishJob, publish_job, record_failure, record_open
 
 log = structlog.get_logger(__name__)
 
@@ -78,17 +75,17 @@ async def push_branch(worktree: Path, remote_url: str, branch: str, token: str) 
 class PullRequestPublisher:
     """Pushes a run's branch and opens (or updates) its pull request."""
 
-    engine: AsyncEngine
+    transactions: Transactions
     workspaces: Workspaces
     artifacts: ArtifactStore
     tokens: TokenSource
     clients: Callable[[str], GitHubClient]
     github_hosts: list[str]
-    notify_relay: Callable[[], None]
 
     async def publish(self, pr_id: UUID) -> None:
         """Do the whole flow; a permanent failure is recorded on the PR and the run."""
-        job = await self._load(pr_id)
+        async with self.transactions.engine.connect() as conn:
+            job = await publish_job(conn, pr_id)
         if job is None:
             return
         try:
@@ -101,86 +98,43 @@ class PullRequestPublisher:
             return
         await self._record_open(job, pull)
 
-    async def _load(self, pr_id: UUID) -> dict[str, Any] | None:
-        async with self.engine.connect() as conn:
-            row = await one_or_none(
-                conn,
-                select(
-                    pull_requests.c.id,
-                    pull_requests.c.number,
-                    pull_requests.c.run_id,
-                    runs.c.branch,
-                    runs.c.bundle_uri,
-                    runs.c.instruction,
-                    runs.c.summary,
-                    runs.c.files_changed,
-                    runs.c.executor_type,
-                    runs.c.model,
-                    runs.c.turn,
-                    tasks.c.title,
-                    tasks.c.base_branch,
-                    repos.c.url,
-                )
-                .join(runs, runs.c.id == pull_requests.c.run_id)
-                .join(tasks, tasks.c.id == runs.c.task_id)
-                .join(repos, repos.c.id == tasks.c.repo_id)
-                .where(pull_requests.c.id == pr_id),
-            )
-        return dict(row._mapping) if row is not None else None
-
-    async def _push_and_open(self, job: dict[str, Any]) -> PullRequest:
-        repo = github_repo(job["url"], self.github_hosts)
+    async def _push_and_open(self, job: PublishJob) -> PullRequest:
+        repo = github_repo(job.url, self.github_hosts)
         if repo is None:
-            raise GitHubError(422, f"{job['url']} is not a repository on a configured GitHub host")
-        token = await self.tokens(job["url"])
+            raise GitHubError(422, f"{job.url} is not a repository on a configured GitHub host")
+        token = await self.tokens(job.url)
         worktree = await self._worktree(job)
-        await push_branch(worktree, job["url"], job["branch"], token)
+        await push_branch(worktree, job.url, job.branch, token)
         title, body = compose_pull_request(job, worktree)
         client = self.clients(token)
-        existing = await client.open_pull_request(repo.full_name, job["branch"])
+        existing = await client.open_pull_request(repo.full_name, job.branch)
         if existing is not None:
             return await client.update_pull_request(repo.full_name, existing.number, title, body)
         return await client.create_pull_request(
-            repo.full_name, title, body, job["branch"], job["base_branch"]
+            repo.full_name, title, body, job.branch, job.base_branch
         )
 
-    async def _worktree(self, job: dict[str, Any]) -> Path:
-        bundle = await self.artifacts.get(job["bundle_uri"]) if job["bundle_uri"] else None
+    async def _worktree(self, job: PublishJob) -> Path:
+        bundle = await self.artifacts.get(job.bundle_uri) if job.bundle_uri else None
         if bundle is None:
             raise GitHubError(409, "the run has no commits to push")
         return await self.workspaces.prepare(
-            job["url"], str(job["run_id"]), job["branch"], job["base_branch"], bundle
+            job.url, str(job.run_id), job.branch, job.base_branch, bundle
         )
 
-    async def _record_open(self, job: dict[str, Any], pull: PullRequest) -> None:
-        await self._save(
-            job,
-            {
-                "number": pull.number,
-                "url": pull.url,
-                "state": "open",
-                "head_sha": pull.head_sha,
-                "error": None,
-            },
-            f"pull request #{pull.number} is open: {pull.url}",
-        )
-        log.info("pull request open", pr=pull.number, run_id=str(job["run_id"]))
+    async def _record_open(self, job: PublishJob, pull: PullRequest) -> None:
+        async with self.transactions.begin() as work:
+            await record_open(work.conn, job.id, pull.number, pull.url, pull.head_sha)
+            await _note(work, job.run_id, f"pull request #{pull.number} is open: {pull.url}")
+        log.info("pull request open", pr=pull.number, run_id=str(job.run_id))
 
-    async def _record_failure(self, job: dict[str, Any], reason: str) -> None:
-        await self._save(
-            job,
-            {"state": "failed", "error": reason},
-            f"the pull request could not be opened: {reason}",
-        )
-        log.warning("pull request failed", run_id=str(job["run_id"]), reason=reason)
+    async def _record_failure(self, job: PublishJob, reason: str) -> None:
+        async with self.transactions.begin() as work:
+            await record_failure(work.conn, job.id, reason)
+            await _note(work, job.run_id, f"the pull request could not be opened: {reason}")
+        log.warning("pull request failed", run_id=str(job.run_id), reason=reason)
 
-    async def _save(self, job: dict[str, Any], values: dict[str, Any], message: str) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(pull_requests)
-                .where(pull_requests.c.id == job["id"])
-                .values(updated_at=func.now(), **values)
-            )
-            note = ProgressData(message=message, step="pull-request")
-            await append_events(conn, job["run_id"], [NewEvent(EventType.PROGRESS, note)])
-        self.notify_relay()
+
+async def _note(work: UnitOfWork, run_id: UUID, message: str) -> None:
+    note = ProgressData(message=message, step="pull-request")
+    await append_events(work, run_id, [NewEvent(EventType.PROGRESS, note)])

@@ -7,63 +7,40 @@ Safe with several replicas: each round locks the expired rows it handles with
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import structlog
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agent_runner.leases import requeue_or_fail
 from agent_runner.metrics import QueueDepth
-from dursor_contracts.schema import runs
+from dursor_kit.db.unit_of_work import Transactions
+from dursor_store import run_lifecycle
+from dursor_store.runs import count_queued
 
 log = structlog.get_logger(__name__)
 
 LEASE_EXPIRED = "the worker holding the run stopped renewing its lease"
 
 
-async def reap_once(engine: AsyncEngine, batch: int = 50) -> int:
+async def reap_once(transactions: Transactions, batch: int = 50) -> int:
     """Requeue or fail every run whose lease expired; returns how many were handled."""
-    async with engine.begin() as conn:
-        expired = (
-            await conn.execute(
-                select(runs.c.id, runs.c.turn, runs.c.attempt, runs.c.max_attempts)
-                .where(runs.c.status == "running", runs.c.lease_expires_at < func.now())
-                .limit(batch)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-        for run in expired:
-            outcome = await requeue_or_fail(
-                conn, run.id, run.turn, run.attempt, run.max_attempts, LEASE_EXPIRED
-            )
-            log.warning(
-                "reaped run",
-                run_id=str(run.id),
-                attempt=run.attempt,
-                outcome=outcome.value if outcome else None,
-            )
-    return len(expired)
-
-
-async def count_queued(engine: AsyncEngine) -> int:
-    """Runs waiting for a worker (the queue depth the scaling rule and alerts watch)."""
-    async with engine.connect() as conn:
-        count = await conn.scalar(
-            select(func.count()).select_from(runs).where(runs.c.status == "queued")
+    async with transactions.begin() as work:
+        reaped = await run_lifecycle.reap_expired(work, LEASE_EXPIRED, batch)
+    for run, outcome in reaped:
+        log.warning(
+            "reaped run",
+            run_id=str(run.id),
+            attempt=run.attempt,
+            outcome=outcome.value if outcome else None,
         )
-    return int(count or 0)
+    return len(reaped)
 
 
-async def reap_forever(
-    engine: AsyncEngine, interval: float, on_reaped: Callable[[], None], depth: QueueDepth
-) -> None:
+async def reap_forever(transactions: Transactions, interval: float, depth: QueueDepth) -> None:
     """Reap on a timer until cancelled; one failed round never stops the loop."""
     while True:
         try:
-            if await reap_once(engine):
-                on_reaped()
-            depth.value = await count_queued(engine)
+            await reap_once(transactions)
+            async with transactions.engine.connect() as conn:
+                depth.value = await count_queued(conn)
         except Exception:
             log.exception("reaper round failed")
         await asyncio.sleep(interval)

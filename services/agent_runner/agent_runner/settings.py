@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 
 from agent_runner.process import ProcessLimits
-from dursor_contracts.settings import ServiceSettings
+from dursor_kit.settings import ServiceSettings
 
 
 def default_worker_id() -> str:

@@ -11,7 +11,7 @@ from agent_runner.dispatcher import Dispatcher
 from agent_runner.pr_jobs import PullRequestJobs
 from dursor_contracts.cloudevents import Delivery, ReceivedEvent, answer, parse_payload
 from dursor_contracts.events import PrRequestedV1, RunCancelRequestedV1, RunRequestedV1
-from dursor_contracts.web import sidecar_router
+from dursor_kit.web.security import sidecar_router
 
 log = structlog.get_logger(__name__)
 router = sidecar_router("/dapr")

@@ -10,7 +10,7 @@ from agent_runner.attempt import AttemptContext
 from agent_runner.ci_status import CiPoller
 from agent_runner.credentials import ModelProfileCredentials
 from agent_runner.dispatcher import Dispatcher
-from agent_runner.executors.base import Executor
+from agent_runner.executors.base import Agent
 from agent_runner.github import GitHubClient
 from agent_runner.github_tokens import AuthServiceTokens
 from agent_runner.leases import RunLeases
@@ -21,11 +21,12 @@ from agent_runner.reaper import reap_forever
 from agent_runner.retention import clean_worktrees_forever
 from agent_runner.settings import RunnerSettings
 from agent_runner.workspace import Workspaces
-from dursor_contracts.artifacts import artifact_store_from
-from dursor_contracts.crypto import EncryptionKeyRing
-from dursor_contracts.outbox import OutboxRelay
-from dursor_contracts.runtime import ServiceRuntime
-from dursor_contracts.secret_names import ENCRYPTION_KEYS
+from dursor_kit.artifacts import artifact_store_from
+from dursor_kit.crypto import EncryptionKeyRing
+from dursor_kit.db.unit_of_work import Transactions
+from dursor_kit.runtime import ServiceRuntime
+from dursor_kit.secret_names import ENCRYPTION_KEYS
+from dursor_store.outbox import OutboxRelay
 
 RETENTION_SWEEP_SECONDS = 3600.0
 
@@ -46,17 +47,16 @@ class Worker:
 def attempt_context(
     runtime: ServiceRuntime,
     settings: RunnerSettings,
-    relay: OutboxRelay,
-    executors: Mapping[str, Executor],
+    transactions: Transactions,
+    agents: Mapping[str, Agent],
 ) -> AttemptContext:
     """What every attempt of this worker shares."""
     return AttemptContext(
-        leases=RunLeases(runtime.engine, settings.worker_id, settings.lease_seconds),
+        leases=RunLeases(transactions, settings.worker_id, settings.lease_seconds),
         workspaces=Workspaces(Path(settings.workspaces_dir)),
         artifacts=artifact_store_from(settings),
-        executors=executors,
+        agents=agents,
         limits=settings.limits(),
-        notify_relay=relay.notify,
         log_batch_bytes=settings.log_batch_bytes,
         log_batch_seconds=settings.log_batch_seconds,
     )
@@ -71,25 +71,21 @@ def pr_jobs(
     def clients(token: str) -> GitHubClient:
         return GitHubClient(runtime.http, settings.github_api_url, token)
 
+    transactions = ctx.leases.transactions
     publisher = PullRequestPublisher(
-        runtime.engine,
-        ctx.workspaces,
-        ctx.artifacts,
-        tokens,
-        clients,
-        settings.github_hosts,
-        ctx.notify_relay,
+        transactions, ctx.workspaces, ctx.artifacts, tokens, clients, settings.github_hosts
     )
-    poller = CiPoller(runtime.engine, tokens, clients, settings.github_hosts, ctx.notify_relay)
+    poller = CiPoller(transactions, tokens, clients, settings.github_hosts)
     return PullRequestJobs(publisher, poller)
 
 
 async def start_worker(
-    runtime: ServiceRuntime, settings: RunnerSettings, executors: Mapping[str, Executor]
+    runtime: ServiceRuntime, settings: RunnerSettings, agents: Mapping[str, Agent]
 ) -> Worker:
     """Build the worker and start its background loops on the runtime."""
     relay = OutboxRelay(runtime.engine, runtime.sidecar, settings.app_id)
-    ctx = attempt_context(runtime, settings, relay, executors)
+    transactions = Transactions(runtime.engine, relay)
+    ctx = attempt_context(runtime, settings, transactions, agents)
     keyring = EncryptionKeyRing.from_json(await runtime.secret(ENCRYPTION_KEYS))
     credentials = ModelProfileCredentials(runtime.engine, keyring)
     dispatcher = Dispatcher(
@@ -99,7 +95,7 @@ async def start_worker(
     background.start(relay.run(), "outbox-relay")
     background.start(dispatcher.pull_forever(), "pull-queued-runs")
     background.start(
-        reap_forever(runtime.engine, settings.reaper_interval_seconds, relay.notify, QueueDepth()),
+        reap_forever(transactions, settings.reaper_interval_seconds, QueueDepth()),
         "reaper",
     )
     background.start(

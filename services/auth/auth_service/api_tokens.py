@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dursor_contracts.db import all_rows, one, one_or_none
-from dursor_contracts.schema import api_tokens
+from dursor_kit.db.rows import TableRow, fetch_all, fetch_one, fetch_optional
+from dursor_store.schema import api_tokens
+
+
+class TokenRow(TableRow):
+    """A personal API token as stored (its hash, never the token)."""
+
+    id: UUID
+    user_id: UUID
+    name: str
+    token_hash: str
+    role: str
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    created_at: datetime
 
 
 def token_hash(token: str) -> str:
@@ -28,9 +40,9 @@ async def insert_token(
     role: str,
     token: str,
     expires_at: datetime,
-) -> Row[Any]:
+) -> TokenRow:
     """Record a new API token."""
-    return await one(
+    return await fetch_one(
         conn,
         insert(api_tokens)
         .values(
@@ -42,28 +54,31 @@ async def insert_token(
             expires_at=expires_at,
         )
         .returning(api_tokens),
+        TokenRow,
     )
 
 
-async def tokens_of(conn: AsyncConnection, user_id: UUID) -> list[Row[Any]]:
+async def tokens_of(conn: AsyncConnection, user_id: UUID) -> list[TokenRow]:
     """A user's tokens, newest first (without any secret)."""
-    return await all_rows(
+    return await fetch_all(
         conn,
         select(api_tokens)
         .where(api_tokens.c.user_id == user_id)
         .order_by(api_tokens.c.created_at.desc()),
+        TokenRow,
     )
 
 
-async def revoke(conn: AsyncConnection, token_id: UUID, user_id: UUID | None) -> Row[Any] | None:
+async def revoke(conn: AsyncConnection, token_id: UUID, user_id: UUID | None) -> TokenRow | None:
     """Revoke a token (of `user_id`, or anyone's when None); None if there is no such token."""
     conditions = [api_tokens.c.id == token_id]
     if user_id is not None:
         conditions.append(api_tokens.c.user_id == user_id)
-    return await one_or_none(
+    return await fetch_optional(
         conn,
         update(api_tokens)
         .where(*conditions)
         .values(revoked_at=func.coalesce(api_tokens.c.revoked_at, func.now()))
         .returning(api_tokens),
+        TokenRow,
     )

@@ -15,10 +15,11 @@ from auth_service.passwords import PasswordHashing
 from auth_service.routes import github, oidc, tokens, users
 from auth_service.settings import AuthSettings
 from auth_service.users import ensure_local_user
-from dursor_contracts.auth import Role
-from dursor_contracts.runtime import ServiceRuntime, service_runtime, token_verifier
-from dursor_contracts.secret_names import ADMIN_PASSWORD, JWT_SIGNING_KEYS
-from dursor_contracts.web import create_service_app
+from dursor_kit.auth.verifier import Role
+from dursor_kit.runtime import ServiceRuntime, service_runtime, token_verifier
+from dursor_kit.secret_names import ADMIN_PASSWORD, JWT_SIGNING_KEYS
+from dursor_kit.web.app import create_service_app
+from dursor_store.role_bindings import DatabaseAuthority
 
 
 async def _create_first_admin(
@@ -58,7 +59,9 @@ async def lifespan(app: FastAPI, settings: AuthSettings) -> AsyncIterator[None]:
         app.state.engine = runtime.engine
         app.state.issuer = issuer
         app.state.passwords = passwords
-        app.state.verifier = token_verifier(settings, runtime.http, runtime.engine)
+        app.state.verifier = token_verifier(
+            settings, runtime.http, DatabaseAuthority(runtime.engine)
+        )
         app.state.readiness = runtime.readiness()
         yield
 

@@ -20,9 +20,10 @@ import httpx
 import jwt
 import structlog
 
-from dursor_contracts.problems import ProblemError, bad_request
-from dursor_contracts.secret_names import GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY
-from dursor_contracts.sidecar import Sidecar, SidecarError
+from dursor_kit.errors import ProblemError
+from dursor_kit.secret_names import GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY
+from dursor_kit.sidecar import Sidecar, SidecarError
+from dursor_kit.web.problems import bad_request
 
 log = structlog.get_logger(__name__)
 

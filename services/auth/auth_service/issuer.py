@@ -18,7 +18,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from dursor_contracts.auth import API_TOKEN_USE, Role
+from dursor_kit.auth.verifier import API_TOKEN_USE, Role
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from enum import IntEnum
 
 from auth_service.settings import AuthSettings
 from auth_service.users import grant_admin, lock_active_admins
-from dursor_contracts.db import create_engine
+from dursor_kit.db.engine import create_engine
 
 
 class Outcome(IntEnum):

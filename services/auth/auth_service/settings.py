@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from dursor_contracts.settings import ServiceSettings
+from dursor_kit.settings import ServiceSettings
 
 
 class AuthSettings(ServiceSettings):

@@ -2,32 +2,45 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dursor_contracts.auth import Principal, Role
-from dursor_contracts.db import all_rows, one_or_none
-from dursor_contracts.pagination import after_cursor, newest_first
-from dursor_contracts.schema import users
+from dursor_kit.auth.verifier import Principal, Role
+from dursor_kit.db.rows import TableRow, fetch_all, fetch_optional
+from dursor_kit.web.pagination import after_cursor, newest_first
+from dursor_store.schema import users
 
 
-async def user_by_username(conn: AsyncConnection, issuer: str, username: str) -> Row[Any] | None:
+class UserRow(TableRow):
+    """A user and its role binding."""
+
+    id: UUID
+    issuer: str
+    subject: str
+    username: str
+    display_name: str
+    role: str
+    password_hash: str | None
+    disabled: bool
+    role_pinned: bool
+    created_at: datetime
+
+
+async def user_by_username(conn: AsyncConnection, issuer: str, username: str) -> UserRow | None:
     """A local user by name."""
-    return await one_or_none(
-        conn, select(users).where(users.c.issuer == issuer, users.c.username == username)
-    )
+    statement = select(users).where(users.c.issuer == issuer, users.c.username == username)
+    return await fetch_optional(conn, statement, UserRow)
 
 
-async def user_by_subject(conn: AsyncConnection, issuer: str, subject: str) -> Row[Any] | None:
+async def user_by_subject(conn: AsyncConnection, issuer: str, subject: str) -> UserRow | None:
     """A user by issuer and subject (the token's identity)."""
-    return await one_or_none(
-        conn, select(users).where(users.c.issuer == issuer, users.c.subject == subject)
-    )
+    statement = select(users).where(users.c.issuer == issuer, users.c.subject == subject)
+    return await fetch_optional(conn, statement, UserRow)
 
 
 async def ensure_local_user(
@@ -50,22 +63,24 @@ async def ensure_local_user(
     )
 
 
-async def set_role(conn: AsyncConnection, user_id: UUID, role: Role) -> Row[Any] | None:
+async def set_role(conn: AsyncConnection, user_id: UUID, role: Role) -> UserRow | None:
     """Bind a user to a role: from now on it caps every token of the user."""
-    return await one_or_none(
+    return await fetch_optional(
         conn,
         update(users)
         .where(users.c.id == user_id)
         .values(role=role.value, role_pinned=True)
         .returning(users),
+        UserRow,
     )
 
 
-async def set_disabled(conn: AsyncConnection, user_id: UUID, disabled: bool) -> Row[Any] | None:
+async def set_disabled(conn: AsyncConnection, user_id: UUID, disabled: bool) -> UserRow | None:
     """Disable (every token of the user is refused) or re-enable a user."""
-    return await one_or_none(
+    return await fetch_optional(
         conn,
         update(users).where(users.c.id == user_id).values(disabled=disabled).returning(users),
+        UserRow,
     )
 
 
@@ -80,23 +95,24 @@ async def lock_active_admins(conn: AsyncConnection) -> set[UUID]:
     return set((await conn.execute(query)).scalars())
 
 
-async def grant_admin(conn: AsyncConnection, issuer: str, username: str) -> Row[Any] | None:
+async def grant_admin(conn: AsyncConnection, issuer: str, username: str) -> UserRow | None:
     """Make a user an enabled, pinned Admin (the break-glass path); None if no such user."""
-    return await one_or_none(
+    return await fetch_optional(
         conn,
         update(users)
         .where(users.c.issuer == issuer, users.c.username == username)
         .values(role=Role.ADMIN.value, role_pinned=True, disabled=False)
         .returning(users),
+        UserRow,
     )
 
 
-async def user_by_id(conn: AsyncConnection, user_id: UUID) -> Row[Any] | None:
+async def user_by_id(conn: AsyncConnection, user_id: UUID) -> UserRow | None:
     """One user."""
-    return await one_or_none(conn, select(users).where(users.c.id == user_id))
+    return await fetch_optional(conn, select(users).where(users.c.id == user_id), UserRow)
 
 
-async def list_users(conn: AsyncConnection, cursor: str | None, limit: int) -> list[Row[Any]]:
+async def list_users(conn: AsyncConnection, cursor: str | None, limit: int) -> list[UserRow]:
     """A page of users, newest first (limit + 1 rows to detect a next page)."""
     query = (
         select(users)
@@ -104,17 +120,16 @@ async def list_users(conn: AsyncConnection, cursor: str | None, limit: int) -> l
         .order_by(*newest_first(users))
         .limit(limit + 1)
     )
-    return await all_rows(conn, query)
+    return await fetch_all(conn, query, UserRow)
 
 
-async def insert_user(conn: AsyncConnection, values: dict[str, Any]) -> Row[Any] | None:
+async def insert_user(conn: AsyncConnection, values: dict[str, Any]) -> UserRow | None:
     """A new user, or None if the username or identity is taken."""
-    return await one_or_none(
-        conn, insert(users).values(id=uuid4(), **values).on_conflict_do_nothing().returning(users)
-    )
+    statement = insert(users).values(id=uuid4(), **values).on_conflict_do_nothing()
+    return await fetch_optional(conn, statement.returning(users), UserRow)
 
 
-async def ensure_bound(conn: AsyncConnection, principal: Principal) -> Row[Any]:
+async def ensure_bound(conn: AsyncConnection, principal: Principal) -> UserRow:
     """The user row of the caller's identity, recorded with its role on first sight.
 
     A row an Admin did not pin follows the role the identity's issuer grants now (seen

@@ -1,0 +1,1 @@
+"""Payload contracts: what services and other teams exchange (pydantic models only)."""

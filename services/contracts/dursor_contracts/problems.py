@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import structlog
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE_URI = "https://dursor.cloud/problems/"
-
-log = structlog.get_logger(__name__)
 
 
 class InvalidParam(BaseModel):
@@ -46,129 +37,3 @@ class Problem(BaseModel):
     detail: str | None = None
     instance: str | None = None
     invalid_params: list[InvalidParam] | None = Field(default=None, alias="invalid-params")
-
-
-class ProblemError(Exception):
-    """Raise anywhere in a request to answer with that problem; nothing else is changed."""
-
-    def __init__(
-        self,
-        status: int,
-        slug: str,
-        title: str,
-        detail: str | None = None,
-        headers: dict[str, str] | None = None,
-        invalid_params: list[InvalidParam] | None = None,
-    ) -> None:
-        super().__init__(detail or title)
-        self.status = status
-        self.slug = slug
-        self.title = title
-        self.detail = detail
-        self.headers = headers or {}
-        self.invalid_params = invalid_params
-
-    def to_problem(self, instance: str | None = None) -> Problem:
-        """The problem document this error answers with."""
-        return Problem(
-            type=f"{PROBLEM_BASE_URI}{self.slug}",
-            title=self.title,
-            status=self.status,
-            detail=self.detail,
-            instance=instance,
-            **{"invalid-params": self.invalid_params},
-        )
-
-
-def not_found(kind: str, ident: object) -> ProblemError:
-    """404 for a resource that does not exist (or that the caller may not know of)."""
-    return ProblemError(404, "not-found", "Not Found", f"{kind} {ident} does not exist")
-
-
-def conflict(detail: str) -> ProblemError:
-    """409 for a request that the resource's current state refuses."""
-    return ProblemError(409, "conflict", "Conflict", detail)
-
-
-def bad_request(slug: str, detail: str, field: str | None = None) -> ProblemError:
-    """400 for input that is well-formed JSON but not acceptable."""
-    params = [InvalidParam(name=field, reason=detail)] if field else None
-    return ProblemError(400, slug, "Bad Request", detail, invalid_params=params)
-
-
-def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
-    """Serialise a problem with its media type."""
-    return JSONResponse(
-        problem.model_dump(by_alias=True, exclude_none=True),
-        status_code=problem.status,
-        media_type=PROBLEM_MEDIA_TYPE,
-        headers=headers,
-    )
-
-
-def _location(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc if part not in ("body",)) or "body"
-
-
-async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ProblemError)
-    return problem_response(exc.to_problem(request.url.path), exc.headers)
-
-
-async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    params = [InvalidParam(name=_location(e["loc"]), reason=e["msg"]) for e in exc.errors()]
-    error = ProblemError(422, "validation", "Unprocessable Content", "request is invalid")
-    error.invalid_params = params
-    return problem_response(error.to_problem(request.url.path))
-
-
-async def _on_http(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "Error")
-    problem = Problem(
-        type="about:blank",
-        title=title,
-        status=exc.status_code,
-        detail=str(exc.detail),
-        instance=request.url.path,
-    )
-    return problem_response(problem, dict(exc.headers or {}))
-
-
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", path=request.url.path, error_type=type(exc).__name__)
-    problem = Problem(
-        type=f"{PROBLEM_BASE_URI}internal",
-        title="Internal Server Error",
-        status=500,
-        detail="the server failed; the error is logged",
-        instance=request.url.path,
-    )
-    return problem_response(problem)
-
-
-def install_problem_handlers(app: FastAPI) -> None:
-    """Make every failure of the app answer in problem+json."""
-    app.add_exception_handler(ProblemError, _on_problem)
-    app.add_exception_handler(RequestValidationError, _on_validation)
-    app.add_exception_handler(StarletteHTTPException, _on_http)
-    app.add_exception_handler(Exception, _on_unexpected)
-
-
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries declaring problem+json answers for these statuses."""
-    return {
-        status: {
-            "model": Problem,
-            "content": {PROBLEM_MEDIA_TYPE: {}},
-            "description": _phrase(status),
-        }
-        for status in statuses
-    }
-
-
-def _phrase(status: int) -> str:
-    from http import HTTPStatus
-
-    return HTTPStatus(status).phrase

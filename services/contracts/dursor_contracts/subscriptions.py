@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter
-
 from dursor_contracts.topics import (
     ALL_TOPICS,
     PR_REQUESTED,
@@ -20,7 +18,6 @@ from dursor_contracts.topics import (
     RUN_REQUESTED,
     Topic,
 )
-from dursor_contracts.web import sidecar_router
 
 DEAD_LETTER_ROUTE = "/dapr/dead-letters"
 DEAD_LETTER_CONSUMER = "run-api"
@@ -77,16 +74,3 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
 def subscriptions_of(app_id: str) -> list[Subscription]:
     """The subscriptions one app declares."""
     return [s for s in SUBSCRIPTIONS if s.app_id == app_id]
-
-
-def subscription_router(app_id: str) -> APIRouter:
-    """`GET /dapr/subscribe` answering with this app's subscriptions."""
-    router = sidecar_router()
-    entries = [s.programmatic() for s in subscriptions_of(app_id)]
-
-    @router.get("/dapr/subscribe")
-    async def subscribe() -> list[dict[str, Any]]:
-        """Dapr asks this at start when subscriptions are programmatic."""
-        return entries
-
-    return router

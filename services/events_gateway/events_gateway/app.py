@@ -14,10 +14,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 
-from dursor_contracts.runtime import service_runtime, token_verifier
-from dursor_contracts.secret_names import GITHUB_WEBHOOK_SECRET
-from dursor_contracts.subscriptions import subscription_router
-from dursor_contracts.web import create_service_app
+from dursor_kit.runtime import service_runtime, token_verifier
+from dursor_kit.secret_names import GITHUB_WEBHOOK_SECRET
+from dursor_kit.web.app import create_service_app
+from dursor_kit.web.edge_answers import add_edge_answers
+from dursor_kit.web.subscriptions import subscription_router
+from dursor_store.role_bindings import DatabaseAuthority
 from events_gateway.catch_up import catch_up_forever
 from events_gateway.front_door import FrontDoorOnly
 from events_gateway.hub import FanoutHub
@@ -80,7 +82,9 @@ async def lifespan(app: FastAPI, settings: GatewaySettings) -> AsyncIterator[Non
         )
         app.state.metrics = metrics
         app.state.stream_config = stream_config(settings)
-        app.state.verifier = token_verifier(settings, runtime.http, runtime.engine)
+        app.state.verifier = token_verifier(
+            settings, runtime.http, DatabaseAuthority(runtime.engine)
+        )
         app.state.webhook_secret = WebhookSecret(
             partial(runtime.secret, GITHUB_WEBHOOK_SECRET), settings.webhook_secret_refresh_seconds
         )
@@ -126,7 +130,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
 def own_openapi(app: FastAPI) -> dict[str, Any]:
     """The gateway's own operations: streams, stream tickets, webhooks, metrics."""
-    return get_openapi(title=app.title, version=app.version, routes=app.routes)
+    document = get_openapi(title=app.title, version=app.version, routes=app.routes)
+    add_edge_answers(document)
+    return document
 
 
 def install_public_openapi(app: FastAPI) -> None:

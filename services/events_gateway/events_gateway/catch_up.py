@@ -8,8 +8,8 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.eventlog import read_events
-from dursor_contracts.schema import runs
+from dursor_store.eventlog import read_events
+from dursor_store.schema import runs
 from events_gateway.hub import FanoutHub
 
 log = structlog.get_logger(__name__)

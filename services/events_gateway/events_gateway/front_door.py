@@ -12,7 +12,8 @@ import hmac
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dursor_contracts.problems import Problem, problem_response
+from dursor_contracts.problems import Problem
+from dursor_kit.web.problems import problem_response
 
 FRONT_DOOR_HEADER = b"x-azure-fdid"
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})

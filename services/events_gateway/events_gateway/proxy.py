@@ -11,8 +11,9 @@ from __future__ import annotations
 import structlog
 from fastapi import Request, Response
 
-from dursor_contracts.problems import ProblemError, bad_request
-from dursor_contracts.sidecar import Sidecar, SidecarError
+from dursor_kit.errors import ProblemError
+from dursor_kit.sidecar import Sidecar, SidecarError
+from dursor_kit.web.problems import bad_request
 from events_gateway.route_table import Match
 
 log = structlog.get_logger(__name__)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import structlog
 
-from dursor_contracts.problems import ProblemError
-from dursor_contracts.sidecar import Sidecar, SidecarError
+from dursor_kit.errors import ProblemError
+from dursor_kit.sidecar import Sidecar, SidecarError
 
 log = structlog.get_logger(__name__)
 

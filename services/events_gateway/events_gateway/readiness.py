@@ -7,8 +7,8 @@ call right after the gateway turns ready therefore finds its upstream ready too.
 
 from __future__ import annotations
 
-from dursor_contracts.sidecar import Sidecar, SidecarError
-from dursor_contracts.web import ReadinessCheck
+from dursor_kit.sidecar import Sidecar, SidecarError
+from dursor_kit.web.app import ReadinessCheck
 
 UPSTREAMS = ("run-api", "auth")
 CHECK_TIMEOUT_SECONDS = 2.0

@@ -15,7 +15,9 @@ import re
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dursor_contracts.problems import Problem, ProblemError, problem_response
+from dursor_contracts.problems import Problem
+from dursor_kit.errors import ProblemError
+from dursor_kit.web.problems import problem_response
 
 log = structlog.get_logger(__name__)
 

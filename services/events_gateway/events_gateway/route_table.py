@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from dursor_contracts.problems import InvalidParam, ProblemError
+from dursor_contracts.problems import InvalidParam
+from dursor_kit.errors import ProblemError
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 PUBLIC_PREFIX = "/v1/"

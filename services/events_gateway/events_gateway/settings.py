@@ -6,7 +6,7 @@ import ipaddress
 
 from pydantic import Field, SecretStr, field_validator
 
-from dursor_contracts.settings import ServiceSettings
+from dursor_kit.settings import ServiceSettings
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

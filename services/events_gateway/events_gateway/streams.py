@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from dursor_contracts.eventlog import read_events
 from dursor_contracts.events import RunStatus
-from dursor_contracts.problems import bad_request
-from dursor_contracts.schema import runs
+from dursor_kit.web.problems import bad_request
+from dursor_store.eventlog import read_events
+from dursor_store.schema import runs
 from events_gateway.hub import EncodedEvent, FanoutHub, Subscription, encode
 from events_gateway.metrics import GatewayMetrics
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import structlog
 
-from dursor_contracts.auth import Principal, Role, unauthorized
-from dursor_contracts.problems import ProblemError
-from dursor_contracts.sidecar import Sidecar, SidecarError
+from dursor_kit.auth.verifier import Principal, Role, unauthorized
+from dursor_kit.errors import ProblemError
+from dursor_kit.sidecar import Sidecar, SidecarError
 
 log = structlog.get_logger(__name__)
 

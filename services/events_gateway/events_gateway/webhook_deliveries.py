@@ -16,8 +16,8 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable
 
-from dursor_contracts.problems import ProblemError
-from dursor_contracts.sidecar import Sidecar, SidecarError
+from dursor_kit.errors import ProblemError
+from dursor_kit.sidecar import Sidecar, SidecarError
 
 STATE_STORE = "statestore"
 

@@ -12,13 +12,15 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware import Middleware
 
-from dursor_contracts.artifacts import ArtifactStore, artifact_store_from
-from dursor_contracts.auth import TokenVerifier
-from dursor_contracts.outbox import OutboxRelay
-from dursor_contracts.runtime import service_runtime, token_verifier
-from dursor_contracts.secret_names import ENCRYPTION_KEYS
-from dursor_contracts.subscriptions import subscription_router
-from dursor_contracts.web import Lifespan, create_service_app
+from dursor_kit.artifacts import ArtifactStore, artifact_store_from
+from dursor_kit.auth.verifier import TokenVerifier
+from dursor_kit.db.unit_of_work import Transactions
+from dursor_kit.runtime import service_runtime, token_verifier
+from dursor_kit.secret_names import ENCRYPTION_KEYS
+from dursor_kit.web.app import Lifespan, create_service_app
+from dursor_kit.web.subscriptions import subscription_router
+from dursor_store.outbox import OutboxRelay
+from dursor_store.role_bindings import DatabaseAuthority
 from run_api.github_events import GitHubEvents
 from run_api.github_permissions import AuthServiceWriteAccess, WriteAccess
 from run_api.idempotency import IdempotencyKeys, forget_expired_keys
@@ -27,8 +29,9 @@ from run_api.keyring import KeyRingSource, RefreshingKeyRing
 from run_api.model_profiles import ModelProfiles
 from run_api.openapi import install_openapi
 from run_api.pull_request_service import PullRequests
-from run_api.routes import dead_letters, github, model_profiles, pull_requests, repos, runs
-from run_api.run_service import RunService
+from run_api.routes import dead_letters, github, model_profiles, pull_requests, repos
+from run_api.runs import endpoints as runs
+from run_api.runs.service import RunService
 from run_api.settings import RunApiSettings
 
 PURGE_INTERVAL_SECONDS = 3600.0
@@ -51,15 +54,14 @@ def install(app: FastAPI, parts: RunApiParts) -> None:
     """Make the parts and the services built on them reachable from requests."""
     app.state.settings = parts.settings
     app.state.engine = parts.engine
-    app.state.relay = parts.relay
     app.state.verifier = parts.verifier
     app.state.artifacts = parts.artifacts
-    app.state.run_service = RunService(parts.engine, parts.relay, parts.settings)
-    app.state.model_profiles = ModelProfiles(parts.engine, parts.keyring)
-    app.state.pull_requests = PullRequests(parts.engine, parts.relay)
+    app.state.transactions = Transactions(parts.engine, parts.relay)
+    app.state.run_service = RunService(parts.settings)
+    app.state.model_profiles = ModelProfiles(parts.keyring)
+    app.state.pull_requests = PullRequests()
     app.state.github_events = GitHubEvents(
-        parts.engine,
-        parts.relay,
+        app.state.transactions,
         app.state.run_service,
         parts.settings.github_mention,
         parts.write_access,
@@ -82,7 +84,7 @@ async def lifespan(app: FastAPI, settings: RunApiSettings) -> AsyncIterator[None
         )
         await keyring.current()  # fail at start, not at the first profile, if it is missing
         artifacts = artifact_store_from(settings)
-        verifier = token_verifier(settings, runtime.http, runtime.engine)
+        verifier = token_verifier(settings, runtime.http, DatabaseAuthority(runtime.engine))
         write_access = AuthServiceWriteAccess(runtime.sidecar)
         parts = RunApiParts(
             settings, runtime.engine, relay, verifier, artifacts, keyring, write_access

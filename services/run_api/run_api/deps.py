@@ -7,20 +7,14 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.artifacts import ArtifactStore
-from dursor_contracts.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from run_api.run_service import RunService
+from dursor_kit.artifacts import ArtifactStore
+from dursor_kit.web.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from run_api.settings import RunApiSettings
 
 
 def _engine(request: Request) -> AsyncEngine:
     engine: AsyncEngine = request.app.state.engine
     return engine
-
-
-def _runs(request: Request) -> RunService:
-    service: RunService = request.app.state.run_service
-    return service
 
 
 def _settings(request: Request) -> RunApiSettings:
@@ -34,7 +28,6 @@ def _artifacts(request: Request) -> ArtifactStore:
 
 
 Engine = Annotated[AsyncEngine, Depends(_engine)]
-Runs = Annotated[RunService, Depends(_runs)]
 Settings = Annotated[RunApiSettings, Depends(_settings)]
 Artifacts = Annotated[ArtifactStore, Depends(_artifacts)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")]

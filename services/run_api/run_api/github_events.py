@@ -10,36 +10,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import structlog
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dursor_contracts.auth import Principal, Role
-from dursor_contracts.db import all_rows, one_or_none
-from dursor_contracts.eventlog import NewEvent, append_events
 from dursor_contracts.events import EventType, ProgressData
-from dursor_contracts.outbox import OutboxRelay
-from dursor_contracts.problems import ProblemError
-from dursor_contracts.schema import pull_requests, repos, runs, tasks
+from dursor_contracts.pull_requests import CiStatus, PullRequestState
+from dursor_kit.auth.verifier import Principal, Role
+from dursor_kit.db.unit_of_work import Transactions, UnitOfWork
+from dursor_kit.errors import DomainError
+from dursor_store import pull_requests as pr_sql
+from dursor_store.eventlog import NewEvent, append_events
+from dursor_store.pull_requests import ci_status_of
 from run_api.github_permissions import WriteAccess
-from run_api.run_service import RunService
+from run_api.runs.service import RunService
 
 log = structlog.get_logger(__name__)
 
 TRUSTED_AUTHORS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
-CONCLUSIONS = {
-    "success": "success",
-    "neutral": "success",
-    "skipped": "success",
-    "failure": "failure",
-    "timed_out": "failure",
-    "cancelled": "failure",
-    "action_required": "failure",
-    "startup_failure": "failure",
-    "error": "failure",
-    "pending": "pending",
-}
 
 
 @dataclass(frozen=True)
@@ -51,15 +39,14 @@ class GitHubEvent:
     payload: dict[str, Any]
 
 
-def ci_signal(event: GitHubEvent) -> tuple[str, str] | None:
+def ci_signal(event: GitHubEvent) -> tuple[str, CiStatus] | None:
     """(head sha, ci status) an event tells, or None if it says nothing about CI."""
     body = event.payload
     if event.name == "status":
-        return body["sha"], CONCLUSIONS.get(body.get("state", ""), "pending")
+        return body["sha"], ci_status_of(body.get("state"))
     if event.name in ("check_run", "check_suite"):
         item = body[event.name]
-        conclusion = item.get("conclusion")
-        return item["head_sha"], CONCLUSIONS.get(conclusion, "pending") if conclusion else "pending"
+        return item["head_sha"], ci_status_of(item.get("conclusion"))
     return None
 
 
@@ -89,14 +76,12 @@ class GitHubEvents:
 
     def __init__(
         self,
-        engine: AsyncEngine,
-        relay: OutboxRelay,
+        transactions: Transactions,
         runs: RunService,
         mention: str,
         write_access: WriteAccess,
     ) -> None:
-        self._engine = engine
-        self._relay = relay
+        self._transactions = transactions
         self._runs = runs
         self._mention = mention
         self._write_access = write_access
@@ -111,34 +96,20 @@ class GitHubEvents:
             return "follow-up" if await self._follow_up(event, *mention) else "ignored"
         return "ignored"
 
-    async def _set_ci(self, sha: str, status: str) -> bool:
-        async with self._engine.begin() as conn:
-            prs = await all_rows(
-                conn,
-                update(pull_requests)
-                .where(pull_requests.c.head_sha == sha, pull_requests.c.state == "open")
-                .values(ci_status=status, updated_at=func.now())
-                .returning(pull_requests.c.run_id, pull_requests.c.number),
-            )
+    async def _set_ci(self, sha: str, status: CiStatus) -> bool:
+        async with self._transactions.begin() as work:
+            prs = await pr_sql.set_ci_of_head(work.conn, sha, status)
             for pr in prs:
-                await _note(conn, pr.run_id, f"pull request #{pr.number}: CI {status}", "ci")
-        self._relay.notify()
+                await _note(work, pr.run_id, f"pull request #{pr.number}: CI {status}", "ci")
         return bool(prs)
 
     async def _set_state(self, payload: dict[str, Any]) -> bool:
         pull = payload["pull_request"]
-        state = "merged" if pull.get("merged") else pull["state"]
-        async with self._engine.begin() as conn:
-            pr = await one_or_none(
-                conn,
-                update(pull_requests)
-                .where(pull_requests.c.url == pull["html_url"])
-                .values(state=state, updated_at=func.now())
-                .returning(pull_requests.c.run_id, pull_requests.c.number),
-            )
+        state = PullRequestState.MERGED if pull.get("merged") else PullRequestState(pull["state"])
+        async with self._transactions.begin() as work:
+            pr = await pr_sql.set_state_of_url(work.conn, pull["html_url"], state)
             if pr is not None:
-                await _note(conn, pr.run_id, f"pull request #{pr.number}: {state}", "pull-request")
-        self._relay.notify()
+                await _note(work, pr.run_id, f"pull request #{pr.number}: {state}", "pull-request")
         return pr is not None
 
     async def _follow_up(self, event: GitHubEvent, number: int, text: str, author: str) -> bool:
@@ -155,39 +126,30 @@ class GitHubEvents:
                 log.info("review comment by a reader ignored", run_id=str(run_id), author=author)
                 await self._note_refusal(run_id, author, "no write permission on the repository")
                 return False
-            await self._runs.follow_up(principal, run_id, text)
+            async with self._transactions.begin() as work:
+                await self._runs.follow_up(work, principal, run_id, text)
         # Permission unknown, busy run, limits: the comment is not lost, only not run.
-        except ProblemError as exc:
+        except DomainError as exc:
             log.warning("review comment not followed up", run_id=str(run_id), reason=exc.detail)
-            await self._note_refusal(run_id, author, exc.detail or exc.title)
+            await self._note_refusal(run_id, author, exc.detail)
             return False
         log.info("review comment became a follow-up", run_id=str(run_id), author=author)
         return True
 
-    async def _run_of_pull_request(self, html_url: str, number: int) -> tuple[Any, str] | None:
+    async def _run_of_pull_request(self, html_url: str, number: int) -> tuple[UUID, str] | None:
         """The run behind a PR and its repository's URL."""
-        async with self._engine.connect() as conn:
-            found = await one_or_none(
-                conn,
-                select(pull_requests.c.run_id, repos.c.url)
-                .select_from(
-                    pull_requests.join(runs, runs.c.id == pull_requests.c.run_id)
-                    .join(tasks, tasks.c.id == runs.c.task_id)
-                    .join(repos, repos.c.id == tasks.c.repo_id)
-                )
-                .where(pull_requests.c.url == html_url, pull_requests.c.number == number),
-            )
+        async with self._transactions.engine.connect() as conn:
+            found = await pr_sql.run_of_pull_request(conn, html_url, number)
         return (found.run_id, found.url) if found is not None else None
 
-    async def _note_refusal(self, run_id: Any, author: str, reason: str) -> None:
-        async with self._engine.begin() as conn:
+    async def _note_refusal(self, run_id: UUID, author: str, reason: str) -> None:
+        async with self._transactions.begin() as work:
             await _note(
-                conn, run_id, f"a review comment by {author} was not run: {reason}", "pull-request"
+                work, run_id, f"a review comment by {author} was not run: {reason}", "pull-request"
             )
-        self._relay.notify()
 
 
-async def _note(conn: AsyncConnection, run_id: Any, message: str, step: str) -> None:
+async def _note(work: UnitOfWork, run_id: UUID, message: str, step: str) -> None:
     await append_events(
-        conn, run_id, [NewEvent(EventType.PROGRESS, ProgressData(message=message, step=step))]
+        work, run_id, [NewEvent(EventType.PROGRESS, ProgressData(message=message, step=step))]
     )

@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from dursor_contracts.problems import ProblemError
-from dursor_contracts.sidecar import Sidecar, SidecarError
+from dursor_kit.errors import Unavailable
+from dursor_kit.sidecar import Sidecar, SidecarError
 
 log = structlog.get_logger(__name__)
 
@@ -25,9 +25,9 @@ WRITE_PERMISSIONS = frozenset({"admin", "write"})
 WriteAccess = Callable[[str, str], Awaitable[bool]]
 
 
-def unavailable(detail: str) -> ProblemError:
+def unavailable(detail: str) -> Unavailable:
     """The permission could not be learnt (auth or GitHub did not answer)."""
-    return ProblemError(503, "permission-unavailable", "Service Unavailable", detail)
+    return Unavailable(detail, code="permission-unavailable")
 
 
 class AuthServiceWriteAccess:

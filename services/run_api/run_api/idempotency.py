@@ -18,16 +18,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dursor_contracts.auth import Principal, TokenVerifier, bearer_token
-from dursor_contracts.problems import ProblemError, bad_request, problem_response
+from dursor_kit.auth.verifier import Principal, TokenVerifier, bearer_token
+from dursor_kit.db.unit_of_work import Transactions, UnitOfWork
+from dursor_kit.errors import ProblemError
+from dursor_kit.web.problems import bad_request, problem_response
+from dursor_kit.web.transactions import share_unit_of_work
 from run_api.json_bodies import read_body, replaying
 from run_api.repositories import idempotency as sql
 from run_api.repositories.idempotency import StoredResponse
-from run_api.transactions import request_connection
 
 log = structlog.get_logger(__name__)
 
@@ -177,33 +179,32 @@ class IdempotencyKeys:
         self, scope: Scope, receive: Receive, request: KeyedRequest
     ) -> CapturedResponse:
         state = scope["app"].state
-        engine: AsyncEngine = state.engine
+        transactions: Transactions = state.transactions
         retention = timedelta(hours=state.settings.idempotency_retention_hours)
-        async with engine.connect() as conn, conn.begin() as tx:
-            if not await sql.try_lock(conn, request.owner, request.key):
+        # One unit of work for the key and the route: the change and the stored answer
+        # commit together (and the relay wakes after), or neither does.
+        async with transactions.begin() as work:
+            if not await sql.try_lock(work.conn, request.owner, request.key):
                 raise in_flight()
-            previous = await sql.stored(conn, request.owner, request.key, retention)
+            previous = await sql.stored(work.conn, request.owner, request.key, retention)
             if previous is not None:
                 if not request.matches(previous):
                     raise reused()
                 replayed = _from_stored(previous)
                 replayed.headers.append((b"idempotent-replayed", b"true"))
                 return replayed
-            response = await self._run(scope, receive, conn)
+            response = await self._run(scope, receive, work)
             if 200 <= response.status < 300:
-                await sql.save(conn, request.owner, request.key, self._stored(request, response))
+                stored = self._stored(request, response)
+                await sql.save(work.conn, request.owner, request.key, stored)
             else:
-                await tx.rollback()
-        state.relay.notify()  # after the commit: the messages of this change are visible now
+                work.discard()
         return response
 
-    async def _run(self, scope: Scope, receive: Receive, conn: AsyncConnection) -> CapturedResponse:
+    async def _run(self, scope: Scope, receive: Receive, work: UnitOfWork) -> CapturedResponse:
         response = CapturedResponse()
-        token = request_connection.set(conn)
-        try:
-            await self.app(scope, receive, response.record)
-        finally:
-            request_connection.reset(token)
+        share_unit_of_work(scope, work)
+        await self.app(scope, receive, response.record)
         return response
 
     @staticmethod

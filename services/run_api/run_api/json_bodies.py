@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dursor_contracts.problems import ProblemError, problem_response
+from dursor_kit.errors import ProblemError
+from dursor_kit.web.problems import problem_response
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from dursor_contracts.crypto import EncryptionKeyRing
+from dursor_kit.crypto import EncryptionKeyRing
 
 
 class KeyRingSource(Protocol):

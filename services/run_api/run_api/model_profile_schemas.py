@@ -9,8 +9,9 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
-from dursor_contracts.request_bodies import RequestBody
-from run_api.schemas import ModelName, Title
+from dursor_contracts.executors import ModelName
+from dursor_kit.web.request_bodies import RequestBody
+from run_api.schemas import Title
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 Provider = Literal["openai", "anthropic", "google"]

@@ -6,19 +6,17 @@ onto another row does not decrypt. The plaintext exists only inside `create`.
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID, uuid4
 
 import structlog
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.auth import Principal
-from dursor_contracts.problems import not_found
+from dursor_kit.auth.verifier import Principal
+from dursor_kit.db.unit_of_work import UnitOfWork
+from dursor_kit.errors import NotFound
 from run_api.keyring import KeyRingSource
 from run_api.model_profile_schemas import ModelProfileCreate, ModelProfileOut
 from run_api.repositories import model_profiles as sql
-from run_api.transactions import transaction
+from run_api.repositories.model_profiles import ProfileRow
 
 log = structlog.get_logger(__name__)
 
@@ -28,7 +26,7 @@ def sealing_context(profile_id: UUID) -> bytes:
     return str(profile_id).encode()
 
 
-def profile_out(row: Row[Any]) -> ModelProfileOut:
+def profile_out(row: ProfileRow) -> ModelProfileOut:
     """The public view of a profile row (no key material)."""
     return ModelProfileOut(
         id=row.id,
@@ -45,24 +43,23 @@ def profile_out(row: Row[Any]) -> ModelProfileOut:
 class ModelProfiles:
     """Creates and deletes model profiles."""
 
-    def __init__(self, engine: AsyncEngine, keyring: KeyRingSource) -> None:
-        self._engine = engine
+    def __init__(self, keyring: KeyRingSource) -> None:
         self._keyring = keyring
 
-    async def create(self, principal: Principal, body: ModelProfileCreate) -> Row[Any]:
+    async def create(
+        self, work: UnitOfWork, principal: Principal, body: ModelProfileCreate
+    ) -> ProfileRow:
         """Seal the key under the primary key and store the profile."""
         ring = await self._keyring.current()
         profile_id = uuid4()
         sealed = ring.seal(body.api_key.get_secret_value(), sealing_context(profile_id))
         values = body.model_dump(exclude={"api_key"}) | {"created_by": principal.owner_key}
-        async with transaction(self._engine) as conn:
-            row = await sql.insert_profile(conn, profile_id, values, sealed)
+        row = await sql.insert_profile(work.conn, profile_id, values, sealed)
         log.info("model profile created", profile_id=str(profile_id), key_id=sealed.key_id)
         return row
 
-    async def delete(self, principal: Principal, profile_id: UUID) -> None:
+    async def delete(self, work: UnitOfWork, principal: Principal, profile_id: UUID) -> None:
         """Soft-delete: runs that named it can no longer get its key."""
-        async with transaction(self._engine) as conn:
-            if not await sql.soft_delete(conn, profile_id):
-                raise not_found("model profile", profile_id)
+        if not await sql.soft_delete(work.conn, profile_id):
+            raise NotFound("model profile", profile_id)
         log.info("model profile deleted", profile_id=str(profile_id), by=principal.owner_key)

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from dursor_contracts.problems import PROBLEM_MEDIA_TYPE
+from dursor_kit.web.edge_answers import add_edge_answers
 
 
 def _retype_errors(schema: dict[str, Any]) -> None:
@@ -36,6 +37,7 @@ def install_openapi(app: FastAPI) -> None:
                 routes=app.routes,
             )
             _retype_errors(schema)
+            add_edge_answers(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dursor_contracts.pull_requests import PullRequestState
+
 
 class PullRequestOut(BaseModel):
     """A run's pull request: requested here, opened and tracked by agent-runner."""
@@ -38,7 +40,13 @@ class PullRequestOut(BaseModel):
     id: UUID
     run_id: UUID
     task_id: UUID
-    state: Literal["requested", "open", "closed", "merged", "failed"]
+    state: Literal[
+        PullRequestState.REQUESTED,
+        PullRequestState.OPEN,
+        PullRequestState.CLOSED,
+        PullRequestState.MERGED,
+        PullRequestState.FAILED,
+    ]
     number: int | None
     url: str | None
     head_branch: str

@@ -22,20 +22,19 @@ import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 from cryptography.exceptions import InvalidTag
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from dursor_contracts.crypto import EncryptionKeyRing, Sealed, UnknownKey
-from dursor_contracts.db import create_engine
-from dursor_contracts.secret_names import ENCRYPTION_KEYS
-from dursor_contracts.secret_names import database_url as database_url_secret
-from dursor_contracts.sidecar import Sidecar
+from dursor_kit.crypto import EncryptionKeyRing, Sealed, UnknownKey
+from dursor_kit.db.engine import create_engine
+from dursor_kit.secret_names import ENCRYPTION_KEYS
+from dursor_kit.secret_names import database_url as database_url_secret
+from dursor_kit.sidecar import Sidecar
 from run_api.model_profiles import sealing_context
 from run_api.repositories import model_profiles as sql
+from run_api.repositories.model_profiles import SealedKeyRow
 from run_api.settings import RunApiSettings
 
 RING_ENV = "DURSOR_ENCRYPTION_KEYS"
@@ -74,7 +73,7 @@ async def reseal_all(
 async def _reseal(
     conn: AsyncConnection,
     ring: EncryptionKeyRing,
-    row: Row[Any],
+    row: SealedKeyRow,
     report: RotationReport,
     dry_run: bool,
 ) -> None:

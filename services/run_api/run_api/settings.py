@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from dursor_contracts.settings import ServiceSettings
+from dursor_kit.settings import ServiceSettings
 
 
 class RunApiSettings(ServiceSettings):

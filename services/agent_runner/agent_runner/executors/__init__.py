@@ -1,1 +1,1 @@
-"""Executors: one small adapter per kind of coding agent, behind `Executor`."""
+"""Executors: one small adapter per kind of coding agent, behind `Agent`."""

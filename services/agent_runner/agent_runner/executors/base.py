@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 from uuid import UUID
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from agent_runner.process import ProcessLimits
+from dursor_contracts.executors import ExecutorOptions
 
 Stream = Literal["stdout", "stderr", "agent", "system"]
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class AgentInvocation:
     workspace: Path
     home: Path
     model: str | None
-    options: Mapping[str, Any]
+    options: ExecutorOptions
     session_id: str | None
     credential: Credential | None
     limits: ProcessLimits
@@ -70,11 +71,19 @@ class AgentSink(Protocol):
         ...
 
 
-class Executor(Protocol):
-    """Runs one turn of an agent in a prepared workspace."""
+class Agent(Protocol):
+    """Runs one turn of a coding agent in a prepared workspace (one per executor kind)."""
 
     kind: str
 
     async def run(self, invocation: AgentInvocation, sink: AgentSink) -> AgentOutcome:
         """Run the agent to completion; cancellation must stop it for good."""
         ...
+
+
+def options_of(invocation: AgentInvocation, kind: type[OptionsT]) -> OptionsT:
+    """The run's options as this agent's kind; another kind means a run reached the wrong agent."""
+    if not isinstance(invocation.options, kind):
+        found = type(invocation.options).__name__
+        raise TypeError(f"{kind.__name__} expected, the run has {found}")
+    return invocation.options

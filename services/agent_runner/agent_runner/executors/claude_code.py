@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from agent_runner.executors.base import AgentInvocation, AgentOutcome, AgentSink
+from agent_runner.executors.base import AgentInvocation, AgentOutcome, AgentSink, options_of
 from agent_runner.executors.cli_streams import (
     ProviderAccess,
     StreamReport,
@@ -25,6 +25,7 @@ from agent_runner.executors.cli_streams import (
     session_to_resume,
 )
 from agent_runner.process import scrubbed_env
+from dursor_contracts.executors import ClaudeCodeOptions
 
 USAGE_KEYS = (
     "input_tokens",
@@ -40,7 +41,7 @@ def session_file(session: str) -> str:
     return f".claude/projects/*/{session}.jsonl"
 
 
-class ClaudeCodeExecutor:
+class ClaudeCodeAgent:
     """Runs one turn of Claude Code in the run's worktree."""
 
     kind = "claude_code"
@@ -75,11 +76,12 @@ class ClaudeCodeExecutor:
         """The command line of one turn (the instruction goes in on stdin)."""
         argv = [*self._command, "-p", "--output-format", "stream-json", "--verbose"]
         argv += ["--permission-mode", self._permission_mode]
-        tools = [*self._allowed_tools, *(invocation.options.get("allowed_tools") or [])]
+        options = options_of(invocation, ClaudeCodeOptions)
+        tools = [*self._allowed_tools, *(options.allowed_tools or [])]
         if tools:
             argv += ["--allowedTools", ",".join(tools)]
-        if invocation.options.get("max_turns"):
-            argv += ["--max-turns", str(invocation.options["max_turns"])]
+        if options.max_turns:
+            argv += ["--max-turns", str(options.max_turns)]
         if invocation.model:
             argv += ["--model", invocation.model]
         return argv + (["--resume", resume] if resume else [])

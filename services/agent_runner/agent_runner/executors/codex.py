@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from agent_runner.executors.base import AgentInvocation, AgentOutcome, AgentSink
+from agent_runner.executors.base import AgentInvocation, AgentOutcome, AgentSink, options_of
 from agent_runner.executors.cli_streams import (
     ProviderAccess,
     StreamReport,
@@ -25,6 +25,7 @@ from agent_runner.executors.cli_streams import (
     session_to_resume,
 )
 from agent_runner.process import scrubbed_env
+from dursor_contracts.executors import CodexOptions
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 PROVIDER = "dursor"
@@ -42,7 +43,7 @@ def session_file(thread: str) -> str:
     return f".codex/sessions/*/*/*/rollout-*-{thread}.jsonl"
 
 
-class CodexExecutor:
+class CodexAgent:
     """Runs one turn of `codex exec` in the run's worktree."""
 
     kind = "codex"
@@ -67,7 +68,9 @@ class CodexExecutor:
 
     def argv(self, invocation: AgentInvocation, base_url: str, resume: str | None) -> list[str]:
         """The command line of one turn; `-` reads the instruction from stdin."""
-        sandbox = str(invocation.options.get("sandbox") or self._sandbox)
+        options = options_of(invocation, CodexOptions)
+        # The run's own choice if it made one, else this worker's default.
+        sandbox = options.sandbox if "sandbox" in options.model_fields_set else self._sandbox
         settings = {
             "model_provider": toml_string(PROVIDER),
             f"model_providers.{PROVIDER}.name": toml_string(PROVIDER),

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from agent_runner.executors.base import AgentInvocation, AgentOutcome, AgentSink
+from agent_runner.executors.base import AgentInvocation, AgentOutcome, AgentSink, options_of
 from agent_runner.process import run_process, scrubbed_env
+from dursor_contracts.executors import CommandOptions
 
 PLACEHOLDER = re.compile(r"\{(instruction|workspace|run_id|turn|model)\}")
 
@@ -24,7 +25,7 @@ def render_argv(template: Sequence[str], values: Mapping[str, str]) -> list[str]
     return [PLACEHOLDER.sub(lambda m: values[m.group(1)], arg) for arg in template]
 
 
-class CommandExecutor:
+class CommandAgent:
     """Runs an argv template in the run's worktree."""
 
     kind = "command"
@@ -49,7 +50,7 @@ class CommandExecutor:
         return AgentOutcome(exit_code=exit_code, error=error, summary=f"{argv[0]} finished")
 
     def _template(self, invocation: AgentInvocation) -> Sequence[str]:
-        name = str(invocation.options.get("template", ""))
+        name = options_of(invocation, CommandOptions).template
         if name not in self._templates:
             raise UnknownTemplate(f"no command template named {name!r} on this worker")
         return self._templates[name]

@@ -68,7 +68,7 @@ def session_file(session: str) -> str:
     return f".gemini/tmp/*/chats/session-*-{session[:8]}.json*"
 
 
-class GeminiExecutor:
+class GeminiAgent:
     """Runs one turn of the Gemini CLI in the run's worktree."""
 
     kind = "gemini"

@@ -14,12 +14,13 @@ from typing import Any
 
 import httpx
 
-from agent_runner.executors.base import AgentInvocation, AgentOutcome, AgentSink
+from agent_runner.executors.base import AgentInvocation, AgentOutcome, AgentSink, options_of
 from agent_runner.executors.cli_streams import CredentialMissing, TextLines
 from agent_runner.executors.llm_streams import ModelCall, stream_completion
 from agent_runner.executors.patches import apply_patch, extract_diff
 from agent_runner.process import LimitExceeded
 from agent_runner.workspace import git
+from dursor_contracts.executors import LlmOptions
 
 SYSTEM_PROMPT = """You change a git repository as the user instructs.
 Answer with the complete change as one unified diff in a ```diff block, in `git diff`
@@ -31,7 +32,7 @@ FILE_LIMIT_BYTES = 64 * 1024
 SUMMARY_CHARS = 2000
 
 
-class LlmExecutor:
+class LlmAgent:
     """Asks a model for a diff of the change and applies it to the worktree."""
 
     kind = "llm"
@@ -55,6 +56,7 @@ class LlmExecutor:
 
     async def _call(self, invocation: AgentInvocation, sink: AgentSink) -> ModelCall:
         credential = invocation.credential
+        options = options_of(invocation, LlmOptions)
         if credential is None:
             raise CredentialMissing("the llm executor needs a model profile with an API key")
         if not invocation.model:
@@ -68,8 +70,8 @@ class LlmExecutor:
             model=invocation.model,
             system=SYSTEM_PROMPT,
             prompt=f"{context}\n\nInstruction:\n{invocation.instruction}",
-            max_tokens=int(invocation.options.get("max_tokens", 8192)),
-            temperature=float(invocation.options.get("temperature", 0.0)),
+            max_tokens=options.max_tokens,
+            temperature=options.temperature,
         )
 
     async def _stream(
@@ -122,8 +124,7 @@ async def _apply(
 async def read_context(invocation: AgentInvocation, budget: int) -> str:
     """The worktree's text files as `<file>` blocks: named ones first, within `budget` bytes."""
     listed = (await git("ls-files", "-z", cwd=invocation.workspace)).decode().split("\0")
-    wanted = [str(p) for p in invocation.options.get("files", None) or []]
-    paths = sorted(filter(None, listed), key=lambda p: _rank(p, invocation.instruction, wanted))
+    paths = sorted(filter(None, listed), key=lambda p: _rank(p, invocation.instruction))
     blocks: list[str] = []
     for path in paths:
         text = _text_file(invocation.workspace / path)
@@ -136,9 +137,9 @@ async def read_context(invocation: AgentInvocation, budget: int) -> str:
     )
 
 
-def _rank(path: str, instruction: str, wanted: list[str]) -> tuple[int, int, str]:
+def _rank(path: str, instruction: str) -> tuple[int, str]:
     named = path in instruction or PurePosixPath(path).name in instruction
-    return (0 if path in wanted else 1, 0 if named else 1, path)
+    return (0 if named else 1, path)
 
 
 def _text_file(path: Path) -> str | None:

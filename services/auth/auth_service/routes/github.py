@@ -13,9 +13,9 @@ from fastapi import Header, Request
 from pydantic import BaseModel, Field
 
 from auth_service.github_app import GitHubApp
-from dursor_contracts.problems import ProblemError
-from dursor_contracts.request_bodies import RequestBody
-from dursor_contracts.web import sidecar_router
+from dursor_kit.errors import ProblemError
+from dursor_kit.web.request_bodies import RequestBody
+from dursor_kit.web.security import sidecar_router
 
 router = sidecar_router("/internal/github")
 TOKEN_CALLER = "agent-runner"  # noqa: S105 - an app id

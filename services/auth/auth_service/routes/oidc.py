@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from auth_service.issuer import LocalIssuer
 from auth_service.passwords import PasswordHashing
 from auth_service.users import user_by_username
-from dursor_contracts.auth import Role, unauthorized
-from dursor_contracts.problems import problem_responses
-from dursor_contracts.request_bodies import RequestBody
-from dursor_contracts.web import Viewer
+from dursor_kit.auth.verifier import Role, unauthorized
+from dursor_kit.web.problems import problem_responses
+from dursor_kit.web.request_bodies import RequestBody
+from dursor_kit.web.security import Viewer
 
 router = APIRouter(tags=["auth"])
 

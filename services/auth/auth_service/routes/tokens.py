@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.engine import Row
 
-from auth_service.api_tokens import insert_token, revoke, tokens_of
-from auth_service.users import ensure_bound
-from dursor_contracts.auth import Principal, Role, forbidden
-from dursor_contracts.problems import ProblemError, not_found, problem_responses
-from dursor_contracts.request_bodies import RequestBody
-from dursor_contracts.web import Viewer
+from auth_service.api_tokens import TokenRow, insert_token, revoke, tokens_of
+from auth_service.users import UserRow, ensure_bound
+from dursor_kit.auth.verifier import Principal, Role, forbidden
+from dursor_kit.errors import ProblemError
+from dursor_kit.web.problems import not_found, problem_responses
+from dursor_kit.web.request_bodies import RequestBody
+from dursor_kit.web.security import Viewer
 
 router = APIRouter(prefix="/v1/tokens", tags=["api tokens"])
 
@@ -52,12 +51,12 @@ class TokenCreated(TokenOut):
     token: str
 
 
-def token_out(row: Row[Any]) -> TokenOut:
+def token_out(row: TokenRow) -> TokenOut:
     """The public view of a token row."""
     return TokenOut.model_validate(row, from_attributes=True)
 
 
-async def _owner(request: Request, principal: Principal) -> Row[Any]:
+async def _owner(request: Request, principal: Principal) -> UserRow:
     async with request.app.state.engine.begin() as conn:
         return await ensure_bound(conn, principal)
 

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth_service.api_tokens import tokens_of
 from auth_service.passwords import PasswordHashing
 from auth_service.routes.tokens import TokenOut, token_out
 from auth_service.users import (
+    UserRow,
     insert_user,
     list_users,
     lock_active_admins,
@@ -22,11 +22,11 @@ from auth_service.users import (
     set_role,
     user_by_id,
 )
-from dursor_contracts.auth import Principal, Role
-from dursor_contracts.pagination import DEFAULT_LIMIT, MAX_LIMIT, next_cursor
-from dursor_contracts.problems import conflict, not_found, problem_responses
-from dursor_contracts.request_bodies import RequestBody
-from dursor_contracts.web import Admin
+from dursor_kit.auth.verifier import Principal, Role
+from dursor_kit.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, next_cursor
+from dursor_kit.web.problems import conflict, not_found, problem_responses
+from dursor_kit.web.request_bodies import RequestBody
+from dursor_kit.web.security import Admin
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 ADMIN_ONLY = problem_responses(401, 403, 422)
@@ -98,7 +98,7 @@ class UsersPage(BaseModel):
     next_cursor: str | None = None
 
 
-def user_out(row: Row[Any]) -> UserOut:
+def user_out(row: UserRow) -> UserOut:
     """The public view of a user row."""
     return UserOut.model_validate(row, from_attributes=True)
 
@@ -202,5 +202,5 @@ async def _keep_an_admin(conn: AsyncConnection, user_id: UUID) -> None:
         )
 
 
-def _is_caller(user: Row[Any], principal: Principal) -> bool:
+def _is_caller(user: UserRow, principal: Principal) -> bool:
     return bool(user.issuer == principal.issuer and user.subject == principal.subject)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from dursor_contracts.auth import bearer_token
-from dursor_contracts.problems import ProblemError
-from dursor_contracts.web import Admin
+from dursor_kit.auth.verifier import bearer_token
+from dursor_kit.errors import ProblemError
+from dursor_kit.web.problems import problem_responses
+from dursor_kit.web.security import Admin
 from events_gateway.proxy import forward
 from events_gateway.rate_limit import RateLimiter
 from events_gateway.request_target import segments_of
@@ -16,7 +17,7 @@ router = APIRouter()
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
-@router.get("/v1/gateway/metrics", tags=["gateway"])
+@router.get("/v1/gateway/metrics", tags=["gateway"], responses=problem_responses(401, 403))
 async def gateway_metrics(request: Request, _: Admin) -> dict[str, int]:
     """This replica's stream metrics (open streams, delivered, replayed, dropped)."""
     snapshot: dict[str, int] = request.app.state.metrics.snapshot()

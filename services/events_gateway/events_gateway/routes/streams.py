@@ -15,12 +15,12 @@ from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from dursor_contracts.auth import Principal, Role, forbidden, unauthorized
 from dursor_contracts.events import RunStatus
-from dursor_contracts.problems import not_found, problem_responses
-from dursor_contracts.request_bodies import RequestBody
-from dursor_contracts.schema import runs, tasks
-from dursor_contracts.web import Viewer, bearer_scheme
+from dursor_kit.auth.verifier import Principal, Role, forbidden, unauthorized
+from dursor_kit.web.problems import not_found, problem_responses
+from dursor_kit.web.request_bodies import RequestBody
+from dursor_kit.web.security import Viewer, bearer_scheme
+from dursor_store.schema import runs, tasks
 from events_gateway.route_table import UUID_TEXT
 from events_gateway.streams import EventStream, parse_run_cursor, parse_task_cursor
 from events_gateway.tickets import StreamTickets

@@ -7,7 +7,7 @@ from fastapi import Request
 
 from dursor_contracts.cloudevents import Delivery, ReceivedEvent, answer, parse_payload
 from dursor_contracts.events import RunEventV1
-from dursor_contracts.web import sidecar_router
+from dursor_kit.web.security import sidecar_router
 
 log = structlog.get_logger(__name__)
 router = sidecar_router("/dapr")

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Header, Request, Response
 
-from dursor_contracts.problems import ProblemError, problem_responses
-from dursor_contracts.sidecar import SidecarError
+from dursor_kit.errors import ProblemError
+from dursor_kit.sidecar import SidecarError
+from dursor_kit.web.problems import problem_responses
 from events_gateway.webhook_deliveries import Deliveries, WebhookSecret, unavailable
 
 log = structlog.get_logger(__name__)

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dursor_contracts.db import one_or_none
-from dursor_contracts.schema import idempotency_keys
+from dursor_kit.db.rows import TableRow, fetch_optional
+from dursor_store.schema import idempotency_keys
 
 KEY_LOCK = 7303  # advisory-lock namespace of in-flight keys
+
+
+class KeyRow(TableRow):
+    """A key's stored answer (a finished request always has a status code)."""
+
+    method: str
+    path: str
+    request_hash: str
+    status_code: int
+    response_body: bytes | None
+    response_headers: dict[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -41,14 +50,22 @@ async def stored(
     conn: AsyncConnection, owner: str, key: str, retention: timedelta
 ) -> StoredResponse | None:
     """The response stored for this key within the retention window."""
-    row: Row[Any] | None = await one_or_none(
+    row = await fetch_optional(
         conn,
-        select(idempotency_keys).where(
+        select(
+            idempotency_keys.c.method,
+            idempotency_keys.c.path,
+            idempotency_keys.c.request_hash,
+            idempotency_keys.c.status_code,
+            idempotency_keys.c.response_body,
+            idempotency_keys.c.response_headers,
+        ).where(
             idempotency_keys.c.owner == owner,
             idempotency_keys.c.key == key,
             idempotency_keys.c.status_code.is_not(None),
             idempotency_keys.c.created_at > func.now() - retention,
         ),
+        KeyRow,
     )
     if row is None:
         return None

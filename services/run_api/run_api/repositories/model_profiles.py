@@ -2,27 +2,57 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dursor_contracts.crypto import Sealed
-from dursor_contracts.db import all_rows, one, one_or_none
-from dursor_contracts.pagination import after_cursor, newest_first
-from dursor_contracts.schema import model_profiles
+from dursor_kit.crypto import Sealed
+from dursor_kit.db.rows import TableRow, fetch_all, fetch_one, fetch_optional
+from dursor_kit.web.pagination import after_cursor, newest_first
+from dursor_store.schema import model_profiles
 
 # Everything but the sealed key: what reads may see.
 PUBLIC_COLUMNS = [c for c in model_profiles.c if c.name not in ("key_nonce", "key_ciphertext")]
 
 
+class ProfileRow(TableRow):
+    """A model profile without its key material."""
+
+    id: UUID
+    name: str
+    provider: str
+    model: str
+    base_url: str | None
+    key_id: str
+    created_by: str
+    created_at: datetime
+    deleted_at: datetime | None
+
+
+class SealedKeyRow(TableRow):
+    """A profile's sealed API key (what key rotation reseals)."""
+
+    id: UUID
+    key_id: str
+    key_nonce: bytes
+    key_ciphertext: bytes
+
+
+class KeyCount(TableRow):
+    """How many profiles one key id seals."""
+
+    key_id: str
+    rows: int
+
+
 async def insert_profile(
     conn: AsyncConnection, profile_id: UUID, values: dict[str, Any], sealed: Sealed
-) -> Row[Any]:
+) -> ProfileRow:
     """A new profile with its sealed API key."""
-    return await one(
+    return await fetch_one(
         conn,
         insert(model_profiles)
         .values(
@@ -33,20 +63,32 @@ async def insert_profile(
             **values,
         )
         .returning(*PUBLIC_COLUMNS),
+        ProfileRow,
     )
 
 
-async def get_profile(conn: AsyncConnection, profile_id: UUID) -> Row[Any] | None:
+async def get_profile(conn: AsyncConnection, profile_id: UUID) -> ProfileRow | None:
     """One profile that is not deleted."""
-    return await one_or_none(
+    return await fetch_optional(
         conn,
         select(*PUBLIC_COLUMNS).where(
             model_profiles.c.id == profile_id, model_profiles.c.deleted_at.is_(None)
         ),
+        ProfileRow,
     )
 
 
-async def list_profiles(conn: AsyncConnection, cursor: str | None, limit: int) -> list[Row[Any]]:
+async def live_profile_ids(conn: AsyncConnection, wanted: set[UUID]) -> set[UUID]:
+    """Which of `wanted` name a profile that is not deleted."""
+    found = await conn.scalars(
+        select(model_profiles.c.id).where(
+            model_profiles.c.id.in_(wanted), model_profiles.c.deleted_at.is_(None)
+        )
+    )
+    return set(found)
+
+
+async def list_profiles(conn: AsyncConnection, cursor: str | None, limit: int) -> list[ProfileRow]:
     """A page of live profiles, newest first (limit + 1 rows to detect a next page)."""
     query = (
         select(*PUBLIC_COLUMNS)
@@ -54,7 +96,7 @@ async def list_profiles(conn: AsyncConnection, cursor: str | None, limit: int) -
         .order_by(*newest_first(model_profiles))
         .limit(limit + 1)
     )
-    return await all_rows(conn, query)
+    return await fetch_all(conn, query, ProfileRow)
 
 
 async def soft_delete(conn: AsyncConnection, profile_id: UUID) -> bool:
@@ -70,7 +112,7 @@ async def soft_delete(conn: AsyncConnection, profile_id: UUID) -> bool:
 
 async def sealed_not_under(
     conn: AsyncConnection, primary: str, after: UUID | None, limit: int
-) -> list[Row[Any]]:
+) -> list[SealedKeyRow]:
     """Rows (deleted ones too) sealed with another key than `primary`, by id."""
     conditions = [model_profiles.c.key_id != primary]
     if after is not None:
@@ -86,7 +128,7 @@ async def sealed_not_under(
         .order_by(model_profiles.c.id)
         .limit(limit)
     )
-    return await all_rows(conn, query)
+    return await fetch_all(conn, query, SealedKeyRow)
 
 
 async def replace_sealed(
@@ -107,4 +149,4 @@ async def count_by_key(conn: AsyncConnection) -> dict[str, int]:
     query = select(model_profiles.c.key_id, func.count().label("rows")).group_by(
         model_profiles.c.key_id
     )
-    return {row.key_id: int(row.rows) for row in await all_rows(conn, query)}
+    return {row.key_id: row.rows for row in await fetch_all(conn, query, KeyCount)}

@@ -2,67 +2,89 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 from uuid import UUID, uuid4
 
 from sqlalchemy import insert, select
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dursor_contracts.db import all_rows, one, one_or_none
-from dursor_contracts.pagination import after_cursor, newest_first
-from dursor_contracts.schema import repos, tasks
+from dursor_kit.db.rows import TableRow, fetch_all, fetch_one, fetch_optional
+from dursor_kit.web.pagination import after_cursor, newest_first
+from dursor_store.schema import repos, tasks
 
 
-async def insert_repo(conn: AsyncConnection, url: str, default_branch: str, owner: str) -> Row[Any]:
+class RepoRow(TableRow):
+    """A registered repository."""
+
+    id: UUID
+    url: str
+    default_branch: str
+    created_by: str
+    created_at: datetime
+
+
+class TaskRow(TableRow):
+    """A task on a repository."""
+
+    id: UUID
+    repo_id: UUID
+    title: str
+    base_branch: str
+    created_by: str
+    created_at: datetime
+
+
+async def insert_repo(conn: AsyncConnection, url: str, default_branch: str, owner: str) -> RepoRow:
     """A new repository row."""
-    return await one(
+    return await fetch_one(
         conn,
         insert(repos)
         .values(id=uuid4(), url=url, default_branch=default_branch, created_by=owner)
         .returning(repos),
+        RepoRow,
     )
 
 
-async def repo_by_url(conn: AsyncConnection, url: str) -> Row[Any] | None:
+async def repo_by_url(conn: AsyncConnection, url: str) -> RepoRow | None:
     """The repository registered under `url`."""
-    return await one_or_none(conn, select(repos).where(repos.c.url == url))
+    return await fetch_optional(conn, select(repos).where(repos.c.url == url), RepoRow)
 
 
-async def get_repo(conn: AsyncConnection, repo_id: UUID) -> Row[Any] | None:
+async def get_repo(conn: AsyncConnection, repo_id: UUID) -> RepoRow | None:
     """One repository."""
-    return await one_or_none(conn, select(repos).where(repos.c.id == repo_id))
+    return await fetch_optional(conn, select(repos).where(repos.c.id == repo_id), RepoRow)
 
 
-async def list_repos(conn: AsyncConnection, cursor: str | None, limit: int) -> list[Row[Any]]:
+async def list_repos(conn: AsyncConnection, cursor: str | None, limit: int) -> list[RepoRow]:
     """A page of repositories, newest first (limit + 1 rows to detect a next page)."""
     query = select(repos).where(*after_cursor(repos, cursor)).order_by(*newest_first(repos))
-    return await all_rows(conn, query.limit(limit + 1))
+    return await fetch_all(conn, query.limit(limit + 1), RepoRow)
 
 
 async def insert_task(
     conn: AsyncConnection, repo_id: UUID, title: str, base_branch: str, owner: str
-) -> Row[Any]:
+) -> TaskRow:
     """A new task row."""
-    return await one(
+    return await fetch_one(
         conn,
         insert(tasks)
         .values(id=uuid4(), repo_id=repo_id, title=title, base_branch=base_branch, created_by=owner)
         .returning(tasks),
+        TaskRow,
     )
 
 
-async def get_task(conn: AsyncConnection, task_id: UUID) -> Row[Any] | None:
+async def get_task(conn: AsyncConnection, task_id: UUID) -> TaskRow | None:
     """One task."""
-    return await one_or_none(conn, select(tasks).where(tasks.c.id == task_id))
+    return await fetch_optional(conn, select(tasks).where(tasks.c.id == task_id), TaskRow)
 
 
 async def list_tasks(
     conn: AsyncConnection, repo_id: UUID | None, cursor: str | None, limit: int
-) -> list[Row[Any]]:
+) -> list[TaskRow]:
     """A page of tasks, optionally of one repository."""
     conditions = after_cursor(tasks, cursor)
     if repo_id is not None:
         conditions.append(tasks.c.repo_id == repo_id)
     query = select(tasks).where(*conditions).order_by(*newest_first(tasks)).limit(limit + 1)
-    return await all_rows(conn, query)
+    return await fetch_all(conn, query, TaskRow)

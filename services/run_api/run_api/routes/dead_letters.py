@@ -6,15 +6,15 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from dursor_contracts.cloudevents import Delivery, ReceivedEvent, answer
-from dursor_contracts.eventlog import NewEvent, append_events
 from dursor_contracts.events import EventType, ProgressData
-from dursor_contracts.schema import dead_letters, runs
-from dursor_contracts.web import sidecar_router
-from run_api.deps import Engine
+from dursor_kit.web.security import sidecar_router
+from dursor_kit.web.transactions import Tx
+from dursor_store.eventlog import NewEvent, append_events
+from dursor_store.runs import run_exists
+from dursor_store.schema import dead_letters
 
 log = structlog.get_logger(__name__)
 router = sidecar_router("/dapr")
@@ -30,32 +30,28 @@ def _run_id(data: Any) -> UUID | None:
 
 
 @router.post("/dead-letters")
-async def record_dead_letter(event: ReceivedEvent, engine: Engine) -> dict[str, str]:
+async def record_dead_letter(event: ReceivedEvent, tx: Tx) -> dict[str, str]:
     """Store the undelivered message once (by topic and id) and note it on its run."""
     run_id = _run_id(event.data)
-    async with engine.begin() as conn:
-        if (
-            run_id is not None
-            and await conn.scalar(select(runs.c.id).where(runs.c.id == run_id)) is None
-        ):
-            run_id = None
-        inserted = await conn.scalar(
-            insert(dead_letters)
-            .values(
-                topic=event.topic,
-                event_id=event.id,
-                run_id=run_id,
-                payload=event.model_dump(mode="json"),
-            )
-            .on_conflict_do_nothing(index_elements=["topic", "event_id"])
-            .returning(dead_letters.c.id)
+    if run_id is not None and not await run_exists(tx.conn, run_id):
+        run_id = None
+    inserted = await tx.conn.scalar(
+        insert(dead_letters)
+        .values(
+            topic=event.topic,
+            event_id=event.id,
+            run_id=run_id,
+            payload=event.model_dump(mode="json"),
         )
-        if inserted is not None and run_id is not None:
-            note = ProgressData(
-                message=f"a {event.topic} message could not be delivered and was recorded",
-                step="dead-letter",
-            )
-            await append_events(conn, run_id, [NewEvent(EventType.PROGRESS, note)])
+        .on_conflict_do_nothing(index_elements=["topic", "event_id"])
+        .returning(dead_letters.c.id)
+    )
+    if inserted is not None and run_id is not None:
+        note = ProgressData(
+            message=f"a {event.topic} message could not be delivered and was recorded",
+            step="dead-letter",
+        )
+        await append_events(tx, run_id, [NewEvent(EventType.PROGRESS, note)])
     log.warning(
         "dead letter recorded", topic=event.topic, event_id=event.id, duplicate=inserted is None
     )

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from pydantic import Field
 
-from dursor_contracts.request_bodies import RequestBody
-from dursor_contracts.web import sidecar_router
+from dursor_kit.web.request_bodies import RequestBody
+from dursor_kit.web.security import sidecar_router
 from run_api.github_events import GitHubEvent, GitHubEvents
 
 router = sidecar_router("/internal/github")

@@ -7,14 +7,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from dursor_contracts.pagination import next_cursor
-from dursor_contracts.problems import not_found, problem_responses
-from dursor_contracts.web import Admin, Viewer
+from dursor_kit.errors import NotFound
+from dursor_kit.web.pagination import next_cursor
+from dursor_kit.web.problems import problem_responses
+from dursor_kit.web.security import Admin, Viewer
+from dursor_kit.web.transactions import Tx
+from run_api.declared import LIST, READ, IdempotencyKey, write
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit
 from run_api.model_profile_schemas import ModelProfileCreate, ModelProfileOut
 from run_api.model_profiles import ModelProfiles, profile_out
 from run_api.repositories import model_profiles as sql
-from run_api.routes.declared import LIST, READ, IdempotencyKey, write
 from run_api.schemas import Page
 
 router = APIRouter(prefix="/v1/model-profiles", tags=["model profiles"])
@@ -33,10 +35,11 @@ async def create_profile(
     body: ModelProfileCreate,
     principal: Admin,
     profiles: Profiles,
+    tx: Tx,
     _key: IdempotencyKey = None,
 ) -> ModelProfileOut:
     """Store a provider credential; the API key is encrypted and never shown again."""
-    return profile_out(await profiles.create(principal, body))
+    return profile_out(await profiles.create(tx, principal, body))
 
 
 @router.get("", response_model=Page[ModelProfileOut], responses=LIST)
@@ -55,7 +58,7 @@ async def get_profile(profile_id: UUID, _: Viewer, engine: Engine) -> ModelProfi
     async with engine.connect() as conn:
         row = await sql.get_profile(conn, profile_id)
     if row is None:
-        raise not_found("model profile", profile_id)
+        raise NotFound("model profile", profile_id)
     return profile_out(row)
 
 
@@ -65,7 +68,9 @@ async def get_profile(profile_id: UUID, _: Viewer, engine: Engine) -> ModelProfi
     response_class=Response,
     responses=problem_responses(401, 403, 404, 422),
 )
-async def delete_profile(profile_id: UUID, principal: Admin, profiles: Profiles) -> Response:
+async def delete_profile(
+    profile_id: UUID, principal: Admin, profiles: Profiles, tx: Tx
+) -> Response:
     """Soft-delete a profile: its key can no longer be used by any run."""
-    await profiles.delete(principal, profile_id)
+    await profiles.delete(tx, principal, profile_id)
     return Response(status_code=204)

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy.engine import Row
 
-from dursor_contracts.pagination import next_cursor
-from dursor_contracts.problems import not_found
-from dursor_contracts.web import Developer, Viewer
+from dursor_kit.errors import NotFound
+from dursor_kit.web.pagination import next_cursor
+from dursor_kit.web.security import Developer, Viewer
+from dursor_kit.web.transactions import Tx
+from dursor_store import pull_requests as sql
+from dursor_store.pull_requests import PullRequestRow
+from run_api.declared import LIST_OF, IdempotencyKey, write
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit
 from run_api.pull_request_schemas import PullRequestOut
 from run_api.pull_request_service import PullRequests
-from run_api.repositories import pull_requests as sql
 from run_api.repositories import repos as repo_sql
-from run_api.routes.declared import LIST_OF, IdempotencyKey, write
 from run_api.schemas import Page
 
 router = APIRouter(prefix="/v1", tags=["pull requests"])
@@ -30,7 +31,7 @@ def _pull_requests(request: Request) -> PullRequests:
 PullRequestService = Annotated[PullRequests, Depends(_pull_requests)]
 
 
-def pull_request_out(row: Row[Any]) -> PullRequestOut:
+def pull_request_out(row: PullRequestRow) -> PullRequestOut:
     """The public view of a pull request row."""
     return PullRequestOut.model_validate(row, from_attributes=True)
 
@@ -45,10 +46,11 @@ async def request_pull_request(
     run_id: UUID,
     principal: Developer,
     service: PullRequestService,
+    tx: Tx,
     _key: IdempotencyKey = None,
 ) -> PullRequestOut:
     """Open (or update) the pull request of the run's branch; 202 once it is queued."""
-    return pull_request_out(await service.request(principal, run_id))
+    return pull_request_out(await service.request(tx, principal, run_id))
 
 
 @router.get(
@@ -60,7 +62,7 @@ async def list_pull_requests(
     """The pull requests of a task's runs, newest first, with state and CI status."""
     async with engine.connect() as conn:
         if await repo_sql.get_task(conn, task_id) is None:
-            raise not_found("task", task_id)
+            raise NotFound("task", task_id)
         rows = await sql.list_for_task(conn, task_id, cursor, limit)
     return Page(
         items=[pull_request_out(r) for r in rows[:limit]], next_cursor=next_cursor(rows, limit)

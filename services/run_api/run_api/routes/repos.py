@@ -8,15 +8,15 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from sqlalchemy.exc import IntegrityError
 
-from dursor_contracts.pagination import next_cursor
-from dursor_contracts.problems import bad_request, conflict, not_found
-from dursor_contracts.web import Developer, Viewer
+from dursor_kit.errors import Conflict, Invalid, NotFound
+from dursor_kit.web.pagination import next_cursor
+from dursor_kit.web.security import Developer, Viewer
+from dursor_kit.web.transactions import Tx
+from run_api.declared import LIST, READ, IdempotencyKey, write
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit, Settings
 from run_api.repo_urls import normalise_repo_url
 from run_api.repositories import repos as sql
-from run_api.routes.declared import LIST, READ, IdempotencyKey, write
 from run_api.schemas import Page, RepoCreate, RepoOut, TaskCreate, TaskOut
-from run_api.transactions import transaction
 
 router = APIRouter(prefix="/v1", tags=["repositories and tasks"])
 
@@ -25,17 +25,16 @@ router = APIRouter(prefix="/v1", tags=["repositories and tasks"])
 async def create_repo(
     body: RepoCreate,
     principal: Developer,
-    engine: Engine,
+    tx: Tx,
     settings: Settings,
     _key: IdempotencyKey = None,
 ) -> RepoOut:
     """Register a repository (HTTPS on an allowed host; file:// in local mode)."""
     url = normalise_repo_url(body.url, settings)
     try:
-        async with transaction(engine) as conn:
-            row = await sql.insert_repo(conn, url, body.default_branch, principal.owner_key)
-    except IntegrityError as exc:
-        raise conflict(f"{url} is already registered") from exc
+        row = await sql.insert_repo(tx.conn, url, body.default_branch, principal.owner_key)
+    except IntegrityError as exc:  # the unit of work rolls the failed insert back
+        raise Conflict(f"{url} is already registered") from exc
     return RepoOut.model_validate(row, from_attributes=True)
 
 
@@ -58,24 +57,25 @@ async def get_repo(repo_id: UUID, _: Viewer, engine: Engine) -> RepoOut:
     async with engine.connect() as conn:
         row = await sql.get_repo(conn, repo_id)
     if row is None:
-        raise not_found("repository", repo_id)
+        raise NotFound("repository", repo_id)
     return RepoOut.model_validate(row, from_attributes=True)
 
 
 @router.post("/tasks", status_code=201, response_model=TaskOut, responses=write())
 async def create_task(
-    body: TaskCreate, principal: Developer, engine: Engine, _key: IdempotencyKey = None
+    body: TaskCreate, principal: Developer, tx: Tx, _key: IdempotencyKey = None
 ) -> TaskOut:
     """Open a task on a repository; the base branch defaults to the repository's."""
-    async with transaction(engine) as conn:
-        repo = await sql.get_repo(conn, body.repo_id)
-        if repo is None:
-            raise bad_request(
-                "unknown-repository", f"repository {body.repo_id} does not exist", "repo_id"
-            )
-        row = await sql.insert_task(
-            conn, repo.id, body.title, body.base_branch or repo.default_branch, principal.owner_key
+    repo = await sql.get_repo(tx.conn, body.repo_id)
+    if repo is None:
+        raise Invalid(
+            f"repository {body.repo_id} does not exist",
+            code="unknown-repository",
+            field="repo_id",
         )
+    row = await sql.insert_task(
+        tx.conn, repo.id, body.title, body.base_branch or repo.default_branch, principal.owner_key
+    )
     return TaskOut.model_validate(row, from_attributes=True)
 
 
@@ -102,5 +102,5 @@ async def get_task(task_id: UUID, _: Viewer, engine: Engine) -> TaskOut:
     async with engine.connect() as conn:
         row = await sql.get_task(conn, task_id)
     if row is None:
-        raise not_found("task", task_id)
+        raise NotFound("task", task_id)
     return TaskOut.model_validate(row, from_attributes=True)

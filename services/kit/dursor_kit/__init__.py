@@ -1,0 +1,1 @@
+"""Runtime plumbing every service shares: web app, sidecar, database, settings, telemetry."""

@@ -1,0 +1,113 @@
+"""The unit of work: one connection, one transaction, committed once, then the relay woken.
+
+A request (or a subscription handler, or one step of a background loop) changes the
+database through one `UnitOfWork`. The store's writers take it, so every change and the
+outbox messages that announce it commit together; after the commit, and only then, the
+app's outbox relay is told to publish (in this one place, never by hand after a commit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+
+class OutboxWaker(Protocol):
+    """The app's outbox relay, as a unit of work sees it."""
+
+    @property
+    def source(self) -> str:
+        """The app id whose rows this relay publishes (written as each row's source)."""
+        ...
+
+    def notify(self) -> None:
+        """Publish soon: a transaction that enqueued messages has committed."""
+        ...
+
+
+class PolledOutbox:
+    """Rows written as `source` by a process without that app's relay: it polls them up."""
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+
+    @property
+    def source(self) -> str:
+        """The app whose relay publishes these rows."""
+        return self._source
+
+    def notify(self) -> None:
+        """Nothing to wake here: the relay finds the rows on its next poll."""
+
+
+class NoOutbox(Exception):
+    """An app without an outbox relay tried to enqueue a message (a bug)."""
+
+
+class UnitOfWork:
+    """What one request or one step changes: a connection inside its transaction."""
+
+    def __init__(self, conn: AsyncConnection, outbox: OutboxWaker | None) -> None:
+        self.conn = conn
+        self._outbox = outbox
+        self._enqueued = False
+        self._discarded = False
+
+    def outbox_source(self) -> str:
+        """The app id an outbox row written in this unit of work records as its writer."""
+        if self._outbox is None:
+            raise NoOutbox("this app has no outbox relay")
+        return self._outbox.source
+
+    def enqueued(self) -> None:
+        """Note that an outbox row was written: the relay is woken after the commit."""
+        self._enqueued = True
+
+    def discard(self) -> None:
+        """Roll back at the end instead of committing (the answer was not a success)."""
+        self._discarded = True
+
+    @property
+    def discarded(self) -> bool:
+        """True once `discard` was called."""
+        return self._discarded
+
+    def committed(self) -> None:
+        """The transaction committed: wake the relay if this work enqueued anything."""
+        if self._enqueued and self._outbox is not None:
+            self._outbox.notify()
+
+
+@asynccontextmanager
+async def unit_of_work(
+    engine: AsyncEngine, outbox: OutboxWaker | None
+) -> AsyncIterator[UnitOfWork]:
+    """Begin; commit at the end (roll back on an error or `discard`); then wake the relay."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        work = UnitOfWork(conn, outbox)
+        try:
+            yield work
+        except BaseException:
+            await transaction.rollback()
+            raise
+        if work.discarded:
+            await transaction.rollback()
+            return
+        await transaction.commit()
+    work.committed()
+
+
+class Transactions:
+    """Units of work on one engine, each waking the app's outbox relay after its commit."""
+
+    def __init__(self, engine: AsyncEngine, outbox: OutboxWaker | None) -> None:
+        self.engine = engine
+        self._outbox = outbox
+
+    def begin(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A new unit of work (`async with transactions.begin() as uow:`)."""
+        return unit_of_work(self.engine, self._outbox)

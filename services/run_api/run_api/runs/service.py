@@ -1,0 +1,168 @@
+"""Where intent becomes durable: runs, follow-ups and cancels, each with its outbox message.
+
+Every change and the messages announcing it go into the caller's unit of work, which
+commits them together and wakes the relay after the commit, so a 202 always means the
+run exists and will be published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID, uuid4
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dursor_contracts.executors import CommandExecutor, ExecutorSpec
+from dursor_kit.auth.verifier import Principal
+from dursor_kit.db.unit_of_work import UnitOfWork
+from dursor_kit.errors import Conflict, Invalid, LimitReached, NotFound
+from dursor_store import run_lifecycle
+from dursor_store import runs as run_sql
+from dursor_store.runs import NewRun, RunRow
+from run_api.repositories import model_profiles as profile_sql
+from run_api.repositories import repos as repo_sql
+from run_api.runs import repository as message_sql
+from run_api.runs.schemas import RunsCreate
+from run_api.settings import RunApiSettings
+
+log = structlog.get_logger(__name__)
+
+
+def branch_for(run_id: UUID) -> str:
+    """The branch a run works on: `dursor/<run-id-prefix>`."""
+    return f"dursor/{run_id.hex[:12]}"
+
+
+class RunService:
+    """Creates, continues and cancels runs."""
+
+    def __init__(self, settings: RunApiSettings) -> None:
+        self._settings = settings
+
+    async def create_runs(
+        self, work: UnitOfWork, principal: Principal, task_id: UUID, body: RunsCreate
+    ) -> list[RunRow]:
+        """One queued run per executor, with its `run-requested` message, all or nothing."""
+        self._check_request(body)
+        conn = work.conn
+        if await repo_sql.get_task(conn, task_id) is None:
+            raise NotFound("task", task_id)
+        await self._check_model_profiles(conn, body.executors)
+        await self._check_capacity(conn, principal, task_id, len(body.executors))
+        await message_sql.insert_message(conn, task_id, body.instruction, principal.owner_key)
+        created = [
+            await run_lifecycle.queue_new_run(work, self._new_run(principal, task_id, body, e))
+            for e in body.executors
+        ]
+        log.info("runs accepted", task_id=str(task_id), run_ids=[str(r.id) for r in created])
+        return created
+
+    def _check_request(self, body: RunsCreate) -> None:
+        limit = self._settings.max_instruction_chars
+        if len(body.instruction) > limit:
+            raise Invalid(
+                f"the instruction is limited to {limit} characters",
+                code="instruction-too-long",
+                field="instruction",
+            )
+        if len(body.executors) > self._settings.max_executors_per_request:
+            raise Invalid(
+                f"at most {self._settings.max_executors_per_request} executors per request",
+                code="too-many-executors",
+                field="executors",
+            )
+        for index, executor in enumerate(body.executors):
+            if isinstance(executor, CommandExecutor) and (
+                executor.options.template not in self._settings.command_templates
+            ):
+                raise Invalid(
+                    f"no command template named {executor.options.template!r}",
+                    code="unknown-command-template",
+                    field=f"executors.{index}.options.template",
+                )
+
+    async def _check_model_profiles(
+        self, conn: AsyncConnection, executors: Sequence[ExecutorSpec]
+    ) -> None:
+        wanted = {e.model_profile_id for e in executors if e.model_profile_id is not None}
+        if not wanted:
+            return
+        if missing := wanted - await profile_sql.live_profile_ids(conn, wanted):
+            raise Invalid(
+                f"model profile {sorted(map(str, missing))[0]} does not exist",
+                code="unknown-model-profile",
+                field="executors.model_profile_id",
+            )
+
+    async def _check_capacity(
+        self, conn: AsyncConnection, principal: Principal, task_id: UUID, new: int
+    ) -> None:
+        """429 unless `new` more active runs fit the caller's and the task's limits."""
+        # Always owner first, then task: one lock order, so no deadlock between users.
+        await run_sql.lock_owner_runs(conn, principal.owner_key)
+        await run_sql.lock_task_runs(conn, task_id)
+        mine = await run_sql.count_active_runs(conn, principal.owner_key)
+        self._refuse_over(mine + new, self._settings.max_active_runs_per_user, "your", mine)
+        on_task = await run_sql.count_active_task_runs(conn, task_id)
+        self._refuse_over(
+            on_task + new, self._settings.max_active_runs_per_task, "this task's", on_task
+        )
+
+    def _refuse_over(self, wanted: int, limit: int, whose: str, active: int) -> None:
+        if wanted > limit:
+            raise LimitReached(
+                f"{active} of {whose} runs are active; at most {limit} may be queued or running",
+                code="too-many-active-runs",
+                retry_after=self._settings.retry_after_seconds,
+            )
+
+    def _new_run(
+        self, principal: Principal, task_id: UUID, body: RunsCreate, executor: ExecutorSpec
+    ) -> NewRun:
+        run_id = uuid4()
+        return NewRun(
+            id=run_id,
+            task_id=task_id,
+            executor_type=executor.type,
+            model=executor.model,
+            model_profile_id=executor.model_profile_id,
+            options=executor.options.model_dump(mode="json", exclude_none=True),
+            instruction=body.instruction,
+            max_attempts=self._settings.max_attempts,
+            branch=branch_for(run_id),
+            created_by=principal.owner_key,
+        )
+
+    async def follow_up(
+        self, work: UnitOfWork, principal: Principal, run_id: UUID, content: str
+    ) -> RunRow:
+        """Queue the run's next turn with this instruction (same branch, same session)."""
+        if len(content) > self._settings.max_instruction_chars:
+            raise Invalid("the follow-up is too long", code="instruction-too-long", field="content")
+        run = await self._existing(work.conn, run_id)
+        if not run.status.is_terminal:
+            raise Conflict(f"run {run_id} is {run.status}; wait for it or cancel it first")
+        await self._check_capacity(work.conn, principal, run.task_id, 1)
+        queued = await run_lifecycle.queue_next_turn(work, run_id)
+        if queued is None:
+            raise Conflict(f"run {run_id} changed state; try again")
+        await message_sql.insert_message(
+            work.conn, run.task_id, content, principal.owner_key, run_id=run_id, turn=queued.turn
+        )
+        return queued
+
+    async def cancel(
+        self, work: UnitOfWork, principal: Principal, run_id: UUID, reason: str | None
+    ) -> RunRow:
+        """Cancel a queued run at once; ask the worker of a running one. Idempotent."""
+        why = reason or f"cancelled by {principal.username}"
+        await self._existing(work.conn, run_id)
+        await run_lifecycle.cancel(work, run_id, why, principal.owner_key)
+        return await self._existing(work.conn, run_id)
+
+    async def _existing(self, conn: AsyncConnection, run_id: UUID) -> RunRow:
+        run = await run_sql.get_run(conn, run_id)
+        if run is None:
+            raise NotFound("run", run_id)
+        return run

@@ -1,0 +1,1 @@
+"""The shared tables and their lifecycles: schema, runs, pull requests, outbox, event log."""

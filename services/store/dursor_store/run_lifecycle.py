@@ -1,0 +1,232 @@
+"""A run's state machine as the services drive it: each transition with what it announces.
+
+`queued → running → succeeded | failed | cancelled | timed_out`, a lost lease retried as
+the next attempt, a follow-up queued as the next turn. Each function changes the run
+(through `dursor_store.runs`, the only writer of its status), logs the matching event
+and enqueues the matching message in the caller's unit of work, so the three commit
+together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dursor_contracts.events import (
+    EndedData,
+    EventType,
+    RunCancelRequestedV1,
+    RunRequestedV1,
+    RunStatus,
+    StatusData,
+)
+from dursor_contracts.executors import ExecutorSpec
+from dursor_contracts.topics import RUN_CANCEL_REQUESTED, RUN_REQUESTED
+from dursor_kit.db.rows import fetch_one
+from dursor_kit.db.unit_of_work import UnitOfWork
+from dursor_store import run_attempts, runs
+from dursor_store.eventlog import NewEvent, append_events
+from dursor_store.outbox import enqueue
+from dursor_store.runs import AttemptFence, NewRun, RunRef, RunRow, TurnValues
+from dursor_store.schema import messages, repos, tasks
+from dursor_store.schema import runs as runs_table
+
+USER_ROLE = "user"
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    """A run a worker holds the lease of, with what executing it needs."""
+
+    id: UUID
+    task_id: UUID
+    turn: int
+    attempt: int
+    max_attempts: int
+    executor: ExecutorSpec
+    instruction: str
+    branch: str
+    session_id: str | None
+    bundle_uri: str | None
+    repo_url: str
+    base_branch: str
+    title: str
+
+    def fence(self, worker_id: str) -> AttemptFence:
+        """The fence that keeps this attempt's writes from outliving its lease."""
+        return AttemptFence(turn=self.turn, attempt=self.attempt, lease_owner=worker_id)
+
+
+class _ClaimRow(RunRow):
+    base_branch: str
+    title: str
+    repo_url: str
+
+
+async def _current(conn: AsyncConnection, run_id: UUID) -> RunRow:
+    run = await runs.get_run(conn, run_id)
+    assert run is not None, "a run this transaction just changed exists"
+    return run
+
+
+async def _announce_queued(work: UnitOfWork, run: RunRow) -> RunRow:
+    """Enqueue `run-requested` and log `queued`; the run as it now is (`last_seq` moved)."""
+    # run-requested first: the relay publishes in outbox order and the runner waits on it.
+    await enqueue(
+        work,
+        RUN_REQUESTED,
+        RunRequestedV1(run_id=run.id, task_id=run.task_id, turn=run.turn, attempt=run.attempt),
+    )
+    status = StatusData(status=RunStatus.QUEUED, turn=run.turn, attempt=run.attempt)
+    await append_events(work, run.id, [NewEvent(EventType.STATUS, status)])
+    return await _current(work.conn, run.id)
+
+
+async def queue_new_run(work: UnitOfWork, new: NewRun) -> RunRow:
+    """A new run, queued, announced to the runners and to its watchers."""
+    return await _announce_queued(work, await runs.insert_queued(work.conn, new))
+
+
+async def queue_next_turn(work: UnitOfWork, run_id: UUID) -> RunRow | None:
+    """A finished run queued again for its next turn; None if it is not finished."""
+    queued = await runs.queue_next_turn(work.conn, run_id)
+    return None if queued is None else await _announce_queued(work, queued)
+
+
+async def cancel(work: UnitOfWork, run_id: UUID, reason: str, requested_by: str) -> None:
+    """Cancel a queued run at once; ask the worker of a running one (first request wins)."""
+    if await runs.cancel_queued(work.conn, run_id, reason) is not None:
+        ended = NewEvent(EventType.CANCELLED, EndedData(reason=reason))
+        await append_events(work, run_id, [ended])
+    elif await runs.request_cancel(work.conn, run_id, reason) is not None:
+        request = RunCancelRequestedV1(run_id=run_id, reason=reason, requested_by=requested_by)
+        await enqueue(work, RUN_CANCEL_REQUESTED, request)
+
+
+async def claim(
+    work: UnitOfWork, run_id: UUID, turn: int, attempt: int, worker: str, lease: timedelta
+) -> ClaimedRun | None:
+    """Take a queued run's given turn and attempt; None if someone else has it."""
+    fence = AttemptFence(turn=turn, attempt=attempt, lease_owner=worker)
+    if not await runs.take_lease(work.conn, run_id, fence, lease):
+        return None
+    await run_attempts.start_attempt(work.conn, run_id, turn, attempt, worker)
+    run = await _claimed(work.conn, run_id)
+    status = StatusData(status=RunStatus.RUNNING, turn=turn, attempt=attempt, worker=worker)
+    await append_events(work, run_id, [NewEvent(EventType.STATUS, status)], fence)
+    return run
+
+
+async def claim_next(work: UnitOfWork, worker: str, lease: timedelta) -> ClaimedRun | None:
+    """Take the oldest queued run nobody is claiming right now."""
+    ref = await runs.oldest_queued(work.conn)
+    if ref is None:
+        return None
+    return await claim(work, ref.id, ref.turn, ref.attempt, worker, lease)
+
+
+async def end_turn(
+    work: UnitOfWork, run_id: UUID, fence: AttemptFence, status: RunStatus, values: TurnValues
+) -> bool:
+    """Move the held run to a terminal status; False if the lease was lost meanwhile."""
+    if not await runs.end_turn(work.conn, run_id, fence, status, values):
+        return False
+    error = values.get("error")
+    await run_attempts.end_attempt(work.conn, run_id, fence.turn, fence.attempt, status, error)
+    return True
+
+
+async def requeue_or_fail(
+    work: UnitOfWork,
+    run: RunRef,
+    reason: str,
+    lease_owner: str | None = None,
+) -> RunStatus | None:
+    """End a running attempt: cancelled if asked, else the next attempt, else failed."""
+    held = await runs.lock_running(work.conn, run.id, run.turn, run.attempt, lease_owner)
+    if held is None:
+        return None
+    error: str | None = None
+    if held.cancel_requested_at is not None:
+        outcome, error = RunStatus.CANCELLED, held.cancel_reason or reason
+    elif run.attempt < run.max_attempts:
+        outcome = RunStatus.QUEUED
+    else:
+        outcome = RunStatus.FAILED
+        error = f"{reason}; gave up after {run.max_attempts} attempts"
+    await runs.leave_running(work.conn, run.id, run.turn, run.attempt, lease_owner, outcome, error)
+    ended = RunStatus.CANCELLED if outcome is RunStatus.CANCELLED else RunStatus.FAILED
+    await run_attempts.end_attempt(work.conn, run.id, run.turn, run.attempt, ended, reason)
+    await _announce_left(work, run, held.task_id, outcome, error or reason)
+    return outcome
+
+
+async def _announce_left(
+    work: UnitOfWork, run: RunRef, task_id: UUID, outcome: RunStatus, why: str
+) -> None:
+    if outcome is RunStatus.QUEUED:
+        next_attempt = run.attempt + 1
+        status = StatusData(status=outcome, turn=run.turn, attempt=next_attempt, reason=why)
+        await append_events(work, run.id, [NewEvent(EventType.STATUS, status)])
+        message = RunRequestedV1(
+            run_id=run.id, task_id=task_id, turn=run.turn, attempt=next_attempt
+        )
+        await enqueue(work, RUN_REQUESTED, message)
+        return
+    event = EventType.CANCELLED if outcome is RunStatus.CANCELLED else EventType.FAILED
+    await append_events(work, run.id, [NewEvent(event, EndedData(reason=why))])
+
+
+async def reap_expired(
+    work: UnitOfWork, reason: str, batch: int
+) -> list[tuple[RunRef, RunStatus | None]]:
+    """Requeue or fail every run whose lease expired; what became of each."""
+    expired = await runs.expired_leases(work.conn, batch)
+    return [(run, await requeue_or_fail(work, run, reason)) for run in expired]
+
+
+async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
+    row = await fetch_one(
+        conn,
+        select(runs_table, tasks.c.base_branch, tasks.c.title, repos.c.url.label("repo_url"))
+        .join(tasks, tasks.c.id == runs_table.c.task_id)
+        .join(repos, repos.c.id == tasks.c.repo_id)
+        .where(runs_table.c.id == run_id),
+        _ClaimRow,
+    )
+    return ClaimedRun(
+        id=row.id,
+        task_id=row.task_id,
+        turn=row.turn,
+        attempt=row.attempt,
+        max_attempts=row.max_attempts,
+        executor=row.executor,
+        instruction=await _instruction(conn, row),
+        branch=row.branch,
+        session_id=row.session_id,
+        bundle_uri=row.bundle_uri,
+        repo_url=row.repo_url,
+        base_branch=row.base_branch,
+        title=row.title,
+    )
+
+
+async def _instruction(conn: AsyncConnection, run: RunRow) -> str:
+    """The instruction of the run's current turn: the run's own, or that turn's follow-up."""
+    if run.turn == 1:
+        return run.instruction
+    follow_up = await conn.scalar(
+        select(messages.c.content)
+        .where(
+            messages.c.run_id == run.id,
+            messages.c.turn == run.turn,
+            messages.c.role == USER_ROLE,
+        )
+        .order_by(messages.c.created_at.desc())
+        .limit(1)
+    )
+    return str(follow_up if follow_up is not None else run.instruction)

@@ -1,0 +1,294 @@
+"""The shared PostgreSQL schema: every table, as SQLAlchemy Core metadata that Alembic migrates."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from dursor_contracts.events import RunStatus
+from dursor_contracts.executors import EXECUTOR_KINDS
+from dursor_contracts.pull_requests import CiStatus, PullRequestState
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ROLES = ("admin", "developer", "viewer")
+RUN_STATUSES = tuple(status.value for status in RunStatus)
+PULL_REQUEST_STATES = tuple(state.value for state in PullRequestState)
+PROVIDERS = ("openai", "anthropic", "google")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+def _id() -> Column[object]:
+    return Column("id", UUID(as_uuid=True), primary_key=True)
+
+
+def _created_at() -> Column[object]:
+    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+users = Table(
+    "users",
+    metadata,
+    _id(),
+    Column("issuer", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("username", Text, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("password_hash", Text),
+    Column("disabled", Boolean, nullable=False, server_default=text("false")),
+    # True when an Admin set the role: it then caps every token of the user. False for a
+    # row recorded at first sight of an external identity (it caps only its API tokens).
+    Column("role_pinned", Boolean, nullable=False, server_default=text("true")),
+    _created_at(),
+    UniqueConstraint("issuer", "subject"),
+    UniqueConstraint("username"),
+    CheckConstraint(_in("role", ROLES), name="role"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    _id(),
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("role", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
+    _created_at(),
+    CheckConstraint(_in("role", ROLES), name="role"),
+)
+
+repos = Table(
+    "repos",
+    metadata,
+    _id(),
+    Column("url", Text, nullable=False, unique=True),
+    Column("default_branch", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    _created_at(),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    _id(),
+    Column("repo_id", UUID(as_uuid=True), ForeignKey("repos.id"), nullable=False, index=True),
+    Column("title", Text, nullable=False),
+    Column("base_branch", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    _created_at(),
+)
+
+model_profiles = Table(
+    "model_profiles",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("base_url", Text),
+    Column("key_id", Text, nullable=False),
+    Column("key_nonce", LargeBinary, nullable=False),
+    Column("key_ciphertext", LargeBinary, nullable=False),
+    Column("created_by", Text, nullable=False),
+    _created_at(),
+    Column("deleted_at", DateTime(timezone=True)),
+    CheckConstraint(_in("provider", PROVIDERS), name="provider"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    _id(),
+    Column("task_id", UUID(as_uuid=True), ForeignKey("tasks.id"), nullable=False, index=True),
+    Column("executor_type", Text, nullable=False),
+    Column("model", Text),
+    Column("model_profile_id", UUID(as_uuid=True), ForeignKey("model_profiles.id")),
+    Column("options", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("instruction", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("turn", Integer, nullable=False, server_default=text("1")),
+    Column("attempt", Integer, nullable=False, server_default=text("1")),
+    Column("max_attempts", Integer, nullable=False),
+    Column("branch", Text, nullable=False),
+    Column("session_id", Text),
+    Column("lease_owner", Text),
+    Column("lease_expires_at", DateTime(timezone=True)),
+    Column("cancel_requested_at", DateTime(timezone=True)),
+    Column("cancel_reason", Text),
+    Column("created_by", Text, nullable=False),
+    _created_at(),
+    Column("queued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("summary", Text),
+    Column("files_changed", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("usage", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("error", Text),
+    Column("patch_uri", Text),
+    Column("bundle_uri", Text),
+    Column("commit_sha", Text),
+    Column("last_seq", BigInteger, nullable=False, server_default=text("0")),
+    Column("dispatch_count", Integer, nullable=False, server_default=text("0")),
+    CheckConstraint(_in("status", RUN_STATUSES), name="status"),
+    CheckConstraint(_in("executor_type", EXECUTOR_KINDS), name="executor_type"),
+    CheckConstraint("attempt >= 1 AND attempt <= max_attempts", name="attempt"),
+    CheckConstraint("turn >= 1", name="turn"),
+    CheckConstraint(
+        f"(status = '{RunStatus.RUNNING}') = "
+        "(lease_owner IS NOT NULL AND lease_expires_at IS NOT NULL)",
+        name="lease_iff_running",
+    ),
+    Index("ix_runs_status_lease", "status", "lease_expires_at"),
+    Index(
+        "ix_runs_created_by_active",
+        "created_by",
+        postgresql_where=text(f"status IN ('{RunStatus.QUEUED}','{RunStatus.RUNNING}')"),
+    ),
+)
+
+run_attempts = Table(
+    "run_attempts",
+    metadata,
+    Column("run_id", UUID(as_uuid=True), ForeignKey("runs.id"), nullable=False),
+    Column("turn", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("worker", Text),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("error", Text),
+    _created_at(),
+    PrimaryKeyConstraint("run_id", "turn", "attempt"),
+    CheckConstraint(_in("status", RUN_STATUSES), name="status"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    _id(),
+    Column("task_id", UUID(as_uuid=True), ForeignKey("tasks.id"), nullable=False, index=True),
+    Column("run_id", UUID(as_uuid=True), ForeignKey("runs.id"), index=True),
+    Column("turn", Integer),
+    Column("role", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    _created_at(),
+    CheckConstraint(_in("role", ("user", "assistant", "system")), name="role"),
+)
+
+run_events = Table(
+    "run_events",
+    metadata,
+    Column("run_id", UUID(as_uuid=True), ForeignKey("runs.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("task_id", UUID(as_uuid=True), nullable=False),
+    Column("turn", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("data", JSONB, nullable=False),
+    _created_at(),
+    PrimaryKeyConstraint("run_id", "seq"),
+    CheckConstraint("seq >= 1", name="seq"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+    # The app id that wrote the row: only that app's relay publishes it (migration 0005).
+    Column("source", Text, nullable=False),
+    Column("pubsub", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("traceparent", Text),
+    _created_at(),
+    Column("available_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("last_error", Text),
+    Index("ix_outbox_pending", "source", "available_at", postgresql_where=text("sent_at IS NULL")),
+)
+
+pull_requests = Table(
+    "pull_requests",
+    metadata,
+    _id(),
+    Column("run_id", UUID(as_uuid=True), ForeignKey("runs.id"), nullable=False, unique=True),
+    Column("task_id", UUID(as_uuid=True), ForeignKey("tasks.id"), nullable=False, index=True),
+    Column("number", Integer),
+    Column("url", Text),
+    Column("state", Text, nullable=False),
+    Column("head_branch", Text, nullable=False),
+    Column("base_branch", Text, nullable=False),
+    Column("head_sha", Text),
+    Column("ci_status", Text, nullable=False, server_default=text(f"'{CiStatus.UNKNOWN}'")),
+    Column("ci_etag", Text),
+    Column("title", Text),
+    Column("error", Text),
+    Column("requested_by", Text, nullable=False),
+    _created_at(),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(_in("state", PULL_REQUEST_STATES), name="state"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("owner", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("method", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("request_hash", Text, nullable=False),
+    Column("status_code", Integer),
+    Column("response_body", LargeBinary),
+    Column("response_headers", JSONB),
+    _created_at(),
+    PrimaryKeyConstraint("owner", "key"),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("topic", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("run_id", UUID(as_uuid=True)),
+    Column("payload", JSONB, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("topic", "event_id"),
+)
