@@ -3,6 +3,7 @@
 # Python deps, daprd + Dapr CLI (built from Go modules), Redis, and through
 # scripts/local-database.sh the local secrets, PostgreSQL (passwords only), the schema
 # and each service's database login. Fast when warm: each step checks before it works.
+# Steps that do not depend on each other run concurrently (see main).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$DURSOR_ROOT"
@@ -25,47 +26,28 @@ sync_python() {
 
 real_daprd() { echo "$DURSOR_DAPR_RUNTIME/libexec/daprd"; }
 
-daprd_version_of() { "$1" --version 2>/dev/null | head -n1 || true; }
-
-find_installed_daprd() {
-  local candidate
-  for candidate in "$(command -v daprd 2>/dev/null || true)" "$HOME/.dapr/bin/daprd"; do
-    [ -n "$candidate" ] && [ -x "$candidate" ] || continue
-    [ "$(daprd_version_of "$candidate")" = "$DAPR_RUNTIME_VERSION" ] && { echo "$candidate"; return; }
-  done
-}
-
-wrapper_stamp() {
-  cat tools/daprd/go.mod tools/daprd/go.sum tools/daprd/main.go tools/daprd/sentry/main.go \
-    | sha256sum | cut -c1-16
-}
-
 build_daprd() {
-  local target stamp ldflags installed
+  local target stamp ldflags
   target="$(real_daprd)"
-  stamp="$(wrapper_stamp)"
-  # Rebuilt when the wrapper module changes, not only when the version does.
+  stamp="$(daprd_sources_key)"
+  # The directory is named after the same key; the stamp, written last, also catches an
+  # interrupted build and a DURSOR_DAPR_RUNTIME set by hand.
   [ -x "$target" ] && [ -x "$(dirname "$target")/sentry" ] \
     && [ "$(cat "$target.stamp" 2>/dev/null)" = "$stamp" ] && return
   mkdir -p "$(dirname "$target")"
   ldflags="-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_RUNTIME_VERSION"
-  installed="$(find_installed_daprd)"
-  if [ -n "$installed" ] && [ "${DURSOR_REUSE_DAPRD:-1}" = 1 ]; then
-    log "reusing installed daprd $DAPR_RUNTIME_VERSION at $installed (it needs the sqlite name resolver)"
-    ln -sf "$installed" "$target"
-  else
-    log "building daprd $DAPR_RUNTIME_VERSION from its Go module (a few minutes, once)"
-    local started=$SECONDS
-    (cd tools/daprd && go build -tags stablecomponents -trimpath -ldflags "$ldflags" -o "$target" .)
-    log "daprd built in $((SECONDS - started)) s"
-  fi
-  # Sentry (the mTLS CA that gives sidecars the identities access control checks).
-  (cd tools/daprd && go build -trimpath -ldflags "$ldflags" -o "$(dirname "$target")/sentry" ./sentry)
+  # daprd with only the platform's components (tools/daprd/components.go; a daprd
+  # installed elsewhere has Dapr's whole set and no --check-component-types, so it is
+  # not reused) and Sentry, the mTLS CA that gives sidecars the identities access
+  # control checks: one build, sharing the module and the compiled packages.
+  log "building daprd and Sentry $DAPR_RUNTIME_VERSION from their Go module (once)"
+  rm -f "$target" "$target.stamp"  # an older layout linked daprd: never write through it
+  (cd tools/daprd && go build -trimpath -ldflags "$ldflags" -o "$(dirname "$target")/" . ./sentry)
   echo "$stamp" >"$target.stamp"
 }
 
 build_dapr_cli() {
-  local target="$DURSOR_DAPR_RUNTIME/bin/dapr"
+  local target="$DURSOR_DAPR_CLI_HOME/dapr"
   [ -x "$target" ] && return
   mkdir -p "$(dirname "$target")"
   if command -v dapr >/dev/null 2>&1 && [ "$(command -v dapr)" != "$target" ]; then
@@ -115,11 +97,19 @@ EOF
   chmod +x "$shim"
 }
 
+apt_install() {
+  # One apt at a time: steps that install Debian packages may run concurrently.
+  mkdir -p "$DURSOR_CACHE"
+  flock "$DURSOR_CACHE/apt.lock" sh -c \
+    'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null' \
+    apt_install "$@"
+}
+
 ensure_redis_server() {
   command -v redis-server >/dev/null 2>&1 && return
   [ "$(id -u)" = 0 ] || die "redis-server is missing; install Debian's redis-server package"
   log "installing redis-server from Debian"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  apt_install redis-server
 }
 
 start_redis() {
@@ -131,7 +121,7 @@ start_redis() {
   if redis-cli -h 127.0.0.1 -p "$DURSOR_REDIS_PORT" ping >/dev/null 2>&1; then return; fi
   log "starting Redis on 127.0.0.1:$DURSOR_REDIS_PORT"
   mkdir -p "$DURSOR_DATA/redis"
-  redis-server --bind 127.0.0.1 --port "$DURSOR_REDIS_PORT" --dir "$DURSOR_DATA/redis" \
+  redis-server 3>&- --bind 127.0.0.1 --port "$DURSOR_REDIS_PORT" --dir "$DURSOR_DATA/redis" \
     --daemonize yes --appendonly yes --save '' --protected-mode yes \
     --logfile "$DURSOR_DATA/redis/redis.log" --pidfile "$DURSOR_DATA/redis/redis.pid"
   for _ in $(seq 50); do
@@ -146,7 +136,91 @@ ensure_test_tools() {
   command -v docker-compose >/dev/null 2>&1 && return
   [ "$(id -u)" = 0 ] || die "docker-compose is missing; install Debian's docker-compose package"
   log "installing docker-compose from Debian"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+  apt_install docker-compose
+}
+
+# Each step runs in the background in a process group of its own, its output in
+# .data/bootstrap/<step>.log (its log lines also on the terminal), and says when it is done
+# and after how long. await_steps fails the bootstrap, showing the log, as soon as any
+# running step fails; on exit the steps still running are stopped.
+declare -A STEP_PIDS=() STEP_NAMES=()
+# A step's terminal lines go to descriptor 3 (this shell's stderr) through log as env.sh
+# defines it. A server a step starts must not inherit descriptor 3 (a pipe reading our
+# output would never close): commands that are not functions of this file run without
+# it, and start_redis closes it for redis-server.
+eval "terminal_$(declare -f log)"
+step_says() { terminal_log "$@" 2>&3; }
+
+microseconds() { echo "${EPOCHREALTIME/./}"; }
+
+seconds_since() {
+  local us=$(($(microseconds) - $1))
+  printf '%d.%d' $((us / 1000000)) $((us % 1000000 / 100000))
+}
+
+start_step() {
+  local name="$1"
+  shift
+  (
+    started="$(microseconds)"
+    trap 'finish_step "$name" "$started" $?' EXIT
+    trap 'exit 143' TERM  # stopped because another step failed: not "done"
+    log() { step_says "$name: $*"; echo "$*"; }
+    if declare -F "$1" >/dev/null; then "$@"; else "$@" 3>&-; fi
+  ) 3>&2 >"$DURSOR_DATA/bootstrap/$name.log" 2>&1 </dev/null &
+  STEP_PIDS[$name]=$!
+  STEP_NAMES[$!]=$name
+}
+
+finish_step() {
+  local name="$1" seconds
+  seconds="$(seconds_since "$2")"
+  echo "$seconds" >"$DURSOR_DATA/bootstrap/$name.seconds"
+  if [ "$3" = 0 ]; then step_says "$name done in $seconds s"; fi  # keeps the step's status
+}
+
+await_steps() {
+  local name pid rc pending
+  while :; do
+    pending=0
+    for name in "$@"; do [ -n "${STEP_PIDS[$name]:-}" ] && pending=1; done
+    [ "$pending" = 1 ] || return 0
+    rc=0
+    wait -n -p pid "${!STEP_NAMES[@]}" || rc=$?
+    name="${STEP_NAMES[$pid]}"
+    unset "STEP_NAMES[$pid]" "STEP_PIDS[$name]"
+    [ "$rc" = 0 ] || step_failed "$name" "$rc"
+  done
+}
+
+step_failed() {
+  tail -n 60 "$DURSOR_DATA/bootstrap/$1.log" >&2
+  die "$1 failed (exit $2) after $(cat "$DURSOR_DATA/bootstrap/$1.seconds") s; its log above (.data/bootstrap/$1.log)"
+}
+
+stop_steps() {
+  local pid
+  for pid in "${!STEP_NAMES[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
+}
+
+time_summary() {
+  # Where the time went, slowest step first.
+  local file parts=()
+  for file in "$DURSOR_DATA"/bootstrap/*.seconds; do
+    parts+=("$(cat "$file") $(basename "$file" .seconds)")
+  done
+  printf '%s\n' "${parts[@]}" | sort -rn | awk '{printf "%s%s %s s", (NR > 1 ? ", " : ""), $2, $1}'
+}
+
+test_tools() {
+  ensure_test_tools
+  ensure_chromium
+  bash scripts/compose-env.sh  # docker-compose.yml's per-app tokens (.env)
+}
+
+python_env() {
+  ensure_uv
+  sync_python
 }
 
 ensure_chromium() {
@@ -154,7 +228,7 @@ ensure_chromium() {
   [ -x /usr/bin/chromium ] && return
   [ "$(id -u)" = 0 ] || die "chromium is missing; install Debian's chromium package"
   log "installing chromium from Debian (web UI browser tests)"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  apt_install chromium
 }
 
 install_web_deps() {
@@ -183,28 +257,33 @@ build_web() {
   echo "$stamp" >web/dist/.build-stamp
 }
 
-main() {
-  local with_test_tools=0
-  [ "${1:-}" = "--with-test-tools" ] && with_test_tools=1
-  ensure_uv
-  sync_python
-  bash scripts/install-node-tools.sh
+web_ui() {
   install_web_deps
   build_web
-  mkdir -p "$DURSOR_DATA"
-  build_daprd &
-  local daprd_job=$!
-  build_dapr_cli
-  wait "$daprd_job"
-  write_daprd_shim
-  start_redis
-  bash scripts/local-database.sh
-  if [ "$with_test_tools" = 1 ]; then
-    ensure_test_tools
-    ensure_chromium
-    bash scripts/compose-env.sh  # docker-compose.yml's per-app tokens (.env)
-  fi
-  log "bootstrap done"
 }
 
-main "$@"
+main() {
+  local with_test_tools=0 started
+  [ "${1:-}" = "--with-test-tools" ] && with_test_tools=1
+  started="$(microseconds)"
+  mkdir -p "$DURSOR_DATA/bootstrap"
+  rm -f "$DURSOR_DATA"/bootstrap/*.seconds
+  set -m  # every step in a process group of its own, so a failure can stop the others
+  trap stop_steps EXIT
+  trap 'exit 130' INT TERM
+  write_daprd_shim
+  start_step python python_env
+  start_step node-tools bash scripts/install-node-tools.sh
+  start_step daprd build_daprd
+  start_step dapr-cli build_dapr_cli
+  start_step redis start_redis
+  start_step web web_ui
+  [ "$with_test_tools" = 1 ] && start_step test-tools test_tools
+  await_steps python
+  start_step database bash scripts/local-database.sh
+  await_steps "${STEP_NAMES[@]}"
+  log "bootstrap done in $(seconds_since "$started") s: $(time_summary)"
+}
+
+# Sourced (tests/unit/test_bootstrap_steps.py), it only defines the functions.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi

@@ -13,9 +13,17 @@ export UV_VERSION="${UV_VERSION:-0.13.9}"
 
 export DURSOR_CACHE="${DURSOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dursor}"
 export DURSOR_DATA="${DURSOR_DATA:-$DURSOR_ROOT/.data}"
-# The Dapr CLI looks for $DAPR_RUNTIME_PATH/.dapr/bin/daprd.
-export DURSOR_DAPR_RUNTIME="${DURSOR_DAPR_RUNTIME:-$DURSOR_CACHE/dapr-$DAPR_RUNTIME_VERSION}"
+# daprd and Sentry as tools/daprd builds them (its component set): one directory per
+# content of that module, so checkouts with different sets on one machine (or an older
+# cache) never rebuild or replace each other's. The Dapr CLI looks for
+# $DAPR_RUNTIME_PATH/.dapr/bin/daprd; it does not depend on the set, so it lives apart.
+daprd_sources_key() {
+  find "$DURSOR_ROOT/tools/daprd" \( -name '*.go' ! -name '*_test.go' \) -o -name 'go.*' \
+    | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16
+}
+export DURSOR_DAPR_RUNTIME="${DURSOR_DAPR_RUNTIME:-$DURSOR_CACHE/dapr-$DAPR_RUNTIME_VERSION-$(daprd_sources_key)}"
 export DAPR_RUNTIME_PATH="$DURSOR_DAPR_RUNTIME"
+export DURSOR_DAPR_CLI_HOME="${DURSOR_DAPR_CLI_HOME:-$DURSOR_CACHE/dapr-cli-$DAPR_CLI_VERSION}"
 
 export DURSOR_PG_PORT="${DURSOR_PG_PORT:-54329}"
 export DURSOR_REDIS_PORT="${DURSOR_REDIS_PORT:-63799}"
@@ -43,7 +51,7 @@ export DURSOR_SECRETS_FILE="${DURSOR_SECRETS_FILE:-$DURSOR_DATA/secrets.json}"
 export DAPR_HOST_IP=127.0.0.1
 
 export DURSOR_UV_HOME="${DURSOR_UV_HOME:-$DURSOR_CACHE/uv-$UV_VERSION}"
-export PATH="$DURSOR_CACHE/node-tools/bin:$DURSOR_DAPR_RUNTIME/bin:$DURSOR_UV_HOME/bin:$HOME/.local/bin:$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+export PATH="$DURSOR_CACHE/node-tools/bin:$DURSOR_DAPR_CLI_HOME:$DURSOR_UV_HOME/bin:$HOME/.local/bin:$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 # Use the machine's CA store (package registries may sit behind a proxy with its own CA).
 export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-1}"

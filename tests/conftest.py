@@ -15,9 +15,11 @@ from tests.support.backing import Backing, backing_services
 from tests.support.databases import DatabaseFactory
 from tests.support.leak_scan import platform_secrets, scan_folder
 from tests.support.platform import Platform
+from tests.support.workers import worker_share
 
-# Redis logical databases 1-15 go to platforms; 0 stays the developer's.
-_redis_dbs = itertools.cycle(range(1, 16))
+# Redis logical databases 1-15 go to platforms; 0 stays the developer's. Each pytest-xdist
+# worker cycles through its own share (a reused DB is flushed for its next platform).
+_redis_dbs = itertools.cycle(worker_share(range(1, 16)))
 
 PlatformFactory = Callable[..., Awaitable[Platform]]
 

@@ -24,6 +24,9 @@ export default defineConfig({
   use: {
     baseURL: process.env.WEB_URL,
     viewport: { width: 1280, height: 900 },
+    // Toasts arrive while runs stream; with motion they fade in over 0.4 s, and axe can
+    // catch one half transparent. Reduced motion shows them at rest (and tests that path).
+    reducedMotion: "reduce",
     launchOptions: { executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS },
     trace: "off",
   },

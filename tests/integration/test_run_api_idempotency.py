@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dursor_store.schema import idempotency_keys, outbox, repos, runs
-from run_api.repositories import idempotency as key_sql
+from run_api.idempotency import repository as key_sql
 from run_api.runs import endpoints as run_routes
 from tests.support.run_api_app import RunApi, bearer, owner_key, run_api
 

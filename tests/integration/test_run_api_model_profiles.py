@@ -25,7 +25,7 @@ from dursor_contracts.executors import LlmExecutor
 from dursor_kit.crypto import EncryptionKeyRing
 from dursor_store.schema import model_profiles
 from run_api.keyring import RefreshingKeyRing
-from run_api.model_profiles import ModelProfiles
+from run_api.model_profiles.service import ModelProfiles
 from tests.support.run_api_app import RunApi, bearer, run_api
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from filelock import FileLock
+
 ROOT = Path(__file__).resolve().parents[2]
 GUARD_MODULE = "agent_runner.process_guard"
 
@@ -22,9 +24,12 @@ GUARD_MODULE = "agent_runner.process_guard"
 @cache
 def node_tools_bin() -> Path:
     """The directory of the installed CLIs (installing them once if needed)."""
-    subprocess.run(["bash", str(ROOT / "scripts" / "install-node-tools.sh")], check=True)
     cache_dir = Path(os.environ.get("DURSOR_CACHE") or Path.home() / ".cache" / "dursor")
     tools = Path(os.environ.get("DURSOR_NODE_TOOLS") or cache_dir / "node-tools")
+    tools.parent.mkdir(parents=True, exist_ok=True)
+    # One npm install into the shared folder at a time (pytest workers, other checkouts).
+    with FileLock(tools.with_name(f"{tools.name}.lock")):
+        subprocess.run(["bash", str(ROOT / "scripts" / "install-node-tools.sh")], check=True)
     return tools / "bin"
 
 

@@ -23,11 +23,13 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from dursor_kit.secret_file import write_private
+from tests.support.workers import worker_share
 
 # Ports handed out below the kernel's ephemeral range (32768+): a port taken from
 # that range can be grabbed as the source port of some outgoing connection before
-# the process it was meant for binds it.
-_PORT_RANGE = range(20000, 32000)
+# the process it was meant for binds it. Each pytest-xdist worker hands out its own slice:
+# a port another worker just found free may not be bound by its process yet.
+_PORT_RANGE = worker_share(range(20000, 32000))
 _next_port = itertools.count(random.randrange(len(_PORT_RANGE)))
 
 
@@ -41,7 +43,7 @@ def free_port() -> int:
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port left between 20000 and 32000")
+    raise RuntimeError(f"no free port left in {_PORT_RANGE}")
 
 
 def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:

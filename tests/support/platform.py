@@ -81,13 +81,10 @@ COMMAND_TEMPLATES = {
 
 
 def daprd_binary() -> Path:
-    """The daprd the bootstrap built (or linked)."""
-    runtime = os.environ.get("DURSOR_DAPR_RUNTIME") or str(
-        Path.home()
-        / ".cache"
-        / "dursor"
-        / f"dapr-{os.environ.get('DAPR_RUNTIME_VERSION', '1.18.1')}"
-    )
+    """The daprd the bootstrap built (its directory is keyed by tools/daprd: scripts/env.sh)."""
+    runtime = os.environ.get("DURSOR_DAPR_RUNTIME")
+    if not runtime:
+        raise RuntimeError("DURSOR_DAPR_RUNTIME is not set: source scripts/env.sh")
     binary = Path(runtime) / "libexec" / "daprd"
     if not binary.exists():
         raise RuntimeError(f"daprd not found at {binary}: run scripts/bootstrap.sh")

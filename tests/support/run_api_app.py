@@ -31,7 +31,7 @@ from dursor_kit.sidecar import Sidecar
 from dursor_kit.web.app import no_lifespan
 from dursor_store.outbox import OutboxRelay
 from run_api.app import RunApiParts, create_app, install
-from run_api.github_permissions import unavailable
+from run_api.github.write_access import unavailable
 from run_api.keyring import FixedKeyRing
 from run_api.settings import RunApiSettings
 

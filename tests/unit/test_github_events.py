@@ -7,7 +7,7 @@ import hmac
 from typing import Any
 
 from events_gateway.webhook_deliveries import signature_ok
-from run_api.github_events import GitHubEvent, ci_signal, mention_of
+from run_api.github.service import GitHubEvent, ci_signal, mention_of
 
 
 def comment(body: str, association: str = "MEMBER", action: str = "created") -> GitHubEvent:

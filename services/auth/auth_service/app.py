@@ -9,13 +9,17 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from auth_service.github_app import GitHubApp
-from auth_service.issuer import LocalIssuer
+from auth_service.github_app import endpoints as github
+from auth_service.github_app.service import GitHubApp
+from auth_service.oidc import endpoints as oidc
+from auth_service.oidc.service import LocalIssuer
 from auth_service.passwords import PasswordHashing
-from auth_service.routes import github, oidc, tokens, users
 from auth_service.settings import AuthSettings
-from auth_service.users import ensure_local_user
+from auth_service.tokens import endpoints as tokens
+from auth_service.users import endpoints as users
+from auth_service.users.repository import ensure_local_user
 from dursor_kit.auth.verifier import Role
+from dursor_kit.db.unit_of_work import Transactions
 from dursor_kit.runtime import ServiceRuntime, service_runtime, token_verifier
 from dursor_kit.secret_names import ADMIN_PASSWORD, JWT_SIGNING_KEYS
 from dursor_kit.web.app import create_service_app
@@ -57,6 +61,7 @@ async def lifespan(app: FastAPI, settings: AuthSettings) -> AsyncIterator[None]:
             settings.github_permission_cache_seconds,
         )
         app.state.engine = runtime.engine
+        app.state.transactions = Transactions(runtime.engine, None)  # auth has no outbox
         app.state.issuer = issuer
         app.state.passwords = passwords
         app.state.verifier = token_verifier(
@@ -72,7 +77,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
     return create_service_app(
         "dursor auth",
         partial(lifespan, settings=settings),
-        [oidc.router, users.router, tokens.router, github.router],
+        [oidc.router, users.router, tokens.user_tokens_router, tokens.router, github.router],
         description="Users, roles, API tokens and the local OIDC issuer.",
         app_api_token=settings.sidecar_app_token(),
     )

@@ -14,7 +14,7 @@ import sys
 from enum import IntEnum
 
 from auth_service.settings import AuthSettings
-from auth_service.users import grant_admin, lock_active_admins
+from auth_service.users.repository import grant_admin, lock_active_admins
 from dursor_kit.db.engine import create_engine
 
 

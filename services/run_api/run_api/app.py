@@ -21,18 +21,23 @@ from dursor_kit.web.app import Lifespan, create_service_app
 from dursor_kit.web.subscriptions import subscription_router
 from dursor_store.outbox import OutboxRelay
 from dursor_store.role_bindings import DatabaseAuthority
-from run_api.github_events import GitHubEvents
-from run_api.github_permissions import AuthServiceWriteAccess, WriteAccess
-from run_api.idempotency import IdempotencyKeys, forget_expired_keys
+from run_api.dead_letters import endpoints as dead_letters
+from run_api.github import endpoints as github
+from run_api.github.service import GitHubEvents
+from run_api.github.write_access import AuthServiceWriteAccess, WriteAccess
+from run_api.idempotency.middleware import IdempotencyKeys, forget_expired_keys
 from run_api.json_bodies import JsonBodies
 from run_api.keyring import KeyRingSource, RefreshingKeyRing
-from run_api.model_profiles import ModelProfiles
+from run_api.model_profiles import endpoints as model_profiles
+from run_api.model_profiles.service import ModelProfiles
 from run_api.openapi import install_openapi
-from run_api.pull_request_service import PullRequests
-from run_api.routes import dead_letters, github, model_profiles, pull_requests, repos
+from run_api.pull_requests import endpoints as pull_requests
+from run_api.pull_requests.service import PullRequests
+from run_api.repos import endpoints as repos
 from run_api.runs import endpoints as runs
 from run_api.runs.service import RunService
 from run_api.settings import RunApiSettings
+from run_api.tasks import endpoints as tasks
 
 PURGE_INTERVAL_SECONDS = 3600.0
 
@@ -107,6 +112,7 @@ def create_app(
         lifespan_override or partial(lifespan, settings=settings),
         [
             repos.router,
+            tasks.router,
             runs.router,
             pull_requests.router,
             model_profiles.router,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Header
 
 from dursor_kit.web.problems import problem_responses
-from run_api.idempotency import MAX_KEY_LENGTH
+from run_api.idempotency.middleware import MAX_KEY_LENGTH
 
 Responses = dict[int | str, dict[str, Any]]
 

@@ -32,9 +32,9 @@ from dursor_kit.db.engine import create_engine
 from dursor_kit.secret_names import ENCRYPTION_KEYS
 from dursor_kit.secret_names import database_url as database_url_secret
 from dursor_kit.sidecar import Sidecar
-from run_api.model_profiles import sealing_context
-from run_api.repositories import model_profiles as sql
-from run_api.repositories.model_profiles import SealedKeyRow
+from run_api.model_profiles import repository as sql
+from run_api.model_profiles.repository import SealedKeyRow
+from run_api.model_profiles.service import sealing_context
 from run_api.settings import RunApiSettings
 
 RING_ENV = "DURSOR_ENCRYPTION_KEYS"

@@ -18,7 +18,6 @@ from dursor_store.eventlog import read_events
 from dursor_store.runs import RunRow
 from run_api.declared import LIST_OF, READ, IdempotencyKey, write
 from run_api.deps import DEFAULT_PAGE, Artifacts, Cursor, Engine, Limit
-from run_api.repositories import repos as repo_sql
 from run_api.runs import repository as message_sql
 from run_api.runs.schemas import (
     CancelCreate,
@@ -31,6 +30,7 @@ from run_api.runs.schemas import (
 )
 from run_api.runs.service import RunService
 from run_api.schemas import Page
+from run_api.tasks import repository as task_sql
 
 router = APIRouter(prefix="/v1", tags=["runs"])
 WRITE = write(404, 429)
@@ -95,7 +95,7 @@ async def list_runs(
 ) -> Page[RunOut]:
     """The runs of a task, newest first."""
     async with engine.connect() as conn:
-        if await repo_sql.get_task(conn, task_id) is None:
+        if await task_sql.get_task(conn, task_id) is None:
             raise NotFound("task", task_id)
         rows = await sql.list_runs(conn, task_id, cursor, limit)
     return Page(items=[run_out(r) for r in rows[:limit]], next_cursor=next_cursor(rows, limit))
@@ -146,7 +146,7 @@ async def list_task_messages(
 ) -> Page[MessageOut]:
     """The whole conversation of a task: instructions and every run's follow-ups."""
     async with engine.connect() as conn:
-        if await repo_sql.get_task(conn, task_id) is None:
+        if await task_sql.get_task(conn, task_id) is None:
             raise NotFound("task", task_id)
         rows = await message_sql.list_messages(conn, task_id, None, cursor, limit)
     return Page(

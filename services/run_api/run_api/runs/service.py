@@ -20,11 +20,11 @@ from dursor_kit.errors import Conflict, Invalid, LimitReached, NotFound
 from dursor_store import run_lifecycle
 from dursor_store import runs as run_sql
 from dursor_store.runs import NewRun, RunRow
-from run_api.repositories import model_profiles as profile_sql
-from run_api.repositories import repos as repo_sql
+from run_api.model_profiles import repository as profile_sql
 from run_api.runs import repository as message_sql
 from run_api.runs.schemas import RunsCreate
 from run_api.settings import RunApiSettings
+from run_api.tasks import repository as task_sql
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +46,7 @@ class RunService:
         """One queued run per executor, with its `run-requested` message, all or nothing."""
         self._check_request(body)
         conn = work.conn
-        if await repo_sql.get_task(conn, task_id) is None:
+        if await task_sql.get_task(conn, task_id) is None:
             raise NotFound("task", task_id)
         await self._check_model_profiles(conn, body.executors)
         await self._check_capacity(conn, principal, task_id, len(body.executors))

@@ -1,0 +1,1 @@
+"""The local OIDC issuer: endpoints (discovery, keys, sign-in), service (signing), schemas."""

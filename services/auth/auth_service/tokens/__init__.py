@@ -1,0 +1,1 @@
+"""API tokens: endpoints (HTTP), repository (SQL), schemas."""

@@ -1,0 +1,1 @@
+"""Users and their roles: endpoints (Admin only), service (rules), repository (SQL), schemas."""

@@ -1,0 +1,1 @@
+"""Dead letters: the endpoint Dapr delivers them to, and their SQL."""

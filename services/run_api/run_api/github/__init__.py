@@ -1,0 +1,1 @@
+"""GitHub webhooks' meaning: endpoints (from the gateway), service, schemas, write access."""

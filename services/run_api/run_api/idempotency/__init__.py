@@ -1,0 +1,1 @@
+"""Idempotency keys: the middleware that replays answers, and its SQL."""

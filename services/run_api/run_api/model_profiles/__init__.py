@@ -1,0 +1,1 @@
+"""Model profiles: endpoints (HTTP), service (sealing keys), repository (SQL), schemas."""

@@ -1,0 +1,1 @@
+"""Repositories: endpoints (HTTP), service (URL rules), repository (SQL), schemas."""

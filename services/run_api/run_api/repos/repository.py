@@ -1,0 +1,50 @@
+"""SQL for repositories."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dursor_kit.db.rows import TableRow, fetch_all, fetch_one, fetch_optional
+from dursor_kit.web.pagination import after_cursor, newest_first
+from dursor_store.schema import repos
+
+
+class RepoRow(TableRow):
+    """A registered repository."""
+
+    id: UUID
+    url: str
+    default_branch: str
+    created_by: str
+    created_at: datetime
+
+
+async def insert_repo(conn: AsyncConnection, url: str, default_branch: str, owner: str) -> RepoRow:
+    """A new repository row."""
+    return await fetch_one(
+        conn,
+        insert(repos)
+        .values(id=uuid4(), url=url, default_branch=default_branch, created_by=owner)
+        .returning(repos),
+        RepoRow,
+    )
+
+
+async def repo_by_url(conn: AsyncConnection, url: str) -> RepoRow | None:
+    """The repository registered under `url`."""
+    return await fetch_optional(conn, select(repos).where(repos.c.url == url), RepoRow)
+
+
+async def get_repo(conn: AsyncConnection, repo_id: UUID) -> RepoRow | None:
+    """One repository."""
+    return await fetch_optional(conn, select(repos).where(repos.c.id == repo_id), RepoRow)
+
+
+async def list_repos(conn: AsyncConnection, cursor: str | None, limit: int) -> list[RepoRow]:
+    """A page of repositories, newest first (limit + 1 rows to detect a next page)."""
+    query = select(repos).where(*after_cursor(repos, cursor)).order_by(*newest_first(repos))
+    return await fetch_all(conn, query.limit(limit + 1), RepoRow)

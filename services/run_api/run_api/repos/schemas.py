@@ -1,0 +1,50 @@
+"""Request and response bodies of repositories."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from dursor_kit.web.request_bodies import RequestBody
+from run_api.schemas import BranchName
+
+
+class RepoCreate(RequestBody):
+    """A repository to run agents on."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"url": "https://github.com/acme/widgets", "default_branch": "main"}]
+        },
+    )
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    default_branch: BranchName = "main"
+
+
+class RepoOut(BaseModel):
+    """A registered repository."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "1f0c2b8e-5d1a-4c55-9a5e-2f9f1b7c0d11",
+                    "url": "https://github.com/acme/widgets",
+                    "default_branch": "main",
+                    "created_by": "http://127.0.0.1:8083#dev",
+                    "created_at": "2026-11-28T17:30:00Z",
+                }
+            ]
+        }
+    )
+
+    id: UUID
+    url: str
+    default_branch: str
+    created_by: str
+    created_at: datetime

@@ -1,0 +1,1 @@
+"""Tasks: endpoints (HTTP), repository (SQL), schemas."""

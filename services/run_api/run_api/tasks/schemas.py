@@ -1,0 +1,57 @@
+"""Request and response bodies of tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from dursor_kit.web.request_bodies import RequestBody
+from run_api.schemas import BranchName, Title
+
+
+class TaskCreate(RequestBody):
+    """A task on a repository: the place where runs, messages and PRs gather."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "repo_id": "1f0c2b8e-5d1a-4c55-9a5e-2f9f1b7c0d11",
+                    "title": "Add a health endpoint",
+                }
+            ]
+        },
+    )
+
+    repo_id: UUID
+    title: Title
+    base_branch: BranchName | None = None
+
+
+class TaskOut(BaseModel):
+    """A task."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "9d2e4f60-1a3b-4c5d-8e7f-0a1b2c3d4e5f",
+                    "repo_id": "1f0c2b8e-5d1a-4c55-9a5e-2f9f1b7c0d11",
+                    "title": "Add a health endpoint",
+                    "base_branch": "main",
+                    "created_by": "http://127.0.0.1:8083#dev",
+                    "created_at": "2026-11-28T17:31:00Z",
+                }
+            ]
+        }
+    )
+
+    id: UUID
+    repo_id: UUID
+    title: str
+    base_branch: str
+    created_by: str
+    created_at: datetime
