@@ -61,6 +61,11 @@ from agent_runner.sandbox.schemas import (
 
 log = structlog.get_logger(__name__)
 
+# One lock folder for the whole host, not per state folder: every runner on it (several
+# platforms, test workers) draws jail uids from the same range, and two live jails must
+# never share one. /run is emptied at boot, when no jail can be alive.
+HOST_UID_LOCKS = Path("/run/dursor-sandbox/uids")
+
 INSIDE_UID = 1000
 KILL_WAIT_SECONDS = 5.0
 KILL_POLL_SECONDS = 0.005
@@ -215,8 +220,7 @@ class Sandbox:
         self.support = support
         self.verdict = verdict
         self.tools = _tools(policy, support)
-        uids = policy.state_dir / "uids"
-        self._identities = IdentityPool(uids, policy.uid_base, policy.uid_count)
+        self._identities = IdentityPool(HOST_UID_LOCKS, policy.uid_base, policy.uid_count)
         self._cgroups: CgroupLayout | None = None
 
     @classmethod
