@@ -14,16 +14,37 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from agent_runner.process_guard import GRACE_ENV, PARENT_ENV
 
-if TYPE_CHECKING:
-    from agent_runner.confinement import RunJail
-
 LimitKind = Literal["wall_clock", "idle", "output_cap"]
+
+
+class LiveJail(Protocol):
+    """A jail a process can be started in (`agent_runner.sandbox.Jail`)."""
+
+    def environment(self) -> dict[str, str]:
+        """Variables the jail adds to the process's environment."""
+        ...
+
+    def command(self, argv: Sequence[str]) -> list[str]:
+        """`argv` run inside the jail."""
+        ...
+
+
+# A protocol, not confinement's class: confinement imports settings, which imports this.
+class JailForRun(Protocol):
+    """What starts a run's jail (`agent_runner.confinement.RunJail`)."""
+
+    def entered(self) -> AbstractAsyncContextManager[LiveJail]:
+        """The live jail for the duration of the block."""
+        ...
+
+
 LineHandler = Callable[[str, str], Awaitable[None]]
 
 LINE_LIMIT_BYTES = 1 << 20
@@ -85,7 +106,7 @@ async def run_process(
     limits: ProcessLimits,
     on_line: LineHandler,
     stdin: bytes | None = None,
-    jail: RunJail | None = None,
+    jail: JailForRun | None = None,
 ) -> int:
     """Run `argv` to completion under `limits` (inside `jail` when given); returns the exit code."""
     if jail is None:
