@@ -34,7 +34,13 @@ async def create_task(
             field="repo_id",
         )
     row = await sql.insert_task(
-        tx.conn, repo.id, body.title, body.base_branch or repo.default_branch, principal.owner_key
+        tx.conn,
+        repo.id,
+        body.title,
+        body.base_branch or repo.default_branch,
+        principal.owner_key,
+        body.auto_fix_ci,
+        body.auto_fix_ci_max_rounds,
     )
     return TaskOut.model_validate(row, from_attributes=True)
 
