@@ -18,7 +18,9 @@ from agent_runner.github import GitHubClient
 from agent_runner.github_tokens import AuthServiceTokens
 from agent_runner.leases import RunLeases
 from agent_runner.metrics import QueueDepth
+from agent_runner.loop_github import LoopGitHub
 from agent_runner.pr_jobs import PullRequestJobs
+from agent_runner.pull_request_loop import PullRequestLoop
 from agent_runner.pull_requests import PullRequestPublisher
 from agent_runner.reaper import reap_forever
 from agent_runner.retention import clean_worktrees_forever
@@ -82,7 +84,12 @@ def pr_jobs(
         transactions, ctx.workspaces, ctx.artifacts, tokens, clients, settings.github_hosts
     )
     poller = CiPoller(transactions, tokens, clients, settings.github_hosts)
-    return PullRequestJobs(publisher, poller)
+
+    def loop_github(token: str) -> LoopGitHub:
+        return LoopGitHub(runtime.http, settings.github_api_url, token)
+
+    loop = PullRequestLoop(transactions, tokens, loop_github, settings.github_hosts)
+    return PullRequestJobs(publisher, poller, loop)
 
 
 async def start_worker(
