@@ -61,8 +61,13 @@ def _settings() -> None:
     op.add_column("pull_requests", sa.Column("loop_stopped", sa.Text(), nullable=True))
 
 
+def _stamp(name: str) -> sa.Column[object]:
+    return sa.Column(
+        name, sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+    )
+
+
 def _triggers() -> None:
-    stamp = {"server_default": sa.text("now()"), "nullable": False}
     op.create_table(
         "pr_loop_triggers",
         sa.Column("id", sa.UUID(), nullable=False),
@@ -86,8 +91,8 @@ def _triggers() -> None:
             nullable=False,
         ),
         sa.Column("outcome", sa.Text(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), **stamp),
-        sa.Column("updated_at", sa.DateTime(timezone=True), **stamp),
+        _stamp("created_at"),
+        _stamp("updated_at"),
         sa.CheckConstraint(f"kind IN ({KINDS})", name=op.f("ck_pr_loop_triggers_kind")),
         sa.CheckConstraint(f"state IN ({STATES})", name=op.f("ck_pr_loop_triggers_state")),
         sa.ForeignKeyConstraint(

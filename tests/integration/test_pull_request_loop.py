@@ -7,6 +7,7 @@ review threads from the stand-in and writing replies, resolutions and comments t
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,25 +18,30 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agent_runner.ci_status import CiPoller
+from agent_runner.github import GitHubClient
 from agent_runner.loop_github import LoopGitHub
 from agent_runner.pull_request_loop import PullRequestLoop
+from agent_runner.pull_requests import PullRequestPublisher
+from agent_runner.workspace import Workspaces
 from dursor_contracts.pull_requests import LoopTriggerKind
+from dursor_kit.artifacts import LocalArtifactStore
 from dursor_kit.db.unit_of_work import PolledOutbox, Transactions
 from dursor_store import pr_loop
 from dursor_store.pr_loop import NewTrigger
-from dursor_store.schema import pr_loop_triggers, pull_requests, repos, runs, tasks
+from dursor_store.schema import pr_loop_triggers, pull_requests, repos, run_events, runs, tasks
 from tests.integration.test_pull_requests import (
     REPO,
     TOKEN,
     World,
     a_finished_run,
-    notes,
     pr_row,
-    world,
 )
-from tests.standins.github import InlineComment, failing
+from tests.standins.github import GitHubRepos, InlineComment, failing
+from tests.support.asgi_server import serve
+from tests.support.backing import free_port
+from tests.support.git_remote import make_remote
 
-__all__ = ["world"]  # the fixture, shared with the pull-request tests
 WIDGETS = "".join(f"widget {n}\n" for n in range(1, 8))
 
 
@@ -52,6 +58,35 @@ async def opened(world: World, tmp_path: Path, max_rounds: int = 2) -> dict[str,
         )
     await world.publisher.publish(run["pr_id"])
     return run | {"head": (await pr_row(world, run["pr_id"]))["head_sha"]}
+
+
+@pytest.fixture
+async def world(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[World]:
+    """The stand-in served where its links (job-log downloads) point, and dursor's PR side."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    github = GitHubRepos(
+        tmp_path / "github", token_ok=lambda token, _repo: token == TOKEN, public_url=base_url
+    )
+    (tmp_path / "github" / "acme").mkdir(parents=True)
+    shutil.move(str(make_remote(tmp_path / "seed")), github.repo_path(REPO))
+    workspaces = Workspaces(tmp_path / "workspaces")
+    artifacts = LocalArtifactStore(tmp_path / "artifacts")
+    async with httpx.AsyncClient() as http, serve(github.app(), port):
+
+        async def tokens(_: str) -> str:
+            return TOKEN
+
+        def clients(token: str) -> GitHubClient:
+            return GitHubClient(http, f"{base_url}/api/v3", token)
+
+        hosts = [f"127.0.0.1:{port}"]
+        transactions = Transactions(engine, PolledOutbox("agent-runner"))
+        publisher = PullRequestPublisher(
+            transactions, workspaces, artifacts, tokens, clients, hosts
+        )
+        poller = CiPoller(transactions, tokens, clients, hosts)
+        yield World(github, base_url, publisher, poller, engine, workspaces)
 
 
 @pytest.fixture
@@ -78,6 +113,17 @@ async def ci_failed(world: World, pr_id: UUID, head: str, source: str) -> str | 
         pr = await pr_loop.of_id(work.conn, pr_id)
         assert pr is not None
         return await pr_loop.record_ci_failure(work, pr, head, source, f"d-{source}")
+
+
+async def progress(world: World, run_id: UUID) -> list[str]:
+    """The run's progress messages, in order."""
+    async with world.engine.connect() as conn:
+        rows = await conn.execute(
+            select(run_events.c.data)
+            .where(run_events.c.run_id == run_id, run_events.c.type == "progress")
+            .order_by(run_events.c.seq)
+        )
+        return [r.data["message"] for r in rows]
 
 
 async def triggers(engine: AsyncEngine, pr_id: UUID) -> list[dict[str, Any]]:
@@ -136,11 +182,15 @@ async def test_failed_ci_becomes_one_turn_with_the_failed_steps_log(
     sent = trigger["sent_text"]
     assert "E   AssertionError: widget 3 is blue" in sent
     assert "Job `test`, failed step: `Run tests`" in sent
-    assert "Details: " in sent and "/actions/runs/" in sent
+    assert "Details: " in sent
+    assert "/actions/runs/" in sent
     state = await run_row(world.engine, run["run_id"])
     assert (state["status"], state["turn"]) == ("queued", 2)
     assert (await pr_row(world, run["pr_id"]))["ci_fix_rounds"] == 1
-    assert any("CI fix round 1 of 2" in n and "widget 3 is blue" in n for n in await notes(world, run["run_id"]))
+    assert any(
+        "CI fix round 1 of 2" in n and "widget 3 is blue" in n
+        for n in await progress(world, run["run_id"])
+    )
 
 
 async def test_a_review_sends_every_unresolved_thread_then_answers_and_resolves_them(
@@ -160,7 +210,10 @@ async def test_a_review_sends_every_unresolved_thread_then_answers_and_resolves_
         pr = await pr_loop.of_id(work.conn, run["pr_id"])
         assert pr is not None
         new = NewTrigger(
-            kind=LoopTriggerKind.REVIEW, key=f"review:{review.id}", source=str(review.id), author="octo"
+            kind=LoopTriggerKind.REVIEW,
+            key=f"review:{review.id}",
+            source=str(review.id),
+            author="octo",
         )
         assert await pr_loop.add(work, pr, new) is not None
         assert await pr_loop.add(work, pr, new) is None  # the same review told twice
@@ -172,7 +225,8 @@ async def test_a_review_sends_every_unresolved_thread_then_answers_and_resolves_
     sent = trigger["sent_text"]
     assert "3 unresolved review threads" in sent
     assert [f"rename widget {n}" in sent for n in (1, 3, 5)] == [True] * 3
-    assert "settled" not in sent and early.id != review.id
+    assert "settled" not in sent
+    assert early.id != review.id
     assert "The review says:\nNames." in sent
 
     await end_turn(world.engine, run["run_id"], run["head"])
@@ -184,7 +238,8 @@ async def test_a_review_sends_every_unresolved_thread_then_answers_and_resolves_
     assert sorted(a.thread_id for a in resolved) == sorted(t.node_id for t in open_threads)
     assert all(t.is_resolved for t in github.threads(REPO, 1))
     (done,) = await triggers(world.engine, run["pr_id"])
-    assert done["state"] == "done" and "replied in 3 threads and resolved" in done["outcome"]
+    assert done["state"] == "done"
+    assert "replied in 3 threads and resolved" in done["outcome"]
 
 
 async def test_ci_still_red_after_the_last_round_says_so_once(
@@ -205,7 +260,8 @@ async def test_ci_still_red_after_the_last_round_says_so_once(
     assert stopped == "loop stopped on #1: CI is still red after 1 fix rounds"
     assert later is None  # a stopped loop takes no more rounds
     assert len(comments) == 1
-    assert "still fail" in comments[0].body and "after 1 automatic fix rounds" in comments[0].body
+    assert "still fail" in comments[0].body
+    assert "after 1 automatic fix rounds" in comments[0].body
     (trigger,) = await triggers(world.engine, run["pr_id"])
     assert trigger["state"] == "stopped"
     assert (await run_row(world.engine, run["run_id"]))["turn"] == 1  # no turn was queued

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 from typing import Any
 
+from dursor_contracts.pull_requests import CiStatus
 from events_gateway.webhook_deliveries import signature_ok
 from run_api.github.loop_intake import CiVerdict, ReviewAsk, ci_verdict, review_ask
 from run_api.github.service import GitHubEvent, ci_signal, mention_of
@@ -101,10 +102,13 @@ def test_the_apps_own_reviews_never_ask() -> None:
 
 
 def test_ci_verdicts_name_their_source() -> None:
-    suite = {"action": "completed", "check_suite": {"id": 9, "head_sha": "abc", "conclusion": "failure"}}
-    assert ci_verdict("check_suite", suite) == CiVerdict("abc", "check-suite:9", "failure")
+    suite = {
+        "action": "completed",
+        "check_suite": {"id": 9, "head_sha": "abc", "conclusion": "failure"},
+    }
+    assert ci_verdict("check_suite", suite) == CiVerdict("abc", "check-suite:9", CiStatus.FAILURE)
     status = {"sha": "abc", "state": "error", "context": "ci/legacy"}
-    assert ci_verdict("status", status) == CiVerdict("abc", "status:ci/legacy", "failure")
+    assert ci_verdict("status", status) == CiVerdict("abc", "status:ci/legacy", CiStatus.FAILURE)
     assert ci_verdict("check_run", {"check_run": {"head_sha": "abc"}}) is None
     requested = {"action": "requested", "check_suite": {"id": 9, "head_sha": "abc"}}
     assert ci_verdict("check_suite", requested) is None

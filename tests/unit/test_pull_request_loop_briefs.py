@@ -34,10 +34,13 @@ def test_the_excerpt_is_the_failed_steps_output_without_timestamps() -> None:
 
 def test_a_huge_log_is_cut_to_its_tail() -> None:
     output = "\n".join(f"line {i}" for i in range(10_000))
-    excerpt = step_excerpt(job_log(Job("test", (Step("Run tests", "failure", output),))), "Run tests")
+    excerpt = step_excerpt(
+        job_log(Job("test", (Step("Run tests", "failure", output),))), "Run tests"
+    )
     lines = excerpt.splitlines()
     assert len(lines) == EXCERPT_LINES
-    assert "line 9999" in excerpt and "line 0\n" not in excerpt
+    assert "line 9999" in excerpt
+    assert "line 0\n" not in excerpt
 
 
 def test_the_ci_brief_names_each_check_job_step_and_link() -> None:
@@ -49,7 +52,8 @@ def test_the_ci_brief_names_each_check_job_step_and_link() -> None:
     )  # fmt: skip
     other = FailedCheck("ci/legacy", "failure", "https://ci.example/42", "commit status", log="red")
     brief = ci_brief([actions, other], "abc123", 2, 3)
-    assert "abc123" in brief and "round 2 of 3" in brief
+    assert "abc123" in brief
+    assert "round 2 of 3" in brief
     assert "## Check `test` (github-actions): failure" in brief
     assert "Job `test`, failed step: `Run tests`" in brief
     assert "E  assert 1 == 2" in brief

@@ -37,9 +37,7 @@ def step_excerpt(log: str, step: str | None) -> str:
     return tail[-EXCERPT_CHARS:]
 
 
-def ci_brief(
-    checks: Sequence[FailedCheck], head_sha: str, round_: int, max_rounds: int
-) -> str:
+def ci_brief(checks: Sequence[FailedCheck], head_sha: str, round_: int, max_rounds: int) -> str:
     """The follow-up for failed CI: each check, its job and step, an excerpt, the links."""
     parts = [
         f"CI failed on this pull request's head commit {head_sha} "

@@ -1,11 +1,12 @@
 """Advance a pull request's loop: finish the round whose turn ended, say a stop, send the next.
 
 One advance holds the pull request's loop (`pr_loop.lock`, an advisory lock), so
-replicas and repeated asks take turns and never double a step. A round whose turn ended is finished first: after a
-successful, pushed turn each thread the agent was sent gets a reply with the commit and
-is resolved when the repository allows it. A CI loop out of rounds says so once on the
-pull request. Then, when the run is free, the oldest pending trigger is checked again
-(the PR still open, the head unchanged and still red) and becomes the run's next turn.
+replicas and repeated asks take turns and never double a step. A round whose turn
+ended is finished first: after a successful, pushed turn each thread the agent was
+sent gets a reply with the commit and is resolved when the repository allows it. A CI
+loop out of rounds says so once on the pull request. Then, when the run is free, the
+oldest pending trigger is checked again (the PR still open, the head unchanged and
+still red) and becomes the run's next turn.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class PullRequestLoop:
     async def advance(self, pr_id: UUID) -> None:
         """One step of the pull request's loop (after any other worker's step on it)."""
         async with self.transactions.begin() as work:
+            if not await pr_loop.has_open_work(work.conn, pr_id):
+                return
             pr = await pr_loop.lock(work.conn, pr_id)
             if pr is None or pr.number is None:
                 return
@@ -211,4 +214,3 @@ async def advance_safely(loop: PullRequestLoop, pr_id: UUID) -> None:
         await loop.advance(pr_id)
     except GitHubError as exc:
         log.warning("loop step failed", pull_request_id=str(pr_id), error=exc.message)
-

@@ -17,8 +17,8 @@ from agent_runner.executors.base import Agent
 from agent_runner.github import GitHubClient
 from agent_runner.github_tokens import AuthServiceTokens
 from agent_runner.leases import RunLeases
-from agent_runner.metrics import QueueDepth
 from agent_runner.loop_github import LoopGitHub
+from agent_runner.metrics import QueueDepth
 from agent_runner.pr_jobs import PullRequestJobs
 from agent_runner.pull_request_loop import PullRequestLoop
 from agent_runner.pull_requests import PullRequestPublisher

@@ -35,6 +35,7 @@ from dursor_store.outbox import enqueue
 from dursor_store.schema import pr_loop_triggers, pull_requests, repos, runs, tasks
 
 TERMINAL = tuple(s.value for s in RunStatus if s.is_terminal)
+OPEN_WORK = (LoopTriggerState.PENDING, LoopTriggerState.SENT, LoopTriggerState.EXHAUSTED)
 
 
 class LoopPullRequest(TableRow):
@@ -265,7 +266,10 @@ async def cancel_pending(
 async def announce(work: UnitOfWork, pr: LoopPullRequest) -> None:
     """Ask agent-runner to advance the pull request's loop."""
     message = PrRequestedV1(
-        run_id=pr.run_id, pull_request_id=pr.id, requested_by=pr.requested_by, work=PrWork.LOOP
+        run_id=pr.run_id,
+        pull_request_id=pr.id,
+        requested_by=pr.requested_by,
+        work=PrWork.LOOP.value,
     )
     await enqueue(work, PR_REQUESTED, message)
 
@@ -294,9 +298,20 @@ async def lock(conn: AsyncConnection, pr_id: UUID) -> LoopPullRequest | None:
     return await of_id(conn, pr_id)
 
 
-async def in_state(
-    conn: AsyncConnection, pr_id: UUID, state: LoopTriggerState
-) -> list[TriggerRow]:
+async def has_open_work(conn: AsyncConnection, pr_id: UUID) -> bool:
+    """Whether any trigger waits, is under way, or has a stop to say."""
+    found = await conn.scalar(
+        select(pr_loop_triggers.c.id)
+        .where(
+            pr_loop_triggers.c.pull_request_id == pr_id,
+            pr_loop_triggers.c.state.in_(OPEN_WORK),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def in_state(conn: AsyncConnection, pr_id: UUID, state: LoopTriggerState) -> list[TriggerRow]:
     """A pull request's triggers in one state, oldest first."""
     query = (
         select(pr_loop_triggers)
@@ -368,11 +383,7 @@ async def announce_waiting(work: UnitOfWork, batch: int) -> int:
     """Pull requests with loop work and a free run are asked again (a lost or early ask)."""
     waiting = (
         select(pr_loop_triggers.c.pull_request_id)
-        .where(
-            pr_loop_triggers.c.state.in_(
-                [LoopTriggerState.PENDING, LoopTriggerState.SENT, LoopTriggerState.EXHAUSTED]
-            )
-        )
+        .where(pr_loop_triggers.c.state.in_(OPEN_WORK))
         .distinct()
     )
     query = (

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from dursor_contracts.pull_requests import CiStatus, LoopTriggerKind
+from dursor_contracts.pull_requests import CiStatus, LoopTriggerKind, PullRequestState
 from dursor_kit.db.unit_of_work import Transactions, UnitOfWork
 from dursor_kit.errors import DomainError
 from dursor_store import pr_loop
@@ -160,7 +160,7 @@ class LoopIntake:
         """A review by a writer becomes one trigger (`follow-up`), else `ignored`/`duplicate`."""
         async with self._transactions.engine.connect() as conn:
             pr = await pr_loop.of_url(conn, ask.pull_url)
-        if pr is None or pr.loop_stopped is not None:
+        if pr is None or pr.state is not PullRequestState.OPEN:
             return "ignored"
         if not await self._may_write(pr, ask.author):
             return "ignored"

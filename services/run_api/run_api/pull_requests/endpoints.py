@@ -69,9 +69,7 @@ async def list_pull_requests(
     )
 
 
-@router.get(
-    "/runs/{run_id}/pull-request/loop", response_model=PullRequestLoopOut, responses=READ
-)
+@router.get("/runs/{run_id}/pull-request/loop", response_model=PullRequestLoopOut, responses=READ)
 async def pull_request_loop(run_id: UUID, _: Viewer, engine: Engine) -> PullRequestLoopOut:
     """The loop of the run's pull request: settings, CI-fix rounds, every trigger's fate."""
     async with engine.connect() as conn:

@@ -59,6 +59,9 @@ class PullRequestOut(BaseModel):
     updated_at: datetime
 
 
+LoopState = Literal["idle", "waiting", "working", "stopped"]
+
+
 class LoopTriggerOut(BaseModel):
     """One trigger of a pull request's loop and what came of it."""
 
@@ -83,7 +86,7 @@ class PullRequestLoopOut(BaseModel):
     pull_request_id: UUID
     run_id: UUID
     number: int | None
-    state: Literal["idle", "waiting", "working", "stopped"]
+    state: LoopState
     auto_fix_ci: bool
     auto_fix_ci_max_rounds: int
     ci_fix_rounds: int

@@ -9,7 +9,6 @@ from __future__ import annotations
 from uuid import UUID
 
 import structlog
-
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dursor_contracts.pull_requests import LoopTriggerState
@@ -21,7 +20,7 @@ from dursor_store import pull_requests as sql
 from dursor_store import runs as run_sql
 from dursor_store.pr_loop import LoopPullRequest, TriggerRow
 from dursor_store.pull_requests import PullRequestRow
-from run_api.pull_requests.schemas import LoopTriggerOut, PullRequestLoopOut
+from run_api.pull_requests.schemas import LoopState, LoopTriggerOut, PullRequestLoopOut
 from run_api.tasks import repository as task_sql
 
 log = structlog.get_logger(__name__)
@@ -47,7 +46,7 @@ class PullRequests:
         return record
 
 
-def loop_state(pr: LoopPullRequest, triggers: list[TriggerRow]) -> str:
+def loop_state(pr: LoopPullRequest, triggers: list[TriggerRow]) -> LoopState:
     """stopped, working (a turn carries a trigger), waiting (triggers wait) or idle."""
     states = {t.state for t in triggers}
     if pr.loop_stopped is not None:
@@ -67,7 +66,7 @@ async def loop_of_run(conn: AsyncConnection, run_id: UUID) -> PullRequestLoopOut
         pull_request_id=pr.id,
         run_id=pr.run_id,
         number=pr.number,
-        state=loop_state(pr, triggers),  # type: ignore[arg-type]
+        state=loop_state(pr, triggers),
         auto_fix_ci=pr.auto_fix_ci,
         auto_fix_ci_max_rounds=pr.max_rounds,
         ci_fix_rounds=pr.ci_fix_rounds,
