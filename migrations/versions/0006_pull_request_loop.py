@@ -6,7 +6,8 @@ resolved (`resolve_review_threads`, on); a task may choose otherwise (NULL: the
 repository's choice). A pull request counts its CI-fix rounds and says why its loop
 stopped. `pr_loop_triggers` holds one row per thing GitHub told that may become a turn,
 unique per pull request and trigger key, so a redelivered or repeated webhook counts
-once. run-api records triggers; agent-runner sends them and records what came of them.
+once. run-api records triggers (and agent-runner's CI poll, for a failure no webhook told);
+agent-runner sends them and records what came of them.
 
 Revision ID: 0006
 Revises: 0005
@@ -28,7 +29,8 @@ KINDS = "'ci', 'review', 'comment'"
 STATES = "'pending', 'sent', 'done', 'cancelled', 'exhausted', 'stopped'"
 GRANTS = {
     "dursor_run_api": "SELECT, INSERT, UPDATE",
-    "dursor_agent_runner": "SELECT, UPDATE",
+    # The runner's CI poll records a failure no webhook told (the loop's safety net).
+    "dursor_agent_runner": "SELECT, INSERT, UPDATE",
 }
 ROUNDS_CHECK = "auto_fix_ci_max_rounds BETWEEN 1 AND 10"
 

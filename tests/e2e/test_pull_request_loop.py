@@ -32,7 +32,7 @@ from tests.standins.agent_clis import cli_path
 from tests.standins.github import CiScript, GitHubRepos, InlineComment, failing, passing
 from tests.standins.model_server import ModelServer, Reply, WriteFile, serving
 from tests.support.asgi_server import serve
-from tests.support.backing import Backing, free_port
+from tests.support.backing import Backing, free_port, redis_process
 from tests.support.databases import DatabaseFactory
 from tests.support.git_remote import make_remote
 from tests.support.platform import Platform
@@ -75,8 +75,11 @@ async def world(
     """A platform pointed at the GitHub stand-in (as GHES) and at the scripted model server."""
     workdir = tmp_path_factory.mktemp("pr-loop")
     private_key, public_key = app_key_pair()
+    port = free_port()
+    host = f"127.0.0.1:{port}"
     github = GitHubRepos(
         workdir / "github",
+        public_url=f"http://{host}",
         app_public_key=public_key,
         installations={repo: 70 + i for i, repo in enumerate(REPOS)},
         collaborators={repo: dict(ROLES) for repo in REPOS},
@@ -94,8 +97,6 @@ async def world(
             ONE_MORE: [WriteFile("MORE.md", "one more\n"), Reply("Added one more.")],
         }
     )
-    port = free_port()
-    host = f"127.0.0.1:{port}"
     env = {
         "DURSOR_GITHUB_API_URL": f"http://{host}/api/v3",
         "DURSOR_GITHUB_HOSTS": json.dumps([host]),
@@ -104,16 +105,26 @@ async def world(
         "DURSOR_CODEX_COMMAND": json.dumps([cli_path("codex")]),
         "DURSOR_GEMINI_COMMAND": json.dumps([cli_path("gemini")]),
     }
-    async with (
-        serve(github.app(), port),
-        serving(server) as model_url,
-        running_platform(backing, databases, workdir, env, start=False) as platform,
-    ):
-        platform.add_secrets({GITHUB_APP_ID: "4242", GITHUB_APP_PRIVATE_KEY: private_key})
-        await platform.start_all()
-        hook = f"{platform.gateway.url}/v1/github/webhook"
-        github.hooks.configure(hook, platform.secrets[GITHUB_WEBHOOK_SECRET])
-        yield World(platform, github, server, model_url, lambda repo: f"http://{host}/{repo}.git")
+    # A Redis of its own: the module's streams outlive any other run's flush of shared DBs.
+    with redis_process() as (redis_host, _):
+        async with (
+            serve(github.app(), port),
+            serving(server) as model_url,
+            running_platform(
+                backing, databases, workdir, env, start=False, redis_host=redis_host
+            ) as platform,
+        ):
+            await _started(platform, private_key)
+            hook = f"{platform.gateway.url}/v1/github/webhook"
+            github.hooks.configure(hook, platform.secrets[GITHUB_WEBHOOK_SECRET])
+            repo_url = f"http://{host}/{{}}.git".format
+            yield World(platform, github, server, model_url, repo_url)
+
+
+async def _started(platform: Platform, private_key: str) -> None:
+    """The platform with the GitHub App's id and key in its secret store."""
+    platform.add_secrets({GITHUB_APP_ID: "4242", GITHUB_APP_PRIVATE_KEY: private_key})
+    await platform.start_all()
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "messages": {"SELECT"},
         "model_profiles": {"SELECT"},
         "pull_requests": {"SELECT", "UPDATE"},
-        "pr_loop_triggers": {"SELECT", "UPDATE"},
+        "pr_loop_triggers": {"SELECT", "INSERT", "UPDATE"},
         "run_events": {"INSERT"},
         "outbox": {"SELECT", "INSERT", "UPDATE", "DELETE"},
     },
