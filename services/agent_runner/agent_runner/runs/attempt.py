@@ -30,7 +30,7 @@ from dursor_kit.artifacts import ArtifactStore
 from dursor_store.eventlog import FencedOut, NewEvent
 from dursor_store.pull_requests import request_update_of_open
 from dursor_store.run_lifecycle import ClaimedRun
-from dursor_store.runs import TurnValues
+from dursor_store.run_rows import TurnValues
 
 log = structlog.get_logger(__name__)
 

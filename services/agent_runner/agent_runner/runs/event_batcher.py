@@ -10,7 +10,7 @@ from agent_runner.agents.executors.base import Stream
 from dursor_contracts.events import ContractModel, EventType, LogData, ProgressData
 from dursor_kit.db.unit_of_work import Transactions, UnitOfWork
 from dursor_store.eventlog import NewEvent, append_events
-from dursor_store.runs import AttemptFence
+from dursor_store.run_rows import AttemptFence
 
 
 class EventBatcher:

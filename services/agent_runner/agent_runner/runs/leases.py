@@ -14,7 +14,8 @@ from dursor_contracts.events import RunStatus
 from dursor_kit.db.unit_of_work import Transactions, UnitOfWork
 from dursor_store import run_lifecycle
 from dursor_store.run_lifecycle import ClaimedRun
-from dursor_store.runs import RunRef, TurnValues, renew_lease
+from dursor_store.run_rows import RunRef, TurnValues
+from dursor_store.runs import renew_lease
 
 
 @dataclass(frozen=True)

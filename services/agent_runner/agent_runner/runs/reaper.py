@@ -13,7 +13,7 @@ import structlog
 from agent_runner.metrics import QueueDepth
 from dursor_kit.db.unit_of_work import Transactions
 from dursor_store import run_lifecycle
-from dursor_store.runs import count_queued
+from dursor_store.run_reads import count_queued
 
 log = structlog.get_logger(__name__)
 

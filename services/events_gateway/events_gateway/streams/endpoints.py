@@ -18,13 +18,9 @@ from dursor_kit.auth.verifier import Principal, Role, forbidden, unauthorized
 from dursor_kit.web.problems import not_found, problem_responses
 from dursor_kit.web.request_bodies import RequestBody
 from dursor_kit.web.security import Viewer, bearer_scheme
+from dursor_store.run_reads import run_exists
 from events_gateway.edge.route_table import UUID_TEXT
-from events_gateway.streams.repository import (
-    run_exists,
-    run_progress,
-    task_exists,
-    task_run_heads,
-)
+from events_gateway.streams.repository import run_progress, task_exists, task_run_heads
 from events_gateway.streams.service import EventStream, parse_run_cursor, parse_task_cursor
 from events_gateway.streams.tickets import StreamTickets
 

@@ -1,4 +1,7 @@
-"""SQL of the streams room: what a stream reads of runs and tasks (the gateway writes nothing)."""
+"""SQL of the streams room: what a stream reads of runs and tasks (the gateway writes nothing).
+
+The store's reads serve as they are (`dursor_store.run_reads`, `dursor_store.eventlog`).
+"""
 
 from __future__ import annotations
 
@@ -53,11 +56,6 @@ async def task_run_ids(conn: AsyncConnection, task_id: UUID) -> list[UUID]:
     """Every run of one task, oldest first."""
     statement = select(runs.c.id).where(runs.c.task_id == task_id).order_by(runs.c.created_at)
     return list((await conn.scalars(statement)).all())
-
-
-async def run_exists(conn: AsyncConnection, run_id: UUID) -> bool:
-    """Whether a run with this id exists."""
-    return await conn.scalar(select(runs.c.id).where(runs.c.id == run_id)) is not None
 
 
 async def task_exists(conn: AsyncConnection, task_id: UUID) -> bool:
