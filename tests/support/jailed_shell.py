@@ -11,7 +11,13 @@ from uuid import uuid4
 
 import pytest
 
-from agent_runner.agents.sandbox import EgressPolicy, JailLimits, JailRequest, Sandbox, uid_processes
+from agent_runner.agents.sandbox import (
+    EgressPolicy,
+    JailLimits,
+    JailRequest,
+    Sandbox,
+    uid_processes,
+)
 from agent_runner.agents.sandbox.schemas import MiB
 
 requires_bwrap = pytest.mark.skipif(

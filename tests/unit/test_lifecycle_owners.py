@@ -23,6 +23,7 @@ STATUSES = frozenset(status.value for status in RunStatus)
 # Enclosing definitions whose words are another vocabulary that shares a spelling.
 OTHER_VOCABULARIES = {
     ("dursor_contracts/events.py", "RunStatus"),  # the one definition
+    ("dursor_contracts/events.py", "EventType"),  # the events that end a turn
     ("dursor_contracts/pull_requests.py", "PullRequestState"),  # a PR's "failed"
     ("dursor_store/pull_requests.py", "CI_STATUS_OF_CONCLUSION"),  # GitHub's conclusions
 }

@@ -8,23 +8,23 @@ from pathlib import Path
 
 import structlog
 
-from agent_runner.runs.attempt import AttemptContext
-from agent_runner.pull_requests.ci_status import CiPoller
 from agent_runner.agents.confinement import Confinement
 from agent_runner.agents.credentials import ModelProfileCredentials
-from agent_runner.runs.dispatcher import Dispatcher
 from agent_runner.agents.executors.base import Agent
 from agent_runner.agents.process import ProcessLimits
+from agent_runner.git.retention import clean_worktrees_forever
+from agent_runner.git.workspaces import Workspaces
+from agent_runner.metrics import QueueDepth
+from agent_runner.pull_requests.ci_status import CiPoller
 from agent_runner.pull_requests.github import GitHubClient
 from agent_runner.pull_requests.github_tokens import AuthServiceTokens
-from agent_runner.runs.leases import RunLeases
-from agent_runner.metrics import QueueDepth
 from agent_runner.pull_requests.jobs import PullRequestJobs
 from agent_runner.pull_requests.publisher import PullRequestPublisher
+from agent_runner.runs.attempt import AttemptContext
+from agent_runner.runs.dispatcher import Dispatcher
+from agent_runner.runs.leases import RunLeases
 from agent_runner.runs.reaper import reap_forever
-from agent_runner.git.retention import clean_worktrees_forever
 from agent_runner.settings import RunnerSettings
-from agent_runner.git.workspaces import Workspaces
 from dursor_kit.artifacts import artifact_store_from
 from dursor_kit.crypto import EncryptionKeyRing
 from dursor_kit.db.unit_of_work import Transactions

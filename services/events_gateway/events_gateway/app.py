@@ -20,22 +20,22 @@ from dursor_kit.web.app import create_service_app
 from dursor_kit.web.edge_answers import add_edge_answers
 from dursor_kit.web.subscriptions import subscription_router
 from dursor_store.role_bindings import DatabaseAuthority
-from events_gateway.streams.catch_up import catch_up_forever
+from events_gateway.edge import endpoints as edge_endpoints
 from events_gateway.edge.front_door import FrontDoorOnly
-from events_gateway.streams.hub import FanoutHub
-from events_gateway.streams.janitor import GroupJanitor, sweep_forever
-from events_gateway.metrics import GatewayMetrics
 from events_gateway.edge.public_api import public_document, route_table
 from events_gateway.edge.rate_limit import RateLimiter
 from events_gateway.edge.readiness import upstream_checks
 from events_gateway.edge.request_target import RequestTargetGuard
-from events_gateway.edge import endpoints as edge_endpoints
+from events_gateway.metrics import GatewayMetrics
+from events_gateway.settings import GatewaySettings
 from events_gateway.streams import endpoints as stream_endpoints
 from events_gateway.streams import subscriptions as stream_subscriptions
-from events_gateway.webhooks import endpoints as webhook_endpoints
-from events_gateway.settings import GatewaySettings
+from events_gateway.streams.catch_up import catch_up_forever
+from events_gateway.streams.hub import FanoutHub
+from events_gateway.streams.janitor import GroupJanitor, sweep_forever
 from events_gateway.streams.service import StreamConfig
 from events_gateway.streams.tickets import StreamTickets
+from events_gateway.webhooks import endpoints as webhook_endpoints
 from events_gateway.webhooks.service import Deliveries, WebhookSecret
 
 

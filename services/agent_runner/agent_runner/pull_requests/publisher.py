@@ -17,9 +17,9 @@ from uuid import UUID
 
 import structlog
 
+from agent_runner.git.workspaces import GitError, Workspaces, git
 from agent_runner.pull_requests.github import GitHubClient, GitHubError, PullRequest
 from agent_runner.pull_requests.text import compose_pull_request
-from agent_runner.git.workspaces import GitError, Workspaces, git
 from dursor_contracts.events import EventType, ProgressData
 from dursor_kit.artifacts import ArtifactStore
 from dursor_kit.db.unit_of_work import Transactions, UnitOfWork

@@ -11,14 +11,14 @@ from typing import Any
 
 import structlog
 
-from agent_runner.agents.homes import restore_home, save_home
 from agent_runner.agents.confinement import AgentsRefused, Confinement
-from agent_runner.runs.event_batcher import EventBatcher
 from agent_runner.agents.executors.base import Agent, AgentInvocation, AgentOutcome, Credential
-from agent_runner.runs.leases import RunLeases
-from agent_runner.metrics import record_run_duration
+from agent_runner.agents.homes import restore_home, save_home
 from agent_runner.agents.process import LimitExceeded, ProcessLimits
 from agent_runner.git.workspaces import TurnResult, Workspaces
+from agent_runner.metrics import record_run_duration
+from agent_runner.runs.event_batcher import EventBatcher
+from agent_runner.runs.leases import RunLeases
 from dursor_contracts.events import (
     ArtifactData,
     CompletedData,

@@ -23,9 +23,9 @@ from starlette.types import Receive, Scope, Send
 
 from dursor_kit.web.problems import bad_request
 from dursor_store.eventlog import read_events
+from events_gateway.metrics import GatewayMetrics
 from events_gateway.streams.hub import EncodedEvent, FanoutHub, Subscription, encode
 from events_gateway.streams.repository import run_progress, task_run_ids
-from events_gateway.metrics import GatewayMetrics
 
 log = structlog.get_logger(__name__)
 PING = b": ping\n\n"
