@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agent_runner.ci_status import CiPoller
-from agent_runner.github import GitHubClient
-from agent_runner.loop_github import LoopGitHub
-from agent_runner.pull_request_loop import PullRequestLoop
-from agent_runner.pull_requests import PullRequestPublisher
-from agent_runner.workspace import Workspaces
+from agent_runner.git.workspaces import Workspaces
+from agent_runner.pull_requests.ci_status import CiPoller
+from agent_runner.pull_requests.github import GitHubClient
+from agent_runner.pull_requests.loop import PullRequestLoop
+from agent_runner.pull_requests.loop_github import LoopGitHub
+from agent_runner.pull_requests.publisher import PullRequestPublisher
 from dursor_contracts.pull_requests import LoopTriggerKind
 from dursor_kit.artifacts import LocalArtifactStore
 from dursor_kit.db.unit_of_work import PolledOutbox, Transactions

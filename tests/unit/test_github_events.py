@@ -7,7 +7,7 @@ import hmac
 from typing import Any
 
 from dursor_contracts.pull_requests import CiStatus
-from events_gateway.webhook_deliveries import signature_ok
+from events_gateway.webhooks.service import signature_ok
 from run_api.github.loop_intake import CiVerdict, ReviewAsk, ci_verdict, review_ask
 from run_api.github.service import GitHubEvent, ci_signal, mention_of
 

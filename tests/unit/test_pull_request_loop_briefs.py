@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from agent_runner.loop_briefs import (
+from agent_runner.pull_requests.loop_briefs import (
     EXCERPT_LINES,
     ci_brief,
     comment_brief,
     review_brief,
     step_excerpt,
 )
-from agent_runner.loop_github import FailedCheck, ReviewThread, ThreadComment, graphql_url
+from agent_runner.pull_requests.loop_github import (
+    FailedCheck,
+    ReviewThread,
+    ThreadComment,
+    graphql_url,
+)
 from tests.standins.github.ci import Job, Step, job_log
 
 

@@ -17,7 +17,7 @@ from dursor_kit.db.unit_of_work import UnitOfWork
 from dursor_kit.errors import Conflict, NotFound
 from dursor_store import pr_loop
 from dursor_store import pull_requests as sql
-from dursor_store import runs as run_sql
+from dursor_store import run_reads as run_sql
 from dursor_store.pr_loop import LoopPullRequest, TriggerRow
 from dursor_store.pull_requests import PullRequestRow
 from run_api.pull_requests.schemas import LoopState, LoopTriggerOut, PullRequestLoopOut
