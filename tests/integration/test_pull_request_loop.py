@@ -24,12 +24,13 @@ from agent_runner.pull_requests.github import GitHubClient
 from agent_runner.pull_requests.loop import PullRequestLoop
 from agent_runner.pull_requests.loop_github import LoopGitHub
 from agent_runner.pull_requests.publisher import PullRequestPublisher
-from dursor_contracts.pull_requests import LoopTriggerKind
+from dursor_contracts.pull_requests import CiStatus, LoopTriggerKind
 from dursor_kit.artifacts import LocalArtifactStore
 from dursor_kit.db.unit_of_work import PolledOutbox, Transactions
 from dursor_store import pr_loop
 from dursor_store.pr_loop import NewTrigger
 from dursor_store.schema import pr_loop_triggers, pull_requests, repos, run_events, runs, tasks
+from run_api.github.loop_intake import CiVerdict, LoopIntake, ReviewAsk
 from tests.integration.test_pull_requests import (
     REPO,
     TOKEN,
@@ -265,3 +266,41 @@ async def test_ci_still_red_after_the_last_round_says_so_once(
     (trigger,) = await triggers(world.engine, run["pr_id"])
     assert trigger["state"] == "stopped"
     assert (await run_row(world.engine, run["run_id"]))["turn"] == 1  # no turn was queued
+
+
+async def test_a_green_rerun_a_newer_head_and_a_closed_pr_cancel_what_waits(
+    world: World, tmp_path: Path
+) -> None:
+    run = await opened(world, tmp_path)
+
+    async def anyone_writes(_repo_url: str, _login: str) -> bool:
+        return True
+
+    intake = LoopIntake(Transactions(world.engine, PolledOutbox("run-api")), anyone_writes)
+    head, newer = run["head"], "e" * 40
+    pr = await pr_row(world, run["pr_id"])
+    failed = CiVerdict(head, "check-suite:1", CiStatus.FAILURE)
+    assert await intake.on_ci(failed, "d1")
+    assert await intake.on_ci(CiVerdict(head, "check-suite:1", CiStatus.SUCCESS), "d2")
+    async with world.engine.begin() as conn:
+        await conn.execute(
+            update(pull_requests).where(pull_requests.c.id == run["pr_id"]).values(head_sha=newer)
+        )
+    assert await intake.on_ci(CiVerdict(newer, "status:ci/legacy", CiStatus.FAILURE), "d3")
+    moved = {"action": "synchronize", "after": "f" * 40, "pull_request": {"html_url": pr["url"]}}
+    assert await intake.on_pull_request(moved)
+    review = ReviewAsk(pr["url"], 42, "octo")
+    assert await intake.on_review(review, "d4") == "follow-up"
+    closed = {"action": "closed", "pull_request": {"html_url": pr["url"], "merged": True}}
+    assert await intake.on_pull_request(closed)
+
+    found = await triggers(world.engine, run["pr_id"])
+    assert [(t["trigger_key"], t["state"], t["outcome"]) for t in found] == [
+        (f"ci:{head}", "cancelled", "CI passed on a re-run"),
+        (f"ci:{newer}", "cancelled", "a newer head commit"),
+        ("review:42", "cancelled", "the pull request was merged"),
+    ]
+    assert (await pr_row(world, run["pr_id"]))["loop_stopped"] == "the pull request was merged"
+    notes = await progress(world, run["run_id"])
+    assert "loop on #1: CI passed on a re-run, the pending fix is cancelled" in notes
+    assert "loop stopped on #1: the pull request was merged" in notes
