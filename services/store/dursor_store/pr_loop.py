@@ -58,6 +58,7 @@ class LoopPullRequest(TableRow):
     run_status: RunStatus
     run_turn: int
     run_commit_sha: str | None
+    run_finished_at: datetime | None
 
 
 class NewTrigger(BaseModel):
@@ -119,6 +120,7 @@ def _loop_query() -> Select[Any]:
             runs.c.status.label("run_status"),
             runs.c.turn.label("run_turn"),
             runs.c.commit_sha.label("run_commit_sha"),
+            runs.c.finished_at.label("run_finished_at"),
         )
         .join(runs, runs.c.id == pull_requests.c.run_id)
         .join(tasks, tasks.c.id == pull_requests.c.task_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import structlog
@@ -31,6 +32,7 @@ from dursor_store.pr_loop import LoopPullRequest, TriggerRow
 log = structlog.get_logger(__name__)
 
 SHOWN_CHARS = 2_000
+PUSH_WAIT = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -89,12 +91,17 @@ class _Step:
         return True
 
     def _pushed(self) -> bool:
-        """A succeeded turn's commit is the pull request's head (its push is done)."""
+        """A succeeded turn's commit is the pull request's head (its push is done).
+
+        After `PUSH_WAIT` the round is finished anyway (someone else pushed meanwhile, or
+        the push failed): a loop never waits for ever on one head.
+        """
         if self.pr.run_status is not RunStatus.SUCCEEDED or self.pr.run_commit_sha is None:
             return True
-        return self.pr.state is not PullRequestState.OPEN or (
-            self.pr.head_sha == self.pr.run_commit_sha
-        )
+        if self.pr.state is not PullRequestState.OPEN or self.pr.head_sha == self.pr.run_commit_sha:
+            return True
+        ended = self.pr.run_finished_at
+        return ended is not None and datetime.now(UTC) - ended > PUSH_WAIT
 
     async def _finish(self, trigger: TriggerRow) -> None:
         if self.pr.run_status is not RunStatus.SUCCEEDED:
