@@ -20,7 +20,7 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dursor_contracts.events import EventType, LogData, ProgressData, RunCancelRequestedV1
@@ -91,6 +91,10 @@ async def test_messages_wait_with_backoff_while_the_sidecar_is_down(
 ) -> None:
     await submit_runs(api, 3)
     relay = OutboxRelay(api.engine, dead_sidecar, "run-api")
+    # Rows that already failed 4 times wait 4 s: a second round right after the first
+    # finds nothing due even when a loaded machine stalls the test between the two.
+    async with api.engine.begin() as conn:
+        await conn.execute(update(outbox).values(attempts=4))
 
     first_round = await relay.relay_once()
     rows = await outbox_rows(api.engine)
@@ -100,11 +104,11 @@ async def test_messages_wait_with_backoff_while_the_sidecar_is_down(
     assert len(rows) == 6
     for row in rows:
         assert row.sent_at is None
-        assert row.attempts == 1
+        assert row.attempts == 5
         assert row.last_error == "publish failed"
-        assert 0 < row.due_in.total_seconds() <= backoff_seconds(0)
+        assert 0 < row.due_in.total_seconds() <= backoff_seconds(4)
     assert second_round == 0
-    assert [r.attempts for r in await outbox_rows(api.engine)] == [1] * 6
+    assert [r.attempts for r in await outbox_rows(api.engine)] == [5] * 6
 
 
 async def _database_now(engine: AsyncEngine) -> datetime:
