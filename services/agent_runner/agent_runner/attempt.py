@@ -13,6 +13,7 @@ import structlog
 
 from agent_runner.agent_homes import restore_home, save_home
 from agent_runner.confinement import AgentsRefused, Confinement
+from agent_runner.disk_full import disk_full_reason
 from agent_runner.event_batcher import EventBatcher
 from agent_runner.executors.base import Agent, AgentInvocation, AgentOutcome, Credential
 from agent_runner.leases import RunLeases
@@ -103,7 +104,10 @@ class RunAttempt:
             return
         except Exception as exc:
             log.exception("attempt failed")
-            reason = f"{type(exc).__name__}: {exc}"[:2000]
+            reason = (
+                disk_full_reason(exc, self._ctx.workspaces.root)
+                or (f"{type(exc).__name__}: {exc}"[:2000])
+            )
             await self._end(RunStatus.FAILED, EndedData(reason=reason), {"error": reason})
             return
         await self._finish(outcome, result)
@@ -171,7 +175,11 @@ class RunAttempt:
             self._ctx.artifacts, self.run.id, self._ctx.workspaces.home_path(str(self.run.id))
         )
         if not outcome.succeeded:
-            reason = outcome.error or f"agent exited with status {outcome.exit_code}"
+            reason = (
+                disk_full_reason(None, self._ctx.workspaces.root)
+                or outcome.error
+                or f"agent exited with status {outcome.exit_code}"
+            )
             await self._end(
                 RunStatus.FAILED, EndedData(reason=reason), values | {"error": reason}, artifacts
             )

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from uuid import UUID
+
+import structlog
+from sqlalchemy import select
 
 from agent_runner.executors.base import Stream
 from dursor_contracts.events import ContractModel, EventType, LogData, ProgressData
+from dursor_kit.db.outage import is_database_outage
 from dursor_kit.db.unit_of_work import Transactions, UnitOfWork
 from dursor_store.eventlog import NewEvent, append_events
 from dursor_store.runs import AttemptFence
+from dursor_store.schema import run_events, runs
+
+log = structlog.get_logger(__name__)
+
+# How long an attempt waits for its database to come back before it gives up (a
+# managed server's restart takes seconds; the lease fence keeps a late write harmless).
+OUTAGE_BUDGET_SECONDS = 120.0
+OUTAGE_PAUSE_SECONDS = 0.5
 
 
 class EventBatcher:
@@ -79,10 +92,45 @@ class EventBatcher:
         return batches
 
     async def _write(self, events: list[NewEvent]) -> None:
+        """Append; while the database is away, wait for it and write once it is back."""
         if not events:
             return
-        async with self._transactions.begin() as work:
-            await append_events(work, self._run_id, events, self._fence)
+        deadline = time.monotonic() + OUTAGE_BUDGET_SECONDS
+        while True:
+            try:
+                async with self._transactions.begin() as work:
+                    await append_events(work, self._run_id, events, self._fence)
+                return
+            except Exception as exc:
+                if not is_database_outage(exc) or time.monotonic() > deadline:
+                    raise
+                log.warning("event write waits for the database", error=repr(exc)[:200])
+            if await self._landed(events[-1]):
+                return  # the commit went through; only its answer was lost
+
+    async def _landed(self, last: NewEvent) -> bool:
+        """Once the database answers: is `last` already the run's newest event (ours)?"""
+        while True:
+            await asyncio.sleep(OUTAGE_PAUSE_SECONDS)
+            try:
+                async with self._transactions.engine.connect() as conn:
+                    newest = (
+                        await conn.execute(
+                            select(run_events.c.type, run_events.c.attempt, run_events.c.data)
+                            .join(runs, runs.c.id == run_events.c.run_id)
+                            .where(run_events.c.run_id == self._run_id)
+                            .where(run_events.c.seq == runs.c.last_seq)
+                        )
+                    ).one_or_none()
+            except Exception as exc:
+                if not is_database_outage(exc):
+                    raise
+                continue
+            return newest is not None and (newest.type, newest.attempt, newest.data) == (
+                last.type.value,
+                self._fence.attempt,
+                last.data.model_dump(mode="json"),
+            )
 
     async def close(self) -> None:
         """Stop the timer; pending lines are dropped only if the attempt lost its lease."""

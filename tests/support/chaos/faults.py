@@ -1,0 +1,194 @@
+"""The faults, and one scenario: load, fault, recovery, drain, verdict.
+
+Who restarts what: PostgreSQL and Redis come back when the harness starts them again
+(a managed server's maintenance does that in Azure); a daprd killed with SIGKILL is
+started again by the harness on the same ports, in the role Container Apps plays for
+its sidecars (`dapr run -f` does not restart a sidecar that dies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.support.chaos.cluster import LEASE_SECONDS, REAPER_SECONDS, ChaosCluster
+from tests.support.chaos.ledger import (
+    Verdict,
+    judge_answers,
+    judge_runs,
+    judge_streams,
+    wait_terminal,
+)
+from tests.support.chaos.load import Clients, Load
+from tests.support.git_remote import make_remote
+from tests.support.platform import Replica
+
+# After recovery, queued runs still need a slot: the stated allowance on top of lease + reaper.
+DRAIN_ALLOWANCE_SECONDS = 30.0
+# Every service must answer ready again within this long after its dependency is back.
+RECOVERY_BOUND_SECONDS = 30.0
+Fault = Callable[[ChaosCluster, Verdict], Awaitable[None]]
+
+
+def pg_restart(down_seconds: float) -> Fault:
+    """PostgreSQL stops (fast shutdown), stays down, starts again with its data."""
+
+    async def inject(cluster: ChaosCluster, verdict: Verdict) -> None:
+        await asyncio.to_thread(cluster.postgres.stop)
+        await asyncio.sleep(down_seconds)
+        await asyncio.to_thread(cluster.postgres.start)
+
+    return inject
+
+
+def redis_restart(down_seconds: float) -> Fault:
+    """Redis is killed (its streams and keys are gone: no persistence) and started again."""
+
+    async def inject(cluster: ChaosCluster, verdict: Verdict) -> None:
+        await asyncio.to_thread(cluster.redis.stop)
+        await asyncio.sleep(down_seconds)
+        await asyncio.to_thread(cluster.redis.start)
+
+    return inject
+
+
+def daprd_kill(pick: Callable[[ChaosCluster], Replica]) -> Fault:
+    """kill -9 of one replica's daprd; the app must notice; the harness starts it again."""
+
+    async def inject(cluster: ChaosCluster, verdict: Verdict) -> None:
+        replica = pick(cluster)
+        os.kill(replica.daprd.pid, signal.SIGKILL)
+        await asyncio.to_thread(replica.daprd.wait, 10)
+        noticed = await _not_ready_within(replica, 15.0)
+        verdict.notes.append(f"{replica.name} noticed: {noticed}")
+        verdict.unnoticed += not noticed
+        cluster.platform.restart_daprd(replica)
+
+    return inject
+
+
+def overlapping() -> Fault:
+    """PostgreSQL restart, Redis restart and a gateway's daprd killed, all at once."""
+    first_gateway = daprd_kill(lambda c: c.gateways[0])
+
+    async def inject(cluster: ChaosCluster, verdict: Verdict) -> None:
+        await asyncio.gather(
+            pg_restart(10)(cluster, verdict),
+            redis_restart(3)(cluster, verdict),
+            first_gateway(cluster, verdict),
+        )
+
+    return inject
+
+
+def disk_full(full_seconds: float) -> Fault:
+    """The volume holding workspaces and artifacts fills up, then space is freed."""
+
+    async def inject(cluster: ChaosCluster, verdict: Verdict) -> None:
+        filler = cluster.volume / "filler"
+        await asyncio.to_thread(fill, filler)
+        await asyncio.sleep(full_seconds)
+        filler.unlink()
+
+    return inject
+
+
+def fill(path: Path) -> None:
+    """Write until the filesystem has no space left."""
+    chunk = b"\0" * (1 << 20)
+    with path.open("wb") as out:
+        try:
+            while True:
+                out.write(chunk)
+        except OSError:
+            pass
+        try:
+            while True:
+                out.write(b"\0" * 4096)
+                out.flush()
+        except OSError:
+            pass
+
+
+async def _not_ready_within(replica: Replica, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(f"{replica.url}/readyz")).status_code == 503:
+                    return True
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    return False
+
+
+async def scenario_task(cluster: ChaosCluster, name: str) -> str:
+    """A repository of its own (a local bare remote) and a task on it."""
+    folder = cluster.platform.workdir / f"remote-{sum(map(ord, name))}-{time.monotonic_ns()}"
+    remote = await asyncio.to_thread(make_remote, folder)
+    return await cluster.platform.new_task(f"file://{remote}", name[:200])
+
+
+@dataclass
+class Pace:
+    """How hard and how long a scenario drives the platform."""
+
+    interval: float = 0.5
+    before: float = 3.0
+    after: float = 3.0
+
+
+async def scenario(
+    cluster: ChaosCluster, name: str, fault: Fault, pace: Pace | None = None
+) -> tuple[Verdict, list[str]]:
+    """Load, the fault, recovery, drain; the verdict and the evidence of each broken rule."""
+    pace = pace or Pace()
+    verdict = Verdict(name)
+    platform = cluster.platform
+    task_id = await scenario_task(cluster, name)
+    clients = Clients([g.url for g in cluster.gateways], platform.bearer("developer"))
+    load, stop = Load(clients, task_id, "chaos"), asyncio.Event()
+    steady = asyncio.create_task(load.steady(pace.interval, stop))
+    engine = create_async_engine(platform.database_url)
+    try:
+        await asyncio.sleep(pace.before)
+        started = time.monotonic()
+        await fault(cluster, verdict)
+        restored = time.monotonic()
+        try:
+            verdict.recovery_seconds = await cluster.wait_all_ready(RECOVERY_BOUND_SECONDS)
+        except TimeoutError as exc:
+            verdict.recovered, verdict.recovery_seconds = False, RECOVERY_BOUND_SECONDS
+            verdict.notes.append(str(exc)[:300])
+        ready_at = time.monotonic()
+        await asyncio.sleep(pace.after)
+        stop.set()
+        await steady
+        allowed = LEASE_SECONDS + REAPER_SECONDS + DRAIN_ALLOWANCE_SECONDS
+        stuck = await wait_terminal(engine, set(load.accepted), allowed)
+        verdict.drain_seconds = time.monotonic() - ready_at
+        verdict.stuck = len(stuck)
+        unended = await load.watchers_done(timeout=20.0)
+        verdict.unended_watchers = len(unended)
+        await judge_runs(engine, load, verdict)
+        evidence = await judge_streams(engine, load, verdict)
+        evidence += judge_answers(load, verdict, (started, ready_at))
+        evidence += [f"stuck {r}" for r in sorted(stuck)]
+        evidence += [f"watcher of {w.run_id} never saw the end" for w in unended]
+        verdict.notes.append(f"fault lasted {restored - started:.1f}s")
+        return verdict, evidence
+    finally:
+        stop.set()
+        if not steady.done():
+            steady.cancel()
+        await engine.dispose()
+        await clients.aclose()
