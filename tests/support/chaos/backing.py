@@ -88,6 +88,10 @@ class PrivatePostgres:
         os.killpg(self.process.pid, signal.SIGINT)
         self.process.wait(60)
         _wait_closed(self.port)
+        # The postmaster may outlive runuser by its shutdown checkpoint: wait for its lock.
+        deadline = time.monotonic() + 60
+        while (self.data / "postmaster.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def destroy(self) -> None:
         """Stop and remove the cluster."""
