@@ -10,7 +10,7 @@ again within the stated bound. `python -m bench.chaos` runs the long form.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -25,6 +25,7 @@ from tests.support.chaos.faults import (
 )
 from tests.support.chaos.ledger import Verdict
 from tests.support.leak_scan import platform_secrets, scan_folder
+from tests.support.platform import Replica
 
 pytestmark = pytest.mark.e2e
 
@@ -55,7 +56,7 @@ async def test_postgres_restart_loses_nothing(cluster: ChaosCluster) -> None:
 
 
 async def test_killed_sidecars_are_noticed_and_come_back(cluster: ChaosCluster) -> None:
-    picks = {
+    picks: dict[str, Callable[[ChaosCluster], Replica]] = {
         "gateway": lambda c: c.gateways[0],
         "run-api": lambda c: c.platform.replica("run-api"),
         "runner": lambda c: c.runners[0],

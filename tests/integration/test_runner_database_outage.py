@@ -10,13 +10,15 @@ are still expired (the worker died), which they are reaped for.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_runner.event_batcher import EventBatcher
@@ -32,13 +34,28 @@ from tests.support.flaky_proxy import FlakyProxy
 WORKER = "worker-outage-1"
 
 
+def password_of(url: URL) -> str | None:
+    """The URL's password, or the one libpq's password file holds for its server and user."""
+    if url.password is not None:
+        return str(url.password)
+    passfile = Path(os.environ.get("PGPASSFILE", Path.home() / ".pgpass"))
+    if not passfile.exists():
+        return None
+    for line in passfile.read_text().splitlines():
+        host, port, _, user, password = line.split(":", 4)
+        if host in ("*", url.host) and port in ("*", str(url.port)) and user in ("*", url.username):
+            return password
+    return None
+
+
 @pytest.fixture
 async def proxied(engine: AsyncEngine) -> AsyncIterator[tuple[FlakyProxy, Transactions]]:
     """Units of work on the test database through a proxy the test can take down."""
-    target = make_url(str(engine.url.render_as_string(hide_password=False)))
+    target = engine.url
     proxy = FlakyProxy(target_port=target.port or 5432)
     await proxy.start()
-    through = create_engine(target.set(port=proxy.port).render_as_string(hide_password=False))
+    via_proxy = target.set(port=proxy.port, password=password_of(target))
+    through = create_engine(via_proxy.render_as_string(hide_password=False))
     yield proxy, Transactions(through, PolledOutbox("agent-runner"))
     await proxy.stop()
     await through.dispose()
@@ -64,8 +81,9 @@ async def queued_run(engine: AsyncEngine) -> UUID:
         )
         await conn.execute(
             text(
-                "INSERT INTO runs (id, task_id, executor_type, instruction, status, max_attempts, "
-                "branch, created_by) VALUES (:id, :task, 'command', 'x', 'queued', 3, 'b', 't')"
+                "INSERT INTO runs (id, task_id, executor_type, options, instruction, status, "
+                "max_attempts, branch, created_by) VALUES (:id, :task, 'command', "
+                "'{\"template\": \"x\"}', 'x', 'queued', 3, 'b', 't')"
             ),
             {"id": run, "task": task},
         )
@@ -118,8 +136,8 @@ async def test_an_event_written_during_the_outage_lands_once_when_it_is_back(
             )
         ).all()
     assert waited
-    progress = [data for kind, data in types if kind == "progress"]
-    assert progress == [{"message": "written during the outage"}]
+    progress = [data["message"] for kind, data in types if kind == "progress"]
+    assert progress == ["written during the outage"]
 
 
 async def test_the_reaper_waits_one_lease_after_the_outage_then_reaps_dead_workers(
