@@ -118,7 +118,9 @@ async def test_an_event_written_during_the_outage_lands_once_when_it_is_back(
     proxy, transactions = proxied
     run_id = await queued_run(engine)
     run = await claim(transactions, run_id, lease=60)
-    batcher = EventBatcher(transactions, run_id, run.fence(WORKER), 1 << 20, 0.05)
+    batcher = EventBatcher(
+        transactions, run_id, run.fence(WORKER), 1 << 20, 0.05, head=run.last_seq
+    )
 
     await down(proxy)
     write = asyncio.create_task(batcher.progress("written during the outage"))

@@ -74,6 +74,7 @@ class RunAttempt:
             run.fence(ctx.leases.worker_id),
             ctx.log_batch_bytes,
             ctx.log_batch_seconds,
+            head=run.last_seq,
         )
 
     async def execute(self) -> None:

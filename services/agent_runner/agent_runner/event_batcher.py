@@ -16,7 +16,7 @@ from dursor_kit.db.outage import is_database_outage
 from dursor_kit.db.unit_of_work import Transactions, UnitOfWork
 from dursor_store.eventlog import NewEvent, append_events
 from dursor_store.runs import AttemptFence
-from dursor_store.schema import run_events, runs
+from dursor_store.schema import runs
 
 log = structlog.get_logger(__name__)
 
@@ -36,8 +36,11 @@ class EventBatcher:
         fence: AttemptFence,
         max_bytes: int,
         max_delay: float,
+        head: int = 0,
     ) -> None:
         self._transactions = transactions
+        # The seq of the last event this attempt wrote (0: not known).
+        self._head = head
         self._run_id = run_id
         self._fence = fence
         self._max_bytes = max_bytes
@@ -79,7 +82,10 @@ class EventBatcher:
     async def write_in(self, work: UnitOfWork, events: list[NewEvent]) -> None:
         """Append buffered lines and `events` inside the caller's unit of work (terminal)."""
         async with self._lock:
-            await append_events(work, self._run_id, self._take_batches() + events, self._fence)
+            batch = self._take_batches() + events
+            written = await append_events(work, self._run_id, batch, self._fence)
+            if written:
+                self._head = written[-1].seq
 
     def _take_batches(self) -> list[NewEvent]:
         if self._timer is not None:
@@ -99,38 +105,37 @@ class EventBatcher:
         while True:
             try:
                 async with self._transactions.begin() as work:
-                    await append_events(work, self._run_id, events, self._fence)
+                    written = await append_events(work, self._run_id, events, self._fence)
+                self._head = written[-1].seq
                 return
             except Exception as exc:
                 if not is_database_outage(exc) or time.monotonic() > deadline:
                     raise
                 log.warning("event write waits for the database", error=repr(exc)[:200])
-            if await self._landed(events[-1]):
+            if await self._landed(len(events)):
                 return  # the commit went through; only its answer was lost
 
-    async def _landed(self, last: NewEvent) -> bool:
-        """Once the database answers: is `last` already the run's newest event (ours)?"""
+    async def _landed(self, count: int) -> bool:
+        """Once the database answers: did the last write commit (the log moved by `count`)?
+
+        Only this attempt appends to its run's log while it holds the lease, so the
+        run's head is either where this batcher left it or `count` further.
+        """
         while True:
             await asyncio.sleep(OUTAGE_PAUSE_SECONDS)
             try:
                 async with self._transactions.engine.connect() as conn:
-                    newest = (
-                        await conn.execute(
-                            select(run_events.c.type, run_events.c.attempt, run_events.c.data)
-                            .join(runs, runs.c.id == run_events.c.run_id)
-                            .where(run_events.c.run_id == self._run_id)
-                            .where(run_events.c.seq == runs.c.last_seq)
-                        )
-                    ).one_or_none()
+                    head = await conn.scalar(
+                        select(runs.c.last_seq).where(runs.c.id == self._run_id)
+                    )
             except Exception as exc:
                 if not is_database_outage(exc):
                     raise
                 continue
-            return newest is not None and (newest.type, newest.attempt, newest.data) == (
-                last.type.value,
-                self._fence.attempt,
-                last.data.model_dump(mode="json"),
-            )
+            if self._head and head == self._head + count:
+                self._head = head
+                return True
+            return False
 
     async def close(self) -> None:
         """Stop the timer; pending lines are dropped only if the attempt lost its lease."""
