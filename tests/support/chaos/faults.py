@@ -9,6 +9,7 @@ its sidecars (`dapr run -f` does not restart a sidecar that dies).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -102,20 +103,15 @@ def disk_full(full_seconds: float) -> Fault:
 
 
 def fill(path: Path) -> None:
-    """Write until the filesystem has no space left."""
-    chunk = b"\0" * (1 << 20)
-    with path.open("wb") as out:
-        try:
-            while True:
-                out.write(chunk)
-        except OSError:
-            pass
-        try:
-            while True:
-                out.write(b"\0" * 4096)
-                out.flush()
-        except OSError:
-            pass
+    """Write until the filesystem has no space left (unbuffered: every byte that fits lands)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for size in (1 << 20, 4096, 1):
+            with contextlib.suppress(OSError):
+                while os.write(descriptor, b"\0" * size):
+                    pass
+    finally:
+        os.close(descriptor)
 
 
 async def _not_ready_within(replica: Replica, timeout: float) -> bool:
@@ -190,5 +186,6 @@ async def scenario(
         stop.set()
         if not steady.done():
             steady.cancel()
+        load.stop_watching()
         await engine.dispose()
         await clients.aclose()

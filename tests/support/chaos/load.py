@@ -167,6 +167,11 @@ class Load:
         self._watch_tasks = [t for t in self._watch_tasks if not t.done()]
         return [w for w in self.watchers.values() if not w.ended]
 
+    def stop_watching(self) -> None:
+        """Cancel every watcher still following its run."""
+        for task in self._watch_tasks:
+            task.cancel()
+
     async def _follow(self, watcher: Watcher) -> None:
         last_id: str | None = None
         while not watcher.ended:
