@@ -70,7 +70,7 @@ class ChaosCluster:
     volume: Path
     volume_mounted: bool
     runner_count: int = 0
-    extra: list[Replica] = field(default_factory=list)
+    sidecar_restarts: dict[str, int] = field(default_factory=dict)
 
     @property
     def apps(self) -> list[Replica]:
@@ -115,6 +115,28 @@ class ChaosCluster:
                 return time.monotonic() - started
             await asyncio.sleep(0.25)
         raise TimeoutError(f"not ready after {timeout}s: {await self.all_ready()}")
+
+
+async def supervise(cluster: ChaosCluster, delay: float = 2.0) -> None:
+    """Start again every sidecar that died while its app runs, after `delay` seconds.
+
+    Container Apps does this for a sidecar container; `dapr run -f` does not (it logs the
+    exit and leaves the app without its sidecar). A daprd that starts while Redis is down
+    exits again (its pub/sub component cannot initialise), so this keeps trying.
+    """
+    dead_since: dict[str, float] = {}
+    while True:
+        for replica in cluster.apps:
+            if replica.app.poll() is not None or replica.daprd.poll() is None:
+                dead_since.pop(replica.name, None)
+                continue
+            since = dead_since.setdefault(replica.name, time.monotonic())
+            if time.monotonic() - since >= delay:
+                cluster.platform.restart_daprd(replica)
+                restarts = cluster.sidecar_restarts
+                restarts[replica.name] = restarts.get(replica.name, 0) + 1
+                dead_since.pop(replica.name)
+        await asyncio.sleep(0.5)
 
 
 async def _ready(client: httpx.AsyncClient, replica: Replica) -> bool:
@@ -163,7 +185,11 @@ async def chaos_cluster(workdir: Path, runners: int = 2) -> AsyncIterator[ChaosC
         replicas = [platform.start(a) for a in ("events-gateway", "events-gateway", "run-api")]
         replicas += [platform.start("auth")] + [cluster.start_runner() for _ in range(runners)]
         await asyncio.gather(*(platform.wait_ready(r, timeout=180) for r in replicas))
-        yield cluster
+        supervisor = asyncio.create_task(supervise(cluster))
+        try:
+            yield cluster
+        finally:
+            supervisor.cancel()
     finally:
         if platform is not None:
             await asyncio.to_thread(platform.stop_all)

@@ -2,8 +2,8 @@
 
 Who restarts what: PostgreSQL and Redis come back when the harness starts them again
 (a managed server's maintenance does that in Azure); a daprd killed with SIGKILL is
-started again by the harness on the same ports, in the role Container Apps plays for
-its sidecars (`dapr run -f` does not restart a sidecar that dies).
+started again on the same ports by the harness's supervisor (`cluster.supervise`), in
+the role Container Apps plays for its sidecars (`dapr run -f` does not restart one).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def redis_restart(down_seconds: float) -> Fault:
 
 
 def daprd_kill(pick: Callable[[ChaosCluster], Replica]) -> Fault:
-    """kill -9 of one replica's daprd; the app must notice; the harness starts it again."""
+    """kill -9 of one replica's daprd; the app must notice; the supervisor starts it again."""
 
     async def inject(cluster: ChaosCluster, verdict: Verdict) -> None:
         replica = pick(cluster)
@@ -71,7 +71,8 @@ def daprd_kill(pick: Callable[[ChaosCluster], Replica]) -> Fault:
         noticed = await _not_ready_within(replica, 15.0)
         verdict.notes.append(f"{replica.name} noticed: {noticed}")
         verdict.unnoticed += not noticed
-        cluster.platform.restart_daprd(replica)
+        while replica.daprd.poll() is not None:  # noqa: ASYNC110 - the supervisor starts it
+            await asyncio.sleep(0.2)
 
     return inject
 
