@@ -29,7 +29,8 @@ from typing import Any
 from bench.chaos_phases import burst, soak
 from tests.support.chaos.cluster import ChaosCluster, chaos_cluster
 from tests.support.chaos.faults import (
-    DRAIN_ALLOWANCE_SECONDS,
+    DRAIN_TIMEOUT_SECONDS,
+    IDLE_WINDOW_SECONDS,
     RECOVERY_BOUND_SECONDS,
     Fault,
     Pace,
@@ -130,8 +131,9 @@ async def main(args: argparse.Namespace) -> None:
         if args.soak_minutes:
             report["soak"] = await soak(cluster, args.soak_minutes * 60, args.interval * 2)
     print()
-    print(f"bounds: ready again ≤ {RECOVERY_BOUND_SECONDS:.0f} s after the fault ends; every run")
-    print(f"ended ≤ lease + reaper + {DRAIN_ALLOWANCE_SECONDS:.0f} s after recovery")
+    print(f"bounds: every replica ready ≤ {RECOVERY_BOUND_SECONDS:.0f} s after the fault ends;")
+    print("at recovery + lease + reaper no run idle (expired lease, or queued with a free slot)")
+    print(f"for {IDLE_WINDOW_SECONDS:.0f} s; every run ended ≤ {DRAIN_TIMEOUT_SECONDS:.0f} s after")
     print(table(report["faults"]))
     if args.json:
         await asyncio.to_thread(

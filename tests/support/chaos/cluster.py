@@ -25,6 +25,7 @@ from tests.support.databases import DatabaseFactory
 from tests.support.platform import COMMAND_TEMPLATES, Platform, Replica
 
 LEASE_SECONDS = 10.0
+SLOTS_PER_RUNNER = 4
 REAPER_SECONDS = 1.0
 # A chaos run: ten lines 0.2 s apart, each naming the run's token, then a file changed.
 CHAOS_TEMPLATE = [
@@ -40,7 +41,7 @@ PLATFORM_ENV = {
     "DURSOR_LEASE_SECONDS": str(LEASE_SECONDS),
     "DURSOR_REAPER_INTERVAL_SECONDS": str(REAPER_SECONDS),
     "DURSOR_PULL_INTERVAL_SECONDS": "1",
-    "DURSOR_MAX_CONCURRENCY": "4",
+    "DURSOR_MAX_CONCURRENCY": str(SLOTS_PER_RUNNER),
     "DURSOR_DRAIN_SECONDS": "2",
     "DURSOR_KILL_GRACE_SECONDS": "2",
     "DURSOR_MAX_ACTIVE_RUNS_PER_USER": "100000",
@@ -86,6 +87,11 @@ class ChaosCluster:
     def runners(self) -> list[Replica]:
         """The agent-runner replicas still running."""
         return [r for r in self.apps if r.app_id == "agent-runner" and r.app.poll() is None]
+
+    @property
+    def slots(self) -> int:
+        """Run slots of every live runner together."""
+        return SLOTS_PER_RUNNER * len(self.runners)
 
     def start_runner(self) -> Replica:
         """One more agent-runner replica with its workspaces on the volume."""

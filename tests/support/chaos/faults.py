@@ -26,14 +26,18 @@ from tests.support.chaos.ledger import (
     judge_answers,
     judge_runs,
     judge_streams,
+    stuck_runs,
     wait_terminal,
 )
 from tests.support.chaos.load import Clients, Load
 from tests.support.git_remote import make_remote
 from tests.support.platform import Replica
 
-# After recovery, queued runs still need a slot: the stated allowance on top of lease + reaper.
-DRAIN_ALLOWANCE_SECONDS = 30.0
+# At recovery + lease + reaper interval no run may sit idle (running on an expired lease,
+# or queued while a slot is free) for this long (a pull interval and a claim's worth) ...
+IDLE_WINDOW_SECONDS = 5.0
+# ... and every run must have ended within this long after recovery (the backlog drains).
+DRAIN_TIMEOUT_SECONDS = 300.0
 # Every service must answer ready again within this long after its dependency is back.
 RECOVERY_BOUND_SECONDS = 30.0
 Fault = Callable[[ChaosCluster, Verdict], Awaitable[None]]
@@ -170,9 +174,12 @@ async def scenario(
         await asyncio.sleep(pace.after)
         stop.set()
         await steady
-        allowed = LEASE_SECONDS + REAPER_SECONDS + DRAIN_ALLOWANCE_SECONDS
-        stuck = await wait_terminal(engine, set(load.accepted), allowed)
+        await asyncio.sleep(max(0.0, ready_at + LEASE_SECONDS + REAPER_SECONDS - time.monotonic()))
+        accepted = set(load.accepted)
+        idle = await stuck_runs(engine, accepted, cluster.slots, IDLE_WINDOW_SECONDS)
+        never_ended = await wait_terminal(engine, accepted, DRAIN_TIMEOUT_SECONDS)
         verdict.drain_seconds = time.monotonic() - ready_at
+        stuck = idle | never_ended
         verdict.stuck = len(stuck)
         unended = await load.watchers_done(timeout=20.0)
         verdict.unended_watchers = len(unended)

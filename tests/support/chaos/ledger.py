@@ -80,6 +80,38 @@ async def wait_terminal(engine: AsyncEngine, run_ids: set[str], timeout: float) 
         await asyncio.sleep(0.5)
 
 
+async def idle_runs(engine: AsyncEngine, run_ids: set[str], slots: int) -> set[str]:
+    """Runs nobody works on right now: `running` on an expired lease, or `queued` with a slot free.
+
+    A run queued behind busy slots waits for capacity, which is not a fault's doing.
+    """
+    ids = [UUID(r) for r in run_ids]
+    async with engine.connect() as conn:
+        running = await conn.scalar(
+            select(func.count()).select_from(runs).where(runs.c.status == "running")
+        )
+        rows = await conn.execute(
+            select(runs.c.id, runs.c.status, runs.c.lease_expires_at < func.now()).where(
+                runs.c.id.in_(ids), runs.c.status.in_(ACTIVE)
+            )
+        )
+        found = set()
+        for run_id, status, expired in rows:
+            if (status == "running" and expired) or (status == "queued" and (running or 0) < slots):
+                found.add(str(run_id))
+    return found
+
+
+async def stuck_runs(engine: AsyncEngine, run_ids: set[str], slots: int, window: float) -> set[str]:
+    """Runs idle (see `idle_runs`) at every look during `window` seconds."""
+    stuck = await idle_runs(engine, run_ids, slots)
+    deadline = time.monotonic() + window
+    while stuck and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        stuck &= await idle_runs(engine, run_ids, slots)
+    return stuck
+
+
 async def judge_runs(engine: AsyncEngine, load: Load, verdict: Verdict) -> None:
     """Lost, doubled, retried and failed runs among those the clients saw accepted."""
     ids = [UUID(r) for r in load.accepted]
@@ -114,7 +146,7 @@ async def judge_runs(engine: AsyncEngine, load: Load, verdict: Verdict) -> None:
             .where(runs.c.instruction.in_(tokens))
             .group_by(runs.c.instruction)
         )
-        created = dict(per_token.all())
+        created: dict[str, int] = {str(t): int(n) for t, n in per_token.all()}
     expected = Counter(load.accepted.values())
     verdict.lost = len(ids) - len(rows)
     doubled = {r for r, n in terminal.items() if n > 1} | {r for r, n in succeeded.items() if n > 1}

@@ -47,9 +47,9 @@ def processes(cluster: ChaosCluster) -> dict[str, psutil.Process]:
         for label, popen in (("", replica.app), (".daprd", replica.daprd)):
             if popen.poll() is None:
                 found[replica.name + label] = psutil.Process(popen.pid)
-    for label, popen in (("postgres", cluster.postgres.process), ("redis", cluster.redis.process)):
-        if popen is not None and popen.poll() is None:
-            found[label] = psutil.Process(popen.pid)
+    for label, server in (("postgres", cluster.postgres.process), ("redis", cluster.redis.process)):
+        if server is not None and server.poll() is None:
+            found[label] = psutil.Process(server.pid)
     return found
 
 
