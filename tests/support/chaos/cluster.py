@@ -38,7 +38,6 @@ CHAOS_TEMPLATE = [
 ]
 BURST_TEMPLATE = ["sh", "-c", 'sleep 2; echo "$1" >> NOTES.md', "dursor", "{instruction}"]
 PLATFORM_ENV = {
-    "DURSOR_LEASE_SECONDS": str(LEASE_SECONDS),
     "DURSOR_REAPER_INTERVAL_SECONDS": str(REAPER_SECONDS),
     "DURSOR_PULL_INTERVAL_SECONDS": "1",
     "DURSOR_MAX_CONCURRENCY": str(SLOTS_PER_RUNNER),
@@ -70,6 +69,7 @@ class ChaosCluster:
     redis: PrivateRedis
     volume: Path
     volume_mounted: bool
+    lease_seconds: float = LEASE_SECONDS
     runner_count: int = 0
     sidecar_restarts: dict[str, int] = field(default_factory=dict)
 
@@ -166,7 +166,9 @@ def _unmount_volume(volume: Path) -> None:
 
 
 @contextlib.asynccontextmanager
-async def chaos_cluster(workdir: Path, runners: int = 2) -> AsyncIterator[ChaosCluster]:
+async def chaos_cluster(
+    workdir: Path, runners: int = 2, lease_seconds: float = LEASE_SECONDS
+) -> AsyncIterator[ChaosCluster]:
     """Private servers, a migrated database, and the platform with all replicas ready."""
     postgres = await asyncio.to_thread(PrivatePostgres().init)
     redis = await asyncio.to_thread(PrivateRedis().start)
@@ -177,7 +179,10 @@ async def chaos_cluster(workdir: Path, runners: int = 2) -> AsyncIterator[ChaosC
     try:
         await databases.prepare_template()
         url = await databases.fresh()
-        env = PLATFORM_ENV | {"DURSOR_ARTIFACTS_DIR": str(volume / "artifacts")}
+        env = PLATFORM_ENV | {
+            "DURSOR_ARTIFACTS_DIR": str(volume / "artifacts"),
+            "DURSOR_LEASE_SECONDS": str(lease_seconds),
+        }
         (workdir / "platform").mkdir(parents=True, exist_ok=True)
         platform = Platform(
             workdir / "platform",
@@ -187,7 +192,7 @@ async def chaos_cluster(workdir: Path, runners: int = 2) -> AsyncIterator[ChaosC
             env=env,
             service_database_urls=databases.service_urls(url),
         )
-        cluster = ChaosCluster(platform, postgres, redis, volume, mounted)
+        cluster = ChaosCluster(platform, postgres, redis, volume, mounted, lease_seconds)
         replicas = [platform.start(a) for a in ("events-gateway", "events-gateway", "run-api")]
         replicas += [platform.start("auth")] + [cluster.start_runner() for _ in range(runners)]
         await asyncio.gather(*(platform.wait_ready(r, timeout=180) for r in replicas))

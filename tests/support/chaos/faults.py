@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.support.chaos.cluster import LEASE_SECONDS, REAPER_SECONDS, ChaosCluster
+from tests.support.chaos.cluster import REAPER_SECONDS, ChaosCluster
 from tests.support.chaos.ledger import (
     Verdict,
     judge_answers,
@@ -77,6 +77,16 @@ def daprd_kill(pick: Callable[[ChaosCluster], Replica]) -> Fault:
         verdict.unnoticed += not noticed
         while replica.daprd.poll() is not None:  # noqa: ASYNC110 - the supervisor starts it
             await asyncio.sleep(0.2)
+
+    return inject
+
+
+def daprd_kills(picks: list[Callable[[ChaosCluster], Replica]]) -> Fault:
+    """kill -9 of several sidecars, one after another (each back before the next)."""
+
+    async def inject(cluster: ChaosCluster, verdict: Verdict) -> None:
+        for pick in picks:
+            await daprd_kill(pick)(cluster, verdict)
 
     return inject
 
@@ -174,7 +184,8 @@ async def scenario(
         await asyncio.sleep(pace.after)
         stop.set()
         await steady
-        await asyncio.sleep(max(0.0, ready_at + LEASE_SECONDS + REAPER_SECONDS - time.monotonic()))
+        reaped_by = ready_at + cluster.lease_seconds + REAPER_SECONDS
+        await asyncio.sleep(max(0.0, reaped_by - time.monotonic()))
         accepted = set(load.accepted)
         idle = await stuck_runs(engine, accepted, cluster.slots, IDLE_WINDOW_SECONDS)
         never_ended = await wait_terminal(engine, accepted, DRAIN_TIMEOUT_SECONDS)
