@@ -21,9 +21,9 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agent_runner.event_batcher import EventBatcher
 from agent_runner.metrics import QueueDepth
-from agent_runner.reaper import reap_forever
+from agent_runner.runs.event_batcher import EventBatcher
+from agent_runner.runs.reaper import reap_forever
 from dursor_kit.db.engine import create_engine
 from dursor_kit.db.unit_of_work import PolledOutbox, Transactions
 from dursor_store import run_lifecycle

@@ -5,8 +5,8 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
-from agent_runner.disk_full import REASON, disk_full_reason
-from agent_runner.workspace import GitError
+from agent_runner.git.workspaces import GitError
+from agent_runner.runs.disk_full import REASON, disk_full_reason
 
 
 def test_enospc_from_a_write_names_the_full_disk(tmp_path: Path) -> None:
