@@ -209,6 +209,8 @@ def judge_answers(load: Load, verdict: Verdict, window: tuple[float, float]) -> 
         if not allowed:
             bad.append(f"{answer.what} {answer.status} at {answer.at - start:+.1f}s")
     verdict.server_errors = len(load.log.server_errors())
-    verdict.connection_errors = sum(1 for a in load.log.answers if a.status == 0)
+    lost = Counter(f"{a.what} {a.error}" for a in load.log.answers if a.status == 0)
+    verdict.connection_errors = sum(lost.values())
+    verdict.notes += [f"connection errors: {kind} x{n}" for kind, n in lost.items()]
     verdict.bad_server_errors = len(bad)
     return bad

@@ -31,6 +31,7 @@ class Answer:
     what: str
     status: int
     retry_after: bool
+    error: str = ""
 
 
 @dataclass
@@ -39,11 +40,11 @@ class AnswerLog:
 
     answers: list[Answer] = field(default_factory=list)
 
-    def note(self, what: str, response: httpx.Response | None) -> None:
-        """Record an answer (None: the connection failed)."""
+    def note(self, what: str, response: httpx.Response | None, error: str = "") -> None:
+        """Record an answer (None: the connection failed with `error`)."""
         status = response.status_code if response is not None else 0
         retry_after = response is not None and "retry-after" in response.headers
-        self.answers.append(Answer(time.monotonic(), what, status, retry_after))
+        self.answers.append(Answer(time.monotonic(), what, status, retry_after, error))
 
     def server_errors(self, since: float = 0.0) -> list[Answer]:
         """Every 5xx answered at or after `since`."""
@@ -131,8 +132,8 @@ class Load:
             response = await self.clients.next().post(
                 f"/v1/tasks/{self.task_id}/runs", json=body, headers=headers
             )
-        except httpx.HTTPError:
-            self.log.note("submit", None)
+        except httpx.HTTPError as exc:
+            self.log.note("submit", None, type(exc).__name__)
             return None
         self.log.note("submit", response)
         return response
@@ -178,8 +179,8 @@ class Load:
             headers = {"Last-Event-ID": last_id} if last_id else {}
             try:
                 pause = await self._connect(watcher, headers)
-            except httpx.HTTPError:
-                self.log.note("stream-read", None)
+            except httpx.HTTPError as exc:
+                self.log.note("stream", None, type(exc).__name__)
                 pause = 1.0
             if watcher.frames:
                 last_id = watcher.frames[-1].id
