@@ -104,14 +104,22 @@ class RunAttempt:
             await self._end(status, EndedData(reason=exc.detail), {"error": exc.detail})
             return
         except Exception as exc:
-            log.exception("attempt failed")
-            reason = (
-                disk_full_reason(exc, self._ctx.workspaces.root)
-                or (f"{type(exc).__name__}: {exc}"[:2000])
-            )
-            await self._end(RunStatus.FAILED, EndedData(reason=reason), {"error": reason})
+            await self._failed(exc)
             return
-        await self._finish(outcome, result)
+        try:
+            await self._finish(outcome, result)
+        except FencedOut:
+            raise
+        except Exception as exc:  # storing the patch or bundle failed (a full disk)
+            await self._failed(exc)
+
+    async def _failed(self, exc: Exception) -> None:
+        log.exception("attempt failed")
+        reason = (
+            disk_full_reason(exc, self._ctx.workspaces.root)
+            or (f"{type(exc).__name__}: {exc}"[:2000])
+        )
+        await self._end(RunStatus.FAILED, EndedData(reason=reason), {"error": reason})
 
     async def _work(self) -> tuple[AgentOutcome, TurnResult]:
         agent = self._ctx.agents.get(self.run.executor.type)
