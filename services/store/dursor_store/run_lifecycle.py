@@ -9,7 +9,7 @@ together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from uuid import UUID
 
@@ -55,6 +55,8 @@ class ClaimedRun:
     repo_url: str
     base_branch: str
     title: str
+    # The seq of the attempt's own `running` event: the log's head when it starts.
+    last_seq: int = 0
 
     def fence(self, worker_id: str) -> AttemptFence:
         """The fence that keeps this attempt's writes from outliving its lease."""
@@ -117,8 +119,8 @@ async def claim(
     await run_attempts.start_attempt(work.conn, run_id, turn, attempt, worker)
     run = await _claimed(work.conn, run_id)
     status = StatusData(status=RunStatus.RUNNING, turn=turn, attempt=attempt, worker=worker)
-    await append_events(work, run_id, [NewEvent(EventType.STATUS, status)], fence)
-    return run
+    (running,) = await append_events(work, run_id, [NewEvent(EventType.STATUS, status)], fence)
+    return replace(run, last_seq=running.seq)
 
 
 async def claim_next(work: UnitOfWork, worker: str, lease: timedelta) -> ClaimedRun | None:
