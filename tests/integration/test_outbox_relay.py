@@ -97,14 +97,15 @@ async def test_messages_wait_with_backoff_while_the_sidecar_is_down(
     second_round = await relay.relay_once()  # nothing is due yet
 
     assert first_round == 0
-    assert len(rows) == 6
+    # Per run: run-lifecycle `accepted`, run-requested and its `queued` run event.
+    assert len(rows) == 9
     for row in rows:
         assert row.sent_at is None
         assert row.attempts == 1
         assert row.last_error == "publish failed"
         assert 0 < row.due_in.total_seconds() <= backoff_seconds(0)
     assert second_round == 0
-    assert [r.attempts for r in await outbox_rows(api.engine)] == [1] * 6
+    assert [r.attempts for r in await outbox_rows(api.engine)] == [1] * 9
 
 
 async def _database_now(engine: AsyncEngine) -> datetime:
