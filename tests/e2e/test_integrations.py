@@ -25,7 +25,7 @@ from tests.conftest import redis_client
 from tests.support.asgi_server import serve
 from tests.support.backing import Backing, free_port
 from tests.support.git_remote import make_remote
-from tests.support.platform import Platform, Replica
+from tests.support.platform import ROOT, Platform, Replica
 
 pytestmark = pytest.mark.e2e
 
@@ -107,9 +107,10 @@ def chat_app(chat: Chat) -> FastAPI:
 async def integration(platform: Platform) -> AsyncIterator[Integration]:
     """The example app attached to the module's platform, with service identities made."""
     platform.add_secrets({app_api_token(EXAMPLE): uuid4().hex, app_api_token(INTRUDER): uuid4().hex})
-    (platform.components / "config" / f"{INTRUDER}.yaml").write_text(
-        (platform.components / "config" / f"{EXAMPLE}.yaml").read_text()
-    )
+    # The integrator's own sidecar configuration, under each app id that uses it.
+    config = (ROOT / "examples" / "integration" / "dapr-config.yaml").read_text()
+    for app_id in (EXAMPLE, INTRUDER):
+        (platform.components / "config" / f"{app_id}.yaml").write_text(config)
     admin = {"authorization": f"Bearer {await platform.token()}"}
     async with httpx.AsyncClient(base_url=platform.gateway.url, headers=admin, timeout=30) as c:
         for username, role in (("ticket-bridge", "developer"), ("ticket-reader", "viewer")):
