@@ -131,12 +131,6 @@ async def integration(platform: Platform) -> AsyncIterator[Integration]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def remote(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git remote the runs of this module work on."""
-    return make_remote(tmp_path_factory.mktemp("integrations-remote"))
-
-
 async def developer(platform: Platform) -> httpx.AsyncClient:
     """A client of the gateway as a developer."""
     return httpx.AsyncClient(
@@ -160,9 +154,10 @@ async def all_finished(client: httpx.AsyncClient, run_ids: set[str]) -> dict[str
 
 
 async def test_each_finished_run_is_announced_once_even_across_a_restart(
-    integration: Integration, remote: Path
+    integration: Integration, tmp_path: Path
 ) -> None:
     platform, chat = integration.platform, integration.chat
+    remote = make_remote(tmp_path)
     task_id = await platform.new_task(f"file://{remote}", "lifecycle")
     async with await developer(platform) as client:
         before = await submit(client, task_id, 2)
@@ -215,9 +210,9 @@ async def ticket(integration: Integration, body: dict[str, Any]) -> str:
 
 
 async def test_a_submission_makes_runs_that_complete_and_a_duplicate_makes_nothing(
-    integration: Integration, remote: Path
+    integration: Integration, tmp_path: Path
 ) -> None:
-    platform = integration.platform
+    platform, remote = integration.platform, make_remote(tmp_path)
     async with await developer(platform) as client:
         repo = await client.post("/v1/repos", json={"url": f"file://{remote}"})
         repo_id = repo.json()["id"]
@@ -272,9 +267,9 @@ def submission(event_id: str, **data: Any) -> dict[str, Any]:
 
 
 async def test_refused_submissions_are_dead_letters_with_their_reason_for_admins(
-    integration: Integration, remote: Path
+    integration: Integration, tmp_path: Path
 ) -> None:
-    platform = integration.platform
+    platform, remote = integration.platform, make_remote(tmp_path)
     assert integration.replica is not None
     async with await developer(platform) as client:
         repo_id = (await client.post("/v1/repos", json={"url": f"file://{remote}"})).json()["id"]

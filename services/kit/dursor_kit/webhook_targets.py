@@ -23,6 +23,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # host, port -> the addresses it resolves to (as text).
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 Mode = Literal["local", "cloud"]
+RESOLVE_SECONDS = 5.0
 
 
 class RefusedTarget(Exception):
@@ -121,8 +122,8 @@ async def checked_addresses(target: Target, policy: TargetPolicy, resolver: Reso
         answers = [str(literal)]
     except ValueError:
         try:
-            answers = await resolver(target.host, target.port)
-        except OSError as exc:
+            answers = await asyncio.wait_for(resolver(target.host, target.port), RESOLVE_SECONDS)
+        except (OSError, TimeoutError, UnicodeError, ValueError) as exc:
             raise RefusedTarget(f"{target.host} does not resolve") from exc
     if not answers:
         raise RefusedTarget(f"{target.host} does not resolve")
