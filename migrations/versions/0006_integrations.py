@@ -39,9 +39,7 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.ForeignKeyConstraint(
-            ["task_id"], ["tasks.id"], name="fk_run_submissions_task_id_tasks"
-        ),
+        sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name="fk_run_submissions_task_id_tasks"),
         sa.PrimaryKeyConstraint("event_id", name="pk_run_submissions"),
     )
     _create_webhook_tables()
@@ -71,7 +69,10 @@ def _create_webhook_tables() -> None:
         sa.Column("secret_ciphertext", sa.LargeBinary(), nullable=False),
         sa.Column("created_by", sa.Text(), nullable=False),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_webhook_endpoints"),
@@ -95,7 +96,10 @@ def _create_webhook_tables() -> None:
         sa.Column("last_status_code", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(

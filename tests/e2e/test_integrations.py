@@ -106,7 +106,9 @@ def chat_app(chat: Chat) -> FastAPI:
 @pytest.fixture(scope="module")
 async def integration(platform: Platform) -> AsyncIterator[Integration]:
     """The example app attached to the module's platform, with service identities made."""
-    platform.add_secrets({app_api_token(EXAMPLE): uuid4().hex, app_api_token(INTRUDER): uuid4().hex})
+    platform.add_secrets(
+        {app_api_token(EXAMPLE): uuid4().hex, app_api_token(INTRUDER): uuid4().hex}
+    )
     # The integrator's own sidecar configuration, under each app id that uses it.
     config = (ROOT / "examples" / "integration" / "dapr-config.yaml").read_text()
     for app_id in (EXAMPLE, INTRUDER):
@@ -298,7 +300,10 @@ async def test_refused_submissions_are_dead_letters_with_their_reason_for_admins
 
         letters = await eventually(recorded, 60, "both refusals recorded as dead letters")
         as_developer = await c.get("/v1/dead-letters", headers=platform.bearer("developer"))
-        titles = [t["title"] for t in (await c.get("/v1/tasks", params={"repo_id": repo_id})).json()["items"]]
+        titles = [
+            t["title"]
+            for t in (await c.get("/v1/tasks", params={"repo_id": repo_id})).json()["items"]
+        ]
 
     viewer, executor = (letters[k] for k in refused)
     assert "viewer role" in viewer["reason"]

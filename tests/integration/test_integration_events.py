@@ -88,14 +88,17 @@ async def test_accepted_goes_out_before_the_runner_hears_and_finished_after_canc
             "cancelled",
             seqs["cancelled"],
         )
-        assert finished.error and "cancelled by" in finished.error
+        assert finished.error is not None
+        assert "cancelled by" in finished.error
         assert finished.links.run == f"/v1/runs/{run['id']}"
         ids = [i for t, i, _ in mine if t == "run-lifecycle"]
-        assert ids == [
-            lifecycle_event_id(UUID(run["id"]), m.sequence, m.stage) for m in lifecycle
-        ]
+        assert ids == [lifecycle_event_id(UUID(run["id"]), m.sequence, m.stage) for m in lifecycle]
         # The instruction and the executor's options stay internal.
-        assert all("instruction" not in p and "options" not in p for t, _, p in mine if t == "run-lifecycle")
+        assert all(
+            "instruction" not in p and "options" not in p
+            for t, _, p in mine
+            if t == "run-lifecycle"
+        )
 
 
 async def test_a_pull_request_change_is_announced_once_and_no_change_not_at_all(

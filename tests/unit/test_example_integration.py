@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import jsonschema_rs
 from fastapi.testclient import TestClient
@@ -42,7 +43,7 @@ def test_a_ticket_becomes_a_submission_the_contract_accepts() -> None:
 
 def test_the_notifier_reads_what_the_lifecycle_contract_says() -> None:
     schema = json.loads((CONTRACTS / "run-lifecycle.v1.schema.json").read_text())
-    run = {
+    run: dict[str, Any] = {
         "schema_version": 1,
         "run_id": "7c1e9a40-3b5d-4f6e-8a7b-9c0d1e2f3a4b",
         "task_id": "9d2e4f60-1a3b-4c5d-8e7f-0a1b2c3d4e5f",
@@ -72,7 +73,9 @@ def test_the_notifier_reads_what_the_lifecycle_contract_says() -> None:
 def test_the_app_subscribes_to_run_lifecycle_through_dapr_app() -> None:
     with TestClient(create_app()) as client:
         subscriptions = client.get("/dapr/subscribe").json()
-        delivery = client.post("/events/run-lifecycle", json={"id": "x", "data": {"stage": "started"}})
+        delivery = client.post(
+            "/events/run-lifecycle", json={"id": "x", "data": {"stage": "started"}}
+        )
     assert {(s["pubsubname"], s["topic"]) for s in subscriptions} == {
         ("integrations", "run-lifecycle")
     }

@@ -33,7 +33,9 @@ FORBIDDEN_V6 = ["::1/128", "fe80::/10", "fc00::/7", "ff00::/8", "::/128"]
 PUBLIC_V4 = ["8.8.8.0/24", "93.184.216.0/24", "140.82.112.0/20", "1.1.1.0/24"]
 
 
-def addresses_in(cidrs: list[str]) -> st.SearchStrategy[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+def addresses_in(
+    cidrs: list[str],
+) -> st.SearchStrategy[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     """Any address of any of these networks."""
     return st.sampled_from(cidrs).flatmap(
         lambda cidr: st.ip_addresses(network=ipaddress.ip_network(cidr))

@@ -74,4 +74,3 @@ async def announce_run(
     event_id = lifecycle_event_id(run.id, position, stage)
     await enqueue(work, RUN_LIFECYCLE, message, event_id=event_id)
     await fan_out(work, WebhookEventType.of_stage(stage), str(event_id), str(run.id), message)
-

@@ -206,9 +206,7 @@ async def request_stale_again(work: UnitOfWork) -> None:
         await _announce(work, record.run_id, record.id, record.requested_by)
 
 
-async def set_ci_of_head(
-    work: UnitOfWork, head_sha: str, status: CiStatus
-) -> list[PullRequestRow]:
+async def set_ci_of_head(work: UnitOfWork, head_sha: str, status: CiStatus) -> list[PullRequestRow]:
     """GitHub reported CI of a commit: every open pull request at that head takes it."""
     where = (pull_requests.c.head_sha == head_sha, pull_requests.c.state == PullRequestState.OPEN)
     return await _update_announcing(work, where, ci_status=status)
@@ -312,9 +310,7 @@ async def publish_job(conn: AsyncConnection, pr_id: UUID) -> PublishJob | None:
     return await fetch_optional(conn, statement, PublishJob)
 
 
-async def record_open(
-    work: UnitOfWork, pr_id: UUID, number: int, url: str, head_sha: str
-) -> None:
+async def record_open(work: UnitOfWork, pr_id: UUID, number: int, url: str, head_sha: str) -> None:
     """The runner opened (or updated) the pull request on GitHub."""
     await _save(
         work,

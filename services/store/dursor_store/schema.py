@@ -331,9 +331,7 @@ webhook_deliveries = Table(
     "webhook_deliveries",
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
-    Column(
-        "endpoint_id", UUID(as_uuid=True), ForeignKey("webhook_endpoints.id"), nullable=False
-    ),
+    Column("endpoint_id", UUID(as_uuid=True), ForeignKey("webhook_endpoints.id"), nullable=False),
     Column("message_id", Text, nullable=False),
     Column("event_type", Text, nullable=False),
     # Deliveries of one key (a run) to one endpoint go out one at a time, in id order.

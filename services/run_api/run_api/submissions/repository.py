@@ -33,7 +33,9 @@ async def take(conn: AsyncConnection, event_id: str, source: str) -> bool:
     return taken is not None
 
 
-async def record_task(conn: AsyncConnection, event_id: str, submitted_as: str, task_id: UUID) -> None:
+async def record_task(
+    conn: AsyncConnection, event_id: str, submitted_as: str, task_id: UUID
+) -> None:
     """The task an accepted submission opened, and who it acted as."""
     await conn.execute(
         update(run_submissions)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dursor_kit.auth.verifier import Principal
-from dursor_kit.errors import Invalid
 from dursor_kit.db.unit_of_work import UnitOfWork
+from dursor_kit.errors import Invalid
 from run_api.repos import repository as repo_sql
 from run_api.tasks import repository as sql
 from run_api.tasks.repository import TaskRow

@@ -144,7 +144,9 @@ class WebhookDispatcher:
         body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True)
         headers = signed_headers(await self._secret(delivery), delivery.message_id, body)
         default_port = 443 if target.scheme == "https" else 80
-        headers["host"] = target.host if target.port == default_port else f"{target.host}:{target.port}"
+        headers["host"] = (
+            target.host if target.port == default_port else f"{target.host}:{target.port}"
+        )
         try:
             response = await self._http.post(
                 target.url_at(addresses[0]),

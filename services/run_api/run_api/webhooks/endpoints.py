@@ -68,9 +68,7 @@ async def list_webhooks(
 
 
 @router.delete("/{webhook_id}", status_code=204, responses=write(404))
-async def remove_webhook(
-    webhook_id: UUID, _: Admin, webhooks: WebhookService, tx: Tx
-) -> Response:
+async def remove_webhook(webhook_id: UUID, _: Admin, webhooks: WebhookService, tx: Tx) -> Response:
     """Stop delivering to an endpoint (its log stays)."""
     await webhooks.remove(tx, webhook_id)
     return Response(status_code=204)
