@@ -23,7 +23,7 @@ from dursor_contracts.integrations import (
 from dursor_contracts.topics import RUN_LIFECYCLE
 from dursor_kit.db.unit_of_work import UnitOfWork
 from dursor_store.outbox import enqueue
-from dursor_store.runs import RunRow
+from dursor_store.run_rows import RunRow
 from dursor_store.webhook_deliveries import fan_out
 
 LIFECYCLE_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://dursor.cloud/run-lifecycle")

@@ -27,7 +27,7 @@ from dursor_kit.db.rows import TableRow, fetch_all, fetch_optional
 from dursor_kit.db.unit_of_work import UnitOfWork
 from dursor_kit.web.pagination import after_cursor, newest_first
 from dursor_store.outbox import enqueue
-from dursor_store.runs import RunRow
+from dursor_store.run_rows import RunRow
 from dursor_store.schema import pull_requests, repos, runs, tasks
 from dursor_store.webhook_deliveries import fan_out
 

@@ -14,7 +14,7 @@ from dursor_kit.web.problems import bad_request
 from dursor_kit.web.security import Admin, sidecar_router
 from dursor_kit.web.transactions import Tx
 from dursor_store.eventlog import NewEvent, append_events
-from dursor_store.runs import run_exists
+from dursor_store.run_reads import run_exists
 from run_api.dead_letters import repository as sql
 from run_api.dead_letters.schemas import DeadLetterOut
 from run_api.declared import LIST
