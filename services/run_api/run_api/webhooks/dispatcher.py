@@ -125,7 +125,7 @@ class WebhookDispatcher:
             return
         retry_in = self._retries.retry_in(delivery.attempts)
         await deliveries.record_failed(
-            conn, delivery, outcome.status_code, outcome.error or "failed", retry_in
+            conn, delivery, outcome.status_code, outcome.error or "the delivery failed", retry_in
         )
         log.warning(
             "webhook delivery failed",
