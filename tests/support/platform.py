@@ -306,10 +306,12 @@ class Platform:
         env: Mapping[str, str] | None = None,
         app_port: int | None = None,
         components: Path | None = None,
+        command: list[str] | None = None,
     ) -> Replica:
         """Start one replica (app + daprd); call `wait_ready` before using it.
 
-        `components` replaces the platform's copy of components/ for this sidecar only.
+        `components` replaces the platform's copy of components/ for this sidecar only;
+        `command` starts an app that is not one of ours (an integration) under `app_id`.
         """
         components = components or self.components
         name = name or f"{app_id}-{len([r for r in self.replicas if r.app_id == app_id])}"
@@ -328,7 +330,13 @@ class Platform:
         }
         app_log, daprd_log = logs / f"{name}.log", logs / f"{name}.daprd.log"
         app = subprocess.Popen(
-            [*_server_command(app_id), "--host", "127.0.0.1", "--port", str(ports["app"])],
+            [
+                *(command or _server_command(app_id)),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports["app"]),
+            ],
             cwd=ROOT,
             env=app_env,
             stdout=app_log.open("wb"),
