@@ -21,7 +21,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from dursor_contracts.events import RunStatus
 from dursor_contracts.executors import EXECUTOR_KINDS
@@ -49,6 +49,7 @@ PROVIDERS = ("openai", "anthropic", "google")
 LOOP_TRIGGER_KINDS = tuple(kind.value for kind in LoopTriggerKind)
 LOOP_TRIGGER_STATES = tuple(state.value for state in LoopTriggerState)
 DEFAULT_CI_FIX_ROUNDS = 3
+WEBHOOK_DELIVERY_STATUSES = ("pending", "delivered", "dead")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -107,7 +108,7 @@ repos = Table(
     Column("default_branch", Text, nullable=False),
     Column("created_by", Text, nullable=False),
     _created_at(),
-    # The pull-request loop's settings (migration 0006): failed CI goes back to the agent
+    # The pull-request loop's settings (migration 0007): failed CI goes back to the agent
     # only when asked, for at most this many rounds; answered threads are resolved.
     Column("auto_fix_ci", Boolean, nullable=False, server_default=text("false")),
     Column(
@@ -286,7 +287,7 @@ pull_requests = Table(
     Column("requested_by", Text, nullable=False),
     _created_at(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    # The feedback loop (migration 0006): CI-fix rounds sent, and why it stopped, if it did.
+    # The feedback loop (migration 0007): CI-fix rounds sent, and why it stopped, if it did.
     Column("ci_fix_rounds", Integer, nullable=False, server_default=text("0")),
     Column("loop_stopped", Text),
     CheckConstraint(_in("state", PULL_REQUEST_STATES), name="state"),
@@ -353,5 +354,66 @@ dead_letters = Table(
     Column("run_id", UUID(as_uuid=True)),
     Column("payload", JSONB, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Why it was refused, when a consumer decided so (a rejected run submission);
+    # NULL for what the resiliency retries gave up on (migration 0007).
+    Column("reason", Text),
     UniqueConstraint("topic", "event_id"),
+)
+
+# Every `run-submissions` message taken, by CloudEvent id: a redelivery or a duplicate
+# with the same id finds its row and creates nothing (migration 0007).
+run_submissions = Table(
+    "run_submissions",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("submitted_as", Text),
+    Column("task_id", UUID(as_uuid=True), ForeignKey("tasks.id")),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Outgoing webhooks (migration 0007). An Admin registers an endpoint (run-api's
+# `webhooks/repository.py` owns these rows); its secret is sealed like a model key.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    _id(),
+    Column("url", Text, nullable=False),
+    Column("event_types", ARRAY(Text), nullable=False),
+    Column("secret_key_id", Text, nullable=False),
+    Column("secret_nonce", LargeBinary, nullable=False),
+    Column("secret_ciphertext", LargeBinary, nullable=False),
+    Column("created_by", Text, nullable=False),
+    _created_at(),
+    Column("deleted_at", DateTime(timezone=True)),
+)
+
+# One row per (endpoint, message): the webhooks' own outbox and delivery log, written in
+# the transaction of the change it announces (`dursor_store/webhook_deliveries.py`).
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("endpoint_id", UUID(as_uuid=True), ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    # Deliveries of one key (a run) to one endpoint go out one at a time, in id order.
+    Column("order_key", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    _created_at(),
+    Column("delivered_at", DateTime(timezone=True)),
+    UniqueConstraint("endpoint_id", "message_id"),
+    CheckConstraint(_in("status", WEBHOOK_DELIVERY_STATUSES), name="status"),
+    Index(
+        "ix_webhook_deliveries_pending",
+        "endpoint_id",
+        "order_key",
+        "id",
+        postgresql_where=text("status = 'pending'"),
+    ),
 )

@@ -91,7 +91,7 @@ class CiPoller:
         if ci is CiStatus.FAILURE and state is PullRequestState.OPEN:
             await self._loop_failure(work, pr, pull.head_sha)
         await record_poll(
-            work.conn,
+            work,
             pr.id,
             ci,
             state,

@@ -9,8 +9,8 @@ unique per pull request and trigger key, so a redelivered or repeated webhook co
 once. run-api records triggers (and agent-runner's CI poll, for a failure no webhook told);
 agent-runner sends them and records what came of them.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-30 06:00:00
 """
 
@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
