@@ -29,7 +29,7 @@ from dursor_contracts.integrations import LifecycleStage
 from dursor_contracts.topics import RUN_CANCEL_REQUESTED, RUN_REQUESTED
 from dursor_kit.db.rows import fetch_one
 from dursor_kit.db.unit_of_work import UnitOfWork
-from dursor_store import run_attempts, run_reads, runs
+from dursor_store import pr_loop, run_attempts, run_reads, runs
 from dursor_store.eventlog import NewEvent, append_events
 from dursor_store.integration_events import announce_run
 from dursor_store.outbox import enqueue
@@ -232,9 +232,11 @@ async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
 
 
 async def _instruction(conn: AsyncConnection, run: RunRow) -> str:
-    """The instruction of the run's current turn: the run's own, or that turn's follow-up."""
+    """The instruction of the run's current turn: the run's own, its follow-up, or the loop's."""
     if run.turn == 1:
         return run.instruction
+    if (from_loop := await pr_loop.sent_text_of_turn(conn, run.id, run.turn)) is not None:
+        return from_loop
     follow_up = await conn.scalar(
         select(messages.c.content)
         .where(
