@@ -2,7 +2,7 @@
 
 `tests/<room>/<domain>/{unit,integration}/` or `tests/<room>/{unit,integration}/`, where
 the room is a folder of `services/` and the domain a module or package of that room's
-code; the folders that stay as they are (e2e, infra, cli, standins, support) and
+code; the folders that stay as they are (e2e, chaos, infra, cli, standins, support) and
 `tests/project/` hold the rest. Every folder on the way is a package.
 """
 
@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 TESTS = ROOT / "tests"
 KINDS = ("unit", "integration")
-KEPT = ("e2e", "infra", "cli", "support")
+KEPT = ("e2e", "chaos", "infra", "cli", "support")  # whole platforms, infra/, the CLI
 
 
 def code_rooms(root: Path) -> dict[str, set[str]]:
