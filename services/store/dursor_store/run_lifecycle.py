@@ -55,6 +55,8 @@ class ClaimedRun:
     repo_url: str
     base_branch: str
     title: str
+    # The patch of the attempt that ended the previous turn (its agent home lies beside it).
+    patch_uri: str | None = None
 
     def fence(self, worker_id: str) -> AttemptFence:
         """The fence that keeps this attempt's writes from outliving its lease."""
@@ -212,6 +214,7 @@ async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
         repo_url=row.repo_url,
         base_branch=row.base_branch,
         title=row.title,
+        patch_uri=row.patch_uri,
     )
 
 
