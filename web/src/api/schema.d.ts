@@ -894,6 +894,12 @@ export interface components {
              * @enum {string}
              */
             provider: "openai" | "anthropic" | "google";
+            /**
+             * Shared
+             * @description Every user may run with it; otherwise only its owner
+             * @default false
+             */
+            shared: boolean;
         };
         /**
          * ModelProfileOut
@@ -906,7 +912,8 @@ export interface components {
          *       "id": "5a8f0c1e-2b7d-4e0a-9c61-3d2f4b6a8e10",
          *       "model": "claude-sonnet-4-5",
          *       "name": "team anthropic",
-         *       "provider": "anthropic"
+         *       "provider": "anthropic",
+         *       "shared": true
          *     }
          */
         ModelProfileOut: {
@@ -943,6 +950,11 @@ export interface components {
              * @enum {string}
              */
             provider: "openai" | "anthropic" | "google";
+            /**
+             * Shared
+             * @description Every user may run with it; otherwise only its owner
+             */
+            shared: boolean;
         };
         /** Page[MessageOut] */
         Page_MessageOut_: {
