@@ -8,6 +8,7 @@ modules already on disk). Prints both, the binary sizes, the load average while 
 ran (the machine may be shared) and the ratios; removes the directories.
 
     uv run python -m bench.daprd_build --baseline <commit>    # ours = HEAD
+    uv run python -m bench.daprd_build                        # HEAD alone, no ratio
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def report(build: Build) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commit", default="HEAD", help="what to measure (default HEAD)")
-    parser.add_argument("--baseline", required=True, help="the commit to compare with")
+    parser.add_argument("--baseline", help="the commit to compare with (omit: ours alone)")
     args = parser.parse_args()
 
     def resolve(ref: str) -> str:
@@ -121,6 +122,9 @@ def main() -> None:
 
     go = subprocess.run(["go", "version"], capture_output=True, text=True, check=True).stdout
     print(f"{os.cpu_count()} CPUs; {go.strip()}")
+    if args.baseline is None:
+        report(measure(resolve(args.commit)))
+        return
     base, ours = (measure(resolve(c)) for c in (args.baseline, args.commit))
     for build in (base, ours):
         report(build)

@@ -46,6 +46,14 @@ async def new_task(world: World, home: Path, title: str = "cli") -> str:
     return task_id
 
 
+async def run_and_wait(
+    dursor: Dursor, target: list[str], templates: list[str], instruction: str
+) -> Result:
+    """`dursor run TARGET -e command,template=T ... --wait --json INSTRUCTION`."""
+    executors = [arg for name in templates for arg in ("-e", f"command,template={name}")]
+    return await cli(dursor, "run", *target, *executors, "--wait", "--json", instruction)
+
+
 async def test_login_with_a_password_keeps_a_0600_file_and_logout_forgets_it(
     world: World, tmp_path: Path
 ) -> None:
@@ -157,17 +165,8 @@ async def test_repositories_and_tasks(world: World, tmp_path: Path) -> None:
 
 async def test_run_wait_exits_0_when_every_run_succeeded(world: World, tmp_path: Path) -> None:
     task_id = await new_task(world, tmp_path)
-    result = await cli(
-        world.dursor(tmp_path),
-        "run",
-        task_id,
-        "-e",
-        "command,template=append-note",
-        "-e",
-        "command,template=append-note",
-        "--wait",
-        "--json",
-        "hello from the cli",
+    result = await run_and_wait(
+        world.dursor(tmp_path), [task_id], ["append-note", "append-note"], "hello from the cli"
     )
     assert result.code == 0, result.stderr
     assert_shape(result.json, "runs_result")
@@ -177,17 +176,8 @@ async def test_run_wait_exits_0_when_every_run_succeeded(world: World, tmp_path:
 
 async def test_run_wait_exits_1_when_a_run_failed(world: World, tmp_path: Path) -> None:
     task_id = await new_task(world, tmp_path)
-    result = await cli(
-        world.dursor(tmp_path),
-        "run",
-        task_id,
-        "-e",
-        "command,template=append-note",
-        "-e",
-        "command,template=fail",
-        "--wait",
-        "--json",
-        "this agent gives up",
+    result = await run_and_wait(
+        world.dursor(tmp_path), [task_id], ["append-note", "fail"], "this agent gives up"
     )
     assert result.code == 1, result.stderr
     assert result.json["outcome"] == "failed"
@@ -271,18 +261,7 @@ async def test_run_on_a_repository_with_an_idempotency_key_happens_once(
 async def test_follow_up_status_diff_compare_and_apply(world: World, tmp_path: Path) -> None:
     task_id = await new_task(world, tmp_path)
     dursor = world.dursor(tmp_path)
-    done = await cli(
-        dursor,
-        "run",
-        task_id,
-        "-e",
-        "command,template=append-note",
-        "-e",
-        "command,template=append-note",
-        "--wait",
-        "--json",
-        "first line",
-    )
+    done = await run_and_wait(dursor, [task_id], ["append-note", "append-note"], "first line")
     first, other = (r["id"] for r in done.json["runs"])
     more = await cli(dursor, "follow-up", first, "second line", "--wait", "--json")
     assert more.code == 0, more.stderr
@@ -319,17 +298,7 @@ async def test_follow_up_status_diff_compare_and_apply(world: World, tmp_path: P
 
 async def test_pr_prints_the_url_then_the_ci_state(world: World, tmp_path: Path) -> None:
     dursor = world.dursor(tmp_path)
-    done = await cli(
-        dursor,
-        "run",
-        "--repo",
-        world.github_url,
-        "-e",
-        "command,template=append-note",
-        "--wait",
-        "--json",
-        "for review",
-    )
+    done = await run_and_wait(dursor, ["--repo", world.github_url], ["append-note"], "for review")
     assert done.code == 0, done.stderr
     run = done.json["runs"][0]
     opened = await cli(dursor, "pr", run["id"], "--json")

@@ -23,11 +23,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dursor_contracts.events import EventType, ProgressData, RunCancelRequestedV1
+from dursor_contracts.events import EventType, LogData, ProgressData, RunCancelRequestedV1
 from dursor_contracts.topics import RUN_CANCEL_REQUESTED
 from dursor_kit.db.unit_of_work import PolledOutbox, Transactions
 from dursor_kit.sidecar import Sidecar
-from dursor_store.eventlog import NewEvent, append_events
+from dursor_store.eventlog import NewEvent, append_events, read_events
 from dursor_store.outbox import OutboxRelay, backoff_seconds, enqueue
 from dursor_store.schema import outbox
 from tests.support.backing import free_port
@@ -182,6 +182,24 @@ async def test_each_relay_publishes_only_the_rows_its_own_app_wrote(
     ]
     assert all(after_runner[i] == (1 if i in runner_rows else 0) for i in after_runner)
     assert all(after_api[i] == 1 for i in after_api)
+
+
+async def test_agent_output_holding_nul_is_stored_and_announced_with_u_fffd(api: RunApi) -> None:
+    (run_id,) = await submit_runs(api, 1)
+    as_runner = Transactions(api.engine, PolledOutbox("agent-runner"))
+    output = LogData(stream="stdout", lines=["before\x00after", "lone \udcff byte"])
+    async with as_runner.begin() as work:
+        await append_events(work, UUID(run_id), [NewEvent(EventType.LOG, output)])
+
+    async with api.engine.connect() as conn:
+        stored = [e for e in await read_events(conn, UUID(run_id), 0, 10) if e.type == "log"]
+        announced = await conn.scalars(
+            select(outbox.c.payload).where(outbox.c.source == "agent-runner")
+        )
+    assert [e.data for e in stored] == [
+        {"stream": "stdout", "lines": ["before\ufffdafter", "lone \ufffd byte"]}
+    ]
+    assert [p["data"]["lines"] for p in announced] == [stored[0].data["lines"]]
 
 
 async def test_an_app_cannot_enqueue_a_topic_its_sidecar_may_not_publish(api: RunApi) -> None:

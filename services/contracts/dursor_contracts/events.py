@@ -9,6 +9,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dursor_contracts.text import StorableText
+
 
 class ContractModel(BaseModel):
     """Base of every contract payload: immutable and strict about unknown fields."""
@@ -78,13 +80,13 @@ class LogData(ContractModel):
     """Data of a `log` event: a batch of output lines."""
 
     stream: Literal["stdout", "stderr", "agent", "system"]
-    lines: list[str]
+    lines: list[StorableText]
 
 
 class ProgressData(ContractModel):
     """Data of a `progress` event: a human-readable step of the agent."""
 
-    message: str
+    message: StorableText
     step: str | None = None
 
 
@@ -100,7 +102,7 @@ class ArtifactData(ContractModel):
 class CompletedData(ContractModel):
     """Data of a `completed` event: the turn succeeded."""
 
-    summary: str
+    summary: StorableText
     files_changed: list[FileChange]
     commit_sha: str | None = None
     branch: str | None = None
@@ -109,7 +111,7 @@ class CompletedData(ContractModel):
 class EndedData(ContractModel):
     """Data of a `failed`, `cancelled` or `timed_out` event: why the turn ended."""
 
-    reason: str
+    reason: StorableText
 
 
 EVENT_DATA_MODELS: dict[EventType, type[ContractModel]] = {

@@ -7,13 +7,12 @@ schema checkers (schemathesis) then validate error bodies against it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from dursor_contracts.problems import PROBLEM_MEDIA_TYPE
-from dursor_kit.web.edge_answers import add_edge_answers
 
 
 def _retype_errors(schema: dict[str, Any]) -> None:
@@ -26,19 +25,12 @@ def _retype_errors(schema: dict[str, Any]) -> None:
 
 
 def install_openapi(app: FastAPI) -> None:
-    """Serve the corrected document (built once, on first request)."""
+    """Serve the app's document (the kit's, with the shared answers) with errors retyped."""
+    build: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=app.routes,
-            )
-            _retype_errors(schema)
-            add_edge_answers(schema)
-            app.openapi_schema = schema
-        return app.openapi_schema
+        document = build()  # FastAPI caches it: retyping again finds nothing to move
+        _retype_errors(document)
+        return document
 
     app.openapi = openapi  # type: ignore[method-assign]
