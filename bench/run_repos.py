@@ -27,8 +27,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from agent_runner.untrusted_git import git
-from agent_runner.workspace import Workspaces
+from agent_runner.git.untrusted_git import git
+from agent_runner.git.workspaces import Workspaces
 
 IDENTITY = ["-c", "user.name=bench", "-c", "user.email=bench@dursor.invalid"]
 

@@ -10,7 +10,7 @@ from uuid import uuid4
 
 import pytest
 
-from agent_runner.agent_homes import home_key, restore_home, save_home
+from agent_runner.agents.homes import home_key, restore_home, save_home
 from dursor_kit.artifacts import LocalArtifactStore
 
 

@@ -9,8 +9,8 @@ from uuid import uuid4
 
 import pytest
 
-from agent_runner.sandbox import JailRequest, RunDisk, Sandbox, SandboxPolicy
-from agent_runner.sandbox.schemas import MiB
+from agent_runner.agents.sandbox import JailRequest, RunDisk, Sandbox, SandboxPolicy
+from agent_runner.agents.sandbox.schemas import MiB
 from tests.support.jailed_shell import (
     LIMITS,
     SECRET,

@@ -13,10 +13,10 @@ from uuid import uuid4
 import pytest
 from sqlalchemy.engine import make_url
 
-from agent_runner.sandbox import EgressPolicy, Sandbox, SandboxPolicy
-from agent_runner.sandbox.destinations import EgressError
-from agent_runner.sandbox.egress import MAX_CONNECTIONS
-from agent_runner.sandbox.schemas import Upstream
+from agent_runner.agents.sandbox import EgressPolicy, Sandbox, SandboxPolicy
+from agent_runner.agents.sandbox.destinations import EgressError
+from agent_runner.agents.sandbox.egress import MAX_CONNECTIONS
+from agent_runner.agents.sandbox.schemas import Upstream
 from tests.support.backing import Backing
 from tests.support.jailed_shell import (
     LIMITS,

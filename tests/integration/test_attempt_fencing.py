@@ -19,15 +19,15 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from agent_runner.agent_homes import home_beside, restore_home
-from agent_runner.attempt import AttemptContext, RunAttempt
-from agent_runner.dispatcher import Dispatcher
-from agent_runner.executors.base import Credential
-from agent_runner.executors.command import CommandAgent
-from agent_runner.leases import RunLeases
-from agent_runner.process import ProcessLimits
-from agent_runner.reaper import reap_once
-from agent_runner.workspace import Workspaces
+from agent_runner.agents.executors.base import Credential
+from agent_runner.agents.executors.command import CommandAgent
+from agent_runner.agents.homes import home_beside, restore_home
+from agent_runner.agents.process import ProcessLimits
+from agent_runner.git.workspaces import Workspaces
+from agent_runner.runs.attempt import AttemptContext, RunAttempt
+from agent_runner.runs.dispatcher import Dispatcher
+from agent_runner.runs.leases import RunLeases
+from agent_runner.runs.reaper import reap_once
 from dursor_contracts.events import RunRequestedV1
 from dursor_contracts.executors import ExecutorSpec
 from dursor_kit.artifacts import LocalArtifactStore

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from agent_runner.executors.base import Agent, AgentInvocation, Credential, Stream
-from agent_runner.executors.claude_code import ClaudeCodeAgent
-from agent_runner.executors.cli_streams import CredentialMissing, ProviderAccess
-from agent_runner.executors.codex import CodexAgent
-from agent_runner.executors.gemini import GeminiAgent
-from agent_runner.process import LimitExceeded, ProcessLimits
-from agent_runner.workspace import Workspaces
+from agent_runner.agents.executors.base import Agent, AgentInvocation, Credential, Stream
+from agent_runner.agents.executors.claude_code import ClaudeCodeAgent
+from agent_runner.agents.executors.cli_streams import CredentialMissing, ProviderAccess
+from agent_runner.agents.executors.codex import CodexAgent
+from agent_runner.agents.executors.gemini import GeminiAgent
+from agent_runner.agents.process import LimitExceeded, ProcessLimits
+from agent_runner.git.workspaces import Workspaces
 from dursor_contracts.executors import (
     ClaudeCodeOptions,
     CodexOptions,

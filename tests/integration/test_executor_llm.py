@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from agent_runner.executors.base import AgentInvocation, Credential
-from agent_runner.executors.cli_streams import CredentialMissing
-from agent_runner.executors.llm import LlmAgent
-from agent_runner.process import ProcessLimits
-from agent_runner.workspace import Workspaces
+from agent_runner.agents.executors.base import AgentInvocation, Credential
+from agent_runner.agents.executors.cli_streams import CredentialMissing
+from agent_runner.agents.executors.llm import LlmAgent
+from agent_runner.agents.process import ProcessLimits
+from agent_runner.git.workspaces import Workspaces
 from dursor_contracts.executors import LlmOptions
 from tests.integration.test_executor_clis import RecordingSink
 from tests.standins.model_server import ModelServer, Reply, serving

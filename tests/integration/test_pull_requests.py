@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agent_runner.ci_status import CiPoller, overall_status
-from agent_runner.github import GitHubClient
-from agent_runner.pull_requests import PullRequestPublisher
-from agent_runner.workspace import Workspaces
+from agent_runner.git.workspaces import Workspaces
+from agent_runner.pull_requests.ci_status import CiPoller, overall_status
+from agent_runner.pull_requests.github import GitHubClient
+from agent_runner.pull_requests.publisher import PullRequestPublisher
 from dursor_kit.artifacts import LocalArtifactStore
 from dursor_kit.db.unit_of_work import PolledOutbox, Transactions
 from dursor_store.schema import pull_requests, repos, run_events, runs, tasks

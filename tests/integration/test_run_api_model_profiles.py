@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agent_runner.credentials import ModelProfileCredentials
+from agent_runner.agents.credentials import ModelProfileCredentials
 from dursor_contracts.executors import LlmExecutor
 from dursor_kit.crypto import EncryptionKeyRing
 from dursor_store.schema import model_profiles

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agent_runner.untrusted_git import git as runner_git
-from agent_runner.untrusted_git import git_env
-from agent_runner.workspace import Workspaces
+from agent_runner.git.untrusted_git import git as runner_git
+from agent_runner.git.untrusted_git import git_env
+from agent_runner.git.workspaces import Workspaces
 from tests.support.git_remote import git, make_remote
 
 # Every hook the runner's own commands (add, commit, checkout, fetch, bundle) could fire.

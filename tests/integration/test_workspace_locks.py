@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from agent_runner.workspace import Workspaces
+from agent_runner.git.workspaces import Workspaces
 from tests.support.git_remote import make_remote
 
 

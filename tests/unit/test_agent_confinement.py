@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from agent_runner.confinement import AgentsRefused, Confinement
+from agent_runner.agents.confinement import AgentsRefused, Confinement
 from agent_runner.settings import RunnerSettings
 
 MISSING_BWRAP = "dursor-test-no-such-bwrap"

@@ -7,9 +7,9 @@ import uuid
 import pytest
 
 from dursor_kit.errors import ProblemError
-from events_gateway.public_api import route_table
-from events_gateway.request_target import TargetRefused, clean_segments
-from events_gateway.route_table import Operation, RouteTable, RouteTableError, operations_of
+from events_gateway.edge.public_api import route_table
+from events_gateway.edge.request_target import TargetRefused, clean_segments
+from events_gateway.edge.route_table import Operation, RouteTable, RouteTableError, operations_of
 
 RUN = "7c1e2a4b-0d7f-4c55-9a43-0e2f4b1d9c11"
 

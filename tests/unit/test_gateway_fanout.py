@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from dursor_contracts.events import EventType, RunEventV1
 from dursor_kit.errors import ProblemError
-from events_gateway.hub import EncodedEvent, FanoutHub, Subscription, encode
 from events_gateway.metrics import GatewayMetrics
-from events_gateway.streams import encode_task_cursor, parse_run_cursor, parse_task_cursor
+from events_gateway.streams.hub import EncodedEvent, FanoutHub, Subscription, encode
+from events_gateway.streams.service import encode_task_cursor, parse_run_cursor, parse_task_cursor
 
 RUN, TASK = uuid.uuid4(), uuid.uuid4()
 

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from events_gateway.webhook_deliveries import signature_ok
+from events_gateway.webhooks.service import signature_ok
 from run_api.github.service import GitHubEvent, ci_signal, mention_of
 
 

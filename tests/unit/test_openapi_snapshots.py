@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from events_gateway.public_api import upstream_documents
+from events_gateway.edge.public_api import upstream_documents
 from scripts.openapi_snapshots import COMMAND, PUBLIC, service_documents, stale_files
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from dursor_kit.errors import ProblemError
 from dursor_kit.sidecar import Sidecar, SidecarError, StateItem
-from events_gateway.rate_limit import RateLimiter
+from events_gateway.edge.rate_limit import RateLimiter
 
 
 class MemoryStateStore:

@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from agent_runner.sandbox import (
+from agent_runner.agents.sandbox import (
     HostSupport,
     JailRequest,
     Sandbox,
     SandboxPolicy,
     SandboxUnavailable,
 )
-from agent_runner.sandbox.destinations import EgressError, HostPattern, plan_routes
-from agent_runner.sandbox.host import probe
-from agent_runner.sandbox.policy import decide
-from agent_runner.sandbox.schemas import Upstream
+from agent_runner.agents.sandbox.destinations import EgressError, HostPattern, plan_routes
+from agent_runner.agents.sandbox.host import probe
+from agent_runner.agents.sandbox.policy import decide
+from agent_runner.agents.sandbox.schemas import Upstream
 
 MISSING_BWRAP = "dursor-test-no-such-bwrap"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent_runner.sandbox.filesystem import JailLayout, LayoutError
-from agent_runner.sandbox.identity import IdentityExhausted, IdentityPool
+from agent_runner.agents.sandbox.filesystem import JailLayout, LayoutError
+from agent_runner.agents.sandbox.identity import IdentityExhausted, IdentityPool
 
 
 def test_two_live_jails_of_one_run_get_different_uids(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from dursor_kit.auth.verifier import Principal, Role
 from dursor_kit.errors import ProblemError
 from dursor_kit.sidecar import Sidecar
-from events_gateway.tickets import StreamTickets, record_key
+from events_gateway.streams.tickets import StreamTickets, record_key
 from tests.unit.test_rate_limit import MemoryStateStore
 
 PATH = "/v1/runs/7c1e2a4b-0d7f-4c55-9a43-0e2f4b1d9c11/stream"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent_runner.executors.patches import outside_paths
-from agent_runner.worktree_files import OutsideWorktree, read_inside
+from agent_runner.agents.executors.patches import outside_paths
+from agent_runner.agents.worktree_files import OutsideWorktree, read_inside
 
 SECRET = b"SECRET-OF-THE-RUNNER"
 

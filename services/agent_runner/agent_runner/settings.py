@@ -9,7 +9,6 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
-from agent_runner.process import ProcessLimits
 from dursor_kit.settings import ServiceSettings
 
 
@@ -81,12 +80,3 @@ class RunnerSettings(ServiceSettings):
     sandbox_bwrap: str = "bwrap"
     # How much of the worktree the `llm` executor shows the model.
     llm_context_bytes: int = Field(default=200_000, ge=1_000)
-
-    def limits(self) -> ProcessLimits:
-        """The process limits every agent of this worker runs under."""
-        return ProcessLimits(
-            wall_clock_seconds=self.wall_clock_seconds,
-            idle_seconds=self.idle_seconds,
-            output_cap_bytes=self.output_cap_bytes,
-            kill_grace_seconds=self.kill_grace_seconds,
-        )
