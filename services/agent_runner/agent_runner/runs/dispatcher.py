@@ -115,15 +115,18 @@ class Dispatcher:
 
     async def _heartbeat(self, attempt: RunAttempt) -> None:
         lease = self._ctx.leases.lease_seconds
-        interval = lease / 3
         renewed = time.monotonic()
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(lease / 3)
+            asked = time.monotonic()
             try:
-                renewal = await asyncio.wait_for(self._ctx.leases.renew(attempt.run), interval)
+                # A slow answer is fine while the lease lasts; past it, another attempt
+                # may own the run, so the wait ends there.
+                remaining = max(lease - (asked - renewed), 0.01)
+                renewal = await asyncio.wait_for(self._ctx.leases.renew(attempt.run), remaining)
             except Exception:
                 log.exception("lease renewal failed", run_id=str(attempt.run.id))
-                if time.monotonic() - renewed > lease:
+                if time.monotonic() - renewed >= lease:
                     # The reaper may have handed the run to another attempt by now: stop
                     # the agent and write nothing more.
                     self._stop(
@@ -132,7 +135,7 @@ class Dispatcher:
                     )
                     return
                 continue
-            renewed = time.monotonic()
+            renewed = asked  # the database counts the new lease from about then
             if renewal is None:
                 self._stop(attempt.run.id, AttemptStopped.fenced_out("lease lost"))
                 return
