@@ -57,6 +57,8 @@ class ClaimedRun:
     repo_url: str
     base_branch: str
     title: str
+    # The patch of the attempt that ended the previous turn (its agent home lies beside it).
+    patch_uri: str | None = None
     # The seq of the attempt's own `running` event: the log's head when it starts.
     last_seq: int = 0
 
@@ -228,6 +230,7 @@ async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
         repo_url=row.repo_url,
         base_branch=row.base_branch,
         title=row.title,
+        patch_uri=row.patch_uri,
     )
 
 

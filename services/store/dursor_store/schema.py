@@ -148,6 +148,8 @@ model_profiles = Table(
     Column("key_nonce", LargeBinary, nullable=False),
     Column("key_ciphertext", LargeBinary, nullable=False),
     Column("created_by", Text, nullable=False),
+    # False: only its owner may run with it; an Admin shares it with every user.
+    Column("shared", Boolean, nullable=False, server_default=text("false")),
     _created_at(),
     Column("deleted_at", DateTime(timezone=True)),
     CheckConstraint(_in("provider", PROVIDERS), name="provider"),

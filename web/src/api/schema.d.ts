@@ -1035,6 +1035,12 @@ export interface components {
              * @enum {string}
              */
             provider: "openai" | "anthropic" | "google";
+            /**
+             * Shared
+             * @description Every user may run with it; otherwise only its owner
+             * @default false
+             */
+            shared: boolean;
         };
         /**
          * ModelProfileOut
@@ -1047,7 +1053,8 @@ export interface components {
          *       "id": "5a8f0c1e-2b7d-4e0a-9c61-3d2f4b6a8e10",
          *       "model": "claude-sonnet-4-5",
          *       "name": "team anthropic",
-         *       "provider": "anthropic"
+         *       "provider": "anthropic",
+         *       "shared": true
          *     }
          */
         ModelProfileOut: {
@@ -1084,6 +1091,11 @@ export interface components {
              * @enum {string}
              */
             provider: "openai" | "anthropic" | "google";
+            /**
+             * Shared
+             * @description Every user may run with it; otherwise only its owner
+             */
+            shared: boolean;
         };
         /** Page[DeadLetterOut] */
         Page_DeadLetterOut_: {
