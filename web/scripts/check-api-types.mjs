@@ -13,7 +13,11 @@ if (!existsSync(document)) {
   process.exit(0);
 }
 const fresh = join(mkdtempSync(join(tmpdir(), "dursor-api-")), "schema.d.ts");
-execFileSync(join(web, "node_modules", ".bin", "openapi-typescript"), [document, "-o", fresh], { stdio: "ignore" });
+// The flags of `npm run gen:api`: a field with a default is optional in a request body.
+const flags = ["--default-non-nullable", "false"];
+execFileSync(join(web, "node_modules", ".bin", "openapi-typescript"), [document, ...flags, "-o", fresh], {
+  stdio: "ignore",
+});
 if (readFileSync(fresh, "utf8") !== readFileSync(committed, "utf8")) {
   console.error("src/api/schema.d.ts is stale: run `npm run gen:api` in web/ and commit it");
   process.exit(1);

@@ -770,7 +770,7 @@ export interface components {
              * @default workspace-write
              * @enum {string}
              */
-            sandbox: "workspace-write" | "read-only";
+            sandbox?: "workspace-write" | "read-only";
         };
         /**
          * CommandExecutor
@@ -973,12 +973,12 @@ export interface components {
              * Max Tokens
              * @default 8192
              */
-            max_tokens: number;
+            max_tokens?: number;
             /**
              * Temperature
              * @default 0
              */
-            temperature: number;
+            temperature?: number;
         };
         /**
          * LoopTriggerKind
@@ -1123,7 +1123,7 @@ export interface components {
              * @description Every user may run with it; otherwise only its owner
              * @default false
              */
-            shared: boolean;
+            shared?: boolean;
         };
         /**
          * ModelProfileOut
@@ -1159,7 +1159,7 @@ export interface components {
              * Has Key
              * @default true
              */
-            has_key: boolean;
+            has_key?: boolean;
             /**
              * Id
              * Format: uuid
@@ -1269,7 +1269,7 @@ export interface components {
              * @description URI naming the kind of problem
              * @default about:blank
              */
-            type: string;
+            type?: string;
         };
         /**
          * PullRequestLoopOut
@@ -1390,24 +1390,24 @@ export interface components {
              * @description send failed CI of a run's pull request back to its agent
              * @default false
              */
-            auto_fix_ci: boolean;
+            auto_fix_ci?: boolean;
             /**
              * Auto Fix Ci Max Rounds
              * @description CI-fix rounds before the loop stops
              * @default 3
              */
-            auto_fix_ci_max_rounds: number;
+            auto_fix_ci_max_rounds?: number;
             /**
              * Default Branch
              * @default main
              */
-            default_branch: string;
+            default_branch?: string;
             /**
              * Resolve Review Threads
              * @description resolve a review thread once the agent's answer is pushed
              * @default true
              */
-            resolve_review_threads: boolean;
+            resolve_review_threads?: boolean;
             /** Url */
             url: string;
         };
@@ -1488,7 +1488,7 @@ export interface components {
              * @default 1
              * @constant
              */
-            schema_version: 1;
+            schema_version?: 1;
             /** Seq */
             seq: number;
             /**
@@ -1722,7 +1722,7 @@ export interface components {
              * Expires In Days
              * @default 30
              */
-            expires_in_days: number;
+            expires_in_days?: number;
             /** Name */
             name: string;
             role?: components["schemas"]["Role"] | null;
@@ -1807,7 +1807,7 @@ export interface components {
              * Token Type
              * @default Bearer
              */
-            token_type: string;
+            token_type?: string;
         };
         /**
          * UserCreate
