@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,14 @@ PROFILES = {
     "gemini": ("google", "gemini-2.5-pro", ""),
 }
 CONTAINER = "e2e-artifacts"
+# The operator's price table (USD per million tokens) for the CLIs that report tokens only.
+# Claude Code prices its turns itself (its own figure wins; the same $3 / $15 per million
+# tokens for claude-sonnet-4-5): the table's entry prices its usage while it streams.
+PRICES = {
+    "gpt-5-codex": {"input_per_mtok": "1.25", "output_per_mtok": "10"},
+    "gemini-2.5-pro": {"input_per_mtok": "2.5", "output_per_mtok": "15"},
+    "claude-sonnet-4-5": {"input_per_mtok": "3", "output_per_mtok": "15"},
+}
 TERMINAL = {"succeeded", "failed", "cancelled", "timed_out"}
 
 
@@ -94,6 +103,7 @@ async def world(
                 "DURSOR_ARTIFACTS_BACKEND": "azure",
                 "DURSOR_ARTIFACTS_CONNECTION_STRING": azure,
                 "DURSOR_ARTIFACTS_CONTAINER": CONTAINER,
+                "DURSOR_PRICES": json.dumps(PRICES),
             }
             async with running_platform(backing, databases, workdir, env) as platform:
                 found = World(platform, server, url, azure)
@@ -117,10 +127,12 @@ async def test_cli_runs_edit_resume_and_store_patches_in_blob_storage(
     executors = [
         {"type": kind, "model_profile_id": await _profile(client, world, kind)} for kind in PROFILES
     ]
+    served_before = len(world.server.requests)
     runs = await _submit(client, make_remote(tmp_path), FIRST, executors)
     for run in runs:
         world.watch(run["id"])
     finals = await asyncio.gather(*(_until_turn_ends(client, run["id"], 1) for run in runs))
+    turn_one = world.server.requests[served_before:]
 
     for run, final in zip(runs, finals, strict=True):
         assert final["status"] == "succeeded", final
@@ -132,10 +144,12 @@ async def test_cli_runs_edit_resume_and_store_patches_in_blob_storage(
     sessions = await _sessions(world, runs)
     assert all(sessions.values()), sessions
 
+    served_before = len(world.server.requests)
     for run in runs:
         sent = await client.post(f"/v1/runs/{run['id']}/messages", json={"content": SECOND})
         assert sent.status_code == 202, sent.text
     finals = await asyncio.gather(*(_until_turn_ends(client, run["id"], 2) for run in runs))
+    turn_two = world.server.requests[served_before:]
 
     for run, final in zip(runs, finals, strict=True):
         assert final["status"] == "succeeded", final
@@ -143,6 +157,7 @@ async def test_cli_runs_edit_resume_and_store_patches_in_blob_storage(
         assert "+hello from the agent" in both
         assert "+second turn" in both
     assert await _sessions(world, runs) == sessions
+    await _assert_usage_per_turn(client, runs, [turn_one, turn_two])
     _assert_sessions_resumed(world, sessions)
     _assert_scrubbed(world)
 
@@ -162,6 +177,70 @@ async def test_llm_run_applies_the_models_diff(
     assert "+hello from llm" in logs
     patch = await client.get(f"/v1/runs/{run['id']}/patch")
     assert "+hello from llm" in patch.text
+
+
+async def test_a_run_budget_stops_the_agent_mid_way_and_refuses_the_next_turn(
+    world: World, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    profile = await _profile(client, world, "claude_code")
+    options = {"budget_usd": 0.0002}  # less than the model's first answer costs
+    executors = [{"type": "claude_code", "model_profile_id": profile, "options": options}]
+    served_before = len(world.server.requests)
+    (run,) = await _submit(client, make_remote(tmp_path), FIRST, executors)
+    final = await _until_turn_ends(client, run["id"], 1)
+
+    assert final["status"] == "failed", final
+    assert final["error"].startswith("budget_exceeded: the run spent $"), final
+    assert final["summary"] is None  # the agent never reached its closing answer
+    served = [r for r in world.server.requests[served_before:] if r.provider == "anthropic"]
+    usage = (await client.get(f"/v1/runs/{run['id']}/usage")).json()
+    (turn,) = usage["turns"]
+    # Stopped on the first answer's usage: the turn records what the stream had shown.
+    assert turn["input_tokens"] == served[0].usage.input, (turn, served)
+    assert turn["cost_usd"] > options["budget_usd"]
+
+    served_before = len(world.server.requests)
+    sent = await client.post(f"/v1/runs/{run['id']}/messages", json={"content": SECOND})
+    assert sent.status_code == 202, sent.text
+    final = await _until_turn_ends(client, run["id"], 2)
+
+    assert final["status"] == "failed", final
+    assert final["error"].startswith("budget_exceeded"), final
+    assert world.server.requests[served_before:] == []  # refused before the agent started
+    usage = (await client.get(f"/v1/runs/{run['id']}/usage")).json()
+    assert [t["turn"] for t in usage["turns"]] == [1]
+
+
+async def _assert_usage_per_turn(
+    client: httpx.AsyncClient, runs: list[dict[str, Any]], turns: list[list[Recorded]]
+) -> None:
+    """Each turn's tokens are what the stand-in reported to that CLI; costs follow the prices."""
+    wires = {cli.kind: cli.wire for cli in CLIS}
+    everything = Decimal(0)
+    for run in runs:
+        kind = run["executor"]["type"]
+        answer = await client.get(f"/v1/runs/{run['id']}/usage")
+        assert answer.status_code == 200, answer.text
+        usage = answer.json()
+        assert [t["turn"] for t in usage["turns"]] == [1, 2], usage
+        run_cost = Decimal(0)
+        for recorded, served in zip(usage["turns"], turns, strict=True):
+            mine = [r for r in served if r.provider == wires[kind]]
+            tokens = (sum(r.usage.input for r in mine), sum(r.usage.output for r in mine))
+            assert (recorded["input_tokens"], recorded["output_tokens"]) == tokens, (kind, usage)
+            price = PRICES[PROFILES[kind][1]]
+            cost = (tokens[0] * Decimal(price["input_per_mtok"])) / 1_000_000
+            cost += (tokens[1] * Decimal(price["output_per_mtok"])) / 1_000_000
+            source = "reported" if kind == "claude_code" else "price_table"
+            assert (recorded["cost_usd"], recorded["cost_source"]) == (float(cost), source), kind
+            assert recorded["model"] == PROFILES[kind][1]
+            run_cost += cost
+        assert usage["total"]["cost_usd"] == float(run_cost), usage
+        assert usage["total"]["input_tokens"] == sum(t["input_tokens"] for t in usage["turns"])
+        everything += run_cost
+    task = (await client.get(f"/v1/tasks/{runs[0]['task_id']}/usage")).json()
+    assert (task["total"]["turns"], task["total"]["cost_usd"]) == (6, float(everything)), task
+    assert task["total"]["unpriced_turns"] == 0
 
 
 def _assert_sessions_resumed(world: World, sessions: dict[str, str]) -> None:

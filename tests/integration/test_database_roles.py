@@ -32,6 +32,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "dead_letters": {"SELECT", "INSERT"},
         "run_events": {"SELECT", "INSERT"},
         "outbox": {"SELECT", "INSERT", "UPDATE", "DELETE"},
+        "turn_usage": {"SELECT"},
         **READ_VERIFIER,
     },
     "agent-runner": {
@@ -44,6 +45,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "pull_requests": {"SELECT", "UPDATE"},
         "run_events": {"INSERT"},
         "outbox": {"SELECT", "INSERT", "UPDATE", "DELETE"},
+        "turn_usage": {"SELECT", "INSERT"},
     },
     "events-gateway": {
         "tasks": {"SELECT"},

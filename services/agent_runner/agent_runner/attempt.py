@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 
 from agent_runner.agent_homes import restore_home, save_home
+from agent_runner.budgets import BudgetCaps, turn_budget
 from agent_runner.confinement import AgentsRefused, Confinement
 from agent_runner.event_batcher import EventBatcher
 from agent_runner.executors.base import Agent, AgentInvocation, AgentOutcome, Credential
@@ -25,6 +26,13 @@ from dursor_contracts.events import (
     EndedData,
     EventType,
     RunStatus,
+)
+from dursor_contracts.usage import (
+    SESSION_TOTALS,
+    BudgetExceeded,
+    ModelPrice,
+    this_turn,
+    turn_usage,
 )
 from dursor_kit.artifacts import ArtifactStore
 from dursor_store.eventlog import FencedOut, NewEvent
@@ -56,6 +64,9 @@ class AttemptContext:
     log_batch_bytes: int
     log_batch_seconds: float
     confinement: Confinement = field(default_factory=Confinement)
+    # The operator's price table for executors that report tokens only.
+    prices: Mapping[str, ModelPrice] = field(default_factory=dict)
+    budgets: BudgetCaps = field(default_factory=BudgetCaps)
 
 
 class RunAttempt:
@@ -97,6 +108,12 @@ class RunAttempt:
         except AgentsRefused as exc:
             await self._end(RunStatus.FAILED, EndedData(reason=str(exc)), {"error": str(exc)})
             return
+        except BudgetExceeded as exc:
+            values: TurnValues = {"error": str(exc)}
+            if exc.reported:  # what the agent's stream showed until it was stopped
+                values["usage"] = self._usage(AgentOutcome(exit_code=None, usage=exc.reported))
+            await self._end(RunStatus.FAILED, EndedData(reason=str(exc)), values)
+            return
         except LimitExceeded as exc:
             status = RunStatus.FAILED if exc.kind == "output_cap" else RunStatus.TIMED_OUT
             await self._end(status, EndedData(reason=exc.detail), {"error": exc.detail})
@@ -114,12 +131,23 @@ class RunAttempt:
             raise RuntimeError(
                 f"executor {self.run.executor.type!r} is not installed on this worker"
             )
+        budget = await turn_budget(
+            self._ctx.leases.transactions,
+            self.run,
+            self._ctx.budgets,
+            self._model(),
+            self._ctx.prices,
+        )
+        if budget is not None:
+            budget.check_start()
         await self.events.progress("preparing workspace")
         bundle = await self._bundle()
         worktree = await self._ctx.workspaces.prepare(
             self.run.repo_url, str(self.run.id), self.run.branch, self.run.base_branch, bundle
         )
         invocation = self._invocation(worktree)
+        if budget is not None:
+            invocation = replace(invocation, on_usage=budget.check_live)
         if agent.kind != "llm":  # the llm executor calls its model itself: no process to jail
             jail = await self._ctx.confinement.for_run(
                 self.run.id, worktree, invocation.home, self._system_log
@@ -152,7 +180,7 @@ class RunAttempt:
             instruction=self.run.instruction,
             workspace=worktree,
             home=self._ctx.workspaces.home_path(str(self.run.id)),
-            model=self.run.executor.model or (self._credential.model if self._credential else None),
+            model=self._model(),
             options=self.run.executor.options,
             session_id=self.run.session_id,
             credential=self._credential,
@@ -163,7 +191,7 @@ class RunAttempt:
         values: TurnValues = {
             "files_changed": [f.model_dump() for f in result.files_changed],
             "commit_sha": result.commit_sha,
-            "usage": outcome.usage,
+            "usage": self._usage(outcome),
             "session_id": outcome.session_id or self.run.session_id,
         }
         artifacts = await self._store_artifacts(result, values)
@@ -184,6 +212,21 @@ class RunAttempt:
             branch=self.run.branch,
         )
         await self._end(RunStatus.SUCCEEDED, completed, values | {"summary": summary}, artifacts)
+
+    def _model(self) -> str | None:
+        """The run's model, else its model profile's."""
+        return self.run.executor.model or (self._credential.model if self._credential else None)
+
+    def _usage(self, outcome: AgentOutcome) -> dict[str, Any]:
+        """The turn's usage, normalized and priced, with what the executor reported."""
+        model = self._model()
+        reported = outcome.usage
+        resumed = outcome.session_id is not None and outcome.session_id == self.run.session_id
+        if self.run.executor.type in SESSION_TOTALS and resumed:
+            keys = SESSION_TOTALS[self.run.executor.type]
+            reported = this_turn(reported, self.run.earlier_usage, keys)
+        figures = turn_usage(reported, model, self._ctx.prices)
+        return figures.model_dump(mode="json") | {"reported": outcome.usage}
 
     async def _store_artifacts(self, result: TurnResult, values: TurnValues) -> list[NewEvent]:
         prefix = f"artifacts/{self.run.id}/turn-{self.run.turn}"

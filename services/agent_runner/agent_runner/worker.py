@@ -65,6 +65,8 @@ def attempt_context(
         log_batch_bytes=settings.log_batch_bytes,
         log_batch_seconds=settings.log_batch_seconds,
         confinement=confinement or Confinement(),
+        prices=settings.prices,
+        budgets=settings.budget_caps(),
     )
 
 

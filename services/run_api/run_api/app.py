@@ -38,6 +38,7 @@ from run_api.runs import endpoints as runs
 from run_api.runs.service import RunService
 from run_api.settings import RunApiSettings
 from run_api.tasks import endpoints as tasks
+from run_api.usage import endpoints as usage
 
 PURGE_INTERVAL_SECONDS = 3600.0
 
@@ -118,6 +119,7 @@ def create_app(
             model_profiles.router,
             dead_letters.router,
             github.router,
+            usage.router,
             *(
                 [subscription_router(settings.app_id)]
                 if settings.programmatic_subscriptions

@@ -9,8 +9,9 @@ together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select
@@ -26,9 +27,10 @@ from dursor_contracts.events import (
 )
 from dursor_contracts.executors import ExecutorSpec
 from dursor_contracts.topics import RUN_CANCEL_REQUESTED, RUN_REQUESTED
+from dursor_contracts.usage import TurnUsage
 from dursor_kit.db.rows import fetch_one
 from dursor_kit.db.unit_of_work import UnitOfWork
-from dursor_store import run_attempts, runs
+from dursor_store import run_attempts, runs, usage
 from dursor_store.eventlog import NewEvent, append_events
 from dursor_store.outbox import enqueue
 from dursor_store.runs import AttemptFence, NewRun, RunRef, RunRow, TurnValues
@@ -55,6 +57,9 @@ class ClaimedRun:
     repo_url: str
     base_branch: str
     title: str
+    created_by: str = ""
+    # What the agent reported for the run's previous turn (its session totals, for Codex).
+    earlier_usage: dict[str, Any] = field(default_factory=dict)
 
     def fence(self, worker_id: str) -> AttemptFence:
         """The fence that keeps this attempt's writes from outliving its lease."""
@@ -137,7 +142,19 @@ async def end_turn(
         return False
     error = values.get("error")
     await run_attempts.end_attempt(work.conn, run_id, fence.turn, fence.attempt, status, error)
+    if "usage" in values:
+        await _record_usage(work, run_id, fence, values["usage"])
     return True
+
+
+async def _record_usage(
+    work: UnitOfWork, run_id: UUID, fence: AttemptFence, recorded: dict[str, Any]
+) -> None:
+    """The turn's normalized usage (`TurnUsage` fields plus the executor's own `reported`)."""
+    figures = TurnUsage.model_validate(recorded)
+    reported = recorded.get("reported")
+    reported = reported if isinstance(reported, dict) else {}
+    await usage.record_turn(work.conn, run_id, fence.turn, fence.attempt, figures, reported)
 
 
 async def requeue_or_fail(
@@ -212,7 +229,14 @@ async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
         repo_url=row.repo_url,
         base_branch=row.base_branch,
         title=row.title,
+        created_by=row.created_by,
+        earlier_usage=_reported(row.usage),
     )
+
+
+def _reported(usage: dict[str, Any]) -> dict[str, Any]:
+    reported = usage.get("reported", usage)
+    return dict(reported) if isinstance(reported, dict) else {}
 
 
 async def _instruction(conn: AsyncConnection, run: RunRow) -> str:
