@@ -157,7 +157,8 @@ async def test_cli_runs_edit_resume_and_store_patches_in_blob_storage(
         assert "+hello from the agent" in both
         assert "+second turn" in both
     assert await _sessions(world, runs) == sessions
-    await _assert_usage_per_turn(client, runs, [turn_one, turn_two])
+    costs = await _assert_usage_per_turn(client, runs, [turn_one, turn_two])
+    await _assert_comparison(client, runs, costs)
     _assert_sessions_resumed(world, sessions)
     _assert_scrubbed(world)
 
@@ -211,12 +212,48 @@ async def test_a_run_budget_stops_the_agent_mid_way_and_refuses_the_next_turn(
     assert [t["turn"] for t in usage["turns"]] == [1]
 
 
+async def _assert_comparison(
+    client: httpx.AsyncClient, runs: list[dict[str, Any]], costs: dict[str, float]
+) -> None:
+    """All three succeeded with two-line diffs: the default rule ranks them by cost."""
+    path = f"/v1/tasks/{runs[0]['task_id']}/comparison"
+    answer = await client.get(path)
+    assert answer.status_code == 200, answer.text
+    compared = answer.json()
+    assert compared["rule"][:5] == [
+        "succeeded",
+        "verify_passed",
+        "failing_tests",
+        "diff_lines",
+        "cost_usd",
+    ]
+    assert len(set(costs.values())) == 3, costs  # the prices make the cost decide
+    assert [r["run_id"] for r in compared["runs"]] == sorted(costs, key=costs.__getitem__)
+    assert [r["rank"] for r in compared["runs"]] == [1, 2, 3]
+    for ranked in compared["runs"]:
+        figures = ranked["figures"]
+        assert (figures["succeeded"], figures["diff_lines"]) == (True, 2), ranked
+        assert figures["files_changed"] == 2
+        assert figures["cost_usd"] == costs[ranked["run_id"]]
+        assert figures["duration_seconds"] > 0
+        assert (figures["verify_passed"], figures["failing_tests"]) == (None, None)
+
+    by_time = (await client.get(path, params={"rule": "duration_seconds"})).json()
+    durations = [r["figures"]["duration_seconds"] for r in by_time["runs"]]
+    assert durations == sorted(durations)
+    assert by_time["rule"] == ["duration_seconds"]
+    refused = await client.get(path, params={"rule": "cost_usd,luck"})
+    assert refused.status_code == 400, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+
+
 async def _assert_usage_per_turn(
     client: httpx.AsyncClient, runs: list[dict[str, Any]], turns: list[list[Recorded]]
-) -> None:
+) -> dict[str, float]:
     """Each turn's tokens are what the stand-in reported to that CLI; costs follow the prices."""
     wires = {cli.kind: cli.wire for cli in CLIS}
     everything = Decimal(0)
+    run_costs: dict[str, float] = {}
     for run in runs:
         kind = run["executor"]["type"]
         answer = await client.get(f"/v1/runs/{run['id']}/usage")
@@ -238,9 +275,11 @@ async def _assert_usage_per_turn(
         assert usage["total"]["cost_usd"] == float(run_cost), usage
         assert usage["total"]["input_tokens"] == sum(t["input_tokens"] for t in usage["turns"])
         everything += run_cost
+        run_costs[run["id"]] = float(run_cost)
     task = (await client.get(f"/v1/tasks/{runs[0]['task_id']}/usage")).json()
     assert (task["total"]["turns"], task["total"]["cost_usd"]) == (6, float(everything)), task
     assert task["total"]["unpriced_turns"] == 0
+    return run_costs
 
 
 def _assert_sessions_resumed(world: World, sessions: dict[str, str]) -> None:

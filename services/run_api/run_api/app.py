@@ -21,6 +21,7 @@ from dursor_kit.web.app import Lifespan, create_service_app
 from dursor_kit.web.subscriptions import subscription_router
 from dursor_store.outbox import OutboxRelay
 from dursor_store.role_bindings import DatabaseAuthority
+from run_api.comparison import endpoints as comparison
 from run_api.dead_letters import endpoints as dead_letters
 from run_api.github import endpoints as github
 from run_api.github.service import GitHubEvents
@@ -120,6 +121,7 @@ def create_app(
             dead_letters.router,
             github.router,
             usage.router,
+            comparison.router,
             *(
                 [subscription_router(settings.app_id)]
                 if settings.programmatic_subscriptions
