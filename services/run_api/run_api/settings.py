@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import Field
 
+from dursor_contracts.comparison import DEFAULT_RULE, Criterion
 from dursor_kit.settings import ServiceSettings
-from run_api.comparison.ranking import DEFAULT_RULE, Criterion
 
 
 class RunApiSettings(ServiceSettings):

@@ -18,13 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
 
-Criterion = Literal[
-    "succeeded", "verify_passed", "failing_tests", "diff_lines", "cost_usd", "duration_seconds"
-]
-CRITERIA: tuple[Criterion, ...] = get_args(Criterion)
-DEFAULT_RULE: tuple[Criterion, ...] = CRITERIA
+from dursor_contracts.comparison import CRITERIA, DEFAULT_RULE, Criterion
+
+__all__ = ["CRITERIA", "DEFAULT_RULE", "Criterion", "RunFigures", "rank", "sort_key"]
 UNKNOWN_LAST = float("inf")
 
 
