@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 from uuid import uuid4
 
-from agent_runner.confinement import Confinement, RunJail
-from agent_runner.executors.base import AgentInvocation, Stream
-from agent_runner.executors.command import CommandAgent
-from agent_runner.process import ProcessLimits
+from agent_runner.agents.confinement import Confinement, RunJail
+from agent_runner.agents.executors.base import AgentInvocation, Stream
+from agent_runner.agents.executors.command import CommandAgent
+from agent_runner.agents.process import ProcessLimits
 from agent_runner.settings import RunnerSettings
 from dursor_contracts.executors import CommandOptions
 

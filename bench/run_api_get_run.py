@@ -37,7 +37,7 @@ import httpx
 from fastapi import FastAPI
 
 from dursor_kit.db.engine import create_engine
-from dursor_store import runs as run_sql
+from dursor_store import run_reads as run_sql
 from run_api.runs.endpoints import run_out
 from run_api.runs.schemas import RunOut
 from tests.support.backing import backing_services, free_port, redis_process

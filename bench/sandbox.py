@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from uuid import uuid4
 
-from agent_runner.sandbox import EgressPolicy, JailRequest, RunDisk, Sandbox, SandboxPolicy
-from agent_runner.sandbox.schemas import GiB
+from agent_runner.agents.sandbox import EgressPolicy, JailRequest, RunDisk, Sandbox, SandboxPolicy
+from agent_runner.agents.sandbox.schemas import GiB
 
 NODE_TOOLS = Path.home() / ".cache" / "dursor" / "node-tools"
 ENV = {"PATH": f"{NODE_TOOLS / 'node_modules' / '.bin'}:/usr/bin:/bin", "LANG": "C.UTF-8"}

@@ -57,7 +57,7 @@ from dursor_contracts.events import CompletedData, EventType, LogData
 from dursor_kit.db.unit_of_work import PolledOutbox, Transactions
 from dursor_store.eventlog import NewEvent, append_events, read_events
 from dursor_store.schema import outbox
-from events_gateway.hub import encode
+from events_gateway.streams.hub import encode
 from tests.support.backing import backing_services, free_port, redis_process
 from tests.support.databases import DatabaseFactory
 from tests.support.git_remote import make_remote

@@ -285,5 +285,5 @@ main() {
   log "bootstrap done in $(seconds_since "$started") s: $(time_summary)"
 }
 
-# Sourced (tests/unit/test_bootstrap_steps.py), it only defines the functions.
+# Sourced (tests/project/unit/test_bootstrap_steps.py), it only defines the functions.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi

@@ -19,7 +19,7 @@ from auth_service.app import create_app as create_auth
 from auth_service.settings import AuthSettings
 from events_gateway.app import create_app as create_gateway
 from events_gateway.app import own_openapi
-from events_gateway.public_api import dump, public_document
+from events_gateway.edge.public_api import dump, public_document
 from events_gateway.settings import GatewaySettings
 from run_api.app import create_app as create_run_api
 from run_api.settings import RunApiSettings

@@ -23,7 +23,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # Privileges as of this revision: role -> table -> privileges. A later migration that
-# adds a table grants it there (tests/integration/test_database_roles.py checks every
+# adds a table grants it there (tests/project/integration/test_database_roles.py checks every
 # table has an entry in the expected matrix).
 VERIFIER = {"users": "SELECT", "api_tokens": "SELECT"}
 GRANTS: dict[str, dict[str, str]] = {

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from dursor_store import schema as tables
+from tests.agent_runner.agents.integration.test_executor_clis import BASE_ENV, CLIS
 from tests.conftest import running_platform
-from tests.integration.test_executor_clis import BASE_ENV, CLIS
 from tests.standins.agent_clis import ProcessView, agent_processes, cli_path, processes_in
 from tests.standins.azurite import running_azurite
 from tests.standins.model_server import ModelServer, Recorded, Reply, WriteFile, serving
@@ -221,7 +221,7 @@ async def _assert_comparison(
     assert answer.status_code == 200, answer.text
     compared = answer.json()
     assert compared["rule"][:5] == [
-        "succeeded",
+        "run_succeeded",
         "verify_passed",
         "failing_tests",
         "diff_lines",

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from agent_runner.sandbox import SandboxPolicy
-from agent_runner.sandbox.host import probe
+from agent_runner.agents.sandbox import SandboxPolicy
+from agent_runner.agents.sandbox.host import probe
 from tests.conftest import running_platform
 from tests.support.backing import Backing
 from tests.support.databases import DatabaseFactory

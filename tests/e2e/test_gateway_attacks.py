@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from events_gateway.public_api import route_table
+from events_gateway.edge.public_api import route_table
 from tests.conftest import running_platform
 from tests.support.git_remote import make_remote
 from tests.support.leak_scan import platform_secrets

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from agent_runner.credentials import ModelProfileCredentials
+from agent_runner.agents.credentials import ModelProfileCredentials
 from dursor_contracts.executors import LlmExecutor
 from dursor_kit.crypto import EncryptionKeyRing
 from dursor_kit.secret_names import ENCRYPTION_KEYS

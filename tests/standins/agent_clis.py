@@ -18,7 +18,7 @@ from pathlib import Path
 from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[2]
-GUARD_MODULE = "agent_runner.process_guard"
+GUARD_MODULE = "agent_runner.agents.process_guard"
 
 
 @cache

@@ -11,8 +11,14 @@ from uuid import uuid4
 
 import pytest
 
-from agent_runner.sandbox import EgressPolicy, JailLimits, JailRequest, Sandbox, uid_processes
-from agent_runner.sandbox.schemas import MiB
+from agent_runner.agents.sandbox import (
+    EgressPolicy,
+    JailLimits,
+    JailRequest,
+    Sandbox,
+    uid_processes,
+)
+from agent_runner.agents.sandbox.schemas import MiB
 
 requires_bwrap = pytest.mark.skipif(
     shutil.which("bwrap") is None,

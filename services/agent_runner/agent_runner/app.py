@@ -8,14 +8,15 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from agent_runner import subscriptions
-from agent_runner.executors.base import Agent
-from agent_runner.executors.claude_code import ClaudeCodeAgent
-from agent_runner.executors.cli_streams import ProviderAccess
-from agent_runner.executors.codex import CodexAgent
-from agent_runner.executors.command import CommandAgent
-from agent_runner.executors.gemini import GeminiAgent
-from agent_runner.executors.llm import LlmAgent
+from agent_runner.agents.executors.base import Agent
+from agent_runner.agents.executors.claude_code import ClaudeCodeAgent
+from agent_runner.agents.executors.cli_streams import ProviderAccess
+from agent_runner.agents.executors.codex import CodexAgent
+from agent_runner.agents.executors.command import CommandAgent
+from agent_runner.agents.executors.gemini import GeminiAgent
+from agent_runner.agents.executors.llm import LlmAgent
+from agent_runner.pull_requests import endpoints as pull_request_endpoints
+from agent_runner.runs import endpoints as run_endpoints
 from agent_runner.settings import RunnerSettings
 from agent_runner.worker import start_worker
 from dursor_kit.runtime import service_runtime
@@ -59,7 +60,7 @@ async def lifespan(app: FastAPI, settings: RunnerSettings) -> AsyncIterator[None
 def create_app(settings: RunnerSettings | None = None) -> FastAPI:
     """The agent-runner ASGI app."""
     settings = settings or RunnerSettings()
-    routers = [subscriptions.router, subscriptions.cron]
+    routers = [run_endpoints.router, pull_request_endpoints.router, pull_request_endpoints.cron]
     if settings.programmatic_subscriptions:
         routers.append(subscription_router(settings.app_id))
     return create_service_app(

@@ -10,8 +10,6 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
-from agent_runner.budgets import BudgetCaps
-from agent_runner.process import ProcessLimits
 from dursor_contracts.usage import ModelPrice
 from dursor_kit.settings import ServiceSettings
 
@@ -93,18 +91,3 @@ class RunnerSettings(ServiceSettings):
     user_month_budgets_usd: dict[str, Decimal] = Field(default_factory=dict)
     # How much of the worktree the `llm` executor shows the model.
     llm_context_bytes: int = Field(default=200_000, ge=1_000)
-
-    def budget_caps(self) -> BudgetCaps:
-        """The spending caps every run of this worker is held to."""
-        return BudgetCaps(
-            self.budget_run_usd, self.budget_user_month_usd, self.user_month_budgets_usd
-        )
-
-    def limits(self) -> ProcessLimits:
-        """The process limits every agent of this worker runs under."""
-        return ProcessLimits(
-            wall_clock_seconds=self.wall_clock_seconds,
-            idle_seconds=self.idle_seconds,
-            output_cap_bytes=self.output_cap_bytes,
-            kill_grace_seconds=self.kill_grace_seconds,
-        )

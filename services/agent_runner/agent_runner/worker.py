@@ -8,22 +8,24 @@ from pathlib import Path
 
 import structlog
 
-from agent_runner.attempt import AttemptContext
-from agent_runner.ci_status import CiPoller
-from agent_runner.confinement import Confinement
-from agent_runner.credentials import ModelProfileCredentials
-from agent_runner.dispatcher import Dispatcher
-from agent_runner.executors.base import Agent
-from agent_runner.github import GitHubClient
-from agent_runner.github_tokens import AuthServiceTokens
-from agent_runner.leases import RunLeases
+from agent_runner.agents.confinement import Confinement
+from agent_runner.agents.credentials import ModelProfileCredentials
+from agent_runner.agents.executors.base import Agent
+from agent_runner.agents.process import ProcessLimits
+from agent_runner.git.retention import clean_worktrees_forever
+from agent_runner.git.workspaces import Workspaces
 from agent_runner.metrics import QueueDepth
-from agent_runner.pr_jobs import PullRequestJobs
-from agent_runner.pull_requests import PullRequestPublisher
-from agent_runner.reaper import reap_forever
-from agent_runner.retention import clean_worktrees_forever
+from agent_runner.pull_requests.ci_status import CiPoller
+from agent_runner.pull_requests.github import GitHubClient
+from agent_runner.pull_requests.github_tokens import AuthServiceTokens
+from agent_runner.pull_requests.jobs import PullRequestJobs
+from agent_runner.pull_requests.publisher import PullRequestPublisher
+from agent_runner.runs.attempt import AttemptContext
+from agent_runner.runs.budgets import BudgetCaps
+from agent_runner.runs.dispatcher import Dispatcher
+from agent_runner.runs.leases import RunLeases
+from agent_runner.runs.reaper import reap_forever
 from agent_runner.settings import RunnerSettings
-from agent_runner.workspace import Workspaces
 from dursor_kit.artifacts import artifact_store_from
 from dursor_kit.crypto import EncryptionKeyRing
 from dursor_kit.db.unit_of_work import Transactions
@@ -48,6 +50,16 @@ class Worker:
         await self.pr_jobs.drain(seconds)
 
 
+def process_limits(settings: RunnerSettings) -> ProcessLimits:
+    """The process limits every agent of this worker runs under."""
+    return ProcessLimits(
+        wall_clock_seconds=settings.wall_clock_seconds,
+        idle_seconds=settings.idle_seconds,
+        output_cap_bytes=settings.output_cap_bytes,
+        kill_grace_seconds=settings.kill_grace_seconds,
+    )
+
+
 def attempt_context(
     runtime: ServiceRuntime,
     settings: RunnerSettings,
@@ -61,12 +73,14 @@ def attempt_context(
         workspaces=Workspaces(Path(settings.workspaces_dir)),
         artifacts=artifact_store_from(settings),
         agents=agents,
-        limits=settings.limits(),
+        limits=process_limits(settings),
         log_batch_bytes=settings.log_batch_bytes,
         log_batch_seconds=settings.log_batch_seconds,
         confinement=confinement or Confinement(),
         prices=settings.prices,
-        budgets=settings.budget_caps(),
+        budgets=BudgetCaps(
+            settings.budget_run_usd, settings.budget_user_month_usd, settings.user_month_budgets_usd
+        ),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 Criterion = Literal[
-    "succeeded", "verify_passed", "failing_tests", "diff_lines", "cost_usd", "duration_seconds"
+    "run_succeeded", "verify_passed", "failing_tests", "diff_lines", "cost_usd", "duration_seconds"
 ]
 CRITERIA: tuple[Criterion, ...] = get_args(Criterion)
 # Better first on each: succeeded, verification passed, fewer failing tests, smaller diff,

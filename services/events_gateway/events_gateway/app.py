@@ -20,20 +20,23 @@ from dursor_kit.web.app import create_service_app
 from dursor_kit.web.edge_answers import add_edge_answers
 from dursor_kit.web.subscriptions import subscription_router
 from dursor_store.role_bindings import DatabaseAuthority
-from events_gateway.catch_up import catch_up_forever
-from events_gateway.front_door import FrontDoorOnly
-from events_gateway.hub import FanoutHub
-from events_gateway.janitor import GroupJanitor, sweep_forever
+from events_gateway.edge import endpoints as edge_endpoints
+from events_gateway.edge.front_door import FrontDoorOnly
+from events_gateway.edge.public_api import public_document, route_table
+from events_gateway.edge.rate_limit import RateLimiter
+from events_gateway.edge.readiness import upstream_checks
+from events_gateway.edge.request_target import RequestTargetGuard
 from events_gateway.metrics import GatewayMetrics
-from events_gateway.public_api import public_document, route_table
-from events_gateway.rate_limit import RateLimiter
-from events_gateway.readiness import upstream_checks
-from events_gateway.request_target import RequestTargetGuard
-from events_gateway.routes import edge, streams, subscriptions, webhooks
 from events_gateway.settings import GatewaySettings
-from events_gateway.streams import StreamConfig
-from events_gateway.tickets import StreamTickets
-from events_gateway.webhook_deliveries import Deliveries, WebhookSecret
+from events_gateway.streams import endpoints as stream_endpoints
+from events_gateway.streams import subscriptions as stream_subscriptions
+from events_gateway.streams.catch_up import catch_up_forever
+from events_gateway.streams.hub import FanoutHub
+from events_gateway.streams.janitor import GroupJanitor, sweep_forever
+from events_gateway.streams.service import StreamConfig
+from events_gateway.streams.tickets import StreamTickets
+from events_gateway.webhooks import endpoints as webhook_endpoints
+from events_gateway.webhooks.service import Deliveries, WebhookSecret
 
 
 def redis_url(settings: GatewaySettings) -> str:
@@ -103,10 +106,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         "dursor events-gateway",
         partial(lifespan, settings=settings),
         [
-            streams.router,
-            subscriptions.router,
-            webhooks.router,
-            edge.router,
+            stream_endpoints.router,
+            stream_subscriptions.router,
+            webhook_endpoints.router,
+            edge_endpoints.router,
             *programmatic,
         ],
         max_body_bytes=settings.max_body_bytes,

@@ -20,7 +20,7 @@ from events_gateway.settings import GatewaySettings
 def http_protocol() -> type[asyncio.Protocol] | str:
     """httptools, keeping an absolute-form target visible; h11 when httptools is missing."""
     try:
-        from events_gateway.origin_form import OriginFormHttpToolsProtocol
+        from events_gateway.edge.origin_form import OriginFormHttpToolsProtocol
     except ImportError:  # h11 puts the whole target in raw_path already
         return "h11"
     return OriginFormHttpToolsProtocol

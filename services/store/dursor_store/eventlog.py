@@ -20,7 +20,8 @@ from dursor_contracts.events import ContractModel, EventType, RunEventV1
 from dursor_contracts.topics import RUN_EVENTS
 from dursor_kit.db.unit_of_work import UnitOfWork
 from dursor_store.outbox import enqueue
-from dursor_store.runs import AttemptFence, reserve_seqs
+from dursor_store.run_rows import AttemptFence
+from dursor_store.runs import reserve_seqs
 from dursor_store.schema import run_events
 
 EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://dursor.cloud/run-events")

@@ -24,7 +24,7 @@ from dursor_kit.db.rows import TableRow, fetch_all, fetch_optional
 from dursor_kit.db.unit_of_work import UnitOfWork
 from dursor_kit.web.pagination import after_cursor, newest_first
 from dursor_store.outbox import enqueue
-from dursor_store.runs import RunRow
+from dursor_store.run_rows import RunRow
 from dursor_store.schema import pull_requests, repos, runs, tasks
 
 # GitHub's conclusion of a check run (or state of a commit status) -> our CI status;

@@ -30,10 +30,10 @@ from dursor_contracts.topics import RUN_CANCEL_REQUESTED, RUN_REQUESTED
 from dursor_contracts.usage import TurnUsage
 from dursor_kit.db.rows import fetch_one
 from dursor_kit.db.unit_of_work import UnitOfWork
-from dursor_store import run_attempts, runs, usage
+from dursor_store import run_attempts, run_reads, runs, usage
 from dursor_store.eventlog import NewEvent, append_events
 from dursor_store.outbox import enqueue
-from dursor_store.runs import AttemptFence, NewRun, RunRef, RunRow, TurnValues
+from dursor_store.run_rows import AttemptFence, NewRun, RunRef, RunRow, TurnValues
 from dursor_store.schema import messages, repos, tasks
 from dursor_store.schema import runs as runs_table
 
@@ -73,7 +73,7 @@ class _ClaimRow(RunRow):
 
 
 async def _current(conn: AsyncConnection, run_id: UUID) -> RunRow:
-    run = await runs.get_run(conn, run_id)
+    run = await run_reads.get_run(conn, run_id)
     assert run is not None, "a run this transaction just changed exists"
     return run
 

@@ -2,7 +2,7 @@
 
 The default rule, each criterion better first:
 
-1. `succeeded`: a run whose last turn succeeded before one that did not;
+1. `run_succeeded`: a run whose last turn succeeded before one that did not;
 2. `verify_passed`: verification passed, then not run (unknown), then failed;
 3. `failing_tests`: fewer failing tests (unknown last);
 4. `diff_lines`: a smaller diff, lines added plus removed;
@@ -48,7 +48,7 @@ def rank(figures: Sequence[RunFigures], rule: Sequence[Criterion]) -> list[int]:
 
 
 def _score(figures: RunFigures, criterion: Criterion) -> float:
-    if criterion == "succeeded":
+    if criterion == "run_succeeded":
         return 0.0 if figures.succeeded else 1.0
     if criterion == "verify_passed":
         return {True: 0.0, None: 1.0, False: 2.0}[figures.verify_passed]

@@ -12,7 +12,7 @@ from dursor_contracts.events import EventType, ProgressData
 from dursor_kit.web.security import sidecar_router
 from dursor_kit.web.transactions import Tx
 from dursor_store.eventlog import NewEvent, append_events
-from dursor_store.runs import run_exists
+from dursor_store.run_reads import run_exists
 from run_api.dead_letters import repository as sql
 
 log = structlog.get_logger(__name__)

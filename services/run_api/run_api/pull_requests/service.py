@@ -14,7 +14,7 @@ from dursor_kit.auth.verifier import Principal
 from dursor_kit.db.unit_of_work import UnitOfWork
 from dursor_kit.errors import Conflict, NotFound
 from dursor_store import pull_requests as sql
-from dursor_store import runs as run_sql
+from dursor_store import run_reads as run_sql
 from dursor_store.pull_requests import PullRequestRow
 from run_api.tasks import repository as task_sql
 

@@ -13,9 +13,9 @@ from dursor_kit.errors import NotFound
 from dursor_kit.web.pagination import next_cursor
 from dursor_kit.web.security import Developer, Viewer
 from dursor_kit.web.transactions import Tx
-from dursor_store import runs as sql
+from dursor_store import run_reads as sql
 from dursor_store.eventlog import read_events
-from dursor_store.runs import RunRow
+from dursor_store.run_rows import RunRow
 from run_api.declared import LIST_OF, READ, IdempotencyKey, write
 from run_api.deps import DEFAULT_PAGE, Artifacts, Cursor, Engine, Limit
 from run_api.runs import repository as message_sql

@@ -18,8 +18,8 @@ from dursor_kit.auth.verifier import Principal
 from dursor_kit.db.unit_of_work import UnitOfWork
 from dursor_kit.errors import Conflict, Invalid, LimitReached, NotFound
 from dursor_store import run_lifecycle
-from dursor_store import runs as run_sql
-from dursor_store.runs import NewRun, RunRow
+from dursor_store import run_reads as run_sql
+from dursor_store.run_rows import NewRun, RunRow
 from run_api.model_profiles import repository as profile_sql
 from run_api.runs import repository as message_sql
 from run_api.runs.schemas import RunsCreate

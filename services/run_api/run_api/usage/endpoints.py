@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from dursor_kit.errors import NotFound
 from dursor_kit.web.security import Viewer
-from dursor_store import runs as run_sql
+from dursor_store import run_reads as run_sql
 from dursor_store import usage as sql
 from run_api.declared import READ
 from run_api.deps import Engine

@@ -1,0 +1,1 @@
+"""Agents: the executors, their processes and jail (sandbox), homes, and provider credentials."""

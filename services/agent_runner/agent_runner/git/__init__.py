@@ -1,0 +1,1 @@
+"""Git: the shared mirrors and per-run worktrees, and their retention."""

@@ -1,0 +1,1 @@
+"""Pull requests: Dapr deliveries, pushing and opening (publisher), CI status, PR text, GitHub."""

@@ -1,0 +1,1 @@
+"""Runs: Dapr deliveries (endpoints), claims and leases, the dispatcher, one attempt, the reaper."""

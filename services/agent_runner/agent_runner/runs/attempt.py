@@ -1,0 +1,278 @@
+"""One attempt of one run's turn: workspace, agent, commit, artifacts, terminal event."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import structlog
+
+from agent_runner.agents.confinement import AgentsRefused, Confinement
+from agent_runner.agents.executors.base import Agent, AgentInvocation, AgentOutcome, Credential
+from agent_runner.agents.homes import restore_home, save_home
+from agent_runner.agents.process import LimitExceeded, ProcessLimits
+from agent_runner.git.workspaces import TurnResult, Workspaces
+from agent_runner.metrics import record_run_duration
+from agent_runner.runs.budgets import BudgetCaps, turn_budget
+from agent_runner.runs.event_batcher import EventBatcher
+from agent_runner.runs.leases import RunLeases
+from dursor_contracts.events import (
+    ArtifactData,
+    CompletedData,
+    EndedData,
+    EventType,
+    RunStatus,
+)
+from dursor_contracts.usage import (
+    SESSION_TOTALS,
+    BudgetExceeded,
+    ModelPrice,
+    this_turn,
+    turn_usage,
+)
+from dursor_kit.artifacts import ArtifactStore
+from dursor_store.eventlog import FencedOut, NewEvent
+from dursor_store.pull_requests import request_update_of_open
+from dursor_store.run_lifecycle import ClaimedRun
+from dursor_store.run_rows import TurnValues
+
+log = structlog.get_logger(__name__)
+
+
+class AttemptStopped(Exception):
+    """The attempt was stopped from outside: cancel, shutdown or a lost lease."""
+
+    def __init__(self, status: RunStatus | None, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class AttemptContext:
+    """What every attempt of a worker shares."""
+
+    leases: RunLeases
+    workspaces: Workspaces
+    artifacts: ArtifactStore
+    agents: Mapping[str, Agent]
+    limits: ProcessLimits
+    log_batch_bytes: int
+    log_batch_seconds: float
+    confinement: Confinement = field(default_factory=Confinement)
+    # The operator's price table for executors that report tokens only.
+    prices: Mapping[str, ModelPrice] = field(default_factory=dict)
+    budgets: BudgetCaps = field(default_factory=BudgetCaps)
+
+
+class RunAttempt:
+    """Executes a claimed run and records exactly one terminal outcome for it."""
+
+    def __init__(self, ctx: AttemptContext, run: ClaimedRun, credential: Credential | None) -> None:
+        self._ctx = ctx
+        self.run = run
+        self._credential = credential
+        self._started = time.monotonic()
+        self.stop_reason: AttemptStopped | None = None
+        self.events = EventBatcher(
+            ctx.leases.transactions,
+            run.id,
+            run.fence(ctx.leases.worker_id),
+            ctx.log_batch_bytes,
+            ctx.log_batch_seconds,
+        )
+
+    async def execute(self) -> None:
+        """Run to a terminal state; never raises except for the caller's own cancellation."""
+        bound = structlog.contextvars.bound_contextvars(
+            run_id=str(self.run.id), turn=self.run.turn, attempt=self.run.attempt
+        )
+        with bound:
+            try:
+                await self._execute()
+            except FencedOut:
+                log.warning("lease lost; another attempt owns the run now")
+            finally:
+                await self.events.close()
+
+    async def _execute(self) -> None:
+        try:
+            outcome, result = await self._work()
+        except asyncio.CancelledError:
+            await self._stopped()
+            return
+        except AgentsRefused as exc:
+            await self._end(RunStatus.FAILED, EndedData(reason=str(exc)), {"error": str(exc)})
+            return
+        except BudgetExceeded as exc:
+            values: TurnValues = {"error": str(exc)}
+            if exc.reported:  # what the agent's stream showed until it was stopped
+                values["usage"] = self._usage(AgentOutcome(exit_code=None, usage=exc.reported))
+            await self._end(RunStatus.FAILED, EndedData(reason=str(exc)), values)
+            return
+        except LimitExceeded as exc:
+            status = RunStatus.FAILED if exc.kind == "output_cap" else RunStatus.TIMED_OUT
+            await self._end(status, EndedData(reason=exc.detail), {"error": exc.detail})
+            return
+        except Exception as exc:
+            log.exception("attempt failed")
+            reason = f"{type(exc).__name__}: {exc}"[:2000]
+            await self._end(RunStatus.FAILED, EndedData(reason=reason), {"error": reason})
+            return
+        await self._finish(outcome, result)
+
+    async def _work(self) -> tuple[AgentOutcome, TurnResult]:
+        agent = self._ctx.agents.get(self.run.executor.type)
+        if agent is None:
+            raise RuntimeError(
+                f"executor {self.run.executor.type!r} is not installed on this worker"
+            )
+        budget = await turn_budget(
+            self._ctx.leases.transactions,
+            self.run,
+            self._ctx.budgets,
+            self._model(),
+            self._ctx.prices,
+        )
+        if budget is not None:
+            budget.check_start()
+        await self.events.progress("preparing workspace")
+        bundle = await self._bundle()
+        worktree = await self._ctx.workspaces.prepare(
+            self.run.repo_url, str(self.run.id), self.run.branch, self.run.base_branch, bundle
+        )
+        invocation = self._invocation(worktree)
+        if budget is not None:
+            invocation = replace(invocation, on_usage=budget.check_live)
+        if agent.kind != "llm":  # the llm executor calls its model itself: no process to jail
+            jail = await self._ctx.confinement.for_run(
+                self.run.id, worktree, invocation.home, self._system_log
+            )
+            invocation = replace(invocation, jail=jail)
+        if self.run.turn > 1 and await restore_home(
+            self._ctx.artifacts, self.run.id, invocation.home
+        ):
+            await self.events.progress("restored the agent's session from an earlier worker")
+        outcome = await agent.run(invocation, self.events)
+        await self.events.progress("recording changes")
+        message = f"dursor: {self.run.title} (turn {self.run.turn})\n\n{self.run.instruction}"
+        result = await self._ctx.workspaces.finish_turn(
+            worktree, self.run.base_branch, message[:4000]
+        )
+        return outcome, result
+
+    async def _system_log(self, line: str) -> None:
+        await self.events.log("system", line)
+
+    async def _bundle(self) -> bytes | None:
+        if self.run.turn == 1 or not self.run.bundle_uri:
+            return None
+        return await self._ctx.artifacts.get(self.run.bundle_uri)
+
+    def _invocation(self, worktree: Any) -> AgentInvocation:
+        return AgentInvocation(
+            run_id=self.run.id,
+            turn=self.run.turn,
+            instruction=self.run.instruction,
+            workspace=worktree,
+            home=self._ctx.workspaces.home_path(str(self.run.id)),
+            model=self._model(),
+            options=self.run.executor.options,
+            session_id=self.run.session_id,
+            credential=self._credential,
+            limits=self._ctx.limits,
+        )
+
+    async def _finish(self, outcome: AgentOutcome, result: TurnResult) -> None:
+        values: TurnValues = {
+            "files_changed": [f.model_dump() for f in result.files_changed],
+            "commit_sha": result.commit_sha,
+            "usage": self._usage(outcome),
+            "session_id": outcome.session_id or self.run.session_id,
+        }
+        artifacts = await self._store_artifacts(result, values)
+        await save_home(
+            self._ctx.artifacts, self.run.id, self._ctx.workspaces.home_path(str(self.run.id))
+        )
+        if not outcome.succeeded:
+            reason = outcome.error or f"agent exited with status {outcome.exit_code}"
+            await self._end(
+                RunStatus.FAILED, EndedData(reason=reason), values | {"error": reason}, artifacts
+            )
+            return
+        summary = outcome.summary or "the agent finished"
+        completed = CompletedData(
+            summary=summary,
+            files_changed=result.files_changed,
+            commit_sha=result.commit_sha,
+            branch=self.run.branch,
+        )
+        await self._end(RunStatus.SUCCEEDED, completed, values | {"summary": summary}, artifacts)
+
+    def _model(self) -> str | None:
+        """The run's model, else its model profile's."""
+        return self.run.executor.model or (self._credential.model if self._credential else None)
+
+    def _usage(self, outcome: AgentOutcome) -> dict[str, Any]:
+        """The turn's usage, normalized and priced, with what the executor reported."""
+        model = self._model()
+        reported = outcome.usage
+        resumed = outcome.session_id is not None and outcome.session_id == self.run.session_id
+        if self.run.executor.type in SESSION_TOTALS and resumed:
+            keys = SESSION_TOTALS[self.run.executor.type]
+            reported = this_turn(reported, self.run.earlier_usage, keys)
+        figures = turn_usage(reported, model, self._ctx.prices)
+        return figures.model_dump(mode="json") | {"reported": outcome.usage}
+
+    async def _store_artifacts(self, result: TurnResult, values: TurnValues) -> list[NewEvent]:
+        prefix = f"artifacts/{self.run.id}/turn-{self.run.turn}"
+        store = self._ctx.artifacts
+        values["patch_uri"] = await store.put(f"{prefix}/patch.diff", result.patch, "text/x-diff")
+        worktree = self._ctx.workspaces.worktree_path(str(self.run.id))
+        bundle = await self._ctx.workspaces.bundle(
+            worktree, str(self.run.id), self.run.branch, self.run.base_branch
+        )
+        if bundle:
+            values["bundle_uri"] = await store.put(
+                f"{prefix}/branch.bundle", bundle, "application/x-git-bundle"
+            )
+        patch = ArtifactData(
+            kind="patch",
+            uri=values["patch_uri"],
+            size_bytes=len(result.patch),
+            sha256=hashlib.sha256(result.patch).hexdigest(),
+        )
+        return [NewEvent(EventType.ARTIFACT, patch)]
+
+    async def _stopped(self) -> None:
+        stop = self.stop_reason or AttemptStopped(None, "worker shutting down")
+        if stop.status is None:
+            await self._ctx.leases.release(self.run, stop.reason)
+            return
+        await self._end(stop.status, EndedData(reason=stop.reason), {"error": stop.reason})
+
+    async def _end(
+        self,
+        status: RunStatus,
+        data: Any,
+        values: TurnValues,
+        before: list[NewEvent] | None = None,
+    ) -> None:
+        terminal = {
+            RunStatus.SUCCEEDED: EventType.COMPLETED,
+            RunStatus.FAILED: EventType.FAILED,
+            RunStatus.CANCELLED: EventType.CANCELLED,
+            RunStatus.TIMED_OUT: EventType.TIMED_OUT,
+        }[status]
+        async with self._ctx.leases.transactions.begin() as work:
+            await self.events.write_in(work, [*(before or []), NewEvent(terminal, data)])
+            if not await self._ctx.leases.end(work, self.run, status, values):
+                raise FencedOut(f"run {self.run.id} ended elsewhere")
+            if status is RunStatus.SUCCEEDED:
+                await request_update_of_open(work, self.run.id)
+        record_run_duration(time.monotonic() - self._started, self.run.executor.type, status.value)
+        log.info("attempt ended", status=status.value)

@@ -1,0 +1,1 @@
+"""GitHub webhooks: the intake endpoint, signatures and deduplication of deliveries."""
