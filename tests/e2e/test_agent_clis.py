@@ -212,6 +212,43 @@ async def test_a_run_budget_stops_the_agent_mid_way_and_refuses_the_next_turn(
     assert [t["turn"] for t in usage["turns"]] == [1]
 
 
+async def test_setup_commands_stream_before_the_agent_and_a_failing_one_fails_the_run(
+    world: World, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    profile = await _profile(client, world, "claude_code")
+    executors = [{"type": "claude_code", "model_profile_id": profile}]
+    setup = ["echo preparing the environment", "echo caches warm >&2"]
+    (run,) = await _submit(client, make_remote(tmp_path / "ok"), FIRST, executors, setup)
+    status, frames = await collect(client, f"/v1/runs/{run['id']}/stream", dict(client.headers))
+
+    assert status == 200
+    assert frames[-1].event == "completed", [f.data for f in frames[-3:]]
+    steps = [f.json["data"]["message"] for f in frames if f.event == "progress"]
+    assert steps.index("setup: echo preparing the environment") < steps.index("setup done")
+    assert steps.index("setup done") < next(i for i, s in enumerate(steps) if "Claude" in s)
+    lines = [
+        (f.json["data"]["stream"], line)
+        for f in frames
+        if f.event == "log"
+        for line in f.json["data"]["lines"]
+    ]
+    assert ("stdout", "preparing the environment") in lines, lines
+    assert ("stderr", "caches warm") in lines, lines
+
+    served_before = len(world.server.requests)
+    failing = ["echo about to fail", "exit 3", "echo never printed"]
+    (run,) = await _submit(client, make_remote(tmp_path / "bad"), FIRST, executors, failing)
+    status, frames = await collect(client, f"/v1/runs/{run['id']}/stream", dict(client.headers))
+
+    assert frames[-1].event == "failed", [f.data for f in frames[-3:]]
+    final = (await client.get(f"/v1/runs/{run['id']}")).json()
+    assert final["error"] == "setup_failed: `exit 3` exited with status 3", final
+    said = [line for f in frames if f.event == "log" for line in f.json["data"]["lines"]]
+    assert "about to fail" in said
+    assert "never printed" not in said
+    assert world.server.requests[served_before:] == []  # the agent never started
+
+
 async def _assert_comparison(
     client: httpx.AsyncClient, runs: list[dict[str, Any]], costs: dict[str, float]
 ) -> None:
@@ -350,10 +387,19 @@ async def _profile(client: httpx.AsyncClient, world: World, kind: str) -> str:
 
 
 async def _submit(
-    client: httpx.AsyncClient, remote: Path, instruction: str, executors: list[dict[str, Any]]
+    client: httpx.AsyncClient,
+    remote: Path,
+    instruction: str,
+    executors: list[dict[str, Any]],
+    setup: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     repo = await client.post("/v1/repos", json={"url": f"file://{remote}"})
     assert repo.status_code == 201, repo.text
+    if setup is not None:
+        path = f"/v1/repos/{repo.json()['id']}/environment"
+        put = await client.put(path, json={"setup": setup})
+        assert put.status_code == 200, put.text
+        assert (await client.get(path)).json()["setup"] == setup
     task = await client.post("/v1/tasks", json={"repo_id": repo.json()["id"], "title": "clis"})
     assert task.status_code == 201, task.text
     accepted = await client.post(

@@ -34,7 +34,7 @@ from dursor_store import run_attempts, run_reads, runs, usage
 from dursor_store.eventlog import NewEvent, append_events
 from dursor_store.outbox import enqueue
 from dursor_store.run_rows import AttemptFence, NewRun, RunRef, RunRow, TurnValues
-from dursor_store.schema import messages, repos, tasks
+from dursor_store.schema import messages, repo_environments, repos, tasks
 from dursor_store.schema import runs as runs_table
 
 USER_ROLE = "user"
@@ -60,6 +60,8 @@ class ClaimedRun:
     created_by: str = ""
     # What the agent reported for the run's previous turn (its session totals, for Codex).
     earlier_usage: dict[str, Any] = field(default_factory=dict)
+    # The repository's setup commands, run in the jail before the agent.
+    setup_commands: list[str] = field(default_factory=list)
 
     def fence(self, worker_id: str) -> AttemptFence:
         """The fence that keeps this attempt's writes from outliving its lease."""
@@ -70,6 +72,7 @@ class _ClaimRow(RunRow):
     base_branch: str
     title: str
     repo_url: str
+    setup_commands: list[str] | None
 
 
 async def _current(conn: AsyncConnection, run_id: UUID) -> RunRow:
@@ -209,9 +212,16 @@ async def reap_expired(
 async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
     row = await fetch_one(
         conn,
-        select(runs_table, tasks.c.base_branch, tasks.c.title, repos.c.url.label("repo_url"))
+        select(
+            runs_table,
+            tasks.c.base_branch,
+            tasks.c.title,
+            repos.c.url.label("repo_url"),
+            repo_environments.c.setup.label("setup_commands"),
+        )
         .join(tasks, tasks.c.id == runs_table.c.task_id)
         .join(repos, repos.c.id == tasks.c.repo_id)
+        .outerjoin(repo_environments, repo_environments.c.repo_id == repos.c.id)
         .where(runs_table.c.id == run_id),
         _ClaimRow,
     )
@@ -231,6 +241,7 @@ async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
         title=row.title,
         created_by=row.created_by,
         earlier_usage=_reported(row.usage),
+        setup_commands=list(row.setup_commands or []),
     )
 
 

@@ -323,3 +323,16 @@ turn_usage = Table(
     ),
     Index("ix_turn_usage_created_by_created_at", "created_by", "created_at"),
 )
+
+# A repository's environment (migration 0007_repo_environments): shell commands run in
+# each run's jail before the agent (`setup`) and after each turn (`verify`). run-api
+# writes it; agent-runner reads it when it claims a run.
+repo_environments = Table(
+    "repo_environments",
+    metadata,
+    Column("repo_id", UUID(as_uuid=True), ForeignKey("repos.id"), primary_key=True),
+    Column("setup", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("verify", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("updated_by", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -33,6 +33,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "run_events": {"SELECT", "INSERT"},
         "outbox": {"SELECT", "INSERT", "UPDATE", "DELETE"},
         "turn_usage": {"SELECT"},
+        "repo_environments": {"SELECT", "INSERT", "UPDATE"},
         **READ_VERIFIER,
     },
     "agent-runner": {
@@ -46,6 +47,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "run_events": {"INSERT"},
         "outbox": {"SELECT", "INSERT", "UPDATE", "DELETE"},
         "turn_usage": {"SELECT", "INSERT"},
+        "repo_environments": {"SELECT"},
     },
     "events-gateway": {
         "tasks": {"SELECT"},

@@ -20,6 +20,7 @@ from agent_runner.metrics import record_run_duration
 from agent_runner.runs.budgets import BudgetCaps, turn_budget
 from agent_runner.runs.event_batcher import EventBatcher
 from agent_runner.runs.leases import RunLeases
+from agent_runner.runs.setup import SetupFailed, run_setup
 from dursor_contracts.events import (
     ArtifactData,
     CompletedData,
@@ -108,6 +109,9 @@ class RunAttempt:
         except AgentsRefused as exc:
             await self._end(RunStatus.FAILED, EndedData(reason=str(exc)), {"error": str(exc)})
             return
+        except SetupFailed as exc:
+            await self._end(RunStatus.FAILED, EndedData(reason=str(exc)), {"error": str(exc)})
+            return
         except BudgetExceeded as exc:
             values: TurnValues = {"error": str(exc)}
             if exc.reported:  # what the agent's stream showed until it was stopped
@@ -148,7 +152,8 @@ class RunAttempt:
         invocation = self._invocation(worktree)
         if budget is not None:
             invocation = replace(invocation, on_usage=budget.check_live)
-        if agent.kind != "llm":  # the llm executor calls its model itself: no process to jail
+        # The llm executor calls its model itself: it needs a jail only for setup commands.
+        if agent.kind != "llm" or self.run.setup_commands:
             jail = await self._ctx.confinement.for_run(
                 self.run.id, worktree, invocation.home, self._system_log
             )
@@ -157,6 +162,9 @@ class RunAttempt:
             self._ctx.artifacts, self.run.id, invocation.home
         ):
             await self.events.progress("restored the agent's session from an earlier worker")
+        await run_setup(self.run.setup_commands, invocation, self.events)
+        if agent.kind == "llm":
+            invocation = replace(invocation, jail=None)
         outcome = await agent.run(invocation, self.events)
         await self.events.progress("recording changes")
         message = f"dursor: {self.run.title} (turn {self.run.turn})\n\n{self.run.instruction}"
