@@ -66,7 +66,11 @@ async def get_user_usage(
     since: Since = None,
     user: Annotated[
         str | None,
-        Query(max_length=512, description="A user's owner key (issuer#subject); the caller's"),
+        Query(
+            max_length=512,
+            pattern=r"^[^\x00]+$",
+            description="A user's owner key (issuer#subject); the caller's when left out",
+        ),
     ] = None,
 ) -> ScopeUsageOut:
     """Tokens and cost of every run a user started (the caller's unless `user` is given)."""
