@@ -1,8 +1,9 @@
-"""repo_environments: setup and verify commands of a repository
+"""repo_environments: setup and verify commands of a repository; each turn's verification
 
 run-api writes a repository's environment (`PUT /v1/repos/{id}/environment`);
-agent-runner reads it when it claims a run and runs the setup commands in the run's jail
-before the agent.
+agent-runner reads it when it claims a run, runs the setup commands in the run's jail
+before the agent and the verify commands after it, and records what verifying found on
+the turn's attempt (`run_attempts.verification`).
 
 Revision ID: 0007_repo_environments
 Revises: 0006_turn_usage
@@ -24,7 +25,7 @@ GRANTS = {"dursor_run_api": "SELECT, INSERT, UPDATE", "dursor_agent_runner": "SE
 
 
 def upgrade() -> None:
-    """Create the table and its grants."""
+    """Create the table and its grants; add the attempts' verification column."""
     op.create_table(
         "repo_environments",
         sa.Column("repo_id", postgresql.UUID(as_uuid=True), nullable=False),
@@ -51,8 +52,13 @@ def upgrade() -> None:
     )
     for role, privileges in GRANTS.items():
         op.execute(f"GRANT {privileges} ON TABLE repo_environments TO {role}")
+    op.add_column(
+        "run_attempts",
+        sa.Column("verification", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    )
 
 
 def downgrade() -> None:
-    """Drop the table (its grants go with it)."""
+    """Drop the column and the table (its grants go with it)."""
+    op.drop_column("run_attempts", "verification")
     op.drop_table("repo_environments")

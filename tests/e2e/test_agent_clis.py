@@ -44,6 +44,10 @@ PROFILES = {
     "gemini": ("google", "gemini-2.5-pro", ""),
 }
 CONTAINER = "e2e-artifacts"
+JUNIT_REPORT = (
+    'printf \'<testsuites><testsuite name="unit" tests="4" failures="1" errors="0">'
+    "</testsuite></testsuites>' > junit.xml"
+)
 # The operator's price table (USD per million tokens) for the CLIs that report tokens only.
 # Claude Code prices its turns itself (its own figure wins; the same $3 / $15 per million
 # tokens for claude-sonnet-4-5): the table's entry prices its usage while it streams.
@@ -212,13 +216,15 @@ async def test_a_run_budget_stops_the_agent_mid_way_and_refuses_the_next_turn(
     assert [t["turn"] for t in usage["turns"]] == [1]
 
 
-async def test_setup_commands_stream_before_the_agent_and_a_failing_one_fails_the_run(
+async def test_setup_streams_before_the_agent_verify_is_recorded_and_failed_setup_fails(
     world: World, client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     profile = await _profile(client, world, "claude_code")
     executors = [{"type": "claude_code", "model_profile_id": profile}]
     setup = ["echo preparing the environment", "echo caches warm >&2"]
-    (run,) = await _submit(client, make_remote(tmp_path / "ok"), FIRST, executors, setup)
+    verify = [JUNIT_REPORT, "echo checks ran", "test -f MISSING.md"]
+    remote = make_remote(tmp_path / "ok")
+    (run,) = await _submit(client, remote, FIRST, executors, setup, verify)
     status, frames = await collect(client, f"/v1/runs/{run['id']}/stream", dict(client.headers))
 
     assert status == 200
@@ -234,6 +240,17 @@ async def test_setup_commands_stream_before_the_agent_and_a_failing_one_fails_th
     ]
     assert ("stdout", "preparing the environment") in lines, lines
     assert ("stderr", "caches warm") in lines, lines
+    assert steps.index("verify: test -f MISSING.md") < steps.index("verification exited 1")
+    (verified,) = (await client.get(f"/v1/runs/{run['id']}/verifications")).json()
+    assert (verified["turn"], verified["passed"], verified["exit_code"]) == (1, False, 1)
+    assert (verified["tests"], verified["failures"]) == (4, 1)  # from the JUnit report
+    assert "checks ran" in verified["output_tail"]
+    assert verified["duration_seconds"] > 0
+    compared = (await client.get(f"/v1/tasks/{run['task_id']}/comparison")).json()
+    figures = compared["runs"][0]["figures"]
+    assert (figures["verify_passed"], figures["failing_tests"]) == (False, 1)
+    patch = (await client.get(f"/v1/runs/{run['id']}/patch")).text
+    assert "junit.xml" not in patch  # verification ran after the turn was recorded
 
     served_before = len(world.server.requests)
     failing = ["echo about to fail", "exit 3", "echo never printed"]
@@ -392,12 +409,13 @@ async def _submit(
     instruction: str,
     executors: list[dict[str, Any]],
     setup: list[str] | None = None,
+    verify: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     repo = await client.post("/v1/repos", json={"url": f"file://{remote}"})
     assert repo.status_code == 201, repo.text
     if setup is not None:
         path = f"/v1/repos/{repo.json()['id']}/environment"
-        put = await client.put(path, json={"setup": setup})
+        put = await client.put(path, json={"setup": setup, "verify": verify or []})
         assert put.status_code == 200, put.text
         assert (await client.get(path)).json()["setup"] == setup
     task = await client.post("/v1/tasks", json={"repo_id": repo.json()["id"], "title": "clis"})

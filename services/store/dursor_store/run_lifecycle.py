@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import select
@@ -62,6 +62,8 @@ class ClaimedRun:
     earlier_usage: dict[str, Any] = field(default_factory=dict)
     # The repository's setup commands, run in the jail before the agent.
     setup_commands: list[str] = field(default_factory=list)
+    # ... and its verify commands, run after the agent.
+    verify_commands: list[str] = field(default_factory=list)
 
     def fence(self, worker_id: str) -> AttemptFence:
         """The fence that keeps this attempt's writes from outliving its lease."""
@@ -73,6 +75,7 @@ class _ClaimRow(RunRow):
     title: str
     repo_url: str
     setup_commands: list[str] | None
+    verify_commands: list[str] | None
 
 
 async def _current(conn: AsyncConnection, run_id: UUID) -> RunRow:
@@ -141,10 +144,13 @@ async def end_turn(
     work: UnitOfWork, run_id: UUID, fence: AttemptFence, status: RunStatus, values: TurnValues
 ) -> bool:
     """Move the held run to a terminal status; False if the lease was lost meanwhile."""
-    if not await runs.end_turn(work.conn, run_id, fence, status, values):
+    run_values = cast(TurnValues, {k: v for k, v in values.items() if k != "verification"})
+    if not await runs.end_turn(work.conn, run_id, fence, status, run_values):
         return False
     error = values.get("error")
-    await run_attempts.end_attempt(work.conn, run_id, fence.turn, fence.attempt, status, error)
+    await run_attempts.end_attempt(
+        work.conn, run_id, fence.turn, fence.attempt, status, error, values.get("verification")
+    )
     if "usage" in values:
         await _record_usage(work, run_id, fence, values["usage"])
     return True
@@ -218,6 +224,7 @@ async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
             tasks.c.title,
             repos.c.url.label("repo_url"),
             repo_environments.c.setup.label("setup_commands"),
+            repo_environments.c.verify.label("verify_commands"),
         )
         .join(tasks, tasks.c.id == runs_table.c.task_id)
         .join(repos, repos.c.id == tasks.c.repo_id)
@@ -242,6 +249,7 @@ async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
         created_by=row.created_by,
         earlier_usage=_reported(row.usage),
         setup_commands=list(row.setup_commands or []),
+        verify_commands=list(row.verify_commands or []),
     )
 
 

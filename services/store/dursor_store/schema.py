@@ -192,6 +192,8 @@ run_attempts = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
     Column("error", Text),
+    # What verifying the turn found (dursor_contracts.verification; migration 0007).
+    Column("verification", JSONB),
     _created_at(),
     PrimaryKeyConstraint("run_id", "turn", "attempt"),
     CheckConstraint(_in("status", RUN_STATUSES), name="status"),

@@ -21,6 +21,7 @@ from agent_runner.runs.budgets import BudgetCaps, turn_budget
 from agent_runner.runs.event_batcher import EventBatcher
 from agent_runner.runs.leases import RunLeases
 from agent_runner.runs.setup import SetupFailed, run_setup
+from agent_runner.runs.verify import run_verify
 from dursor_contracts.events import (
     ArtifactData,
     CompletedData,
@@ -35,6 +36,7 @@ from dursor_contracts.usage import (
     this_turn,
     turn_usage,
 )
+from dursor_contracts.verification import Verification
 from dursor_kit.artifacts import ArtifactStore
 from dursor_store.eventlog import FencedOut, NewEvent
 from dursor_store.pull_requests import request_update_of_open
@@ -102,7 +104,7 @@ class RunAttempt:
 
     async def _execute(self) -> None:
         try:
-            outcome, result = await self._work()
+            outcome, result, verification = await self._work()
         except asyncio.CancelledError:
             await self._stopped()
             return
@@ -127,9 +129,9 @@ class RunAttempt:
             reason = f"{type(exc).__name__}: {exc}"[:2000]
             await self._end(RunStatus.FAILED, EndedData(reason=reason), {"error": reason})
             return
-        await self._finish(outcome, result)
+        await self._finish(outcome, result, verification)
 
-    async def _work(self) -> tuple[AgentOutcome, TurnResult]:
+    async def _work(self) -> tuple[AgentOutcome, TurnResult, Verification | None]:
         agent = self._ctx.agents.get(self.run.executor.type)
         if agent is None:
             raise RuntimeError(
@@ -163,15 +165,16 @@ class RunAttempt:
         ):
             await self.events.progress("restored the agent's session from an earlier worker")
         await run_setup(self.run.setup_commands, invocation, self.events)
-        if agent.kind == "llm":
-            invocation = replace(invocation, jail=None)
-        outcome = await agent.run(invocation, self.events)
+        agent_invocation = replace(invocation, jail=None) if agent.kind == "llm" else invocation
+        outcome = await agent.run(agent_invocation, self.events)
         await self.events.progress("recording changes")
         message = f"dursor: {self.run.title} (turn {self.run.turn})\n\n{self.run.instruction}"
         result = await self._ctx.workspaces.finish_turn(
             worktree, self.run.base_branch, message[:4000]
         )
-        return outcome, result
+        # After the commit: reports the commands write are not part of the run's changes.
+        verification = await run_verify(self.run.verify_commands, invocation, self.events)
+        return outcome, result, verification
 
     async def _system_log(self, line: str) -> None:
         await self.events.log("system", line)
@@ -195,13 +198,17 @@ class RunAttempt:
             limits=self._ctx.limits,
         )
 
-    async def _finish(self, outcome: AgentOutcome, result: TurnResult) -> None:
+    async def _finish(
+        self, outcome: AgentOutcome, result: TurnResult, verification: Verification | None
+    ) -> None:
         values: TurnValues = {
             "files_changed": [f.model_dump() for f in result.files_changed],
             "commit_sha": result.commit_sha,
             "usage": self._usage(outcome),
             "session_id": outcome.session_id or self.run.session_id,
         }
+        if verification is not None:
+            values["verification"] = verification.model_dump(mode="json")
         artifacts = await self._store_artifacts(result, values)
         await save_home(
             self._ctx.artifacts, self.run.id, self._ctx.workspaces.home_path(str(self.run.id))

@@ -9,12 +9,19 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from dursor_contracts.events import RunStatus
+from dursor_contracts.verification import Verification
 from dursor_kit.errors import Invalid, NotFound
 from dursor_kit.web.security import Viewer
+from dursor_store import run_reads
 from run_api.comparison import repository as sql
 from run_api.comparison.ranking import CRITERIA, Criterion, RunFigures, rank
-from run_api.comparison.schemas import ComparedFigures, ComparisonOut, RankedRun
-from run_api.declared import LIST_OF
+from run_api.comparison.schemas import (
+    ComparedFigures,
+    ComparisonOut,
+    RankedRun,
+    TurnVerificationOut,
+)
+from run_api.declared import LIST_OF, READ
 from run_api.deps import Engine, Settings
 from run_api.tasks import repository as task_sql
 
@@ -76,10 +83,11 @@ def _rule(text: str) -> list[Criterion]:
 
 
 def _figures(row: sql.ComparedRun) -> RunFigures:
+    verified = None if row.verification is None else Verification.model_validate(row.verification)
     return RunFigures(
         succeeded=row.status == RunStatus.SUCCEEDED,
-        verify_passed=None,  # verification is not recorded yet
-        failing_tests=None,
+        verify_passed=None if verified is None else verified.passed,
+        failing_tests=None if verified is None else verified.failures,
         diff_lines=sum(
             int(f.get("additions", 0)) + int(f.get("deletions", 0)) for f in row.files_changed
         ),
@@ -100,3 +108,18 @@ def _shown(figures: RunFigures, row: sql.ComparedRun) -> ComparedFigures:
         input_tokens=row.input_tokens,
         output_tokens=row.output_tokens,
     )
+
+
+@router.get(
+    "/runs/{run_id}/verifications", response_model=list[TurnVerificationOut], responses=READ
+)
+async def list_verifications(run_id: UUID, _: Viewer, engine: Engine) -> list[TurnVerificationOut]:
+    """What verifying each turn found (turns of a repository without verify commands: none)."""
+    async with engine.connect() as conn:
+        if await run_reads.get_run(conn, run_id) is None:
+            raise NotFound("run", run_id)
+        rows = await sql.run_verifications(conn, run_id)
+    return [
+        TurnVerificationOut.model_validate({"turn": r.turn, "attempt": r.attempt} | r.verification)
+        for r in rows
+    ]

@@ -29,6 +29,25 @@ class ComparedRun(TableRow):
     unpriced_turns: int
     input_tokens: int
     output_tokens: int
+    verification: dict[str, Any] | None
+
+
+class VerificationRow(TableRow):
+    """What verifying one turn found."""
+
+    turn: int
+    attempt: int
+    verification: dict[str, Any]
+
+
+async def run_verifications(conn: AsyncConnection, run_id: UUID) -> list[VerificationRow]:
+    """Every verified turn of a run, oldest first."""
+    statement = (
+        select(run_attempts.c.turn, run_attempts.c.attempt, run_attempts.c.verification)
+        .where(run_attempts.c.run_id == run_id, run_attempts.c.verification.is_not(None))
+        .order_by(run_attempts.c.turn, run_attempts.c.attempt)
+    )
+    return await fetch_all(conn, statement, VerificationRow)
 
 
 async def submission_time(
@@ -73,6 +92,17 @@ async def submission_runs(
         .group_by(turn_usage.c.run_id)
         .subquery()
     )
+    last_verification = (
+        select(run_attempts.c.verification)
+        .where(
+            run_attempts.c.run_id == runs.c.id,
+            run_attempts.c.turn == runs.c.turn,
+            run_attempts.c.verification.is_not(None),
+        )
+        .order_by(run_attempts.c.attempt.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     statement = (
         select(
             runs.c.id,
@@ -87,6 +117,7 @@ async def submission_runs(
             func.coalesce(cost.c.unpriced_turns, 0).label("unpriced_turns"),
             func.coalesce(cost.c.input_tokens, 0).label("input_tokens"),
             func.coalesce(cost.c.output_tokens, 0).label("output_tokens"),
+            last_verification.label("verification"),
         )
         .outerjoin(spent, spent.c.run_id == runs.c.id)
         .outerjoin(cost, cost.c.run_id == runs.c.id)

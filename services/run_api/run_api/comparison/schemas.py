@@ -7,6 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from dursor_contracts.verification import Verification
 from run_api.comparison.ranking import Criterion
 
 
@@ -43,3 +44,10 @@ class ComparisonOut(BaseModel):
     submitted_at: datetime
     rule: list[Criterion]
     runs: list[RankedRun]
+
+
+class TurnVerificationOut(Verification):
+    """What verifying one turn found."""
+
+    turn: int
+    attempt: int
