@@ -289,6 +289,11 @@ MATRIX: dict[tuple[str, str], tuple[str, int, Maker | str]] = {
     ("GET", "/v1/runs/{run_id}/usage"): ("viewer", 200, "/v1/runs/{run_id}/usage"),
     ("GET", "/v1/tasks/{task_id}/usage"): ("viewer", 200, "/v1/tasks/{task_id}/usage"),
     ("GET", "/v1/repos/{repo_id}/usage"): ("viewer", 404, f"/v1/repos/{uuid.UUID(int=1)}/usage"),
+    ("GET", "/v1/runs/{run_id}/verifications"): (
+        "viewer",
+        200,
+        "/v1/runs/{run_id}/verifications",
+    ),
     ("GET", "/v1/tasks/{task_id}/comparison"): (
         "viewer",
         200,
