@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import func, insert, null, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dursor_contracts.events import RunStatus
@@ -46,5 +46,11 @@ async def end_attempt(
             run_attempts.c.attempt == attempt,
             run_attempts.c.status == RunStatus.RUNNING,
         )
-        .values(status=status, finished_at=func.now(), error=error, verification=verification)
+        .values(
+            status=status,
+            finished_at=func.now(),
+            error=error,
+            # SQL NULL when the turn was not verified (JSONB would store a JSON null).
+            verification=null() if verification is None else verification,
+        )
     )
