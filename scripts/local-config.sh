@@ -12,3 +12,5 @@ JSON
 )
   export DURSOR_COMMAND_TEMPLATES
 fi
+# Outgoing webhooks on a laptop may go to loopback receivers (cloud mode refuses them).
+export DURSOR_WEBHOOK_MODE="${DURSOR_WEBHOOK_MODE:-local}"

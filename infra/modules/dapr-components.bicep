@@ -163,6 +163,57 @@ resource pubsubBroadcast 'Microsoft.App/managedEnvironments/daprComponents@2026-
   }
 }
 
+// Public integration topics (components/integrations.yaml): a component of their own, so
+// another team's app is granted this one alone. An operator attaches an integration by
+// adding its app id to the scopes and grants below (the example's id is here, as locally).
+resource integrations 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01' = {
+  parent: managedEnvironment
+  name: 'integrations'
+  properties: {
+    componentType: 'pubsub.redis'
+    version: 'v1'
+    metadata: concat(redisConnection, [
+      {
+        name: 'processingTimeout'
+        value: '60000'
+      }
+      {
+        name: 'redeliverInterval'
+        value: '5000'
+      }
+      {
+        name: 'concurrency'
+        value: '1'
+      }
+      {
+        name: 'maxLenApprox'
+        value: '100000'
+      }
+      {
+        name: 'allowedTopics'
+        value: 'run-lifecycle,pull-request-updated,run-submissions,run-submissions-dlq'
+      }
+      {
+        name: 'protectedTopics'
+        value: 'run-lifecycle,pull-request-updated,run-submissions,run-submissions-dlq'
+      }
+      {
+        name: 'publishingScopes'
+        value: 'run-api=run-lifecycle,pull-request-updated,run-submissions-dlq;agent-runner=run-lifecycle,pull-request-updated;example-integration=run-submissions'
+      }
+      {
+        name: 'subscriptionScopes'
+        value: 'run-api=run-submissions,run-submissions-dlq;example-integration=run-lifecycle,pull-request-updated'
+      }
+    ])
+    scopes: [
+      'run-api'
+      'agent-runner'
+      'example-integration'
+    ]
+  }
+}
+
 // Keys are `<app id>||<key>` as locally (no keyPrefix on either side).
 resource statestore 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01' = {
   parent: managedEnvironment
@@ -233,6 +284,12 @@ resource pubsubResiliency 'Microsoft.App/managedEnvironments/daprComponents/resi
 
 resource pubsubBroadcastResiliency 'Microsoft.App/managedEnvironments/daprComponents/resiliencyPolicies@2026-07-01' = {
   parent: pubsubBroadcast
+  name: 'dursor-resiliency'
+  properties: pubsubInboundRetry
+}
+
+resource integrationsResiliency 'Microsoft.App/managedEnvironments/daprComponents/resiliencyPolicies@2026-07-01' = {
+  parent: integrations
   name: 'dursor-resiliency'
   properties: pubsubInboundRetry
 }

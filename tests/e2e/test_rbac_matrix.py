@@ -149,6 +149,11 @@ async def set_environment(world: World, client: httpx.AsyncClient, _: str) -> Ca
     return Call("PUT", f"/v1/repos/{created.json()['id']}/environment", {"setup": ["true"]})
 
 
+async def delete_unknown_webhook(world: World, client: httpx.AsyncClient, _: str) -> Call:
+    """Remove a webhook that does not exist."""
+    return Call("DELETE", f"/v1/webhooks/{uuid.UUID(int=1)}")
+
+
 async def change_role(world: World, client: httpx.AsyncClient, _: str) -> Call:
     """Change the role of a user created for this call."""
     created = await client.post(
@@ -303,6 +308,20 @@ MATRIX: dict[tuple[str, str], tuple[str, int, Maker | str]] = {
     ("GET", "/v1/model-profiles"): ("viewer", 200, "/v1/model-profiles"),
     ("GET", "/v1/model-profiles/{profile_id}"): ("viewer", 200, read_profile),
     ("DELETE", "/v1/model-profiles/{profile_id}"): ("admin", 204, delete_profile),
+    ("GET", "/v1/dead-letters"): ("admin", 200, "/v1/dead-letters"),
+    ("GET", "/v1/webhooks"): ("admin", 200, "/v1/webhooks"),
+    # The platform runs in cloud mode: a loopback target is refused (400) to an Admin.
+    ("POST", "/v1/webhooks"): (
+        "admin",
+        400,
+        post("/v1/webhooks", {"url": "https://127.0.0.1/m", "event_types": ["run.finished"]}),
+    ),
+    ("DELETE", "/v1/webhooks/{webhook_id}"): ("admin", 404, delete_unknown_webhook),
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): (
+        "admin",
+        404,
+        f"/v1/webhooks/{uuid.UUID(int=1)}/deliveries",
+    ),
 }
 
 

@@ -21,8 +21,10 @@ EXPECTED_SIDECARS: dict[str, tuple[set[str], set[tuple[str, str, str]]]] = {
         {("pubsub-broadcast", "run-events", "run-events-dlq")},
     ),
     "run-api": (
-        {"pubsub", "pubsub-broadcast", "secretstore"},
+        {"pubsub", "pubsub-broadcast", "integrations", "secretstore"},
         {
+            ("integrations", "run-submissions", "run-submissions-dlq"),
+            ("integrations", "run-submissions-dlq", ""),
             ("pubsub", "run-requested-dlq", ""),
             ("pubsub", "pr-requested-dlq", ""),
             ("pubsub-broadcast", "run-cancel-requested-dlq", ""),
@@ -30,7 +32,7 @@ EXPECTED_SIDECARS: dict[str, tuple[set[str], set[tuple[str, str, str]]]] = {
         },
     ),
     "agent-runner": (
-        {"pubsub", "pubsub-broadcast", "secretstore", "ci-poll"},
+        {"pubsub", "pubsub-broadcast", "integrations", "secretstore", "ci-poll"},
         {
             ("pubsub", "run-requested", "run-requested-dlq"),
             ("pubsub", "pr-requested", "pr-requested-dlq"),

@@ -106,6 +106,7 @@ class Replica:
     app_log: Path
     daprd_log: Path
     api_token: str = ""
+    daprd_argv: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -305,10 +306,12 @@ class Platform:
         env: Mapping[str, str] | None = None,
         app_port: int | None = None,
         components: Path | None = None,
+        command: list[str] | None = None,
     ) -> Replica:
         """Start one replica (app + daprd); call `wait_ready` before using it.
 
-        `components` replaces the platform's copy of components/ for this sidecar only.
+        `components` replaces the platform's copy of components/ for this sidecar only;
+        `command` starts an app that is not one of ours (an integration) under `app_id`.
         """
         components = components or self.components
         name = name or f"{app_id}-{len([r for r in self.replicas if r.app_id == app_id])}"
@@ -327,54 +330,21 @@ class Platform:
         }
         app_log, daprd_log = logs / f"{name}.log", logs / f"{name}.daprd.log"
         app = subprocess.Popen(
-            [*_server_command(app_id), "--host", "127.0.0.1", "--port", str(ports["app"])],
+            [
+                *(command or _server_command(app_id)),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports["app"]),
+            ],
             cwd=ROOT,
             env=app_env,
             stdout=app_log.open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        daprd = subprocess.Popen(
-            [
-                str(daprd_binary()),
-                "--app-id",
-                app_id,
-                "--app-port",
-                str(ports["app"]),
-                "--app-protocol",
-                "http",
-                "--dapr-http-port",
-                str(ports["http"]),
-                "--dapr-grpc-port",
-                str(ports["grpc"]),
-                "--dapr-internal-grpc-port",
-                str(ports["internal"]),
-                "--dapr-listen-addresses",
-                "127.0.0.1",
-                "--dapr-internal-grpc-listen-address",
-                "127.0.0.1",
-                "--metrics-listen-address",
-                "127.0.0.1",
-                "--enable-metrics=false",
-                "--resources-path",
-                str(components),
-                "--config",
-                str(components / "config" / f"{app_id}.yaml"),
-                "--enable-mtls",
-                "--sentry-address",
-                self._sentry().address,
-                "--log-level",
-                "info",
-                # Every call an app makes to its sidecar's API is logged (attack tests
-                # assert on it that refused requests reached no sidecar).
-                "--enable-api-logging",
-            ],
-            cwd=self.workdir,
-            env=self._daprd_env(app_id),
-            stdout=daprd_log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        daprd_argv = self._daprd_argv(app_id, ports, components)
+        daprd = self._launch_daprd(app_id, daprd_argv, daprd_log)
         replica = Replica(
             app_id,
             name,
@@ -387,9 +357,62 @@ class Platform:
             app_log,
             daprd_log,
             self.secrets[app_api_token(app_id)],
+            daprd_argv,
         )
         self.replicas.append(replica)
         return replica
+
+    def _daprd_argv(self, app_id: str, ports: dict[str, int], components: Path) -> list[str]:
+        return [
+            str(daprd_binary()),
+            "--app-id",
+            app_id,
+            "--app-port",
+            str(ports["app"]),
+            "--app-protocol",
+            "http",
+            "--dapr-http-port",
+            str(ports["http"]),
+            "--dapr-grpc-port",
+            str(ports["grpc"]),
+            "--dapr-internal-grpc-port",
+            str(ports["internal"]),
+            "--dapr-listen-addresses",
+            "127.0.0.1",
+            "--dapr-internal-grpc-listen-address",
+            "127.0.0.1",
+            "--metrics-listen-address",
+            "127.0.0.1",
+            "--enable-metrics=false",
+            "--resources-path",
+            str(components),
+            "--config",
+            str(components / "config" / f"{app_id}.yaml"),
+            "--enable-mtls",
+            "--sentry-address",
+            self._sentry().address,
+            "--log-level",
+            "info",
+            # Every call an app makes to its sidecar's API is logged (attack tests
+            # assert on it that refused requests reached no sidecar).
+            "--enable-api-logging",
+        ]
+
+    def _launch_daprd(self, app_id: str, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            argv,
+            cwd=self.workdir,
+            env=self._daprd_env(app_id),
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def restart_daprd(self, replica: Replica) -> None:
+        """Start a dead replica's sidecar again on its own ports (what Container Apps does)."""
+        if replica.daprd.poll() is None:
+            raise RuntimeError(f"{replica.name}'s daprd is still running")
+        replica.daprd = self._launch_daprd(replica.app_id, replica.daprd_argv, replica.daprd_log)
 
     async def wait_ready(self, replica: Replica, timeout: float = 90.0) -> None:
         """Until the app answers /readyz and its sidecar /v1.0/healthz."""

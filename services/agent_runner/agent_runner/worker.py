@@ -120,7 +120,9 @@ async def start_worker(
     background.start(relay.run(), "outbox-relay")
     background.start(dispatcher.pull_forever(), "pull-queued-runs")
     background.start(
-        reap_forever(transactions, settings.reaper_interval_seconds, QueueDepth()),
+        reap_forever(
+            transactions, settings.reaper_interval_seconds, QueueDepth(), settings.lease_seconds
+        ),
         "reaper",
     )
     background.start(

@@ -16,6 +16,7 @@ from dursor_contracts.topics import (
     RUN_CANCEL_REQUESTED,
     RUN_EVENTS,
     RUN_REQUESTED,
+    RUN_SUBMISSIONS,
     Topic,
 )
 
@@ -67,7 +68,8 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     _consumer("agent-runner", PR_REQUESTED),
     _consumer("agent-runner", RUN_CANCEL_REQUESTED),
     _consumer("events-gateway", RUN_EVENTS),
-    *(_dead_letters(topic) for topic in ALL_TOPICS),
+    _consumer("run-api", RUN_SUBMISSIONS),
+    *(_dead_letters(topic) for topic in (*ALL_TOPICS, RUN_SUBMISSIONS)),
 )
 
 

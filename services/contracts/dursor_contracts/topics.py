@@ -12,6 +12,11 @@ from dursor_contracts.events import (
     RunEventV1,
     RunRequestedV1,
 )
+from dursor_contracts.integrations import (
+    PullRequestUpdatedV1,
+    RunLifecycleV1,
+    RunSubmissionV1,
+)
 
 
 class PubSub(StrEnum):
@@ -21,6 +26,9 @@ class PubSub(StrEnum):
     WORK = "pubsub"
     # One consumer group per sidecar: each message reaches every replica (fan-out).
     BROADCAST = "pubsub-broadcast"
+    # Public integration topics: a work queue of their own, so other teams' apps are
+    # granted this component alone and the internal topics can change freely.
+    INTEGRATIONS = "integrations"
 
 
 @dataclass(frozen=True)
@@ -48,14 +56,32 @@ RUN_CANCEL_REQUESTED = Topic("run-cancel-requested", PubSub.BROADCAST, RunCancel
 RUN_EVENTS = Topic("run-events", PubSub.BROADCAST, RunEventV1)
 PR_REQUESTED = Topic("pr-requested", PubSub.WORK, PrRequestedV1)
 
+RUN_LIFECYCLE = Topic("run-lifecycle", PubSub.INTEGRATIONS, RunLifecycleV1)
+PULL_REQUEST_UPDATED = Topic("pull-request-updated", PubSub.INTEGRATIONS, PullRequestUpdatedV1)
+RUN_SUBMISSIONS = Topic("run-submissions", PubSub.INTEGRATIONS, RunSubmissionV1)
+
+# The internal topics: only dursor's own apps publish or consume them.
 ALL_TOPICS: tuple[Topic, ...] = (RUN_REQUESTED, RUN_CANCEL_REQUESTED, RUN_EVENTS, PR_REQUESTED)
-TOPICS_BY_NAME = {topic.name: topic for topic in ALL_TOPICS}
+# The public ones: dursor publishes the first two, a trusted integration app the third.
+INTEGRATION_TOPICS: tuple[Topic, ...] = (RUN_LIFECYCLE, PULL_REQUEST_UPDATED, RUN_SUBMISSIONS)
+TOPICS_BY_NAME = {topic.name: topic for topic in (*ALL_TOPICS, *INTEGRATION_TOPICS)}
+
+# The Dapr app id of the example integration (examples/integration): the one outside app
+# components/integrations.yaml grants; an operator adds their own apps the same way.
+EXAMPLE_INTEGRATION_APP = "example-integration"
 
 # Who publishes what (each app's outbox relay, and the pub/sub components' publishing
 # scopes in components/): the gateway and auth publish nothing.
 PUBLISHERS: dict[str, tuple[Topic, ...]] = {
-    "run-api": (RUN_REQUESTED, RUN_CANCEL_REQUESTED, RUN_EVENTS, PR_REQUESTED),
-    "agent-runner": (RUN_REQUESTED, RUN_EVENTS, PR_REQUESTED),
+    "run-api": (
+        RUN_REQUESTED,
+        RUN_CANCEL_REQUESTED,
+        RUN_EVENTS,
+        PR_REQUESTED,
+        RUN_LIFECYCLE,
+        PULL_REQUEST_UPDATED,
+    ),
+    "agent-runner": (RUN_REQUESTED, RUN_EVENTS, PR_REQUESTED, RUN_LIFECYCLE, PULL_REQUEST_UPDATED),
 }
 
 

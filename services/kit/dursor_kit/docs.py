@@ -13,24 +13,42 @@ from pathlib import Path
 from typing import Any
 
 from dursor_contracts.events import DeadLetterV1
-from dursor_contracts.topics import ALL_TOPICS, PubSub, Topic
+from dursor_contracts.topics import (
+    ALL_TOPICS,
+    EXAMPLE_INTEGRATION_APP,
+    INTEGRATION_TOPICS,
+    RUN_SUBMISSIONS,
+    PubSub,
+    Topic,
+)
 
 PRODUCERS = {
     "run-requested": ["run-api", "agent-runner"],
     "run-cancel-requested": ["run-api"],
     "run-events": ["run-api", "agent-runner"],
     "pr-requested": ["run-api"],
+    "run-lifecycle": ["run-api", "agent-runner"],
+    "pull-request-updated": ["run-api", "agent-runner"],
+    "run-submissions": [EXAMPLE_INTEGRATION_APP],
 }
 CONSUMERS = {
     "run-requested": ["agent-runner"],
     "run-cancel-requested": ["agent-runner"],
     "run-events": ["events-gateway"],
     "pr-requested": ["agent-runner"],
+    "run-lifecycle": [EXAMPLE_INTEGRATION_APP],
+    "pull-request-updated": [EXAMPLE_INTEGRATION_APP],
+    "run-submissions": ["run-api"],
 }
 DELIVERY = {
     PubSub.WORK: "one replica of each consuming app receives each message (work queue)",
     PubSub.BROADCAST: "every replica of each consuming app receives each message (fan-out)",
+    PubSub.INTEGRATIONS: "public integration topic; one replica of each consuming app "
+    "receives each message, one at a time in publishing order, and an app's consumer group "
+    "resumes where it stopped after a restart",
 }
+# Topics whose consumer dead-letters what it could not take (run-api records them).
+DEAD_LETTERED = (*ALL_TOPICS, RUN_SUBMISSIONS)
 
 
 def schema_file(topic: Topic) -> str:
@@ -53,12 +71,17 @@ def asyncapi() -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
-    for topic in ALL_TOPICS:
+    for topic in (*ALL_TOPICS, *INTEGRATION_TOPICS):
         message = topic.model.__name__
         messages[message] = _message(topic)
         channels[topic.name] = _channel(topic, message)
-        channels[topic.dead_letter] = _dead_letter_channel(topic)
         operations |= _operations(topic)
+    for topic in DEAD_LETTERED:
+        channels[topic.dead_letter] = _dead_letter_channel(topic)
+        operations[f"run-api.receive.{topic.dead_letter}"] = {
+            "action": "receive",
+            "channel": {"$ref": f"#/channels/{topic.dead_letter}"},
+        }
     messages["DeadLetterV1"] = {
         "name": "DeadLetterV1",
         "contentType": "application/cloudevents+json",
@@ -97,10 +120,13 @@ def _message(topic: Topic) -> dict[str, Any]:
 
 
 def _channel(topic: Topic, message: str) -> dict[str, Any]:
+    undeliverable = (
+        f" Undeliverable messages go to `{topic.dead_letter}`." if topic in DEAD_LETTERED else ""
+    )
     return {
         "address": topic.name,
-        "description": f"Dapr component `{topic.pubsub.value}`: {DELIVERY[topic.pubsub]}. "
-        f"Undeliverable messages go to `{topic.dead_letter}`.",
+        "description": f"Dapr component `{topic.pubsub.value}`: {DELIVERY[topic.pubsub]}."
+        + undeliverable,
         "messages": {message: {"$ref": f"#/components/messages/{message}"}},
     }
 
@@ -121,16 +147,15 @@ def _operations(topic: Topic) -> dict[str, Any]:
         ops[f"{app}.publish.{topic.name}"] = {"action": "send", "channel": channel}
     for app in CONSUMERS[topic.name]:
         ops[f"{app}.receive.{topic.name}"] = {"action": "receive", "channel": channel}
-    ops[f"run-api.receive.{topic.dead_letter}"] = {
-        "action": "receive",
-        "channel": {"$ref": f"#/channels/{topic.dead_letter}"},
-    }
     return ops
 
 
 def documents() -> dict[str, str]:
     """Every published file, relative to the docs folder, with its exact content."""
-    files = {f"contracts/{schema_file(t)}": _dump(payload_schema(t)) for t in ALL_TOPICS}
+    files = {
+        f"contracts/{schema_file(t)}": _dump(payload_schema(t))
+        for t in (*ALL_TOPICS, *INTEGRATION_TOPICS)
+    }
     files["asyncapi.json"] = _dump(asyncapi())
     return files
 

@@ -19,6 +19,7 @@ from dursor_kit.runtime import service_runtime, token_verifier
 from dursor_kit.secret_names import ENCRYPTION_KEYS
 from dursor_kit.web.app import Lifespan, create_service_app
 from dursor_kit.web.subscriptions import subscription_router
+from dursor_kit.webhook_targets import Resolver, TargetPolicy, system_resolver
 from dursor_store.outbox import OutboxRelay
 from dursor_store.role_bindings import DatabaseAuthority
 from run_api.comparison import endpoints as comparison
@@ -38,8 +39,13 @@ from run_api.repos import endpoints as repos
 from run_api.runs import endpoints as runs
 from run_api.runs.service import RunService
 from run_api.settings import RunApiSettings
+from run_api.submissions import endpoints as submissions
+from run_api.submissions.service import Submissions
 from run_api.tasks import endpoints as tasks
 from run_api.usage import endpoints as usage
+from run_api.webhooks import endpoints as webhooks
+from run_api.webhooks.dispatcher import RetryPolicy, WebhookDispatcher
+from run_api.webhooks.service import Webhooks
 
 PURGE_INTERVAL_SECONDS = 3600.0
 
@@ -55,6 +61,7 @@ class RunApiParts:
     artifacts: ArtifactStore
     keyring: KeyRingSource
     write_access: WriteAccess
+    resolver: Resolver = system_resolver
 
 
 def install(app: FastAPI, parts: RunApiParts) -> None:
@@ -67,11 +74,36 @@ def install(app: FastAPI, parts: RunApiParts) -> None:
     app.state.run_service = RunService(parts.settings)
     app.state.model_profiles = ModelProfiles(parts.keyring)
     app.state.pull_requests = PullRequests()
+    app.state.submissions = Submissions(app.state.run_service)
+    app.state.webhooks = Webhooks(parts.keyring, webhook_policy(parts.settings), parts.resolver)
     app.state.github_events = GitHubEvents(
         app.state.transactions,
         app.state.run_service,
         parts.settings.github_mention,
         parts.write_access,
+    )
+
+
+def webhook_policy(settings: RunApiSettings) -> TargetPolicy:
+    """Where this deployment's webhooks may go."""
+    return TargetPolicy.of(settings.webhook_mode, settings.webhook_allowed_networks)
+
+
+def webhook_dispatcher(parts: RunApiParts) -> WebhookDispatcher:
+    """The sender of the webhooks' outbox, built from the settings."""
+    settings = parts.settings
+    retries = RetryPolicy(
+        settings.webhook_max_attempts,
+        settings.webhook_backoff_seconds,
+        settings.webhook_max_backoff_seconds,
+    )
+    return WebhookDispatcher(
+        parts.engine,
+        parts.keyring,
+        webhook_policy(settings),
+        parts.resolver,
+        retries,
+        settings.webhook_timeout_seconds,
     )
 
 
@@ -97,6 +129,9 @@ async def lifespan(app: FastAPI, settings: RunApiSettings) -> AsyncIterator[None
             settings, runtime.engine, relay, verifier, artifacts, keyring, write_access
         )
         install(app, parts)
+        runtime.background.start(
+            webhook_dispatcher(parts).run(settings.webhook_poll_seconds), "webhooks"
+        )
         app.state.readiness = runtime.readiness()
         try:
             yield
@@ -119,6 +154,9 @@ def create_app(
             pull_requests.router,
             model_profiles.router,
             dead_letters.router,
+            dead_letters.admin_router,
+            submissions.router,
+            webhooks.router,
             github.router,
             usage.router,
             comparison.router,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -38,3 +39,12 @@ class RunApiSettings(ServiceSettings):
     idempotency_retention_hours: int = Field(default=24, ge=1, le=24 * 30)
     # The encryption key ring is re-read from the secret store this often (rotation).
     keyring_refresh_seconds: float = Field(default=300.0, ge=1.0)
+    # Outgoing webhooks: cloud mode refuses every non-public target address unless its
+    # network is allowlisted here (CIDRs); local mode allows loopback (and http there).
+    webhook_mode: Literal["local", "cloud"] = "cloud"
+    webhook_allowed_networks: list[str] = Field(default_factory=list)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_backoff_seconds: float = Field(default=2.0, gt=0)
+    webhook_max_backoff_seconds: float = Field(default=600.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_poll_seconds: float = Field(default=0.5, gt=0)

@@ -2,7 +2,9 @@
 
 Every write of `pull_requests` is here: a request (with its `pr-requested` message), the
 runner's outcome, GitHub's news (webhooks, CI polls), and re-requests of records whose
-message was lost. The one mapping from GitHub's check conclusions to a CI status is here.
+message was lost. Each change others may care about (opened, failed, CI status, head,
+merged, closed) is announced on the public `pull-request-updated` topic in the same
+unit of work. The one mapping from GitHub's check conclusions to a CI status is here.
 """
 
 from __future__ import annotations
@@ -13,19 +15,21 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dursor_contracts.events import PrRequestedV1
+from dursor_contracts.integrations import PullRequestUpdatedV1, WebhookEventType
 from dursor_contracts.pull_requests import CiStatus, PullRequestState
-from dursor_contracts.topics import PR_REQUESTED
+from dursor_contracts.topics import PR_REQUESTED, PULL_REQUEST_UPDATED
 from dursor_kit.db.rows import TableRow, fetch_all, fetch_optional
 from dursor_kit.db.unit_of_work import UnitOfWork
 from dursor_kit.web.pagination import after_cursor, newest_first
 from dursor_store.outbox import enqueue
 from dursor_store.run_rows import RunRow
 from dursor_store.schema import pull_requests, repos, runs, tasks
+from dursor_store.webhook_deliveries import fan_out
 
 # GitHub's conclusion of a check run (or state of a commit status) -> our CI status;
 # anything else (queued, in progress, unknown words) is still pending.
@@ -80,13 +84,6 @@ class PullRequestRow(TableRow):
     requested_by: str
     created_at: datetime
     updated_at: datetime
-
-
-class PullRequestNews(TableRow):
-    """Which run's pull request GitHub's news changed."""
-
-    run_id: UUID
-    number: int | None
 
 
 class PublishJob(TableRow):
@@ -209,30 +206,67 @@ async def request_stale_again(work: UnitOfWork) -> None:
         await _announce(work, record.run_id, record.id, record.requested_by)
 
 
-async def set_ci_of_head(
-    conn: AsyncConnection, head_sha: str, status: CiStatus
-) -> list[PullRequestNews]:
+async def set_ci_of_head(work: UnitOfWork, head_sha: str, status: CiStatus) -> list[PullRequestRow]:
     """GitHub reported CI of a commit: every open pull request at that head takes it."""
-    statement = (
-        update(pull_requests)
-        .where(pull_requests.c.head_sha == head_sha, pull_requests.c.state == PullRequestState.OPEN)
-        .values(ci_status=status, updated_at=func.now())
-        .returning(pull_requests.c.run_id, pull_requests.c.number)
-    )
-    return await fetch_all(conn, statement, PullRequestNews)
+    where = (pull_requests.c.head_sha == head_sha, pull_requests.c.state == PullRequestState.OPEN)
+    return await _update_announcing(work, where, ci_status=status)
 
 
 async def set_state_of_url(
-    conn: AsyncConnection, url: str, state: PullRequestState
-) -> PullRequestNews | None:
+    work: UnitOfWork, url: str, state: PullRequestState
+) -> PullRequestRow | None:
     """GitHub reported a pull request's state (open, closed, merged)."""
-    statement = (
+    changed = await _update_announcing(work, (pull_requests.c.url == url,), state=state)
+    return changed[0] if changed else None
+
+
+async def _update_announcing(
+    work: UnitOfWork, where: tuple[ColumnElement[bool], ...], **values: Any
+) -> list[PullRequestRow]:
+    """Update the matching records; announce each one whose public state changed."""
+    before = {
+        row.id: row
+        for row in await fetch_all(
+            work.conn, select(pull_requests).where(*where).with_for_update(), PullRequestRow
+        )
+    }
+    after = await fetch_all(
+        work.conn,
         update(pull_requests)
-        .where(pull_requests.c.url == url)
-        .values(state=state, updated_at=func.now())
-        .returning(pull_requests.c.run_id, pull_requests.c.number)
+        .where(*where)
+        .values(updated_at=func.now(), **values)
+        .returning(pull_requests),
+        PullRequestRow,
     )
-    return await fetch_optional(conn, statement, PullRequestNews)
+    for row in after:
+        if _publicly_changed(before.get(row.id), row):
+            await _announce_update(work, row)
+    return after
+
+
+def _publicly_changed(before: PullRequestRow | None, after: PullRequestRow) -> bool:
+    if after.state is PullRequestState.REQUESTED:
+        return False
+    fields = ("state", "ci_status", "url", "head_sha")
+    return before is None or any(getattr(before, f) != getattr(after, f) for f in fields)
+
+
+async def _announce_update(work: UnitOfWork, row: PullRequestRow) -> None:
+    message = PullRequestUpdatedV1(
+        pull_request_id=row.id,
+        run_id=row.run_id,
+        task_id=row.task_id,
+        state=row.state,
+        ci_status=row.ci_status,
+        number=row.number,
+        url=row.url,
+        head_sha=row.head_sha,
+        occurred_at=row.updated_at,
+    )
+    event_id = await enqueue(work, PULL_REQUEST_UPDATED, message)
+    await fan_out(
+        work, WebhookEventType.PULL_REQUEST_UPDATED, str(event_id), str(row.run_id), message
+    )
 
 
 async def run_of_pull_request(conn: AsyncConnection, url: str, number: int) -> ReviewedRun | None:
@@ -276,12 +310,10 @@ async def publish_job(conn: AsyncConnection, pr_id: UUID) -> PublishJob | None:
     return await fetch_optional(conn, statement, PublishJob)
 
 
-async def record_open(
-    conn: AsyncConnection, pr_id: UUID, number: int, url: str, head_sha: str
-) -> None:
+async def record_open(work: UnitOfWork, pr_id: UUID, number: int, url: str, head_sha: str) -> None:
     """The runner opened (or updated) the pull request on GitHub."""
     await _save(
-        conn,
+        work,
         pr_id,
         number=number,
         url=url,
@@ -291,17 +323,13 @@ async def record_open(
     )
 
 
-async def record_failure(conn: AsyncConnection, pr_id: UUID, reason: str) -> None:
+async def record_failure(work: UnitOfWork, pr_id: UUID, reason: str) -> None:
     """The runner could not open the pull request, for good."""
-    await _save(conn, pr_id, state=PullRequestState.FAILED, error=reason)
+    await _save(work, pr_id, state=PullRequestState.FAILED, error=reason)
 
 
-async def _save(conn: AsyncConnection, pr_id: UUID, **values: Any) -> None:
-    await conn.execute(
-        update(pull_requests)
-        .where(pull_requests.c.id == pr_id)
-        .values(updated_at=func.now(), **values)
-    )
+async def _save(work: UnitOfWork, pr_id: UUID, **values: Any) -> None:
+    await _update_announcing(work, (pull_requests.c.id == pr_id,), **values)
 
 
 async def open_for_polling(conn: AsyncConnection, batch: int) -> list[PolledPullRequest]:
@@ -319,7 +347,7 @@ async def open_for_polling(conn: AsyncConnection, batch: int) -> list[PolledPull
 
 
 async def record_poll(
-    conn: AsyncConnection,
+    work: UnitOfWork,
     pr_id: UUID,
     ci: CiStatus,
     state: PullRequestState,
@@ -328,5 +356,5 @@ async def record_poll(
 ) -> None:
     """What a CI poll saw: status, state, head and the ETags valid for that head."""
     await _save(
-        conn, pr_id, ci_status=ci, state=state, head_sha=head_sha, ci_etag=json.dumps(etags)
+        work, pr_id, ci_status=ci, state=state, head_sha=head_sha, ci_etag=json.dumps(etags)
     )

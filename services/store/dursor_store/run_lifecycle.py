@@ -9,7 +9,7 @@ together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, cast
 from uuid import UUID
@@ -26,12 +26,14 @@ from dursor_contracts.events import (
     StatusData,
 )
 from dursor_contracts.executors import ExecutorSpec
+from dursor_contracts.integrations import LifecycleStage
 from dursor_contracts.topics import RUN_CANCEL_REQUESTED, RUN_REQUESTED
 from dursor_contracts.usage import TurnUsage
 from dursor_kit.db.rows import fetch_one
 from dursor_kit.db.unit_of_work import UnitOfWork
 from dursor_store import run_attempts, run_reads, runs, usage
 from dursor_store.eventlog import NewEvent, append_events
+from dursor_store.integration_events import announce_run
 from dursor_store.outbox import enqueue
 from dursor_store.run_rows import AttemptFence, NewRun, RunRef, RunRow, TurnValues
 from dursor_store.schema import messages, repo_environments, repos, tasks
@@ -64,6 +66,8 @@ class ClaimedRun:
     setup_commands: list[str] = field(default_factory=list)
     # ... and its verify commands, run after the agent.
     verify_commands: list[str] = field(default_factory=list)
+    # The seq of the attempt's own `running` event: the log's head when it starts.
+    last_seq: int = 0
 
     def fence(self, worker_id: str) -> AttemptFence:
         """The fence that keeps this attempt's writes from outliving its lease."""
@@ -85,8 +89,13 @@ async def _current(conn: AsyncConnection, run_id: UUID) -> RunRow:
 
 
 async def _announce_queued(work: UnitOfWork, run: RunRow) -> RunRow:
-    """Enqueue `run-requested` and log `queued`; the run as it now is (`last_seq` moved)."""
-    # run-requested first: the relay publishes in outbox order and the runner waits on it.
+    """Announce `accepted`, enqueue `run-requested`, log `queued`; the run as it now is."""
+    # The relay publishes in outbox order: the public `accepted` goes out before the
+    # runner can hear of the run (and announce `started`), then run-requested, which the
+    # runner waits on. This transaction holds the run's row, so the `queued` event below
+    # takes the next sequence number.
+    if run.attempt == 1:
+        await announce_run(work, run, LifecycleStage.ACCEPTED, sequence=run.last_seq + 1)
     await enqueue(
         work,
         RUN_REQUESTED,
@@ -113,6 +122,7 @@ async def cancel(work: UnitOfWork, run_id: UUID, reason: str, requested_by: str)
     if await runs.cancel_queued(work.conn, run_id, reason) is not None:
         ended = NewEvent(EventType.CANCELLED, EndedData(reason=reason))
         await append_events(work, run_id, [ended])
+        await announce_run(work, await _current(work.conn, run_id), LifecycleStage.FINISHED)
     elif await runs.request_cancel(work.conn, run_id, reason) is not None:
         request = RunCancelRequestedV1(run_id=run_id, reason=reason, requested_by=requested_by)
         await enqueue(work, RUN_CANCEL_REQUESTED, request)
@@ -128,8 +138,9 @@ async def claim(
     await run_attempts.start_attempt(work.conn, run_id, turn, attempt, worker)
     run = await _claimed(work.conn, run_id)
     status = StatusData(status=RunStatus.RUNNING, turn=turn, attempt=attempt, worker=worker)
-    await append_events(work, run_id, [NewEvent(EventType.STATUS, status)], fence)
-    return run
+    (running,) = await append_events(work, run_id, [NewEvent(EventType.STATUS, status)], fence)
+    await announce_run(work, await _current(work.conn, run_id), LifecycleStage.STARTED)
+    return replace(run, last_seq=running.seq)
 
 
 async def claim_next(work: UnitOfWork, worker: str, lease: timedelta) -> ClaimedRun | None:
@@ -143,7 +154,10 @@ async def claim_next(work: UnitOfWork, worker: str, lease: timedelta) -> Claimed
 async def end_turn(
     work: UnitOfWork, run_id: UUID, fence: AttemptFence, status: RunStatus, values: TurnValues
 ) -> bool:
-    """Move the held run to a terminal status; False if the lease was lost meanwhile."""
+    """Move the held run to a terminal status; False if the lease was lost meanwhile.
+
+    The caller has logged the turn's terminal event in this unit of work already.
+    """
     run_values = cast(TurnValues, {k: v for k, v in values.items() if k != "verification"})
     if not await runs.end_turn(work.conn, run_id, fence, status, run_values):
         return False
@@ -153,6 +167,7 @@ async def end_turn(
     )
     if "usage" in values:
         await _record_usage(work, run_id, fence, values["usage"])
+    await announce_run(work, await _current(work.conn, run_id), LifecycleStage.FINISHED)
     return True
 
 
@@ -205,6 +220,7 @@ async def _announce_left(
         return
     event = EventType.CANCELLED if outcome is RunStatus.CANCELLED else EventType.FAILED
     await append_events(work, run.id, [NewEvent(event, EndedData(reason=why))])
+    await announce_run(work, await _current(work.conn, run.id), LifecycleStage.FINISHED)
 
 
 async def reap_expired(

@@ -22,7 +22,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from dursor_contracts.events import RunStatus
 from dursor_contracts.executors import EXECUTOR_KINDS
@@ -42,6 +42,7 @@ ROLES = ("admin", "developer", "viewer")
 RUN_STATUSES = tuple(status.value for status in RunStatus)
 PULL_REQUEST_STATES = tuple(state.value for state in PullRequestState)
 PROVIDERS = ("openai", "anthropic", "google")
+WEBHOOK_DELIVERY_STATUSES = ("pending", "delivered", "dead")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -192,7 +193,7 @@ run_attempts = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
     Column("error", Text),
-    # What verifying the turn found (dursor_contracts.verification; migration 0007).
+    # What verifying the turn found (dursor_contracts.verification; migration 0008).
     Column("verification", JSONB),
     _created_at(),
     PrimaryKeyConstraint("run_id", "turn", "attempt"),
@@ -293,12 +294,73 @@ dead_letters = Table(
     Column("run_id", UUID(as_uuid=True)),
     Column("payload", JSONB, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Why it was refused, when a consumer decided so (a rejected run submission);
+    # NULL for what the resiliency retries gave up on (migration 0006).
+    Column("reason", Text),
     UniqueConstraint("topic", "event_id"),
+)
+
+# Every `run-submissions` message taken, by CloudEvent id: a redelivery or a duplicate
+# with the same id finds its row and creates nothing (migration 0006).
+run_submissions = Table(
+    "run_submissions",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("submitted_as", Text),
+    Column("task_id", UUID(as_uuid=True), ForeignKey("tasks.id")),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Outgoing webhooks (migration 0006). An Admin registers an endpoint (run-api's
+# `webhooks/repository.py` owns these rows); its secret is sealed like a model key.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    _id(),
+    Column("url", Text, nullable=False),
+    Column("event_types", ARRAY(Text), nullable=False),
+    Column("secret_key_id", Text, nullable=False),
+    Column("secret_nonce", LargeBinary, nullable=False),
+    Column("secret_ciphertext", LargeBinary, nullable=False),
+    Column("created_by", Text, nullable=False),
+    _created_at(),
+    Column("deleted_at", DateTime(timezone=True)),
+)
+
+# One row per (endpoint, message): the webhooks' own outbox and delivery log, written in
+# the transaction of the change it announces (`dursor_store/webhook_deliveries.py`).
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("endpoint_id", UUID(as_uuid=True), ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    # Deliveries of one key (a run) to one endpoint go out one at a time, in id order.
+    Column("order_key", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    _created_at(),
+    Column("delivered_at", DateTime(timezone=True)),
+    UniqueConstraint("endpoint_id", "message_id"),
+    CheckConstraint(_in("status", WEBHOOK_DELIVERY_STATUSES), name="status"),
+    Index(
+        "ix_webhook_deliveries_pending",
+        "endpoint_id",
+        "order_key",
+        "id",
+        postgresql_where=text("status = 'pending'"),
+    ),
 )
 
 COST_SOURCES = ("reported", "price_table", "unpriced")
 
-# One row per ended turn that reported usage (migration 0006_turn_usage); the task, repo
+# One row per ended turn that reported usage (migration 0007_turn_usage); the task, repo
 # and user are copied in so totals and monthly budgets need no join.
 turn_usage = Table(
     "turn_usage",
@@ -326,7 +388,7 @@ turn_usage = Table(
     Index("ix_turn_usage_created_by_created_at", "created_by", "created_at"),
 )
 
-# A repository's environment (migration 0007_repo_environments): shell commands run in
+# A repository's environment (migration 0008_repo_environments): shell commands run in
 # each run's jail before the agent (`setup`) and after each turn (`verify`). run-api
 # writes it; agent-runner reads it when it claims a run.
 repo_environments = Table(

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from dursor_contracts.events import RunEventV1, RunRequestedV1
-from dursor_contracts.topics import ALL_TOPICS, PubSub
+from dursor_contracts.integrations import PullRequestUpdatedV1, RunLifecycleV1
+from dursor_contracts.topics import ALL_TOPICS, INTEGRATION_TOPICS, PubSub
 from dursor_kit.docs import documents
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
@@ -42,3 +43,27 @@ def test_run_events_fan_out_and_run_requests_are_work_queued() -> None:
     assert topics["run-cancel-requested"].pubsub is PubSub.BROADCAST
     assert topics["run-requested"].pubsub is PubSub.WORK
     assert topics["run-events"].model is RunEventV1
+
+
+def test_every_integration_topic_has_a_schema_and_a_channel_on_its_own_component() -> None:
+    asyncapi = json.loads((DOCS / "asyncapi.json").read_text())
+    for topic in INTEGRATION_TOPICS:
+        assert topic.pubsub is PubSub.INTEGRATIONS
+        assert (DOCS / "contracts" / f"{topic.name}.v1.schema.json").exists()
+        assert asyncapi["channels"][topic.name]["address"] == topic.name
+        assert "integrations" in asyncapi["channels"][topic.name]["description"]
+    # Submissions are refused into dead letters; what integrators consume has no -dlq of ours.
+    assert "run-submissions-dlq" in asyncapi["channels"]
+    assert "run-lifecycle-dlq" not in asyncapi["channels"]
+    assert not {t.name for t in INTEGRATION_TOPICS} & {t.name for t in ALL_TOPICS}
+
+
+def test_public_payloads_carry_no_log_lines_leases_or_secrets() -> None:
+    internal = {"lines", "lease_owner", "lease_expires_at", "worker", "options", "instruction"}
+    for model in (RunLifecycleV1, PullRequestUpdatedV1):
+        fields = set(model.model_json_schema()["properties"])
+        assert not fields & internal, (model.__name__, fields & internal)
+        assert not [f for f in fields if "key" in f or "secret" in f or "token" in f]
+    lifecycle = RunLifecycleV1.model_json_schema()
+    assert lifecycle["properties"]["schema_version"]["const"] == 1
+    assert {"run_id", "stage", "sequence", "status", "links"} <= set(lifecycle["required"])

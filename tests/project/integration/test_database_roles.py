@@ -30,6 +30,9 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "pull_requests": {"SELECT", "INSERT", "UPDATE"},
         "idempotency_keys": {"SELECT", "INSERT", "UPDATE", "DELETE"},
         "dead_letters": {"SELECT", "INSERT"},
+        "run_submissions": {"SELECT", "INSERT", "UPDATE"},
+        "webhook_endpoints": {"SELECT", "INSERT", "UPDATE"},
+        "webhook_deliveries": {"SELECT", "INSERT", "UPDATE"},
         "run_events": {"SELECT", "INSERT"},
         "outbox": {"SELECT", "INSERT", "UPDATE", "DELETE"},
         "turn_usage": {"SELECT"},
@@ -48,6 +51,8 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "outbox": {"SELECT", "INSERT", "UPDATE", "DELETE"},
         "turn_usage": {"SELECT", "INSERT"},
         "repo_environments": {"SELECT"},
+        "webhook_endpoints": {"SELECT"},
+        "webhook_deliveries": {"INSERT"},
     },
     "events-gateway": {
         "tasks": {"SELECT"},

@@ -13,7 +13,12 @@ import pytest
 import yaml
 
 from dursor_contracts.subscriptions import SUBSCRIPTIONS
-from dursor_contracts.topics import ALL_TOPICS, PUBLISHERS
+from dursor_contracts.topics import (
+    ALL_TOPICS,
+    EXAMPLE_INTEGRATION_APP,
+    INTEGRATION_TOPICS,
+    PUBLISHERS,
+)
 from dursor_kit.secret_names import APP_IDS, SECRETS_READ_BY
 
 COMPONENTS = Path(__file__).resolve().parents[3] / "components"
@@ -162,3 +167,34 @@ def test_the_gateway_publishes_nothing_but_dead_letters_of_its_deliveries() -> N
     assert published == {"run-events-dlq"}
     assert "events-gateway" not in PUBLISHERS
     assert "auth" not in PUBLISHERS
+
+
+def test_the_integrations_component_grants_integrators_only_the_public_topics() -> None:
+    metadata = pubsub_metadata("integrations")
+    public = {t.name for t in INTEGRATION_TOPICS}
+    assert set(metadata["allowedTopics"].split(",")) == public | {"run-submissions-dlq"}
+    assert metadata["protectedTopics"] == metadata["allowedTopics"]
+    relays = {
+        app: {t.name for t in topics if t in INTEGRATION_TOPICS}
+        for app, topics in PUBLISHERS.items()
+    }
+    assert scoped(metadata["publishingScopes"]) == {
+        "run-api": relays["run-api"] | {"run-submissions-dlq"},
+        "agent-runner": relays["agent-runner"],
+        EXAMPLE_INTEGRATION_APP: {"run-submissions"},
+    }
+    assert scoped(metadata["subscriptionScopes"]) == {
+        "run-api": {"run-submissions", "run-submissions-dlq"},
+        EXAMPLE_INTEGRATION_APP: {"run-lifecycle", "pull-request-updated"},
+    }
+    assert relays["run-api"] == relays["agent-runner"] == {"run-lifecycle", "pull-request-updated"}
+    # One message at a time per consumer: a run's messages arrive in publishing order.
+    assert metadata["concurrency"] == "1"
+
+
+def test_no_integration_app_may_load_the_internal_components() -> None:
+    for name in (*PUBSUBS, "statestore"):
+        document = yaml.safe_load((COMPONENTS / f"{name}.yaml").read_text())
+        assert EXAMPLE_INTEGRATION_APP not in document["scopes"]
+    document = yaml.safe_load((COMPONENTS / "integrations.yaml").read_text())
+    assert set(document["scopes"]) == {"run-api", "agent-runner", EXAMPLE_INTEGRATION_APP}

@@ -67,8 +67,13 @@ async def git(
     )
     out, err = await process.communicate(input_bytes)
     if process.returncode != 0:
-        raise GitError(f"git {args[0]} failed: {err.decode(errors='replace').strip()[:500]}")
+        raise GitError(f"git {args[0]} failed: {_clipped(err.decode(errors='replace').strip())}")
     return out
+
+
+def _clipped(message: str, keep: int = 250) -> str:
+    """Head and tail of a long message: git says why (e.g. no space left) at the end."""
+    return message if len(message) <= 2 * keep else f"{message[:keep]} … {message[-keep:]}"
 
 
 class Workspaces:

@@ -85,7 +85,7 @@ class CiPoller:
         )
         state = _state(pull.merged, pull.state)
         await record_poll(
-            work.conn,
+            work,
             pr.id,
             ci,
             state,

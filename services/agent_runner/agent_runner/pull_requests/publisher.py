@@ -124,13 +124,13 @@ class PullRequestPublisher:
 
     async def _record_open(self, job: PublishJob, pull: PullRequest) -> None:
         async with self.transactions.begin() as work:
-            await record_open(work.conn, job.id, pull.number, pull.url, pull.head_sha)
+            await record_open(work, job.id, pull.number, pull.url, pull.head_sha)
             await _note(work, job.run_id, f"pull request #{pull.number} is open: {pull.url}")
         log.info("pull request open", pr=pull.number, run_id=str(job.run_id))
 
     async def _record_failure(self, job: PublishJob, reason: str) -> None:
         async with self.transactions.begin() as work:
-            await record_failure(work.conn, job.id, reason)
+            await record_failure(work, job.id, reason)
             await _note(work, job.run_id, f"the pull request could not be opened: {reason}")
         log.warning("pull request failed", run_id=str(job.run_id), reason=reason)
 

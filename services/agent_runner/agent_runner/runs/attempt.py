@@ -18,6 +18,7 @@ from agent_runner.agents.process import LimitExceeded, ProcessLimits
 from agent_runner.git.workspaces import TurnResult, Workspaces
 from agent_runner.metrics import record_run_duration
 from agent_runner.runs.budgets import BudgetCaps, turn_budget
+from agent_runner.runs.disk_full import disk_full_reason
 from agent_runner.runs.event_batcher import EventBatcher
 from agent_runner.runs.leases import RunLeases
 from agent_runner.runs.setup import SetupFailed, run_setup
@@ -87,6 +88,7 @@ class RunAttempt:
             run.fence(ctx.leases.worker_id),
             ctx.log_batch_bytes,
             ctx.log_batch_seconds,
+            head=run.last_seq,
         )
 
     async def execute(self) -> None:
@@ -125,11 +127,22 @@ class RunAttempt:
             await self._end(status, EndedData(reason=exc.detail), {"error": exc.detail})
             return
         except Exception as exc:
-            log.exception("attempt failed")
-            reason = f"{type(exc).__name__}: {exc}"[:2000]
-            await self._end(RunStatus.FAILED, EndedData(reason=reason), {"error": reason})
+            await self._failed(exc)
             return
-        await self._finish(outcome, result, verification)
+        try:
+            await self._finish(outcome, result, verification)
+        except FencedOut:
+            raise
+        except Exception as exc:  # storing the patch or bundle failed (a full disk)
+            await self._failed(exc)
+
+    async def _failed(self, exc: Exception) -> None:
+        log.exception("attempt failed")
+        reason = (
+            disk_full_reason(exc, self._ctx.workspaces.root)
+            or (f"{type(exc).__name__}: {exc}"[:2000])
+        )
+        await self._end(RunStatus.FAILED, EndedData(reason=reason), {"error": reason})
 
     async def _work(self) -> tuple[AgentOutcome, TurnResult, Verification | None]:
         agent = self._ctx.agents.get(self.run.executor.type)
@@ -214,7 +227,11 @@ class RunAttempt:
             self._ctx.artifacts, self.run.id, self._ctx.workspaces.home_path(str(self.run.id))
         )
         if not outcome.succeeded:
-            reason = outcome.error or f"agent exited with status {outcome.exit_code}"
+            reason = (
+                disk_full_reason(None, self._ctx.workspaces.root)
+                or outcome.error
+                or f"agent exited with status {outcome.exit_code}"
+            )
             await self._end(
                 RunStatus.FAILED, EndedData(reason=reason), values | {"error": reason}, artifacts
             )

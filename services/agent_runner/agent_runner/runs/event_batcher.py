@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from uuid import UUID
+
+import structlog
+from sqlalchemy import select
 
 from agent_runner.agents.executors.base import Stream
 from dursor_contracts.events import ContractModel, EventType, LogData, ProgressData
+from dursor_kit.db.outage import is_database_outage
 from dursor_kit.db.unit_of_work import Transactions, UnitOfWork
 from dursor_store.eventlog import NewEvent, append_events
 from dursor_store.run_rows import AttemptFence
+from dursor_store.schema import runs
+
+log = structlog.get_logger(__name__)
+
+# How long an attempt waits for its database to come back before it gives up (a
+# managed server's restart takes seconds; the lease fence keeps a late write harmless).
+OUTAGE_BUDGET_SECONDS = 120.0
+OUTAGE_PAUSE_SECONDS = 0.5
 
 
 class EventBatcher:
@@ -23,8 +36,11 @@ class EventBatcher:
         fence: AttemptFence,
         max_bytes: int,
         max_delay: float,
+        head: int = 0,
     ) -> None:
         self._transactions = transactions
+        # The seq of the last event this attempt wrote (0: not known).
+        self._head = head
         self._run_id = run_id
         self._fence = fence
         self._max_bytes = max_bytes
@@ -66,7 +82,10 @@ class EventBatcher:
     async def write_in(self, work: UnitOfWork, events: list[NewEvent]) -> None:
         """Append buffered lines and `events` inside the caller's unit of work (terminal)."""
         async with self._lock:
-            await append_events(work, self._run_id, self._take_batches() + events, self._fence)
+            batch = self._take_batches() + events
+            written = await append_events(work, self._run_id, batch, self._fence)
+            if written:
+                self._head = written[-1].seq
 
     def _take_batches(self) -> list[NewEvent]:
         if self._timer is not None:
@@ -79,10 +98,44 @@ class EventBatcher:
         return batches
 
     async def _write(self, events: list[NewEvent]) -> None:
+        """Append; while the database is away, wait for it and write once it is back."""
         if not events:
             return
-        async with self._transactions.begin() as work:
-            await append_events(work, self._run_id, events, self._fence)
+        deadline = time.monotonic() + OUTAGE_BUDGET_SECONDS
+        while True:
+            try:
+                async with self._transactions.begin() as work:
+                    written = await append_events(work, self._run_id, events, self._fence)
+                self._head = written[-1].seq
+                return
+            except Exception as exc:
+                if not is_database_outage(exc) or time.monotonic() > deadline:
+                    raise
+                log.warning("event write waits for the database", error=repr(exc)[:200])
+            if await self._landed(len(events)):
+                return  # the commit went through; only its answer was lost
+
+    async def _landed(self, count: int) -> bool:
+        """Once the database answers: did the last write commit (the log moved by `count`)?
+
+        Only this attempt appends to its run's log while it holds the lease, so the
+        run's head is either where this batcher left it or `count` further.
+        """
+        while True:
+            await asyncio.sleep(OUTAGE_PAUSE_SECONDS)
+            try:
+                async with self._transactions.engine.connect() as conn:
+                    head = await conn.scalar(
+                        select(runs.c.last_seq).where(runs.c.id == self._run_id)
+                    )
+            except Exception as exc:
+                if not is_database_outage(exc):
+                    raise
+                continue
+            if self._head and head == self._head + count:
+                self._head = head
+                return True
+            return False
 
     async def close(self) -> None:
         """Stop the timer; pending lines are dropped only if the attempt lost its lease."""

@@ -7,6 +7,7 @@ Safe with several replicas: each round locks the expired rows it handles with
 from __future__ import annotations
 
 import asyncio
+import time
 
 import structlog
 
@@ -34,13 +35,23 @@ async def reap_once(transactions: Transactions, batch: int = 50) -> int:
     return len(reaped)
 
 
-async def reap_forever(transactions: Transactions, interval: float, depth: QueueDepth) -> None:
-    """Reap on a timer until cancelled; one failed round never stops the loop."""
+async def reap_forever(
+    transactions: Transactions, interval: float, depth: QueueDepth, grace: float
+) -> None:
+    """Reap on a timer until cancelled; one failed round never stops the loop.
+
+    After a failed round (the database away) nothing is reaped for `grace` seconds (one
+    lease): no worker could renew during the outage either, and live ones renew within
+    a third of a lease once it is back; only the leases of dead workers stay expired.
+    """
+    reap_after = 0.0
     while True:
         try:
-            await reap_once(transactions)
+            if time.monotonic() >= reap_after:
+                await reap_once(transactions)
             async with transactions.engine.connect() as conn:
                 depth.value = await count_queued(conn)
         except Exception:
             log.exception("reaper round failed")
+            reap_after = time.monotonic() + grace
         await asyncio.sleep(interval)

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dursor_contracts.problems import PROBLEM_BASE_URI, PROBLEM_MEDIA_TYPE, InvalidParam, Problem
+from dursor_kit.db.outage import RETRY_AFTER_SECONDS, is_database_outage
 from dursor_kit.errors import (
     Conflict,
     DomainError,
@@ -108,6 +109,8 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if is_database_outage(exc):
+        return _database_away(request, exc)
     log.exception("unhandled error", path=request.url.path, error_type=type(exc).__name__)
     problem = Problem(
         type=f"{PROBLEM_BASE_URI}internal",
@@ -117,6 +120,19 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         instance=request.url.path,
     )
     return problem_response(problem)
+
+
+def _database_away(request: Request, exc: Exception) -> JSONResponse:
+    """503 + Retry-After while the database restarts: nothing was decided, try again."""
+    log.warning("database unavailable", path=request.url.path, error=repr(exc)[:300])
+    problem = Problem(
+        type=f"{PROBLEM_BASE_URI}database-unavailable",
+        title="Service Unavailable",
+        status=503,
+        detail="the database is not reachable right now; nothing was changed",
+        instance=request.url.path,
+    )
+    return problem_response(problem, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -1,22 +1,29 @@
-"""Consumer of every `<topic>-dlq`: records what could not be delivered, on the run too."""
+"""Dead letters: the consumer of every `<topic>-dlq` (on the run too), and Admins' list."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import structlog
+from fastapi import APIRouter, Query
 
 from dursor_contracts.cloudevents import Delivery, ReceivedEvent, answer
 from dursor_contracts.events import EventType, ProgressData
-from dursor_kit.web.security import sidecar_router
+from dursor_kit.web.problems import bad_request
+from dursor_kit.web.security import Admin, sidecar_router
 from dursor_kit.web.transactions import Tx
 from dursor_store.eventlog import NewEvent, append_events
 from dursor_store.run_reads import run_exists
 from run_api.dead_letters import repository as sql
+from run_api.dead_letters.schemas import DeadLetterOut
+from run_api.declared import LIST
+from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit
+from run_api.schemas import Page
 
 log = structlog.get_logger(__name__)
 router = sidecar_router("/dapr")
+admin_router = APIRouter(prefix="/v1", tags=["dead letters"])
 
 
 def _run_id(data: Any) -> UUID | None:
@@ -47,3 +54,26 @@ async def record_dead_letter(event: ReceivedEvent, tx: Tx) -> dict[str, str]:
         "dead letter recorded", topic=event.topic, event_id=event.id, duplicate=inserted is None
     )
     return answer(Delivery.SUCCESS)
+
+
+def _before_id(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise bad_request("invalid-cursor", "the cursor is not valid", "cursor")
+    return int(cursor)
+
+
+@admin_router.get("/dead-letters", response_model=Page[DeadLetterOut], responses=LIST)
+async def list_dead_letters(
+    _: Admin,
+    engine: Engine,
+    limit: Limit = DEFAULT_PAGE,
+    cursor: Cursor = None,
+    topic: Annotated[str | None, Query(max_length=200, pattern=r"^[a-z0-9-]+$")] = None,
+) -> Page[DeadLetterOut]:
+    """Messages refused (with the reason) or undeliverable, newest first; Admins only."""
+    async with engine.connect() as conn:
+        rows = await sql.list_dead_letters(conn, topic, _before_id(cursor), limit)
+    items = [DeadLetterOut.model_validate(r, from_attributes=True) for r in rows[:limit]]
+    return Page(items=items, next_cursor=str(rows[limit - 1].id) if len(rows) > limit else None)

@@ -98,7 +98,7 @@ class GitHubEvents:
 
     async def _set_ci(self, sha: str, status: CiStatus) -> bool:
         async with self._transactions.begin() as work:
-            prs = await pr_sql.set_ci_of_head(work.conn, sha, status)
+            prs = await pr_sql.set_ci_of_head(work, sha, status)
             for pr in prs:
                 await _note(work, pr.run_id, f"pull request #{pr.number}: CI {status}", "ci")
         return bool(prs)
@@ -107,7 +107,7 @@ class GitHubEvents:
         pull = payload["pull_request"]
         state = PullRequestState.MERGED if pull.get("merged") else PullRequestState(pull["state"])
         async with self._transactions.begin() as work:
-            pr = await pr_sql.set_state_of_url(work.conn, pull["html_url"], state)
+            pr = await pr_sql.set_state_of_url(work, pull["html_url"], state)
             if pr is not None:
                 await _note(work, pr.run_id, f"pull request #{pr.number}: {state}", "pull-request")
         return pr is not None

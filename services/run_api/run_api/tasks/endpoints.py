@@ -7,16 +7,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from dursor_kit.errors import Invalid, NotFound
+from dursor_kit.errors import NotFound
 from dursor_kit.web.pagination import next_cursor
 from dursor_kit.web.security import Developer, Viewer
 from dursor_kit.web.transactions import Tx
 from run_api.declared import LIST, READ, IdempotencyKey, write
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit
-from run_api.repos import repository as repo_sql
 from run_api.schemas import Page
 from run_api.tasks import repository as sql
 from run_api.tasks.schemas import TaskCreate, TaskOut
+from run_api.tasks.service import open_task
 
 router = APIRouter(prefix="/v1", tags=["repositories and tasks"])
 
@@ -26,16 +26,7 @@ async def create_task(
     body: TaskCreate, principal: Developer, tx: Tx, _key: IdempotencyKey = None
 ) -> TaskOut:
     """Open a task on a repository; the base branch defaults to the repository's."""
-    repo = await repo_sql.get_repo(tx.conn, body.repo_id)
-    if repo is None:
-        raise Invalid(
-            f"repository {body.repo_id} does not exist",
-            code="unknown-repository",
-            field="repo_id",
-        )
-    row = await sql.insert_task(
-        tx.conn, repo.id, body.title, body.base_branch or repo.default_branch, principal.owner_key
-    )
+    row = await open_task(tx, principal, body)
     return TaskOut.model_validate(row, from_attributes=True)
 
 

@@ -74,7 +74,8 @@ async def test_a_retry_gets_the_first_answer_and_writes_nothing(api: RunApi) -> 
     retries = [await submit(api, task, "create-runs-1", body) for body in (None, reordered)]
 
     assert first.status_code == 202
-    assert written == (2, 4)  # two runs; each a run-requested and a run-events message
+    # Two runs; each a run-lifecycle `accepted`, a run-requested and a run-events message.
+    assert written == (2, 6)
     for retry in retries:
         assert retry.status_code == 202
         assert retry.content == first.content

@@ -20,7 +20,7 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dursor_contracts.events import EventType, LogData, ProgressData, RunCancelRequestedV1
@@ -91,20 +91,25 @@ async def test_messages_wait_with_backoff_while_the_sidecar_is_down(
 ) -> None:
     await submit_runs(api, 3)
     relay = OutboxRelay(api.engine, dead_sidecar, "run-api")
+    # Rows that already failed 4 times wait 4 s: a second round right after the first
+    # finds nothing due even when a loaded machine stalls the test between the two.
+    async with api.engine.begin() as conn:
+        await conn.execute(update(outbox).values(attempts=4))
 
     first_round = await relay.relay_once()
     rows = await outbox_rows(api.engine)
     second_round = await relay.relay_once()  # nothing is due yet
 
     assert first_round == 0
-    assert len(rows) == 6
+    # Per run: run-lifecycle `accepted`, run-requested and its `queued` run event.
+    assert len(rows) == 9
     for row in rows:
         assert row.sent_at is None
-        assert row.attempts == 1
+        assert row.attempts == 5
         assert row.last_error == "publish failed"
-        assert 0 < row.due_in.total_seconds() <= backoff_seconds(0)
+        assert 0 < row.due_in.total_seconds() <= backoff_seconds(4)
     assert second_round == 0
-    assert [r.attempts for r in await outbox_rows(api.engine)] == [1] * 6
+    assert [r.attempts for r in await outbox_rows(api.engine)] == [5] * 9
 
 
 async def _database_now(engine: AsyncEngine) -> datetime:
@@ -172,11 +177,13 @@ async def test_each_relay_publishes_only_the_rows_its_own_app_wrote(
     await OutboxRelay(api.engine, dead_sidecar, "run-api").relay_once()
     after_api = {r.id: r.attempts for r in await outbox_rows(api.engine)}
 
-    # run-api wrote each run's run-requested and queued event; the runner wrote its note.
+    # run-api wrote each run's `accepted`, run-requested and queued event; the runner its note.
     assert sorted((r.source, r.topic) for r in before) == [
         ("agent-runner", "run-events"),
         ("run-api", "run-events"),
         ("run-api", "run-events"),
+        ("run-api", "run-lifecycle"),
+        ("run-api", "run-lifecycle"),
         ("run-api", "run-requested"),
         ("run-api", "run-requested"),
     ]
@@ -211,7 +218,7 @@ async def test_an_app_cannot_enqueue_a_topic_its_sidecar_may_not_publish(api: Ru
         async with as_runner.begin() as work:
             await enqueue(work, RUN_CANCEL_REQUESTED, request)
     assert [(r.id, r.source, r.topic) for r in await outbox_rows(api.engine)] == before
-    assert len(before) == 2
+    assert len(before) == 3
 
 
 async def alembic(engine: AsyncEngine, *args: str) -> None:

@@ -1,0 +1,133 @@
+"""The two long phases of `bench.chaos`: a burst of runs on 2 then 4 runners, and a soak."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.support.chaos.cluster import ChaosCluster
+from tests.support.chaos.faults import scenario_task
+from tests.support.chaos.ledger import Verdict, judge_runs, judge_streams, wait_terminal
+from tests.support.chaos.load import Clients, Load
+from tests.support.chaos.soak import Series, sample_forever
+
+PER_REQUEST = 8
+
+
+async def _burst_once(cluster: ChaosCluster, runs: int) -> dict[str, Any]:
+    platform = cluster.platform
+    task_id = await scenario_task(cluster, f"burst-{len(cluster.runners)}")
+    clients = Clients([g.url for g in cluster.gateways], platform.bearer("developer"))
+    load = Load(clients, task_id, "burst", watch=False)
+    engine = create_async_engine(platform.database_url)
+    loads = [os.getloadavg()[0]]
+    try:
+        started = time.monotonic()
+        gate = asyncio.Semaphore(8)
+
+        async def one(count: int) -> None:
+            async with gate:
+                await load.submit(count)
+
+        sizes = [PER_REQUEST] * (runs // PER_REQUEST) + [runs % PER_REQUEST] * bool(
+            runs % PER_REQUEST
+        )
+        await asyncio.gather(*(one(n) for n in sizes))
+        submitted = time.monotonic() - started
+        left = await wait_terminal(engine, set(load.accepted), timeout=3600)
+        elapsed = time.monotonic() - started
+        loads.append(os.getloadavg()[0])
+        verdict = Verdict(f"burst on {len(cluster.runners)} runners")
+        await judge_runs(engine, load, verdict)
+    finally:
+        await engine.dispose()
+        await clients.aclose()
+    return {
+        "runners": len(cluster.runners),
+        "runs": verdict.accepted,
+        "not_terminal": len(left),
+        "lost": verdict.lost,
+        "doubled": verdict.doubled,
+        "failed": verdict.failed,
+        "retried": verdict.retried,
+        "submit_seconds": round(submitted, 1),
+        "seconds": round(elapsed, 1),
+        "runs_per_second": round(verdict.accepted / elapsed, 2),
+        "load_average": [round(x, 1) for x in loads],
+        "failure_reasons": verdict.failure_reasons[:5],
+    }
+
+
+async def burst(cluster: ChaosCluster, runs: int) -> dict[str, Any]:
+    """The same burst on 2 and on 4 runner replicas; throughput ratio 4 vs 2."""
+    results = []
+    for replicas in (2, 4):
+        added = [cluster.start_runner() for _ in range(replicas - len(cluster.runners))]
+        await asyncio.gather(*(cluster.platform.wait_ready(r, timeout=180) for r in added))
+        figures = await _burst_once(cluster, runs)
+        print(f"burst: {figures}", flush=True)
+        results.append(figures)
+    ratio = results[1]["runs_per_second"] / results[0]["runs_per_second"]
+    print(f"burst throughput 4 vs 2 runner replicas: {ratio:.2f}x", flush=True)
+    return {"bursts": results, "ratio_4_vs_2": round(ratio, 2)}
+
+
+def slopes(series: dict[str, Series]) -> list[dict[str, Any]]:
+    """Per process: mean RSS, RSS and fd slopes per minute, and whether either grows."""
+    rows = []
+    for name, s in sorted(series.items()):
+        rss_slope, rss_growth, rss_sigma = s.slope(1)
+        fd_slope, _, _ = s.slope(2)
+        rows.append(
+            {
+                "process": name,
+                "samples": len(s.samples),
+                "rss_mib": round(sum(x[1] for x in s.samples) / len(s.samples) / 2**20, 1),
+                "rss_kib_per_min": round(rss_slope / 1024, 1),
+                "rss_growth_kib": round(rss_growth / 1024, 1),
+                "rss_noise_kib": round(rss_sigma / 1024, 1),
+                "rss_grows": s.grows(1),
+                "fds": round(sum(x[2] for x in s.samples) / len(s.samples), 1),
+                "fds_per_min": round(fd_slope, 2),
+                "fds_grow": s.grows(2),
+            }
+        )
+    return rows
+
+
+async def soak(cluster: ChaosCluster, seconds: float, interval: float) -> dict[str, Any]:
+    """Steady runs and watchers for `seconds`, every process sampled; slopes and a verdict."""
+    platform = cluster.platform
+    task_id = await scenario_task(cluster, "soak")
+    clients = Clients([g.url for g in cluster.gateways], platform.bearer("developer"))
+    load, stop = Load(clients, task_id, "chaos"), asyncio.Event()
+    series: dict[str, Series] = {}
+    sampler = asyncio.create_task(sample_forever(cluster, max(5.0, seconds / 120), series))
+    steady = asyncio.create_task(load.steady(interval, stop))
+    engine = create_async_engine(platform.database_url)
+    loads = [os.getloadavg()[0]]
+    try:
+        await asyncio.sleep(seconds)
+        loads.append(os.getloadavg()[0])
+        stop.set()
+        await steady
+        sampler.cancel()
+        left = await wait_terminal(engine, set(load.accepted), timeout=120)
+        await load.watchers_done(timeout=30)
+        verdict = Verdict("soak")
+        verdict.stuck = len(left)
+        await judge_runs(engine, load, verdict)
+        await judge_streams(engine, load, verdict)
+    finally:
+        sampler.cancel()
+        await engine.dispose()
+        await clients.aclose()
+    rows = slopes(series)
+    for row in rows:
+        print(f"soak: {row}", flush=True)
+    print(f"soak verdict: {verdict.row()}", flush=True)
+    return {"seconds": seconds, "load_average": loads, "processes": rows, "verdict": verdict.row()}

@@ -1,0 +1,1 @@
+"""An integration with dursor cloud over Dapr pub/sub: a run notifier and a ticket bridge."""

@@ -1,0 +1,1 @@
+"""Run submissions: tasks and runs asked for by a trusted integration app over pub/sub."""

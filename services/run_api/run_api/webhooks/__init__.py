@@ -1,0 +1,1 @@
+"""Outgoing webhooks: Admins' endpoints, their signed deliveries and the delivery log."""
