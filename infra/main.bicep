@@ -36,6 +36,12 @@ param authScale ServiceScale
 param webScale ServiceScale
 @minValue(1)
 param agentRunnerSlots int
+@description('Deploy the dynamic-sessions pool for agents (infra/README.md "Agents on Container Apps"); the runner does not use it yet.')
+param agentSessionPool bool = false
+@minValue(1)
+@maxValue(600)
+@description('Agent sessions the pool may run at once.')
+param agentSessionLimit int = 20
 @minValue(1)
 @maxValue(200)
 @description('SQLAlchemy pool per replica (and as much overflow): small where PgBouncer is absent.')
@@ -347,6 +353,21 @@ module containerApps './modules/container-apps.bicep' = {
     agentRunnerSlots: agentRunnerSlots
     frontDoorId: frontDoorProfile.outputs.frontDoorId
     deployStage: deployStage
+  }
+}
+
+module agentSessions './modules/agent-sessions.bicep' = if (agentSessionPool && deployApps) {
+  name: 'agent-sessions'
+  params: {
+    name: '${namePrefix}-agent-sessions'
+    location: location
+    tags: tags
+    environmentId: containerEnvironment.outputs.id
+    registryServer: registry.outputs.loginServer
+    image: '${registry.outputs.loginServer}/dursor/agent-runner:${imageTag}'
+    pullIdentityId: identityOf['agent-runner'].id
+    maxConcurrentSessions: agentSessionLimit
+    readySessions: 1
   }
 }
 

@@ -144,7 +144,10 @@ async def test_cli_runs_edit_resume_and_store_patches_in_blob_storage(
         patch = await client.get(f"/v1/runs/{run['id']}/patch")
         assert patch.status_code == 200
         assert "+hello from the agent" in patch.text
-    assert await _blob_names(world) >= {f"artifacts/{r['id']}/turn-1/patch.diff" for r in runs}
+    # Each attempt writes into its own folder; the run names the one that ended the turn.
+    assert await _blob_names(world) >= {
+        f"artifacts/{r['id']}/turn-1/attempt-1/patch.diff" for r in runs
+    }
     sessions = await _sessions(world, runs)
     assert all(sessions.values()), sessions
 

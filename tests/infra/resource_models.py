@@ -63,6 +63,7 @@ RESOURCE_MODELS: dict[str, ResourceModel] = {
             f"{APP}/managedEnvironments": "ManagedEnvironment",
             f"{APP}/containerApps": "ContainerApp",
             f"{APP}/jobs": "Job",
+            f"{APP}/sessionPools": "SessionPool",
             f"{APP}/managedEnvironments/daprComponents": "DaprComponent",
             f"{APP}/managedEnvironments/daprComponents/resiliencyPolicies": (
                 "DaprComponentResiliencyPolicy"

@@ -19,6 +19,8 @@ from agent_runner.pull_requests.ci_status import CiPoller
 from agent_runner.pull_requests.github import GitHubClient
 from agent_runner.pull_requests.github_tokens import AuthServiceTokens
 from agent_runner.pull_requests.jobs import PullRequestJobs
+from agent_runner.pull_requests.loop import PullRequestLoop
+from agent_runner.pull_requests.loop_github import LoopGitHub
 from agent_runner.pull_requests.publisher import PullRequestPublisher
 from agent_runner.runs.attempt import AttemptContext
 from agent_runner.runs.budgets import BudgetCaps
@@ -98,7 +100,12 @@ def pr_jobs(
         transactions, ctx.workspaces, ctx.artifacts, tokens, clients, settings.github_hosts
     )
     poller = CiPoller(transactions, tokens, clients, settings.github_hosts)
-    return PullRequestJobs(publisher, poller)
+
+    def loop_github(token: str) -> LoopGitHub:
+        return LoopGitHub(runtime.http, settings.github_api_url, token)
+
+    loop = PullRequestLoop(transactions, tokens, loop_github, settings.github_hosts)
+    return PullRequestJobs(publisher, poller, loop)
 
 
 async def start_worker(

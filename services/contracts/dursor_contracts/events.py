@@ -166,12 +166,14 @@ class RunEventV1(ContractModel):
 
 
 class PrRequestedV1(ContractModel):
-    """`pr-requested`: open or update the pull request of a run's branch."""
+    """`pr-requested`: open or update a run's pull request, or advance its feedback loop."""
 
     schema_version: Literal[1] = 1
     run_id: UUID
     pull_request_id: UUID
     requested_by: str
+    # Added compatibly: older producers mean `publish`.
+    work: Literal["publish", "loop"] = "publish"
 
 
 class DeadLetterV1(ContractModel):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 
 from dursor_contracts.comparison import DEFAULT_RULE, Criterion
 from dursor_kit.settings import ServiceSettings
+
+CodexSandbox = Literal["workspace-write", "read-only"]
 
 
 class RunApiSettings(ServiceSettings):
@@ -34,6 +36,14 @@ class RunApiSettings(ServiceSettings):
     max_attempts: int = Field(default=3, ge=1, le=10)
     retry_after_seconds: int = Field(default=30, ge=1)
     command_templates: dict[str, list[str]] = Field(default_factory=dict)
+    # What users may ask of an agent beyond the operator's defaults; anything else is a 422.
+    # Claude Code tools a run may name in `options.allowed_tools` (exact entries, such as
+    # "Read" or "Bash(npm test:*)"); none by default: a shell is the operator's call.
+    claude_requestable_tools: list[str] = Field(default_factory=list)
+    # Codex sandboxes a run may name in `options.sandbox`.
+    codex_requestable_sandboxes: list[CodexSandbox] = Field(
+        default_factory=lambda: list(get_args(CodexSandbox))
+    )
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     # How long a stored idempotent response is replayed for the same key.
     idempotency_retention_hours: int = Field(default=24, ge=1, le=24 * 30)

@@ -31,7 +31,7 @@ from dursor_contracts.topics import RUN_CANCEL_REQUESTED, RUN_REQUESTED
 from dursor_contracts.usage import TurnUsage
 from dursor_kit.db.rows import fetch_one
 from dursor_kit.db.unit_of_work import UnitOfWork
-from dursor_store import run_attempts, run_reads, runs, usage
+from dursor_store import pr_loop, run_attempts, run_reads, runs, usage
 from dursor_store.eventlog import NewEvent, append_events
 from dursor_store.integration_events import announce_run
 from dursor_store.outbox import enqueue
@@ -66,6 +66,8 @@ class ClaimedRun:
     setup_commands: list[str] = field(default_factory=list)
     # ... and its verify commands, run after the agent.
     verify_commands: list[str] = field(default_factory=list)
+    # The patch of the attempt that ended the previous turn (its agent home lies beside it).
+    patch_uri: str | None = None
     # The seq of the attempt's own `running` event: the log's head when it starts.
     last_seq: int = 0
 
@@ -266,6 +268,7 @@ async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
         earlier_usage=_reported(row.usage),
         setup_commands=list(row.setup_commands or []),
         verify_commands=list(row.verify_commands or []),
+        patch_uri=row.patch_uri,
     )
 
 
@@ -275,9 +278,11 @@ def _reported(usage: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _instruction(conn: AsyncConnection, run: RunRow) -> str:
-    """The instruction of the run's current turn: the run's own, or that turn's follow-up."""
+    """The instruction of the run's current turn: the run's own, its follow-up, or the loop's."""
     if run.turn == 1:
         return run.instruction
+    if (from_loop := await pr_loop.sent_text_of_turn(conn, run.id, run.turn)) is not None:
+        return from_loop
     follow_up = await conn.scalar(
         select(messages.c.content)
         .where(

@@ -26,7 +26,12 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from dursor_contracts.events import RunStatus
 from dursor_contracts.executors import EXECUTOR_KINDS
-from dursor_contracts.pull_requests import CiStatus, PullRequestState
+from dursor_contracts.pull_requests import (
+    CiStatus,
+    LoopTriggerKind,
+    LoopTriggerState,
+    PullRequestState,
+)
 
 metadata = MetaData(
     naming_convention={
@@ -42,6 +47,9 @@ ROLES = ("admin", "developer", "viewer")
 RUN_STATUSES = tuple(status.value for status in RunStatus)
 PULL_REQUEST_STATES = tuple(state.value for state in PullRequestState)
 PROVIDERS = ("openai", "anthropic", "google")
+LOOP_TRIGGER_KINDS = tuple(kind.value for kind in LoopTriggerKind)
+LOOP_TRIGGER_STATES = tuple(state.value for state in LoopTriggerState)
+DEFAULT_CI_FIX_ROUNDS = 3
 WEBHOOK_DELIVERY_STATUSES = ("pending", "delivered", "dead")
 
 
@@ -101,6 +109,17 @@ repos = Table(
     Column("default_branch", Text, nullable=False),
     Column("created_by", Text, nullable=False),
     _created_at(),
+    # The pull-request loop's settings (migration 0007): failed CI goes back to the agent
+    # only when asked, for at most this many rounds; answered threads are resolved.
+    Column("auto_fix_ci", Boolean, nullable=False, server_default=text("false")),
+    Column(
+        "auto_fix_ci_max_rounds",
+        Integer,
+        nullable=False,
+        server_default=text(str(DEFAULT_CI_FIX_ROUNDS)),
+    ),
+    Column("resolve_review_threads", Boolean, nullable=False, server_default=text("true")),
+    CheckConstraint("auto_fix_ci_max_rounds BETWEEN 1 AND 10", name="auto_fix_ci_max_rounds"),
 )
 
 tasks = Table(
@@ -112,6 +131,10 @@ tasks = Table(
     Column("base_branch", Text, nullable=False),
     Column("created_by", Text, nullable=False),
     _created_at(),
+    # A task's own choice for the pull-request loop; NULL takes the repository's.
+    Column("auto_fix_ci", Boolean),
+    Column("auto_fix_ci_max_rounds", Integer),
+    CheckConstraint("auto_fix_ci_max_rounds BETWEEN 1 AND 10", name="auto_fix_ci_max_rounds"),
 )
 
 model_profiles = Table(
@@ -126,6 +149,8 @@ model_profiles = Table(
     Column("key_nonce", LargeBinary, nullable=False),
     Column("key_ciphertext", LargeBinary, nullable=False),
     Column("created_by", Text, nullable=False),
+    # False: only its owner may run with it; an Admin shares it with every user.
+    Column("shared", Boolean, nullable=False, server_default=text("false")),
     _created_at(),
     Column("deleted_at", DateTime(timezone=True)),
     CheckConstraint(_in("provider", PROVIDERS), name="provider"),
@@ -193,7 +218,7 @@ run_attempts = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
     Column("error", Text),
-    # What verifying the turn found (dursor_contracts.verification; migration 0008).
+    # What verifying the turn found (dursor_contracts.verification; migration 0010).
     Column("verification", JSONB),
     _created_at(),
     PrimaryKeyConstraint("run_id", "turn", "attempt"),
@@ -267,7 +292,47 @@ pull_requests = Table(
     Column("requested_by", Text, nullable=False),
     _created_at(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The feedback loop (migration 0007): CI-fix rounds sent, and why it stopped, if it did.
+    Column("ci_fix_rounds", Integer, nullable=False, server_default=text("0")),
+    Column("loop_stopped", Text),
     CheckConstraint(_in("state", PULL_REQUEST_STATES), name="state"),
+)
+
+# One row per thing GitHub told that may become a turn of a pull request's feedback loop
+# (a failed head commit, a review, a comment); the key makes a trigger count once.
+pr_loop_triggers = Table(
+    "pr_loop_triggers",
+    metadata,
+    _id(),
+    Column(
+        "pull_request_id",
+        UUID(as_uuid=True),
+        ForeignKey("pull_requests.id"),
+        nullable=False,
+        index=True,
+    ),
+    Column("run_id", UUID(as_uuid=True), ForeignKey("runs.id"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("trigger_key", Text, nullable=False),
+    Column("delivery_id", Text),
+    Column("head_sha", Text),
+    # What on GitHub raised it: a check suite's id or a status's context, a review's or
+    # a comment's id.
+    Column("source", Text, nullable=False),
+    Column("author", Text, nullable=False),
+    Column("note", Text),
+    Column("state", Text, nullable=False),
+    Column("round", Integer),
+    Column("turn", Integer),
+    Column("sent_text", Text),
+    Column("threads", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("outcome", Text),
+    _created_at(),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("pull_request_id", "trigger_key"),
+    CheckConstraint(_in("kind", LOOP_TRIGGER_KINDS), name="kind"),
+    CheckConstraint(_in("state", LOOP_TRIGGER_STATES), name="state"),
+    Index("ix_pr_loop_triggers_run_turn", "run_id", "turn"),
 )
 
 idempotency_keys = Table(
@@ -295,13 +360,13 @@ dead_letters = Table(
     Column("payload", JSONB, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # Why it was refused, when a consumer decided so (a rejected run submission);
-    # NULL for what the resiliency retries gave up on (migration 0006).
+    # NULL for what the resiliency retries gave up on (migration 0007).
     Column("reason", Text),
     UniqueConstraint("topic", "event_id"),
 )
 
 # Every `run-submissions` message taken, by CloudEvent id: a redelivery or a duplicate
-# with the same id finds its row and creates nothing (migration 0006).
+# with the same id finds its row and creates nothing (migration 0007).
 run_submissions = Table(
     "run_submissions",
     metadata,
@@ -312,7 +377,7 @@ run_submissions = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-# Outgoing webhooks (migration 0006). An Admin registers an endpoint (run-api's
+# Outgoing webhooks (migration 0007). An Admin registers an endpoint (run-api's
 # `webhooks/repository.py` owns these rows); its secret is sealed like a model key.
 webhook_endpoints = Table(
     "webhook_endpoints",
@@ -360,7 +425,7 @@ webhook_deliveries = Table(
 
 COST_SOURCES = ("reported", "price_table", "unpriced")
 
-# One row per ended turn that reported usage (migration 0007_turn_usage); the task, repo
+# One row per ended turn that reported usage (migration 0009_turn_usage); the task, repo
 # and user are copied in so totals and monthly budgets need no join.
 turn_usage = Table(
     "turn_usage",
@@ -388,7 +453,7 @@ turn_usage = Table(
     Index("ix_turn_usage_created_by_created_at", "created_by", "created_at"),
 )
 
-# A repository's environment (migration 0008_repo_environments): shell commands run in
+# A repository's environment (migration 0010_repo_environments): shell commands run in
 # each run's jail before the agent (`setup`) and after each turn (`verify`). run-api
 # writes it; agent-runner reads it when it claims a run.
 repo_environments = Table(

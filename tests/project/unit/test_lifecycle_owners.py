@@ -18,13 +18,22 @@ from dursor_contracts.events import RunStatus
 
 ROOT = Path(__file__).resolve().parents[3]
 STORE = ROOT / "services/store"
-SHARED_TABLES = ("runs", "run_attempts", "pull_requests", "run_events", "outbox", "turn_usage")
+SHARED_TABLES = (
+    "runs",
+    "run_attempts",
+    "pull_requests",
+    "pr_loop_triggers",
+    "run_events",
+    "outbox",
+    "turn_usage",
+)
 STATUSES = frozenset(status.value for status in RunStatus)
 # Enclosing definitions whose words are another vocabulary that shares a spelling.
 OTHER_VOCABULARIES = {
     ("dursor_contracts/events.py", "RunStatus"),  # the one definition
     ("dursor_contracts/events.py", "EventType"),  # the events that end a turn
     ("dursor_contracts/pull_requests.py", "PullRequestState"),  # a PR's "failed"
+    ("dursor_contracts/pull_requests.py", "LoopTriggerState"),  # a loop trigger's "cancelled"
     ("dursor_store/pull_requests.py", "CI_STATUS_OF_CONCLUSION"),  # GitHub's conclusions
 }
 WRITE_CALL = re.compile(

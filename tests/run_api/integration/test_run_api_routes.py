@@ -365,7 +365,9 @@ async def test_event_pages_start_after_the_given_seq(api: RunApi) -> None:
 
 
 async def test_a_deleted_profile_cannot_be_used_by_new_runs(api: RunApi) -> None:
-    body = {"name": "team", "provider": "anthropic", "model": "claude", "api_key": "sk-1"}
+    # Shared: a Developer may use an Admin's profile only then.
+    body: dict[str, str | bool] = {"name": "team", "provider": "anthropic", "model": "claude"}
+    body |= {"api_key": "sk-1", "shared": True}
     profile = (await api.client.post("/v1/model-profiles", json=body, headers=ADMIN)).json()
     task = await new_task(api)
     llm = {"instruction": "x", "executors": [{"type": "llm", "model_profile_id": profile["id"]}]}

@@ -365,6 +365,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/runs/{run_id}/pull-request/loop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Pull Request Loop
+         * @description The loop of the run's pull request: settings, CI-fix rounds, every trigger's fate.
+         */
+        get: operations["pull_request_loop_v1_runs__run_id__pull_request_loop_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/runs/{run_id}/stream": {
         parameters: {
             query?: never;
@@ -1214,6 +1234,69 @@ export interface components {
             temperature: number;
         };
         /**
+         * LoopTriggerKind
+         * @description What GitHub told that may become one turn of the feedback loop.
+         * @enum {string}
+         */
+        LoopTriggerKind: "ci" | "review" | "comment";
+        /**
+         * LoopTriggerOut
+         * @description One trigger of a pull request's loop and what came of it.
+         */
+        LoopTriggerOut: {
+            /** Author */
+            author: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Head Sha */
+            head_sha: string | null;
+            kind: components["schemas"]["LoopTriggerKind"];
+            /** Outcome */
+            outcome: string | null;
+            /**
+             * Round
+             * @description the CI-fix round it was sent as
+             */
+            round: number | null;
+            /**
+             * Sent
+             * @description what was sent to the agent
+             */
+            sent: string | null;
+            /** Source */
+            source: string;
+            state: components["schemas"]["LoopTriggerState"];
+            /**
+             * Threads
+             * @description review threads it answered (GraphQL node ids)
+             */
+            threads: string[];
+            /**
+             * Trigger
+             * @description what made it unique: ci:<sha>, review:<id>, comment:<id>
+             */
+            trigger: string;
+            /**
+             * Turn
+             * @description the run's turn that carried it
+             */
+            turn: number | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * LoopTriggerState
+         * @description Where one trigger of the feedback loop stands.
+         * @enum {string}
+         */
+        LoopTriggerState: "pending" | "sent" | "done" | "cancelled" | "exhausted" | "stopped";
+        /**
          * Me
          * @description The caller.
          */
@@ -1288,6 +1371,12 @@ export interface components {
              * @enum {string}
              */
             provider: "openai" | "anthropic" | "google";
+            /**
+             * Shared
+             * @description Every user may run with it; otherwise only its owner
+             * @default false
+             */
+            shared: boolean;
         };
         /**
          * ModelProfileOut
@@ -1300,7 +1389,8 @@ export interface components {
          *       "id": "5a8f0c1e-2b7d-4e0a-9c61-3d2f4b6a8e10",
          *       "model": "claude-sonnet-4-5",
          *       "name": "team anthropic",
-         *       "provider": "anthropic"
+         *       "provider": "anthropic",
+         *       "shared": true
          *     }
          */
         ModelProfileOut: {
@@ -1337,6 +1427,11 @@ export interface components {
              * @enum {string}
              */
             provider: "openai" | "anthropic" | "google";
+            /**
+             * Shared
+             * @description Every user may run with it; otherwise only its owner
+             */
+            shared: boolean;
         };
         /** Page[DeadLetterOut] */
         Page_DeadLetterOut_: {
@@ -1428,6 +1523,41 @@ export interface components {
              * @default about:blank
              */
             type: string;
+        };
+        /**
+         * PullRequestLoopOut
+         * @description Where a pull request's loop stands: its settings, its rounds, its triggers.
+         */
+        PullRequestLoopOut: {
+            /** Auto Fix Ci */
+            auto_fix_ci: boolean;
+            /** Auto Fix Ci Max Rounds */
+            auto_fix_ci_max_rounds: number;
+            /** Ci Fix Rounds */
+            ci_fix_rounds: number;
+            /** Number */
+            number: number | null;
+            /**
+             * Pull Request Id
+             * Format: uuid
+             */
+            pull_request_id: string;
+            /** Resolve Review Threads */
+            resolve_review_threads: boolean;
+            /**
+             * Run Id
+             * Format: uuid
+             */
+            run_id: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "idle" | "waiting" | "working" | "stopped";
+            /** Stopped Reason */
+            stopped_reason: string | null;
+            /** Triggers */
+            triggers: components["schemas"]["LoopTriggerOut"][];
         };
         /**
          * PullRequestOut
@@ -1531,10 +1661,28 @@ export interface components {
          */
         RepoCreate: {
             /**
+             * Auto Fix Ci
+             * @description send failed CI of a run's pull request back to its agent
+             * @default false
+             */
+            auto_fix_ci: boolean;
+            /**
+             * Auto Fix Ci Max Rounds
+             * @description CI-fix rounds before the loop stops
+             * @default 3
+             */
+            auto_fix_ci_max_rounds: number;
+            /**
              * Default Branch
              * @default main
              */
             default_branch: string;
+            /**
+             * Resolve Review Threads
+             * @description resolve a review thread once the agent's answer is pushed
+             * @default true
+             */
+            resolve_review_threads: boolean;
             /** Url */
             url: string;
         };
@@ -1542,14 +1690,21 @@ export interface components {
          * RepoOut
          * @description A registered repository.
          * @example {
+         *       "auto_fix_ci": true,
+         *       "auto_fix_ci_max_rounds": 3,
          *       "created_at": "2026-11-28T17:30:00Z",
          *       "created_by": "http://127.0.0.1:8083#dev",
          *       "default_branch": "main",
          *       "id": "1f0c2b8e-5d1a-4c55-9a5e-2f9f1b7c0d11",
+         *       "resolve_review_threads": true,
          *       "url": "https://github.com/acme/widgets"
          *     }
          */
         RepoOut: {
+            /** Auto Fix Ci */
+            auto_fix_ci: boolean;
+            /** Auto Fix Ci Max Rounds */
+            auto_fix_ci_max_rounds: number;
             /**
              * Created At
              * Format: date-time
@@ -1564,6 +1719,8 @@ export interface components {
              * Format: uuid
              */
             id: string;
+            /** Resolve Review Threads */
+            resolve_review_threads: boolean;
             /** Url */
             url: string;
         };
@@ -1785,6 +1942,16 @@ export interface components {
          *     }
          */
         TaskCreate: {
+            /**
+             * Auto Fix Ci
+             * @description send failed CI back to the agent (null: the repository's)
+             */
+            auto_fix_ci?: boolean | null;
+            /**
+             * Auto Fix Ci Max Rounds
+             * @description CI-fix rounds (null: the repository's)
+             */
+            auto_fix_ci_max_rounds?: number | null;
             /** Base Branch */
             base_branch?: string | null;
             /**
@@ -1808,6 +1975,10 @@ export interface components {
          *     }
          */
         TaskOut: {
+            /** Auto Fix Ci */
+            auto_fix_ci: boolean | null;
+            /** Auto Fix Ci Max Rounds */
+            auto_fix_ci_max_rounds: number | null;
             /** Base Branch */
             base_branch: string;
             /**
@@ -4111,6 +4282,86 @@ export interface operations {
             };
             /** @description Unsupported Media Type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or one of its dependencies is unreachable for now. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    pull_request_loop_v1_runs__run_id__pull_request_loop_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PullRequestLoopOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -40,6 +40,7 @@ function NewProfile() {
         model: textField(data, "model"),
         api_key: textField(data, "api_key"),
         base_url: baseUrl || null,
+        shared: data.get("shared") === "on",
       },
       // The key leaves the form as soon as it is sent: it is never shown again.
       { onSuccess: () => form.reset() },
@@ -70,6 +71,10 @@ function NewProfile() {
       <div className="sm:col-span-2">
         <label htmlFor="mp-key" className="label">API key (write-only: never shown again)</label>
         <input id="mp-key" name="api_key" className="input" type="password" autoComplete="off" required />
+      </div>
+      <div className="sm:col-span-2 flex items-center gap-2">
+        <input id="mp-shared" name="shared" type="checkbox" />
+        <label htmlFor="mp-shared" className="text-sm">Every user may run with it (otherwise only you)</label>
       </div>
       <button type="submit" className="btn btn-primary justify-self-start" disabled={create.isPending}>
         Save profile
@@ -103,6 +108,7 @@ export function ModelProfiles() {
             <span className="font-medium">{p.name}</span>
             <span className="muted">{p.provider} · {p.model}</span>
             <span className="muted">{p.has_key ? "key stored" : "no key"}</span>
+            <span className="muted">{p.shared ? "shared" : "its owner only"}</span>
             {isAdmin && (
               <button type="button" className="btn btn-danger ml-auto" onClick={() => remove.mutate(p.id)}>
                 Delete<span className="sr-only"> {p.name}</span>

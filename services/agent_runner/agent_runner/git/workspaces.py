@@ -1,9 +1,10 @@
-"""Git workspaces: one cached bare clone per repository, one worktree and branch per run.
+"""Git workspaces: one cached bare clone per repository, one repository and branch per run.
 
-The bare clone is fetched, never re-cloned. A run's work lives on `dursor/<id-prefix>`
-in its own worktree; dursor commits the agent's changes itself, so the patch is the
-diff between the task's base and the run branch. A bundle of the branch is stored as
-an artifact so a follow-up turn can continue on any worker.
+The bare clone (the mirror) is fetched, never re-cloned, and only the runner touches it.
+A run's work lives on `dursor/<id-prefix>` in a repository of its own that borrows the
+mirror's objects (`run_repos.py`); dursor commits the agent's changes itself, so the
+patch is the diff between the task's base and the run branch. A bundle of the branch is
+stored as an artifact so a follow-up turn can continue on any worker.
 """
 
 from __future__ import annotations
@@ -12,31 +13,24 @@ import asyncio
 import contextlib
 import fcntl
 import hashlib
-import os
-import shutil
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from agent_runner.git import run_repos
+from agent_runner.git.run_repos import RunRepo
+from agent_runner.git.untrusted_git import GIT_ENV, GitError, git
 from dursor_contracts.events import FileChange
 
-GIT_ENV = {
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "dursor",
-    "GIT_AUTHOR_EMAIL": "dursor@users.noreply.dursor.cloud",
-    "GIT_COMMITTER_NAME": "dursor",
-    "GIT_COMMITTER_EMAIL": "dursor@users.noreply.dursor.cloud",
-}
+__all__ = ["GIT_ENV", "GitError", "TurnResult", "Workspaces", "git"]
+
 # Touched after each fetch; runs started within the freshness window reuse that fetch.
 FETCH_STAMP = "dursor-fetched"
 CHANGE_KINDS = {"A": "added", "M": "modified", "D": "deleted"}
-
-
-class GitError(Exception):
-    """A git command failed."""
+# Diff drivers and text conversions are programs a repository's attributes could name.
+DIFF_FLAGS = ("--no-ext-diff", "--no-textconv")
 
 
 @dataclass(frozen=True)
@@ -46,34 +40,6 @@ class TurnResult:
     commit_sha: str | None
     patch: bytes
     files_changed: list[FileChange]
-
-
-async def git(
-    *args: str,
-    cwd: Path | None = None,
-    input_bytes: bytes | None = None,
-    extra_env: dict[str, str] | None = None,
-) -> bytes:
-    """Run git with a fixed, prompt-free environment; returns stdout or raises GitError."""
-    env = {**os.environ, **GIT_ENV, **(extra_env or {})}
-    process = await asyncio.create_subprocess_exec(
-        "git",
-        *args,
-        cwd=cwd,
-        env=env,
-        stdin=asyncio.subprocess.PIPE if input_bytes is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate(input_bytes)
-    if process.returncode != 0:
-        raise GitError(f"git {args[0]} failed: {_clipped(err.decode(errors='replace').strip())}")
-    return out
-
-
-def _clipped(message: str, keep: int = 250) -> str:
-    """Head and tail of a long message: git says why (e.g. no space left) at the end."""
-    return message if len(message) <= 2 * keep else f"{message[:keep]} … {message[-keep:]}"
 
 
 class Workspaces:
@@ -131,67 +97,60 @@ class Workspaces:
     ) -> Path:
         """A worktree on the run's branch: new from the base, or restored from a bundle."""
         mirror = self.mirror_path(url)
-        worktree = self.worktree_path(run_id)
-        # Worktree bookkeeping and ref updates of the shared bare clone are not safe to run
-        # concurrently (git's lock files), so they happen under the mirror's lock.
         async with self._mirror_locked(mirror):
             await self._sync(url, mirror)
-            if (worktree / ".git").exists():
-                return worktree
-            await git("worktree", "prune", cwd=mirror)
-            if bundle is not None:
-                await self._restore_branch(mirror, branch, bundle)
-                await git("worktree", "add", "--quiet", str(worktree), branch, cwd=mirror)
-            else:
-                base = f"refs/remotes/origin/{base_branch}"
-                await git(
-                    "worktree", "add", "--quiet", "-B", branch, str(worktree), base, cwd=mirror
-                )
-        return worktree
+            base_sha = await run_repos.mirror_commit(mirror, f"refs/remotes/origin/{base_branch}")
+        repo = self.repo(run_id)
+        if repo.exists():
+            await run_repos.track_base(repo, base_branch, base_sha)
+            return repo.worktree
+        await run_repos.create(repo, mirror)
+        await run_repos.track_base(repo, base_branch, base_sha)
+        if bundle is not None:
+            await run_repos.restore_branch(repo, branch, bundle)
+        else:
+            await run_repos.start_branch(repo, branch, base_branch)
+        return repo.worktree
 
-    async def _restore_branch(self, mirror: Path, branch: str, bundle: bytes) -> None:
-        path = mirror / f"restore-{branch.replace('/', '-')}.bundle"
-        path.write_bytes(bundle)
-        try:
-            await git("fetch", "--quiet", str(path), f"+{branch}:{branch}", cwd=mirror)
-        finally:
-            path.unlink(missing_ok=True)
+    def repo(self, run_id: str) -> RunRepo:
+        """The run's repository: its worktree and its git directory outside the worktree."""
+        return RunRepo(self.root / "gitdirs" / f"{run_id}.git", self.worktree_path(run_id))
+
+    def _repo_of(self, worktree: Path) -> RunRepo:
+        return self.repo(worktree.name)
 
     async def finish_turn(self, worktree: Path, base_branch: str, message: str) -> TurnResult:
         """Commit whatever the agent changed and describe the run's whole diff."""
-        await git("add", "--all", cwd=worktree)
-        staged = await git("diff", "--cached", "--name-only", cwd=worktree)
+        repo = self._repo_of(worktree)
+        await repo.git("add", "--all")
+        staged = await repo.git("diff", "--cached", "--name-only", "--no-ext-diff")
         if staged.strip():
-            await git("commit", "--quiet", "--no-verify", "-m", message, cwd=worktree)
-        head = (await git("rev-parse", "HEAD", cwd=worktree)).decode().strip()
-        base = await self._merge_base(worktree, base_branch)
-        patch = await git("diff", "--binary", f"{base}..HEAD", cwd=worktree)
-        files = await _files_changed(worktree, base)
+            await repo.git("commit", "--quiet", "--no-verify", "-m", message)
+        head = await repo.rev("HEAD")
+        base = await _merge_base(repo, base_branch)
+        patch = await repo.git("diff", *DIFF_FLAGS, "--binary", f"{base}..HEAD")
+        files = await _files_changed(repo, base)
         return TurnResult(
             commit_sha=head if base != head else None, patch=patch, files_changed=files
         )
 
-    async def _merge_base(self, worktree: Path, base_branch: str) -> str:
-        out = await git("merge-base", "HEAD", f"refs/remotes/origin/{base_branch}", cwd=worktree)
-        return out.decode().strip()
-
     async def bundle(self, worktree: Path, run_id: str, branch: str, base_branch: str) -> bytes:
         """The run branch's commits since the base, as a git bundle."""
-        base = await self._merge_base(worktree, base_branch)
-        head = (await git("rev-parse", "HEAD", cwd=worktree)).decode().strip()
+        repo = self._repo_of(worktree)
+        base = await _merge_base(repo, base_branch)
+        head = await repo.rev("HEAD")
         if head == base:
             return b""
-        path = worktree.parent / f"{run_id}.bundle"
+        path = repo.git_dir.parent / f"{run_id}.bundle"
         try:
-            await git("bundle", "create", "--quiet", str(path), f"{base}..{branch}", cwd=worktree)
+            await repo.git("bundle", "create", "--quiet", str(path), f"{base}..{branch}")
             return path.read_bytes()
         finally:
             path.unlink(missing_ok=True)
 
     async def remove(self, run_id: str) -> None:
-        """Delete a run's worktree, branch stays in the bare clone until pruned."""
-        worktree = self.worktree_path(run_id)
-        await asyncio.to_thread(shutil.rmtree, worktree, True)
+        """Delete a run's worktree and git directory (its bundle artifact remains)."""
+        await self.repo(run_id).remove()
 
     async def remove_older_than(self, seconds: float, keep: Sequence[str]) -> int:
         """Remove worktrees untouched for `seconds` except those of `keep`; returns the count."""
@@ -207,17 +166,22 @@ class Workspaces:
 
 async def _clone_bare(url: str, mirror: Path) -> None:
     mirror.parent.mkdir(parents=True, exist_ok=True)
-    await git("clone", "--bare", "--quiet", url, str(mirror))
+    await git("clone", "--bare", "--quiet", "--template=", url, str(mirror))
     await git("config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*", cwd=mirror)
-    # No background gc racing with concurrent worktrees of the same clone.
+    # Runs borrow the mirror's objects: no gc may ever delete one.
     await git("config", "gc.auto", "0", cwd=mirror)
 
 
-async def _files_changed(worktree: Path, base: str) -> list[FileChange]:
+async def _merge_base(repo: RunRepo, base_branch: str) -> str:
+    out = await repo.git("merge-base", "HEAD", f"refs/remotes/origin/{base_branch}")
+    return out.decode().strip()
+
+
+async def _files_changed(repo: RunRepo, base: str) -> list[FileChange]:
     # Renames are reported as a deletion plus an addition: simpler to read and to parse.
     diff_range = f"{base}..HEAD"
-    numstat = await git("diff", "--numstat", "--no-renames", "-z", diff_range, cwd=worktree)
-    status = await git("diff", "--name-status", "--no-renames", "-z", diff_range, cwd=worktree)
+    numstat = await repo.git("diff", *DIFF_FLAGS, "--numstat", "--no-renames", "-z", diff_range)
+    status = await repo.git("diff", *DIFF_FLAGS, "--name-status", "--no-renames", "-z", diff_range)
     fields = status.decode().split("\0")
     kinds = {fields[i + 1]: fields[i] for i in range(0, len(fields) - 1, 2)}
     changes = []

@@ -4,7 +4,9 @@ Safe with several replicas: each round locks the PR rows it polls with `FOR UPDA
 LOCKED`. Check runs and commit statuses are fetched with `If-None-Match`, so an
 unchanged commit costs no rate limit. A change updates the PR record and is noted on
 the run, so the task stream shows it. PR requests whose message was lost (worker died
-after acknowledging) are requested again.
+after acknowledging) are requested again. For the pull-request loop the poll is the
+safety net of webhooks: a failure it sees is recorded like a failed check suite's (once
+per head), and loops with work waiting on a free run are asked to advance again.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from agent_runner.pull_requests.publisher import TokenSource, github_repo
 from dursor_contracts.events import EventType, ProgressData
 from dursor_contracts.pull_requests import CiStatus, PullRequestState
 from dursor_kit.db.unit_of_work import Transactions, UnitOfWork
+from dursor_store import pr_loop
 from dursor_store.eventlog import NewEvent, append_events
 from dursor_store.pull_requests import (
     PolledPullRequest,
@@ -54,6 +57,7 @@ class CiPoller:
         changed = 0
         async with self._transactions.begin() as work:
             await request_stale_again(work)
+            await pr_loop.announce_waiting(work, self._batch)
             for pr in await open_for_polling(work.conn, self._batch):
                 try:
                     changed += await self._poll(work, pr)
@@ -84,6 +88,8 @@ class CiPoller:
             )
         )
         state = _state(pull.merged, pull.state)
+        if ci is CiStatus.FAILURE and state is PullRequestState.OPEN:
+            await self._loop_failure(work, pr, pull.head_sha)
         await record_poll(
             work,
             pr.id,
@@ -93,6 +99,16 @@ class CiPoller:
             {"checks": checks.etag, "status": status.etag},
         )
         return await self._note_change(work, pr, ci, state)
+
+    async def _loop_failure(self, work: UnitOfWork, pr: PolledPullRequest, head: str) -> None:
+        """A failure no webhook told (lost, or before the head was recorded) feeds the loop."""
+        found = await pr_loop.of_id(work.conn, pr.id)
+        if found is None:
+            return
+        recorded = await pr_loop.record_ci_failure(work, found, head, "poll", None)
+        if recorded is not None:
+            note = ProgressData(message=recorded, step="loop")
+            await append_events(work, pr.run_id, [NewEvent(EventType.PROGRESS, note)])
 
     async def _note_change(
         self, work: UnitOfWork, pr: PolledPullRequest, ci: CiStatus, state: PullRequestState

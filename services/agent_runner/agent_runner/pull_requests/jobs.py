@@ -10,7 +10,9 @@ from uuid import UUID
 import structlog
 
 from agent_runner.pull_requests.ci_status import CiPoller
+from agent_runner.pull_requests.loop import PullRequestLoop, advance_safely
 from agent_runner.pull_requests.publisher import PullRequestPublisher
+from dursor_contracts.pull_requests import PrWork
 
 log = structlog.get_logger(__name__)
 
@@ -18,15 +20,26 @@ log = structlog.get_logger(__name__)
 class PullRequestJobs:
     """Runs PR publications and CI polls as tracked background tasks, one poll at a time."""
 
-    def __init__(self, publisher: PullRequestPublisher, poller: CiPoller) -> None:
+    def __init__(
+        self, publisher: PullRequestPublisher, poller: CiPoller, loop: PullRequestLoop
+    ) -> None:
         self._publisher = publisher
         self._poller = poller
+        self._loop = loop
         self._tasks: set[asyncio.Task[Any]] = set()
         self._polling: asyncio.Task[Any] | None = None
 
-    def publish(self, pr_id: UUID) -> None:
-        """Push the run's branch and open/update its PR in the background."""
-        self._track(self._publisher.publish(pr_id), f"pr-{pr_id}")
+    def publish(self, pr_id: UUID, work: PrWork = PrWork.PUBLISH) -> None:
+        """Push the run's branch and open/update its PR, or advance its loop, in the background."""
+        if work is PrWork.LOOP:
+            self._track(advance_safely(self._loop, pr_id), f"pr-loop-{pr_id}")
+            return
+        self._track(self._publish_and_advance(pr_id), f"pr-{pr_id}")
+
+    async def _publish_and_advance(self, pr_id: UUID) -> None:
+        """A push may finish a loop round (replies, the next trigger): advance after it."""
+        await self._publisher.publish(pr_id)
+        await advance_safely(self._loop, pr_id)
 
     def poll(self) -> bool:
         """Start a CI poll unless one is still running; True if started."""

@@ -1,25 +1,25 @@
 """Open or update the pull request of a run: push its branch, then one PR per branch.
 
-The branch is restored from the run's bundle when this worker does not hold the
-worktree. The push authenticates with a repository-scoped installation token passed
+The branch is pushed from a clean repository made from the run's bundle
+(`clean_push.py`), never from the run's own repository, whose config and hooks the agent
+could write. The push authenticates with a repository-scoped installation token passed
 through git's environment (`GIT_CONFIG_*`), so it is never written to a git config,
 a remote URL, argv or a log line.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 from uuid import UUID
 
 import structlog
 
-from agent_runner.git.workspaces import GitError, Workspaces, git
+from agent_runner.git.clean_push import clean_checkout
+from agent_runner.git.workspaces import GitError, Workspaces
 from agent_runner.pull_requests.github import GitHubClient, GitHubError, PullRequest
-from agent_runner.pull_requests.text import compose_pull_request
+from agent_runner.pull_requests.text import TEMPLATE_PATHS, compose_pull_request
 from dursor_contracts.events import EventType, ProgressData
 from dursor_kit.artifacts import ArtifactStore
 from dursor_kit.db.unit_of_work import Transactions, UnitOfWork
@@ -47,28 +47,6 @@ def github_repo(url: str, github_hosts: list[str]) -> GitHubRepo | None:
     path = parts.path.strip("/").removesuffix(".git")
     segments = path.split("/")
     return GitHubRepo("/".join(segments[-2:])) if len(segments) >= 2 else None
-
-
-def auth_env(token: str) -> dict[str, str]:
-    """git configuration through the environment: an Authorization header for HTTPS."""
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    return {
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": "http.extraHeader",
-        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-    }
-
-
-async def push_branch(worktree: Path, remote_url: str, branch: str, token: str) -> None:
-    """Push the run branch to the repository's own URL (no remote is configured)."""
-    await git(
-        "push",
-        "--quiet",
-        remote_url,
-        f"HEAD:refs/heads/{branch}",
-        cwd=worktree,
-        extra_env=auth_env(token),
-    )
 
 
 @dataclass
@@ -102,24 +80,20 @@ class PullRequestPublisher:
         repo = github_repo(job.url, self.github_hosts)
         if repo is None:
             raise GitHubError(422, f"{job.url} is not a repository on a configured GitHub host")
+        bundle = await self.artifacts.get(job.bundle_uri) if job.bundle_uri else None
+        if not bundle:
+            raise GitHubError(409, "the run has no commits to push")
         token = await self.tokens(job.url)
-        worktree = await self._worktree(job)
-        await push_branch(worktree, job.url, job.branch, token)
-        title, body = compose_pull_request(job, worktree)
+        async with clean_checkout(self.workspaces, job.url, job.branch, bundle) as checkout:
+            await checkout.push(job.url, token)
+            template = await checkout.regular_file(TEMPLATE_PATHS)
+        title, body = compose_pull_request(job, template)
         client = self.clients(token)
         existing = await client.open_pull_request(repo.full_name, job.branch)
         if existing is not None:
             return await client.update_pull_request(repo.full_name, existing.number, title, body)
         return await client.create_pull_request(
             repo.full_name, title, body, job.branch, job.base_branch
-        )
-
-    async def _worktree(self, job: PublishJob) -> Path:
-        bundle = await self.artifacts.get(job.bundle_uri) if job.bundle_uri else None
-        if bundle is None:
-            raise GitHubError(409, "the run has no commits to push")
-        return await self.workspaces.prepare(
-            job.url, str(job.run_id), job.branch, job.base_branch, bundle
         )
 
     async def _record_open(self, job: PublishJob, pull: PullRequest) -> None:

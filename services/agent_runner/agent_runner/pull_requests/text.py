@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from dursor_store.pull_requests import PublishJob
 
+# Where repositories keep their pull request template, in the order GitHub looks.
 TEMPLATE_PATHS = (
     ".github/pull_request_template.md",
     ".github/PULL_REQUEST_TEMPLATE.md",
@@ -16,15 +16,6 @@ TEMPLATE_PATHS = (
 )
 TITLE_LIMIT = 72
 INSTRUCTION_LIMIT = 4000
-
-
-def find_template(worktree: Path) -> str | None:
-    """The repository's pull request template, if it has one."""
-    for relative in TEMPLATE_PATHS:
-        path = worktree / relative
-        if path.is_file():
-            return path.read_text(errors="replace")
-    return None
 
 
 def title_for(task_title: str) -> str:
@@ -61,10 +52,9 @@ def dursor_section(job: PublishJob) -> str:
     )
 
 
-def compose_pull_request(job: PublishJob, worktree: Path) -> tuple[str, str]:
+def compose_pull_request(job: PublishJob, template: str | None) -> tuple[str, str]:
     """(title, body): dursor's section first, then the repository's template if any."""
     body = dursor_section(job)
-    template = find_template(worktree)
     if template:
         body = f"{body}\n\n---\n\n{template.strip()}\n"
     return title_for(job.title), body

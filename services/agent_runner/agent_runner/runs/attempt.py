@@ -50,10 +50,17 @@ log = structlog.get_logger(__name__)
 class AttemptStopped(Exception):
     """The attempt was stopped from outside: cancel, shutdown or a lost lease."""
 
-    def __init__(self, status: RunStatus | None, reason: str) -> None:
+    def __init__(self, status: RunStatus | None, reason: str, fenced: bool = False) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        # The lease is gone (or may be): the attempt writes nothing, the reaper decides.
+        self.fenced = fenced
+
+    @classmethod
+    def fenced_out(cls, reason: str) -> AttemptStopped:
+        """Stopped because this attempt no longer holds (or cannot prove it holds) the lease."""
+        return cls(None, reason, fenced=True)
 
 
 @dataclass(frozen=True)
@@ -174,7 +181,7 @@ class RunAttempt:
             )
             invocation = replace(invocation, jail=jail)
         if self.run.turn > 1 and await restore_home(
-            self._ctx.artifacts, self.run.id, invocation.home
+            self._ctx.artifacts, self.run.patch_uri, invocation.home
         ):
             await self.events.progress("restored the agent's session from an earlier worker")
         await run_setup(self.run.setup_commands, invocation, self.events)
@@ -223,9 +230,8 @@ class RunAttempt:
         if verification is not None:
             values["verification"] = verification.model_dump(mode="json")
         artifacts = await self._store_artifacts(result, values)
-        await save_home(
-            self._ctx.artifacts, self.run.id, self._ctx.workspaces.home_path(str(self.run.id))
-        )
+        home = self._ctx.workspaces.home_path(str(self.run.id))
+        await save_home(self._ctx.artifacts, self._artifact_prefix, home)
         if not outcome.succeeded:
             reason = (
                 disk_full_reason(None, self._ctx.workspaces.root)
@@ -260,8 +266,14 @@ class RunAttempt:
         figures = turn_usage(reported, model, self._ctx.prices)
         return figures.model_dump(mode="json") | {"reported": outcome.usage}
 
+    @property
+    def _artifact_prefix(self) -> str:
+        """This attempt's own folder: a fenced-out attempt never overwrites the winner's files."""
+        return f"artifacts/{self.run.id}/turn-{self.run.turn}/attempt-{self.run.attempt}"
+
     async def _store_artifacts(self, result: TurnResult, values: TurnValues) -> list[NewEvent]:
-        prefix = f"artifacts/{self.run.id}/turn-{self.run.turn}"
+        # Published only through `values`, which `_end` writes under the lease's fence.
+        prefix = self._artifact_prefix
         store = self._ctx.artifacts
         values["patch_uri"] = await store.put(f"{prefix}/patch.diff", result.patch, "text/x-diff")
         worktree = self._ctx.workspaces.worktree_path(str(self.run.id))
@@ -282,6 +294,12 @@ class RunAttempt:
 
     async def _stopped(self) -> None:
         stop = self.stop_reason or AttemptStopped(None, "worker shutting down")
+        if stop.fenced:
+            log.warning(
+                "attempt stopped without its lease; its artifacts stay unpublished",
+                reason=stop.reason,
+            )
+            return
         if stop.status is None:
             await self._ctx.leases.release(self.run, stop.reason)
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from uuid import UUID
@@ -113,16 +114,30 @@ class Dispatcher:
             self._slot_freed.set()
 
     async def _heartbeat(self, attempt: RunAttempt) -> None:
-        interval = self._ctx.leases.lease_seconds / 3
+        lease = self._ctx.leases.lease_seconds
+        renewed = time.monotonic()
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(lease / 3)
+            asked = time.monotonic()
             try:
-                renewal = await self._ctx.leases.renew(attempt.run)
+                # A slow answer is fine while the lease lasts; past it, another attempt
+                # may own the run, so the wait ends there.
+                remaining = max(lease - (asked - renewed), 0.01)
+                renewal = await asyncio.wait_for(self._ctx.leases.renew(attempt.run), remaining)
             except Exception:
                 log.exception("lease renewal failed", run_id=str(attempt.run.id))
+                if time.monotonic() - renewed >= lease:
+                    # The reaper may have handed the run to another attempt by now: stop
+                    # the agent and write nothing more.
+                    self._stop(
+                        attempt.run.id,
+                        AttemptStopped.fenced_out(f"no lease renewal for {lease:.0f} s"),
+                    )
+                    return
                 continue
+            renewed = asked  # the database counts the new lease from about then
             if renewal is None:
-                self._stop(attempt.run.id, AttemptStopped(RunStatus.FAILED, "lease lost"))
+                self._stop(attempt.run.id, AttemptStopped.fenced_out("lease lost"))
                 return
             if renewal.cancel_reason:
                 self._stop(

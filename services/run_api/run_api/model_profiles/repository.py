@@ -28,6 +28,7 @@ class ProfileRow(TableRow):
     base_url: str | None
     key_id: str
     created_by: str
+    shared: bool
     created_at: datetime
     deleted_at: datetime | None
 
@@ -83,6 +84,18 @@ async def live_profile_ids(conn: AsyncConnection, wanted: set[UUID]) -> set[UUID
     found = await conn.scalars(
         select(model_profiles.c.id).where(
             model_profiles.c.id.in_(wanted), model_profiles.c.deleted_at.is_(None)
+        )
+    )
+    return set(found)
+
+
+async def usable_profile_ids(conn: AsyncConnection, wanted: set[UUID], owner_key: str) -> set[UUID]:
+    """Which of the live profiles `wanted` the user may run with: their own or shared ones."""
+    found = await conn.scalars(
+        select(model_profiles.c.id).where(
+            model_profiles.c.id.in_(wanted),
+            model_profiles.c.deleted_at.is_(None),
+            model_profiles.c.shared | (model_profiles.c.created_by == owner_key),
         )
     )
     return set(found)

@@ -66,6 +66,9 @@ class ModelProfileCreate(RequestBody):
     api_key: ApiKey = Field(
         description="Write-only: encrypted at rest, never returned, logged or published"
     )
+    shared: bool = Field(
+        default=False, description="Every user may run with it; otherwise only its owner"
+    )
 
 
 class ModelProfileOut(BaseModel):
@@ -83,6 +86,7 @@ class ModelProfileOut(BaseModel):
                     "has_key": True,
                     "encryption_key_id": "k1a2b3c4d",
                     "created_by": "http://127.0.0.1:8083#admin",
+                    "shared": True,
                     "created_at": "2026-11-28T17:30:00Z",
                 }
             ]
@@ -97,4 +101,5 @@ class ModelProfileOut(BaseModel):
     has_key: bool = True
     encryption_key_id: str = Field(description="Id of the ring key that seals the API key")
     created_by: str
+    shared: bool = Field(description="Every user may run with it; otherwise only its owner")
     created_at: datetime

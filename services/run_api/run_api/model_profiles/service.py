@@ -36,6 +36,7 @@ def profile_out(row: ProfileRow) -> ModelProfileOut:
         base_url=row.base_url,
         encryption_key_id=row.key_id,
         created_by=row.created_by,
+        shared=row.shared,
         created_at=row.created_at,
     )
 

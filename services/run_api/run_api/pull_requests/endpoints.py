@@ -1,4 +1,4 @@
-"""Pull-request records: request one from a run, list a task's with their CI status."""
+"""Pull-request records: request one from a run, list a task's with their CI status, loops."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from dursor_kit.web.security import Developer, Viewer
 from dursor_kit.web.transactions import Tx
 from dursor_store import pull_requests as sql
 from dursor_store.pull_requests import PullRequestRow
-from run_api.declared import LIST_OF, IdempotencyKey, write
+from run_api.declared import LIST_OF, READ, IdempotencyKey, write
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit
-from run_api.pull_requests.schemas import PullRequestOut
-from run_api.pull_requests.service import PullRequests
+from run_api.pull_requests.schemas import PullRequestLoopOut, PullRequestOut
+from run_api.pull_requests.service import PullRequests, loop_of_run
 from run_api.schemas import Page
 from run_api.tasks import repository as task_sql
 
@@ -67,3 +67,10 @@ async def list_pull_requests(
     return Page(
         items=[pull_request_out(r) for r in rows[:limit]], next_cursor=next_cursor(rows, limit)
     )
+
+
+@router.get("/runs/{run_id}/pull-request/loop", response_model=PullRequestLoopOut, responses=READ)
+async def pull_request_loop(run_id: UUID, _: Viewer, engine: Engine) -> PullRequestLoopOut:
+    """The loop of the run's pull request: settings, CI-fix rounds, every trigger's fate."""
+    async with engine.connect() as conn:
+        return await loop_of_run(conn, run_id)

@@ -1,4 +1,4 @@
-"""The body of pull-request records in run-api's public API (v1)."""
+"""The bodies of pull-request records and their loops in run-api's public API (v1)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dursor_contracts.pull_requests import PullRequestState
+from dursor_contracts.pull_requests import LoopTriggerKind, LoopTriggerState, PullRequestState
 
 
 class PullRequestOut(BaseModel):
@@ -57,3 +57,39 @@ class PullRequestOut(BaseModel):
     requested_by: str
     created_at: datetime
     updated_at: datetime
+
+
+LoopState = Literal["idle", "waiting", "working", "stopped"]
+
+
+class LoopTriggerOut(BaseModel):
+    """One trigger of a pull request's loop and what came of it."""
+
+    kind: LoopTriggerKind
+    state: LoopTriggerState
+    trigger: str = Field(description="what made it unique: ci:<sha>, review:<id>, comment:<id>")
+    source: str
+    author: str
+    head_sha: str | None
+    round: int | None = Field(description="the CI-fix round it was sent as")
+    turn: int | None = Field(description="the run's turn that carried it")
+    sent: str | None = Field(description="what was sent to the agent")
+    threads: list[str] = Field(description="review threads it answered (GraphQL node ids)")
+    outcome: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PullRequestLoopOut(BaseModel):
+    """Where a pull request's loop stands: its settings, its rounds, its triggers."""
+
+    pull_request_id: UUID
+    run_id: UUID
+    number: int | None
+    state: LoopState
+    auto_fix_ci: bool
+    auto_fix_ci_max_rounds: int
+    ci_fix_rounds: int
+    resolve_review_threads: bool
+    stopped_reason: str | None
+    triggers: list[LoopTriggerOut]

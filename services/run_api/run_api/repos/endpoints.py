@@ -32,7 +32,12 @@ async def create_repo(
     """Register a repository (HTTPS on an allowed host; file:// in local mode)."""
     url = normalise_repo_url(body.url, settings)
     try:
-        row = await sql.insert_repo(tx.conn, url, body.default_branch, principal.owner_key)
+        loop = sql.LoopSettings(
+            auto_fix_ci=body.auto_fix_ci,
+            auto_fix_ci_max_rounds=body.auto_fix_ci_max_rounds,
+            resolve_review_threads=body.resolve_review_threads,
+        )
+        row = await sql.insert_repo(tx.conn, url, body.default_branch, principal.owner_key, loop)
     except IntegrityError as exc:  # the unit of work rolls the failed insert back
         raise Conflict(f"{url} is already registered") from exc
     return RepoOut.model_validate(row, from_attributes=True)

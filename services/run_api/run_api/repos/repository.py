@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid4
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,16 +21,36 @@ class RepoRow(TableRow):
     id: UUID
     url: str
     default_branch: str
+    auto_fix_ci: bool
+    auto_fix_ci_max_rounds: int
+    resolve_review_threads: bool
     created_by: str
     created_at: datetime
 
 
-async def insert_repo(conn: AsyncConnection, url: str, default_branch: str, owner: str) -> RepoRow:
+class LoopSettings(BaseModel):
+    """How a repository's pull-request loop behaves (a task may override the CI part)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    auto_fix_ci: bool = False
+    auto_fix_ci_max_rounds: int = 3
+    resolve_review_threads: bool = True
+
+
+async def insert_repo(
+    conn: AsyncConnection,
+    url: str,
+    default_branch: str,
+    owner: str,
+    loop: LoopSettings | None = None,
+) -> RepoRow:
     """A new repository row."""
+    settings = (loop or LoopSettings()).model_dump()
     return await fetch_one(
         conn,
         insert(repos)
-        .values(id=uuid4(), url=url, default_branch=default_branch, created_by=owner)
+        .values(id=uuid4(), url=url, default_branch=default_branch, created_by=owner, **settings)
         .returning(repos),
         RepoRow,
     )

@@ -24,6 +24,15 @@ class RepoCreate(RequestBody):
 
     url: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
     default_branch: BranchName = "main"
+    auto_fix_ci: bool = Field(
+        default=False, description="send failed CI of a run's pull request back to its agent"
+    )
+    auto_fix_ci_max_rounds: int = Field(
+        default=3, ge=1, le=10, description="CI-fix rounds before the loop stops"
+    )
+    resolve_review_threads: bool = Field(
+        default=True, description="resolve a review thread once the agent's answer is pushed"
+    )
 
 
 class RepoOut(BaseModel):
@@ -36,6 +45,9 @@ class RepoOut(BaseModel):
                     "id": "1f0c2b8e-5d1a-4c55-9a5e-2f9f1b7c0d11",
                     "url": "https://github.com/acme/widgets",
                     "default_branch": "main",
+                    "auto_fix_ci": True,
+                    "auto_fix_ci_max_rounds": 3,
+                    "resolve_review_threads": True,
                     "created_by": "http://127.0.0.1:8083#dev",
                     "created_at": "2026-11-28T17:30:00Z",
                 }
@@ -46,6 +58,9 @@ class RepoOut(BaseModel):
     id: UUID
     url: str
     default_branch: str
+    auto_fix_ci: bool
+    auto_fix_ci_max_rounds: int
+    resolve_review_threads: bool
     created_by: str
     created_at: datetime
 

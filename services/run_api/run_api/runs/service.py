@@ -13,15 +13,16 @@ from uuid import UUID, uuid4
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dursor_contracts.executors import CommandExecutor, ExecutorSpec
+from dursor_contracts.executors import ExecutorSpec
 from dursor_kit.auth.verifier import Principal
 from dursor_kit.db.unit_of_work import UnitOfWork
-from dursor_kit.errors import Conflict, Invalid, LimitReached, NotFound
+from dursor_kit.errors import Conflict, Invalid, LimitReached, NotFound, Unprocessable
 from dursor_store import run_lifecycle
 from dursor_store import run_reads as run_sql
 from dursor_store.run_rows import NewRun, RunRow
 from run_api.model_profiles import repository as profile_sql
 from run_api.runs import repository as message_sql
+from run_api.runs.executor_policy import check_executor_options
 from run_api.runs.schemas import RunsCreate
 from run_api.settings import RunApiSettings
 from run_api.tasks import repository as task_sql
@@ -32,6 +33,26 @@ log = structlog.get_logger(__name__)
 def branch_for(run_id: UUID) -> str:
     """The branch a run works on: `dursor/<run-id-prefix>`."""
     return f"dursor/{run_id.hex[:12]}"
+
+
+async def check_profiles_usable(
+    conn: AsyncConnection, principal: Principal, wanted: set[UUID]
+) -> None:
+    """422 unless every profile of `wanted` exists and is the caller's own or shared."""
+    if not wanted:
+        return
+    if missing := wanted - await profile_sql.live_profile_ids(conn, wanted):
+        raise Invalid(
+            f"model profile {sorted(map(str, missing))[0]} does not exist",
+            code="unknown-model-profile",
+            field="executors.model_profile_id",
+        )
+    if private := wanted - await profile_sql.usable_profile_ids(conn, wanted, principal.owner_key):
+        raise Unprocessable(
+            f"model profile {sorted(map(str, private))[0]} is not shared with you",
+            code="model-profile-not-shared",
+            field="executors.model_profile_id",
+        )
 
 
 class RunService:
@@ -48,7 +69,7 @@ class RunService:
         conn = work.conn
         if await task_sql.get_task(conn, task_id) is None:
             raise NotFound("task", task_id)
-        await self._check_model_profiles(conn, body.executors)
+        await self._check_model_profiles(conn, principal, body.executors)
         await self._check_capacity(conn, principal, task_id, len(body.executors))
         await message_sql.insert_message(conn, task_id, body.instruction, principal.owner_key)
         created = [
@@ -72,28 +93,13 @@ class RunService:
                 code="too-many-executors",
                 field="executors",
             )
-        for index, executor in enumerate(body.executors):
-            if isinstance(executor, CommandExecutor) and (
-                executor.options.template not in self._settings.command_templates
-            ):
-                raise Invalid(
-                    f"no command template named {executor.options.template!r}",
-                    code="unknown-command-template",
-                    field=f"executors.{index}.options.template",
-                )
+        check_executor_options(body.executors, self._settings)
 
     async def _check_model_profiles(
-        self, conn: AsyncConnection, executors: Sequence[ExecutorSpec]
+        self, conn: AsyncConnection, principal: Principal, executors: Sequence[ExecutorSpec]
     ) -> None:
         wanted = {e.model_profile_id for e in executors if e.model_profile_id is not None}
-        if not wanted:
-            return
-        if missing := wanted - await profile_sql.live_profile_ids(conn, wanted):
-            raise Invalid(
-                f"model profile {sorted(map(str, missing))[0]} does not exist",
-                code="unknown-model-profile",
-                field="executors.model_profile_id",
-            )
+        await check_profiles_usable(conn, principal, wanted)
 
     async def _check_capacity(
         self, conn: AsyncConnection, principal: Principal, task_id: UUID, new: int
@@ -143,6 +149,8 @@ class RunService:
         run = await self._existing(work.conn, run_id)
         if not run.status.is_terminal:
             raise Conflict(f"run {run_id} is {run.status}; wait for it or cancel it first")
+        if run.model_profile_id is not None:
+            await check_profiles_usable(work.conn, principal, {run.model_profile_id})
         await self._check_capacity(work.conn, principal, run.task_id, 1)
         queued = await run_lifecycle.queue_next_turn(work, run_id)
         if queued is None:

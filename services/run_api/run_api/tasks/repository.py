@@ -20,18 +20,34 @@ class TaskRow(TableRow):
     repo_id: UUID
     title: str
     base_branch: str
+    auto_fix_ci: bool | None
+    auto_fix_ci_max_rounds: int | None
     created_by: str
     created_at: datetime
 
 
 async def insert_task(
-    conn: AsyncConnection, repo_id: UUID, title: str, base_branch: str, owner: str
+    conn: AsyncConnection,
+    repo_id: UUID,
+    title: str,
+    base_branch: str,
+    owner: str,
+    auto_fix_ci: bool | None = None,
+    auto_fix_ci_max_rounds: int | None = None,
 ) -> TaskRow:
-    """A new task row."""
+    """A new task row (NULL loop settings take the repository's)."""
     return await fetch_one(
         conn,
         insert(tasks)
-        .values(id=uuid4(), repo_id=repo_id, title=title, base_branch=base_branch, created_by=owner)
+        .values(
+            id=uuid4(),
+            repo_id=repo_id,
+            title=title,
+            base_branch=base_branch,
+            created_by=owner,
+            auto_fix_ci=auto_fix_ci,
+            auto_fix_ci_max_rounds=auto_fix_ci_max_rounds,
+        )
         .returning(tasks),
         TaskRow,
     )

@@ -26,4 +26,6 @@ async def open_task(work: UnitOfWork, principal: Principal, body: TaskCreate) ->
         body.title,
         body.base_branch or repo.default_branch,
         principal.owner_key,
+        body.auto_fix_ci,
+        body.auto_fix_ci_max_rounds,
     )

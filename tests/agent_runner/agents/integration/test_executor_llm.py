@@ -3,6 +3,8 @@ the model's diff applied with `git apply` (clean, three-way, with rejects), and 
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
@@ -179,6 +181,51 @@ async def test_a_run_without_a_model_profile_is_refused(world: World) -> None:
     with pytest.raises(CredentialMissing, match="needs a model profile"):
         await LlmAgent().run(world.invocation("openai", "x", credential=None), RecordingSink())
     assert world.server.requests == []
+
+
+async def test_a_link_out_of_the_worktree_is_never_shown_to_the_model(
+    world: World, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secrets.json"
+    secret.write_text('{"dapr_api_token": "SECRET-OF-THE-RUNNER"}\n')
+    # Committed in the repository as `notes.md -> ../../…/secrets.json`.
+    _relative_link(world.worktree / "notes.md", secret)
+    (world.worktree / "docs").symlink_to(tmp_path)
+    git("add", "notes.md", "docs", cwd=world.worktree)
+    git("commit", "-qm", "links", cwd=world.worktree)
+    world.server.scripts = {"notes": [Reply(GREETING)]}
+    sink = RecordingSink()
+    outcome = await LlmAgent().run(world.invocation("openai", "see notes.md, add a greeting"), sink)
+
+    assert outcome.succeeded, (outcome, sink.lines)
+    (request,) = world.server.by("openai-chat")
+    assert "SECRET-OF-THE-RUNNER" not in json.dumps(request.body)
+    assert '<file path="README.md">' in request.conversation.instruction
+    assert ("system", "not shown to the model: notes.md links out of the worktree") in sink.lines
+    assert not any("SECRET" in line for _, line in sink.lines)
+
+
+async def test_a_patch_naming_paths_outside_the_worktree_is_refused_whole(
+    world: World, tmp_path: Path
+) -> None:
+    escaping = (
+        "```diff\n--- a/README.md\n+++ b/README.md\n@@ -1 +1,2 @@\n # demo\n+fine\n"
+        "--- /dev/null\n+++ b/../../escaped.txt\n@@ -0,0 +1 @@\n+outside\n```\n"
+    )
+    world.server.scripts = {"escape": [Reply(escaping)]}
+    outcome = await LlmAgent().run(world.invocation("anthropic", "escape"), RecordingSink())
+
+    assert outcome.error is not None
+    assert outcome.error.startswith("the model's patch was refused"), outcome.error
+    assert "../../escaped.txt" in outcome.error
+    assert world.status() == ""
+    assert not (world.worktree.parent.parent / "escaped.txt").exists()
+    assert not (world.worktree.parent / "escaped.txt").exists()
+
+
+def _relative_link(link: Path, target: Path) -> None:
+    """`link` -> `target`, written relative to the link's folder (`../../x`)."""
+    link.symlink_to(os.path.relpath(target, link.parent))
 
 
 def _hunk(path: str, old: str) -> str:

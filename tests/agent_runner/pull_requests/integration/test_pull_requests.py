@@ -309,6 +309,72 @@ async def test_push_never_stores_or_logs_the_token(
     assert TOKEN not in capsys.readouterr().out
 
 
+async def test_a_pre_push_hook_or_insteadof_planted_by_the_run_cannot_take_the_token(
+    world: World, tmp_path: Path
+) -> None:
+    run = await a_finished_run(world, tmp_path, "trapped widgets\n")
+    bundle = await LocalArtifactStore(tmp_path / "artifacts").get(
+        await _job_bundle_uri(world, run["run_id"])
+    )
+    # The run's repository on this worker, as an unjailed agent could leave it, and the
+    # shared mirror's config and hooks written the same way.
+    worktree = await world.workspaces.prepare(
+        run["url"], str(run["run_id"]), run["branch"], "main", bundle
+    )
+    trap = tmp_path / "trap.git"
+    git("init", "-q", "--bare", str(trap), cwd=tmp_path)
+    caught = tmp_path / "caught-environment.txt"
+    hook = f"#!/bin/sh\nenv > {caught}\ncat > /dev/null\n"
+    mirror = world.workspaces.mirror_path(run["url"])
+    for repo in (
+        Path(git("rev-parse", "--path-format=absolute", "--git-common-dir", cwd=worktree).strip()),
+        mirror,
+    ):
+        git("config", f"url.file://{trap}.insteadOf", run["url"], cwd=repo)
+        git("config", f"url.file://{trap}.pushInsteadOf", run["url"], cwd=repo)
+        (repo / "hooks").mkdir(exist_ok=True)
+        (repo / "hooks" / "pre-push").write_text(hook)
+        (repo / "hooks" / "pre-push").chmod(0o755)
+
+    await world.publisher.publish(run["pr_id"])
+
+    record = await pr_row(world, run["pr_id"])
+    assert record["state"] == "open", record
+    assert world.github.branch_sha(REPO, run["branch"]) == record["head_sha"]
+    assert not caught.exists()
+    assert git("for-each-ref", cwd=trap) == ""
+    assert not list((world.workspaces.root / "pushes").iterdir())  # the clean repo is gone
+
+
+async def test_a_template_linking_out_of_the_repository_never_reaches_the_pr(
+    world: World, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secrets.json"
+    secret.write_text('{"dapr_api_token": "SECRET-OF-THE-RUNNER"}\n')
+    work = tmp_path / "link-author"
+    git("clone", "-q", str(world.github.repo_path(REPO)), str(work), cwd=tmp_path)
+    template = work / ".github" / "pull_request_template.md"
+    template.unlink()
+    template.symlink_to(secret)
+    git("commit", "-qam", "a template that is a link", cwd=work)
+    git("push", "-q", "origin", "main", cwd=work)
+    run = await a_finished_run(world, tmp_path, "linked widgets\n")
+
+    await world.publisher.publish(run["pr_id"])
+
+    (pull,) = world.github.pulls[REPO]
+    assert (await pr_row(world, run["pr_id"]))["state"] == "open"
+    assert "SECRET-OF-THE-RUNNER" not in pull.body
+    assert "> add widgets" in pull.body  # dursor's own section is there, the link is not
+
+
+async def _job_bundle_uri(world: World, run_id: UUID) -> str:
+    async with world.engine.connect() as conn:
+        uri = await conn.scalar(select(runs.c.bundle_uri).where(runs.c.id == run_id))
+    assert uri is not None
+    return str(uri)
+
+
 def test_overall_status_rules() -> None:
     assert overall_status([], []) == "unknown"
     assert (

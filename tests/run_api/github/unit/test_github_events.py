@@ -1,4 +1,4 @@
-"""Which webhook events mean what: CI signals and review comments addressed to dursor."""
+"""Which webhook events mean what: CI signals, reviews and comments addressed to dursor."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import hashlib
 import hmac
 from typing import Any
 
+from dursor_contracts.pull_requests import CiStatus
 from events_gateway.webhooks.service import signature_ok
+from run_api.github.loop_intake import CiVerdict, ReviewAsk, ci_verdict, review_ask
 from run_api.github.service import GitHubEvent, ci_signal, mention_of
 
 
@@ -64,3 +66,49 @@ def test_signature_is_hmac_sha256_of_the_raw_body() -> None:
     assert not signature_ok(b"other", b'{"a":1}', expected)
     assert not signature_ok(b"s3cret", b'{"a":1}', None)
     assert not signature_ok(b"s3cret", b'{"a":1}', expected.replace("sha256=", "sha1="))
+
+
+def test_a_review_comment_of_a_review_belongs_to_the_review_not_to_mentions() -> None:
+    event = comment("@dursor rename this")
+    event.payload["comment"]["pull_request_review_id"] = 77
+    assert mention_of(event, "@dursor") is None
+    asked = review_ask(event.name, event.payload, "@dursor")
+    assert asked == ReviewAsk("u", 77, "octo")
+
+
+def review(state: str, body: str = "", user_type: str = "User") -> dict[str, Any]:
+    """A `pull_request_review` submitted payload."""
+    return {
+        "action": "submitted",
+        "pull_request": {"number": 3, "html_url": "u"},
+        "review": {"id": 5, "state": state, "body": body, "user": {"login": "octo"}},
+        "sender": {"login": "octo", "type": user_type},
+    }
+
+
+def test_reviews_asking_for_changes_or_mentioning_dursor_ask() -> None:
+    assert review_ask("pull_request_review", review("changes_requested"), "@dursor") == ReviewAsk(
+        "u", 5, "octo"
+    )
+    mentioned = review("commented", "@Dursor please tidy")
+    assert review_ask("pull_request_review", mentioned, "@dursor") is not None
+    assert review_ask("pull_request_review", review("approved", "nice"), "@dursor") is None
+    assert review_ask("pull_request_review", review("commented", "lgtm"), "@dursor") is None
+
+
+def test_the_apps_own_reviews_never_ask() -> None:
+    bot = review("changes_requested", user_type="Bot")
+    assert review_ask("pull_request_review", bot, "@dursor") is None
+
+
+def test_ci_verdicts_name_their_source() -> None:
+    suite = {
+        "action": "completed",
+        "check_suite": {"id": 9, "head_sha": "abc", "conclusion": "failure"},
+    }
+    assert ci_verdict("check_suite", suite) == CiVerdict("abc", "check-suite:9", CiStatus.FAILURE)
+    status = {"sha": "abc", "state": "error", "context": "ci/legacy"}
+    assert ci_verdict("status", status) == CiVerdict("abc", "status:ci/legacy", CiStatus.FAILURE)
+    assert ci_verdict("check_run", {"check_run": {"head_sha": "abc"}}) is None
+    requested = {"action": "requested", "check_suite": {"id": 9, "head_sha": "abc"}}
+    assert ci_verdict("check_suite", requested) is None

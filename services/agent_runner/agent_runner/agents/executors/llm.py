@@ -17,9 +17,10 @@ import httpx
 from agent_runner.agents.executors.base import AgentInvocation, AgentOutcome, AgentSink, options_of
 from agent_runner.agents.executors.cli_streams import CredentialMissing, TextLines
 from agent_runner.agents.executors.llm_streams import ModelCall, stream_completion
-from agent_runner.agents.executors.patches import apply_patch, extract_diff
+from agent_runner.agents.executors.patches import UnsafePatch, apply_patch, extract_diff
 from agent_runner.agents.process import LimitExceeded
-from agent_runner.git.workspaces import git
+from agent_runner.agents.worktree_files import OutsideWorktree, read_inside
+from agent_runner.git.untrusted_git import git
 from dursor_contracts.executors import LlmOptions
 
 SYSTEM_PROMPT = """You change a git repository as the user instructs.
@@ -62,7 +63,7 @@ class LlmAgent:
         if not invocation.model:
             raise CredentialMissing("the llm executor needs a model name")
         await sink.progress("reading the worktree")
-        context = await read_context(invocation, self._context_bytes)
+        context = await read_context(invocation, self._context_bytes, sink)
         return ModelCall(
             provider=credential.provider,
             base_url=credential.base_url,
@@ -105,7 +106,10 @@ class LlmAgent:
 async def _apply(
     invocation: AgentInvocation, diff: str, answer: str, usage: dict[str, Any], sink: AgentSink
 ) -> AgentOutcome:
-    result = await apply_patch(invocation.workspace, diff, invocation.home / "llm")
+    try:
+        result = await apply_patch(invocation.workspace, diff)
+    except UnsafePatch as exc:
+        return AgentOutcome(exit_code=0, usage=usage, error=f"the model's patch was refused: {exc}")
     for line in result.messages + result.rejects:
         await sink.log("system", line)
     explanation = answer.split("```", 1)[0].strip()
@@ -121,13 +125,25 @@ async def _apply(
     return AgentOutcome(exit_code=0, usage=usage, summary=summary)
 
 
-async def read_context(invocation: AgentInvocation, budget: int) -> str:
-    """The worktree's text files as `<file>` blocks: named ones first, within `budget` bytes."""
+async def read_context(
+    invocation: AgentInvocation, budget: int, sink: AgentSink | None = None
+) -> str:
+    """The worktree's text files as `<file>` blocks: named ones first, within `budget` bytes.
+
+    Links are never followed: one pointing out of the worktree is reported to `sink`.
+    """
     listed = (await git("ls-files", "-z", cwd=invocation.workspace)).decode().split("\0")
     paths = sorted(filter(None, listed), key=lambda p: _rank(p, invocation.instruction))
     blocks: list[str] = []
     for path in paths:
-        text = _text_file(invocation.workspace / path)
+        try:
+            text = _text_file(invocation.workspace, path)
+        except OutsideWorktree:
+            if sink is not None:
+                await sink.log(
+                    "system", f"not shown to the model: {path} links out of the worktree"
+                )
+            continue
         if text is None or len(text) > budget:
             continue
         budget -= len(text)
@@ -142,11 +158,8 @@ def _rank(path: str, instruction: str) -> tuple[int, str]:
     return (0 if named else 1, path)
 
 
-def _text_file(path: Path) -> str | None:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    if len(data) > FILE_LIMIT_BYTES or b"\0" in data[:8192]:
+def _text_file(worktree: Path, path: str) -> str | None:
+    data = read_inside(worktree, path, FILE_LIMIT_BYTES)
+    if data is None or b"\0" in data[:8192]:
         return None
     return data.decode(errors="replace")

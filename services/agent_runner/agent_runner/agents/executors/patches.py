@@ -4,21 +4,36 @@ First a clean apply; when that fails and the patch names the blobs it was made f
 (`index` lines), a three-way apply on a clean tree (undone if it leaves conflicts);
 last `--reject`, which applies the hunks that fit and leaves the rest in `.rej` files.
 dursor reads and deletes those files, so rejects are reported, never committed.
+A patch naming a path outside the worktree (absolute, `..`, `.git`) is refused whole,
+and a `.rej` is read without following links (`worktree_files.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
+import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from agent_runner.git.workspaces import GIT_ENV
+from agent_runner.agents.worktree_files import OutsideWorktree, read_inside
+from agent_runner.git.untrusted_git import git_argv, git_env
 
 FENCED_DIFF = re.compile(r"```(?:diff|patch|udiff)?[^\n]*\n(.*?)```", re.DOTALL)
 DIFF_START = re.compile(r"^(diff --git |--- (?:a/|/dev/null))", re.MULTILINE)
 REJECT_LINES = 40
+REJECT_BYTES = 64 * 1024
+# The path names of a diff: `diff --git a/x b/y`, a `--- x` / `+++ y` pair, renames, copies.
+PATCH_PATHS = re.compile(
+    r"^(?:diff --git (?P<pair>.+)"
+    r"|--- (?P<old>[^\t\n]+)[^\n]*\n\+\+\+ (?P<new>[^\t\n]+)"
+    r"|(?:rename|copy) (?:from|to) (?P<moved>.+))$",
+    re.MULTILINE,
+)
+
+
+class UnsafePatch(Exception):
+    """The patch names a path outside the worktree or inside its git directory."""
 
 
 @dataclass
@@ -84,9 +99,37 @@ def _with_newline(text: str) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-async def apply_patch(worktree: Path, patch: str, scratch: Path) -> ApplyResult:
+def outside_paths(patch: str) -> list[str]:
+    """The paths a patch names that lie outside the worktree or in a `.git` folder."""
+    names: list[str] = []
+    for match in PATCH_PATHS.finditer(patch):
+        if match["pair"]:
+            names += match["pair"].split(" ")
+        elif match["old"]:
+            names += [match["old"], match["new"]]
+        else:
+            names.append(match["moved"])
+    return sorted({name for name in map(str.strip, names) if _escapes(name)})
+
+
+def _escapes(name: str) -> bool:
+    if name == "/dev/null":
+        return False
+    path = PurePosixPath(name.removeprefix("a/").removeprefix("b/"))
+    return path.is_absolute() or any(part in ("..", ".git") for part in path.parts)
+
+
+async def apply_patch(worktree: Path, patch: str) -> ApplyResult:
     """Apply `patch` as well as git can; the result says what changed and what was rejected."""
-    patch_file = await asyncio.to_thread(_write_patch, scratch, patch)
+    if escaping := outside_paths(patch):
+        raise UnsafePatch(f"the patch names paths outside the worktree: {', '.join(escaping)}")
+    with tempfile.TemporaryDirectory(prefix="dursor-patch-") as scratch:
+        patch_file = Path(scratch) / "model.patch"
+        await asyncio.to_thread(patch_file.write_text, patch)
+        return await _apply(worktree, patch, patch_file)
+
+
+async def _apply(worktree: Path, patch: str, patch_file: Path) -> ApplyResult:
     before = await _status(worktree)
     result = ApplyResult()
     if not await _attempt(worktree, result, "--recount", str(patch_file)):
@@ -96,13 +139,6 @@ async def apply_patch(worktree: Path, patch: str, scratch: Path) -> ApplyResult:
             result.rejects = await _collect_rejects(worktree, before)
     result.changed = sorted((await _status(worktree)) - before)
     return result
-
-
-def _write_patch(scratch: Path, patch: str) -> Path:
-    scratch.mkdir(parents=True, exist_ok=True)
-    path = scratch / "model.patch"
-    path.write_text(patch)
-    return path
 
 
 async def _three_way(worktree: Path, result: ApplyResult, patch_file: Path) -> bool:
@@ -124,16 +160,19 @@ async def _collect_rejects(worktree: Path, before: set[str]) -> list[str]:
     rejects = []
     for path in sorted((await _status(worktree)) - before):
         if path.endswith(".rej"):
-            lines = await asyncio.to_thread(_take_reject, worktree / path)
+            lines = await asyncio.to_thread(_take_reject, worktree, path)
             rejects += [f"rejected in {path[:-4]}:", *lines]
     return rejects
 
 
-def _take_reject(reject: Path) -> list[str]:
-    """The first lines of a `.rej` file, which is then deleted."""
-    lines = reject.read_text(errors="replace").splitlines()[:REJECT_LINES]
-    reject.unlink()
-    return lines
+def _take_reject(worktree: Path, path: str) -> list[str]:
+    """The first lines of a `.rej` file (never through a link), which is then deleted."""
+    try:
+        data = read_inside(worktree, path, REJECT_BYTES) or b""
+    except OutsideWorktree:
+        data = b"(not read: it links out of the worktree)"
+    (worktree / path).unlink(missing_ok=True)
+    return data.decode(errors="replace").splitlines()[:REJECT_LINES]
 
 
 async def _status(worktree: Path) -> set[str]:
@@ -144,10 +183,9 @@ async def _status(worktree: Path) -> set[str]:
 
 async def _git(worktree: Path, *args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        "git",
-        *args,
+        *git_argv(*args),
         cwd=worktree,
-        env={**os.environ, **GIT_ENV},
+        env=git_env(),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,

@@ -5,8 +5,8 @@ agent-runner reads it when it claims a run, runs the setup commands in the run's
 before the agent and the verify commands after it, and records what verifying found on
 the turn's attempt (`run_attempts.verification`).
 
-Revision ID: 0008_repo_environments
-Revises: 0007_turn_usage
+Revision ID: 0010_repo_environments
+Revises: 0009_turn_usage
 Create Date: 2026-11-30 07:00:00
 """
 
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0008_repo_environments"
-down_revision: str | None = "0007_turn_usage"
+revision: str = "0010_repo_environments"
+down_revision: str | None = "0009_turn_usage"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,8 +4,8 @@ agent-runner writes one row when a turn ends (in the transaction that ends it), 
 reads them for `GET /v1/runs/{id}/usage` and the totals per task, user and repository;
 agent-runner reads a user's month for the monthly budget.
 
-Revision ID: 0007_turn_usage
-Revises: 0006
+Revision ID: 0009_turn_usage
+Revises: 0008
 Create Date: 2026-11-30 06:40:00
 """
 
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0007_turn_usage"
-down_revision: str | None = "0006"
+revision: str = "0009_turn_usage"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
