@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,18 @@ PROFILES = {
     "gemini": ("google", "gemini-2.5-pro", ""),
 }
 CONTAINER = "e2e-artifacts"
+JUNIT_REPORT = (
+    'printf \'<testsuites><testsuite name="unit" tests="4" failures="1" errors="0">'
+    "</testsuite></testsuites>' > junit.xml"
+)
+# The operator's price table (USD per million tokens) for the CLIs that report tokens only.
+# Claude Code prices its turns itself (its own figure wins; the same $3 / $15 per million
+# tokens for claude-sonnet-4-5): the table's entry prices its usage while it streams.
+PRICES = {
+    "gpt-5-codex": {"input_per_mtok": "1.25", "output_per_mtok": "10"},
+    "gemini-2.5-pro": {"input_per_mtok": "2.5", "output_per_mtok": "15"},
+    "claude-sonnet-4-5": {"input_per_mtok": "3", "output_per_mtok": "15"},
+}
 TERMINAL = {"succeeded", "failed", "cancelled", "timed_out"}
 
 
@@ -94,6 +107,7 @@ async def world(
                 "DURSOR_ARTIFACTS_BACKEND": "azure",
                 "DURSOR_ARTIFACTS_CONNECTION_STRING": azure,
                 "DURSOR_ARTIFACTS_CONTAINER": CONTAINER,
+                "DURSOR_PRICES": json.dumps(PRICES),
             }
             async with running_platform(backing, databases, workdir, env) as platform:
                 found = World(platform, server, url, azure)
@@ -117,10 +131,12 @@ async def test_cli_runs_edit_resume_and_store_patches_in_blob_storage(
     executors = [
         {"type": kind, "model_profile_id": await _profile(client, world, kind)} for kind in PROFILES
     ]
+    served_before = len(world.server.requests)
     runs = await _submit(client, make_remote(tmp_path), FIRST, executors)
     for run in runs:
         world.watch(run["id"])
     finals = await asyncio.gather(*(_until_turn_ends(client, run["id"], 1) for run in runs))
+    turn_one = world.server.requests[served_before:]
 
     for run, final in zip(runs, finals, strict=True):
         assert final["status"] == "succeeded", final
@@ -135,10 +151,12 @@ async def test_cli_runs_edit_resume_and_store_patches_in_blob_storage(
     sessions = await _sessions(world, runs)
     assert all(sessions.values()), sessions
 
+    served_before = len(world.server.requests)
     for run in runs:
         sent = await client.post(f"/v1/runs/{run['id']}/messages", json={"content": SECOND})
         assert sent.status_code == 202, sent.text
     finals = await asyncio.gather(*(_until_turn_ends(client, run["id"], 2) for run in runs))
+    turn_two = world.server.requests[served_before:]
 
     for run, final in zip(runs, finals, strict=True):
         assert final["status"] == "succeeded", final
@@ -146,6 +164,8 @@ async def test_cli_runs_edit_resume_and_store_patches_in_blob_storage(
         assert "+hello from the agent" in both
         assert "+second turn" in both
     assert await _sessions(world, runs) == sessions
+    costs = await _assert_usage_per_turn(client, runs, [turn_one, turn_two])
+    await _assert_comparison(client, runs, costs)
     _assert_sessions_resumed(world, sessions)
     _assert_scrubbed(world)
 
@@ -165,6 +185,158 @@ async def test_llm_run_applies_the_models_diff(
     assert "+hello from llm" in logs
     patch = await client.get(f"/v1/runs/{run['id']}/patch")
     assert "+hello from llm" in patch.text
+
+
+async def test_a_run_budget_stops_the_agent_mid_way_and_refuses_the_next_turn(
+    world: World, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    profile = await _profile(client, world, "claude_code")
+    options = {"budget_usd": 0.0002}  # less than the model's first answer costs
+    executors = [{"type": "claude_code", "model_profile_id": profile, "options": options}]
+    served_before = len(world.server.requests)
+    (run,) = await _submit(client, make_remote(tmp_path), FIRST, executors)
+    final = await _until_turn_ends(client, run["id"], 1)
+
+    assert final["status"] == "failed", final
+    assert final["error"].startswith("budget_exceeded: the run spent $"), final
+    assert final["summary"] is None  # the agent never reached its closing answer
+    served = [r for r in world.server.requests[served_before:] if r.provider == "anthropic"]
+    usage = (await client.get(f"/v1/runs/{run['id']}/usage")).json()
+    (turn,) = usage["turns"]
+    # Stopped on the first answer's usage: the turn records what the stream had shown.
+    assert turn["input_tokens"] == served[0].usage.input, (turn, served)
+    assert turn["cost_usd"] > options["budget_usd"]
+
+    served_before = len(world.server.requests)
+    sent = await client.post(f"/v1/runs/{run['id']}/messages", json={"content": SECOND})
+    assert sent.status_code == 202, sent.text
+    final = await _until_turn_ends(client, run["id"], 2)
+
+    assert final["status"] == "failed", final
+    assert final["error"].startswith("budget_exceeded"), final
+    assert world.server.requests[served_before:] == []  # refused before the agent started
+    usage = (await client.get(f"/v1/runs/{run['id']}/usage")).json()
+    assert [t["turn"] for t in usage["turns"]] == [1]
+
+
+async def test_setup_streams_before_the_agent_verify_is_recorded_and_failed_setup_fails(
+    world: World, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    profile = await _profile(client, world, "claude_code")
+    executors = [{"type": "claude_code", "model_profile_id": profile}]
+    setup = ["echo preparing the environment", "echo caches warm >&2"]
+    verify = [JUNIT_REPORT, "echo checks ran", "test -f MISSING.md"]
+    remote = make_remote(tmp_path / "ok")
+    (run,) = await _submit(client, remote, FIRST, executors, setup, verify)
+    status, frames = await collect(client, f"/v1/runs/{run['id']}/stream", dict(client.headers))
+
+    assert status == 200
+    assert frames[-1].event == "completed", [f.data for f in frames[-3:]]
+    steps = [f.json["data"]["message"] for f in frames if f.event == "progress"]
+    assert steps.index("setup: echo preparing the environment") < steps.index("setup done")
+    assert steps.index("setup done") < next(i for i, s in enumerate(steps) if "Claude" in s)
+    lines = [
+        (f.json["data"]["stream"], line)
+        for f in frames
+        if f.event == "log"
+        for line in f.json["data"]["lines"]
+    ]
+    assert ("stdout", "preparing the environment") in lines, lines
+    assert ("stderr", "caches warm") in lines, lines
+    assert steps.index("verify: test -f MISSING.md") < steps.index("verification exited 1")
+    (verified,) = (await client.get(f"/v1/runs/{run['id']}/verifications")).json()
+    assert (verified["turn"], verified["passed"], verified["exit_code"]) == (1, False, 1)
+    assert (verified["tests"], verified["failures"]) == (4, 1)  # from the JUnit report
+    assert "checks ran" in verified["output_tail"]
+    assert verified["duration_seconds"] > 0
+    compared = (await client.get(f"/v1/tasks/{run['task_id']}/comparison")).json()
+    figures = compared["runs"][0]["figures"]
+    assert (figures["verify_passed"], figures["failing_tests"]) == (False, 1)
+    patch = (await client.get(f"/v1/runs/{run['id']}/patch")).text
+    assert "junit.xml" not in patch  # verification ran after the turn was recorded
+
+    served_before = len(world.server.requests)
+    failing = ["echo about to fail", "exit 3", "echo never printed"]
+    (run,) = await _submit(client, make_remote(tmp_path / "bad"), FIRST, executors, failing)
+    status, frames = await collect(client, f"/v1/runs/{run['id']}/stream", dict(client.headers))
+
+    assert frames[-1].event == "failed", [f.data for f in frames[-3:]]
+    final = (await client.get(f"/v1/runs/{run['id']}")).json()
+    assert final["error"] == "setup_failed: `exit 3` exited with status 3", final
+    said = [line for f in frames if f.event == "log" for line in f.json["data"]["lines"]]
+    assert "about to fail" in said
+    assert "never printed" not in said
+    assert world.server.requests[served_before:] == []  # the agent never started
+
+
+async def _assert_comparison(
+    client: httpx.AsyncClient, runs: list[dict[str, Any]], costs: dict[str, float]
+) -> None:
+    """All three succeeded with two-line diffs: the default rule ranks them by cost."""
+    path = f"/v1/tasks/{runs[0]['task_id']}/comparison"
+    answer = await client.get(path)
+    assert answer.status_code == 200, answer.text
+    compared = answer.json()
+    assert compared["rule"][:5] == [
+        "run_succeeded",
+        "verify_passed",
+        "failing_tests",
+        "diff_lines",
+        "cost_usd",
+    ]
+    assert len(set(costs.values())) == 3, costs  # the prices make the cost decide
+    assert [r["run_id"] for r in compared["runs"]] == sorted(costs, key=costs.__getitem__)
+    assert [r["rank"] for r in compared["runs"]] == [1, 2, 3]
+    for ranked in compared["runs"]:
+        figures = ranked["figures"]
+        assert (figures["succeeded"], figures["diff_lines"]) == (True, 2), ranked
+        assert figures["files_changed"] == 2
+        assert figures["cost_usd"] == costs[ranked["run_id"]]
+        assert figures["duration_seconds"] > 0
+        assert (figures["verify_passed"], figures["failing_tests"]) == (None, None)
+
+    by_time = (await client.get(path, params={"rule": "duration_seconds"})).json()
+    durations = [r["figures"]["duration_seconds"] for r in by_time["runs"]]
+    assert durations == sorted(durations)
+    assert by_time["rule"] == ["duration_seconds"]
+    refused = await client.get(path, params={"rule": "cost_usd,luck"})
+    assert refused.status_code == 400, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+
+
+async def _assert_usage_per_turn(
+    client: httpx.AsyncClient, runs: list[dict[str, Any]], turns: list[list[Recorded]]
+) -> dict[str, float]:
+    """Each turn's tokens are what the stand-in reported to that CLI; costs follow the prices."""
+    wires = {cli.kind: cli.wire for cli in CLIS}
+    everything = Decimal(0)
+    run_costs: dict[str, float] = {}
+    for run in runs:
+        kind = run["executor"]["type"]
+        answer = await client.get(f"/v1/runs/{run['id']}/usage")
+        assert answer.status_code == 200, answer.text
+        usage = answer.json()
+        assert [t["turn"] for t in usage["turns"]] == [1, 2], usage
+        run_cost = Decimal(0)
+        for recorded, served in zip(usage["turns"], turns, strict=True):
+            mine = [r for r in served if r.provider == wires[kind]]
+            tokens = (sum(r.usage.input for r in mine), sum(r.usage.output for r in mine))
+            assert (recorded["input_tokens"], recorded["output_tokens"]) == tokens, (kind, usage)
+            price = PRICES[PROFILES[kind][1]]
+            cost = (tokens[0] * Decimal(price["input_per_mtok"])) / 1_000_000
+            cost += (tokens[1] * Decimal(price["output_per_mtok"])) / 1_000_000
+            source = "reported" if kind == "claude_code" else "price_table"
+            assert (recorded["cost_usd"], recorded["cost_source"]) == (float(cost), source), kind
+            assert recorded["model"] == PROFILES[kind][1]
+            run_cost += cost
+        assert usage["total"]["cost_usd"] == float(run_cost), usage
+        assert usage["total"]["input_tokens"] == sum(t["input_tokens"] for t in usage["turns"])
+        everything += run_cost
+        run_costs[run["id"]] = float(run_cost)
+    task = (await client.get(f"/v1/tasks/{runs[0]['task_id']}/usage")).json()
+    assert (task["total"]["turns"], task["total"]["cost_usd"]) == (6, float(everything)), task
+    assert task["total"]["unpriced_turns"] == 0
+    return run_costs
 
 
 def _assert_sessions_resumed(world: World, sessions: dict[str, str]) -> None:
@@ -235,10 +407,20 @@ async def _profile(client: httpx.AsyncClient, world: World, kind: str) -> str:
 
 
 async def _submit(
-    client: httpx.AsyncClient, remote: Path, instruction: str, executors: list[dict[str, Any]]
+    client: httpx.AsyncClient,
+    remote: Path,
+    instruction: str,
+    executors: list[dict[str, Any]],
+    setup: list[str] | None = None,
+    verify: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     repo = await client.post("/v1/repos", json={"url": f"file://{remote}"})
     assert repo.status_code == 201, repo.text
+    if setup is not None:
+        path = f"/v1/repos/{repo.json()['id']}/environment"
+        put = await client.put(path, json={"setup": setup, "verify": verify or []})
+        assert put.status_code == 200, put.text
+        assert (await client.get(path)).json()["setup"] == setup
     task = await client.post("/v1/tasks", json={"repo_id": repo.json()["id"], "title": "clis"})
     assert task.status_code == 201, task.text
     accepted = await client.post(

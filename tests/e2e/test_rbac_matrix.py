@@ -141,6 +141,14 @@ async def new_profile(world: World, _: httpx.AsyncClient, __: str) -> Call:
     )
 
 
+async def set_environment(world: World, client: httpx.AsyncClient, _: str) -> Call:
+    """Set the environment of a repository created for this call."""
+    created = await client.post(
+        "/v1/repos", headers=world.admin, json=(await new_repo(world, client, "admin")).body
+    )
+    return Call("PUT", f"/v1/repos/{created.json()['id']}/environment", {"setup": ["true"]})
+
+
 async def delete_unknown_webhook(world: World, client: httpx.AsyncClient, _: str) -> Call:
     """Remove a webhook that does not exist."""
     return Call("DELETE", f"/v1/webhooks/{uuid.UUID(int=1)}")
@@ -275,6 +283,31 @@ MATRIX: dict[tuple[str, str], tuple[str, int, Maker | str]] = {
         "developer",
         202,
         post("/v1/runs/{run_id}/pull-request"),
+    ),
+    ("GET", "/v1/runs/{run_id}/pull-request/loop"): (
+        "viewer",
+        404,
+        f"/v1/runs/{uuid.UUID(int=1)}/pull-request/loop",
+    ),
+    ("GET", "/v1/repos/{repo_id}/environment"): (
+        "viewer",
+        404,
+        f"/v1/repos/{uuid.UUID(int=1)}/environment",
+    ),
+    ("PUT", "/v1/repos/{repo_id}/environment"): ("developer", 200, set_environment),
+    ("GET", "/v1/usage"): ("viewer", 200, "/v1/usage"),
+    ("GET", "/v1/runs/{run_id}/usage"): ("viewer", 200, "/v1/runs/{run_id}/usage"),
+    ("GET", "/v1/tasks/{task_id}/usage"): ("viewer", 200, "/v1/tasks/{task_id}/usage"),
+    ("GET", "/v1/repos/{repo_id}/usage"): ("viewer", 404, f"/v1/repos/{uuid.UUID(int=1)}/usage"),
+    ("GET", "/v1/runs/{run_id}/verifications"): (
+        "viewer",
+        200,
+        "/v1/runs/{run_id}/verifications",
+    ),
+    ("GET", "/v1/tasks/{task_id}/comparison"): (
+        "viewer",
+        200,
+        "/v1/tasks/{task_id}/comparison",
     ),
     ("POST", "/v1/model-profiles"): ("admin", 201, new_profile),
     ("GET", "/v1/model-profiles"): ("viewer", 200, "/v1/model-profiles"),

@@ -45,6 +45,8 @@ class Recorded:
     headers: Mapping[str, str]
     body: Any
     conversation: wire.Conversation
+    # The tokens the answer reported (zero for a request the stand-in does not answer).
+    usage: wire.Usage
 
     @property
     def api_key(self) -> str:
@@ -112,6 +114,7 @@ class ModelServer:
             dict(request.headers),
             body,
             conversation,
+            wire.usage_for(conversation) if provider != "unknown" else wire.Usage(0, 0),
         )
         self.requests.append(recorded)
         if self.on_request is not None:
@@ -123,27 +126,29 @@ class ModelServer:
     async def _anthropic(self, request: Request) -> Response:
         body = await request.json()
         conversation = wire.anthropic_conversation(body)
-        await self._record(request, "anthropic", conversation, body)
+        recorded = await self._record(request, "anthropic", conversation, body)
         if self.failure is not None:
             return wire.error_answer("anthropic", *self.failure)
         step = self.step_for(conversation)
-        return wire.anthropic_answer(body, step, conversation, self.next_id())
+        return wire.anthropic_answer(body, step, recorded.usage, self.next_id())
 
     async def _responses(self, request: Request) -> Response:
         body = await request.json()
         conversation = wire.responses_conversation(body)
-        await self._record(request, "openai-responses", conversation, body)
+        recorded = await self._record(request, "openai-responses", conversation, body)
         if self.failure is not None:
             return wire.error_answer("openai", *self.failure)
-        return wire.responses_answer(body, self.step_for(conversation), self.next_id())
+        step = self.step_for(conversation)
+        return wire.responses_answer(body, step, recorded.usage, self.next_id())
 
     async def _chat(self, request: Request) -> Response:
         body = await request.json()
         conversation = wire.chat_conversation(body)
-        await self._record(request, "openai-chat", conversation, body)
+        recorded = await self._record(request, "openai-chat", conversation, body)
         if self.failure is not None:
             return wire.error_answer("openai", *self.failure)
-        return wire.chat_answer(body, self.step_for(conversation), self.next_id())
+        step = self.step_for(conversation)
+        return wire.chat_answer(body, step, recorded.usage, self.next_id())
 
     async def _gemini(self, request: Request) -> Response:
         model, _, method = request.path_params["call"].partition(":")
@@ -151,11 +156,12 @@ class ModelServer:
         if method == "countTokens":
             return JSONResponse({"totalTokens": 10})
         conversation = gemini_wire.gemini_conversation(body)
-        await self._record(request, "gemini", conversation, body)
+        recorded = await self._record(request, "gemini", conversation, body)
         if self.failure is not None:
             return wire.error_answer("google", *self.failure)
         step = self.step_for(conversation)
-        return gemini_wire.gemini_answer(body, step, model, streaming=method.startswith("stream"))
+        streaming = method.startswith("stream")
+        return gemini_wire.gemini_answer(body, step, recorded.usage, model, streaming)
 
     async def _unknown(self, request: Request) -> Response:
         body = (await request.body()).decode(errors="replace")

@@ -20,6 +20,20 @@ CHUNK_CHARS = 8
 
 
 @dataclass(frozen=True)
+class Usage:
+    """The tokens one answer reports (in each provider's own usage fields)."""
+
+    input: int
+    output: int
+
+
+def usage_for(conversation: Conversation) -> Usage:
+    """Token counts that differ from request to request, so sums can be checked exactly."""
+    results, said = len(conversation.tool_results), len(conversation.instructions)
+    return Usage(USAGE_IN + 11 * results + 7 * said, USAGE_OUT + 3 * results)
+
+
+@dataclass(frozen=True)
 class WriteFile:
     """Step: the agent writes `content` to `path` (relative to its working directory)."""
 
@@ -144,9 +158,7 @@ def _anthropic_block(step: Step, call_id: str) -> dict[str, Any]:
     return {"type": "text", "text": step.text}
 
 
-def anthropic_answer(
-    body: dict[str, Any], step: Step, conversation: Conversation, call_id: str
-) -> Response:
+def anthropic_answer(body: dict[str, Any], step: Step, usage: Usage, call_id: str) -> Response:
     """A Messages response: one content block, streamed when asked."""
     block = _anthropic_block(step, call_id)
     stop = "tool_use" if block["type"] == "tool_use" else "end_turn"
@@ -158,20 +170,22 @@ def anthropic_answer(
         "content": [block],
         "stop_reason": stop,
         "stop_sequence": None,
-        "usage": {"input_tokens": USAGE_IN, "output_tokens": USAGE_OUT},
+        "usage": {"input_tokens": usage.input, "output_tokens": usage.output},
     }
     if not body.get("stream"):
         return JSONResponse(message)
-    return sse(_anthropic_events(message, block, stop))
+    return sse(_anthropic_events(message, block, stop, usage))
 
 
 def _event(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n"
 
 
-def _anthropic_events(message: dict[str, Any], block: dict[str, Any], stop: str) -> Iterator[str]:
+def _anthropic_events(
+    message: dict[str, Any], block: dict[str, Any], stop: str, usage: Usage
+) -> Iterator[str]:
     start = message | {"content": [], "stop_reason": None}
-    start["usage"] = {"input_tokens": USAGE_IN, "output_tokens": 1}
+    start["usage"] = {"input_tokens": usage.input, "output_tokens": 1}
     yield _event("message_start", {"type": "message_start", "message": start})
     opening: dict[str, Any] = {"input": {}} if block["type"] == "tool_use" else {"text": ""}
     empty = block | opening
@@ -187,13 +201,12 @@ def _anthropic_events(message: dict[str, Any], block: dict[str, Any], stop: str)
             "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
         )
     yield _event("content_block_stop", {"type": "content_block_stop", "index": 0})
-    usage = {"output_tokens": USAGE_OUT}
     yield _event(
         "message_delta",
         {
             "type": "message_delta",
             "delta": {"stop_reason": stop, "stop_sequence": None},
-            "usage": usage,
+            "usage": {"output_tokens": usage.output},
         },
     )
     yield _event("message_stop", {"type": "message_stop"})
@@ -267,13 +280,15 @@ def _responses_item(step: Step, tools: Sequence[str], call_id: str) -> dict[str,
     }
 
 
-def responses_answer(body: dict[str, Any], step: Step, call_id: str) -> Response:
+def responses_answer(body: dict[str, Any], step: Step, usage: Usage, call_id: str) -> Response:
     """A streamed Responses answer: one output item, then `response.completed`."""
     item = _responses_item(step, responses_tools(body), call_id)
-    return sse(_responses_events(body, item, call_id))
+    return sse(_responses_events(body, item, usage, call_id))
 
 
-def _responses_events(body: dict[str, Any], item: dict[str, Any], call_id: str) -> Iterator[str]:
+def _responses_events(
+    body: dict[str, Any], item: dict[str, Any], usage: Usage, call_id: str
+) -> Iterator[str]:
     response: dict[str, Any] = {
         "id": f"resp_{call_id}",
         "object": "response",
@@ -302,14 +317,14 @@ def _responses_events(body: dict[str, Any], item: dict[str, Any], call_id: str) 
         "response.output_item.done",
         {"type": "response.output_item.done", "output_index": 0, "item": item},
     )
-    usage = {
-        "input_tokens": USAGE_IN,
+    counts = {
+        "input_tokens": usage.input,
         "input_tokens_details": {"cached_tokens": 0},
-        "output_tokens": USAGE_OUT,
+        "output_tokens": usage.output,
         "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": USAGE_IN + USAGE_OUT,
+        "total_tokens": usage.input + usage.output,
     }
-    done = response | {"status": "completed", "output": [item], "usage": usage}
+    done = response | {"status": "completed", "output": [item], "usage": counts}
     yield _event("response.completed", {"type": "response.completed", "response": done})
 
 
@@ -327,13 +342,13 @@ def chat_conversation(body: dict[str, Any]) -> Conversation:
     return reader.done([t["function"]["name"] for t in body.get("tools", [])])
 
 
-def chat_answer(body: dict[str, Any], step: Step, call_id: str) -> Response:
+def chat_answer(body: dict[str, Any], step: Step, counts: Usage, call_id: str) -> Response:
     """Text only (the llm executor offers no tools), streamed as chunks when asked."""
     text = step.text if isinstance(step, Reply) else ""
     usage = {
-        "prompt_tokens": USAGE_IN,
-        "completion_tokens": USAGE_OUT,
-        "total_tokens": USAGE_IN + USAGE_OUT,
+        "prompt_tokens": counts.input,
+        "completion_tokens": counts.output,
+        "total_tokens": counts.input + counts.output,
     }
     base = {"id": f"chatcmpl-{call_id}", "created": 0, "model": body.get("model")}
     if not body.get("stream"):

@@ -12,12 +12,11 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from tests.standins.model_wire import (
-    USAGE_IN,
-    USAGE_OUT,
     Conversation,
     Reader,
     RunShell,
     Step,
+    Usage,
     WriteFile,
     chunks,
     sse,
@@ -54,27 +53,31 @@ def _gemini_part(step: Step) -> dict[str, Any]:
     return {"text": step.text}
 
 
-def gemini_answer(body: dict[str, Any], step: Step, model: str, streaming: bool) -> Response:
+def gemini_answer(
+    body: dict[str, Any], step: Step, usage: Usage, model: str, streaming: bool
+) -> Response:
     """One candidate; streamed as SSE chunks (`alt=sse`) when asked."""
     schema = body.get("generationConfig", {}).get("responseJsonSchema")
     # Side calls (Gemini CLI's model router) ask for JSON of a schema: give a valid instance.
     part = {"text": json.dumps(sample_of(schema))} if schema else _gemini_part(step)
     parts = [{"text": p} for p in chunks(part["text"])] if "text" in part else [part]
-    answer = [_gemini_chunk(model, [p], None) for p in parts[:-1]]
-    answer.append(_gemini_chunk(model, parts[-1:], "STOP"))
+    answer = [_gemini_chunk(model, [p], None, usage) for p in parts[:-1]]
+    answer.append(_gemini_chunk(model, parts[-1:], "STOP", usage))
     if not streaming:
-        return JSONResponse(_gemini_chunk(model, [part], "STOP"))
+        return JSONResponse(_gemini_chunk(model, [part], "STOP", usage))
     return sse(f"data: {json.dumps(c)}\r\n\r\n" for c in answer)
 
 
-def _gemini_chunk(model: str, parts: list[dict[str, Any]], finish: str | None) -> dict[str, Any]:
+def _gemini_chunk(
+    model: str, parts: list[dict[str, Any]], finish: str | None, counts: Usage
+) -> dict[str, Any]:
     candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
     if finish:
         candidate["finishReason"] = finish
     usage = {
-        "promptTokenCount": USAGE_IN,
-        "candidatesTokenCount": USAGE_OUT,
-        "totalTokenCount": USAGE_IN + USAGE_OUT,
+        "promptTokenCount": counts.input,
+        "candidatesTokenCount": counts.output,
+        "totalTokenCount": counts.input + counts.output,
     }
     return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model}
 

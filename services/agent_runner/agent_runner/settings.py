@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field, SecretStr
 
+from dursor_contracts.usage import ModelPrice
 from dursor_kit.settings import ServiceSettings
 
 
@@ -78,5 +80,14 @@ class RunnerSettings(ServiceSettings):
     sandbox_watched_ports: list[int] = Field(default_factory=list)
     sandbox_state_dir: str = ".data/sandbox"
     sandbox_bwrap: str = "bwrap"
+    # The operator's price table: model -> USD per million tokens, for executors that report
+    # tokens only (e.g. {"gpt-5-codex": {"input_per_mtok": 1.25, "output_per_mtok": 10}}).
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    # Spending caps in USD (agent_runner.budgets): per run (a run's options may set a
+    # lower one), per user and calendar month (UTC), and per-user monthly overrides keyed
+    # by owner key (issuer#subject). A run that reaches one fails with `budget_exceeded`.
+    budget_run_usd: Decimal | None = Field(default=None, gt=0)
+    budget_user_month_usd: Decimal | None = Field(default=None, gt=0)
+    user_month_budgets_usd: dict[str, Decimal] = Field(default_factory=dict)
     # How much of the worktree the `llm` executor shows the model.
     llm_context_bytes: int = Field(default=200_000, ge=1_000)

@@ -23,6 +23,7 @@ from agent_runner.pull_requests.loop import PullRequestLoop
 from agent_runner.pull_requests.loop_github import LoopGitHub
 from agent_runner.pull_requests.publisher import PullRequestPublisher
 from agent_runner.runs.attempt import AttemptContext
+from agent_runner.runs.budgets import BudgetCaps
 from agent_runner.runs.dispatcher import Dispatcher
 from agent_runner.runs.leases import RunLeases
 from agent_runner.runs.reaper import reap_forever
@@ -78,6 +79,10 @@ def attempt_context(
         log_batch_bytes=settings.log_batch_bytes,
         log_batch_seconds=settings.log_batch_seconds,
         confinement=confinement or Confinement(),
+        prices=settings.prices,
+        budgets=BudgetCaps(
+            settings.budget_run_usd, settings.budget_user_month_usd, settings.user_month_budgets_usd
+        ),
     )
 
 

@@ -24,7 +24,14 @@ ModelName = Annotated[
 ]
 
 
-class ClaudeCodeOptions(ExecutorModel):
+class BudgetedOptions(ExecutorModel):
+    """Options every model-calling executor shares: the run's own spending cap."""
+
+    # USD for the whole run (all turns); the worker's own cap applies too, the lower wins.
+    budget_usd: float | None = Field(default=None, gt=0, le=100_000)
+
+
+class ClaudeCodeOptions(BudgetedOptions):
     """Options of the Claude Code CLI."""
 
     max_turns: int | None = Field(default=None, ge=1, le=500)
@@ -33,17 +40,17 @@ class ClaudeCodeOptions(ExecutorModel):
     )
 
 
-class CodexOptions(ExecutorModel):
+class CodexOptions(BudgetedOptions):
     """Options of the Codex CLI."""
 
     sandbox: Literal["workspace-write", "read-only"] = "workspace-write"
 
 
-class GeminiOptions(ExecutorModel):
+class GeminiOptions(BudgetedOptions):
     """Options of the Gemini CLI."""
 
 
-class LlmOptions(ExecutorModel):
+class LlmOptions(BudgetedOptions):
     """Options of a direct model call."""
 
     max_tokens: int = Field(default=8192, ge=1, le=200_000)

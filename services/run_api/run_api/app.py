@@ -22,6 +22,7 @@ from dursor_kit.web.subscriptions import subscription_router
 from dursor_kit.webhook_targets import Resolver, TargetPolicy, system_resolver
 from dursor_store.outbox import OutboxRelay
 from dursor_store.role_bindings import DatabaseAuthority
+from run_api.comparison import endpoints as comparison
 from run_api.dead_letters import endpoints as dead_letters
 from run_api.github import endpoints as github
 from run_api.github.service import GitHubEvents
@@ -41,6 +42,7 @@ from run_api.settings import RunApiSettings
 from run_api.submissions import endpoints as submissions
 from run_api.submissions.service import Submissions
 from run_api.tasks import endpoints as tasks
+from run_api.usage import endpoints as usage
 from run_api.webhooks import endpoints as webhooks
 from run_api.webhooks.dispatcher import RetryPolicy, WebhookDispatcher
 from run_api.webhooks.service import Webhooks
@@ -156,6 +158,8 @@ def create_app(
             submissions.router,
             webhooks.router,
             github.router,
+            usage.router,
+            comparison.router,
             *(
                 [subscription_router(settings.app_id)]
                 if settings.programmatic_subscriptions

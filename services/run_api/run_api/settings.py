@@ -7,6 +7,7 @@ from typing import Literal, get_args
 
 from pydantic import Field
 
+from dursor_contracts.comparison import DEFAULT_RULE, Criterion
 from dursor_kit.settings import ServiceSettings
 
 CodexSandbox = Literal["workspace-write", "read-only"]
@@ -24,6 +25,10 @@ class RunApiSettings(ServiceSettings):
     # Laptop mode: repositories on the local disk (file://) are accepted when they lie
     # under this directory (after resolving `..` and symlinks); unset, none are.
     local_repos_root: Path | None = None
+    # How GET /v1/tasks/{id}/comparison ranks runs (run_api.comparison.ranking).
+    comparison_rule: list[Criterion] = Field(
+        default_factory=lambda: list(DEFAULT_RULE), min_length=1
+    )
     max_instruction_chars: int = Field(default=32_000, ge=1)
     max_executors_per_request: int = Field(default=8, ge=1)
     max_active_runs_per_user: int = Field(default=20, ge=1)

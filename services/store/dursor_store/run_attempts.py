@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import func, insert, null, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dursor_contracts.events import RunStatus
@@ -34,8 +35,9 @@ async def end_attempt(
     attempt: int,
     status: RunStatus,
     error: str | None,
+    verification: dict[str, Any] | None = None,
 ) -> None:
-    """Close a running attempt with its outcome."""
+    """Close a running attempt with its outcome (and what verifying its turn found)."""
     await conn.execute(
         update(run_attempts)
         .where(
@@ -44,5 +46,11 @@ async def end_attempt(
             run_attempts.c.attempt == attempt,
             run_attempts.c.status == RunStatus.RUNNING,
         )
-        .values(status=status, finished_at=func.now(), error=error)
+        .values(
+            status=status,
+            finished_at=func.now(),
+            error=error,
+            # SQL NULL when the turn was not verified (JSONB would store a JSON null).
+            verification=null() if verification is None else verification,
+        )
     )

@@ -9,8 +9,9 @@ together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import select
@@ -27,14 +28,15 @@ from dursor_contracts.events import (
 from dursor_contracts.executors import ExecutorSpec
 from dursor_contracts.integrations import LifecycleStage
 from dursor_contracts.topics import RUN_CANCEL_REQUESTED, RUN_REQUESTED
+from dursor_contracts.usage import TurnUsage
 from dursor_kit.db.rows import fetch_one
 from dursor_kit.db.unit_of_work import UnitOfWork
-from dursor_store import pr_loop, run_attempts, run_reads, runs
+from dursor_store import pr_loop, run_attempts, run_reads, runs, usage
 from dursor_store.eventlog import NewEvent, append_events
 from dursor_store.integration_events import announce_run
 from dursor_store.outbox import enqueue
 from dursor_store.run_rows import AttemptFence, NewRun, RunRef, RunRow, TurnValues
-from dursor_store.schema import messages, repos, tasks
+from dursor_store.schema import messages, repo_environments, repos, tasks
 from dursor_store.schema import runs as runs_table
 
 USER_ROLE = "user"
@@ -57,6 +59,13 @@ class ClaimedRun:
     repo_url: str
     base_branch: str
     title: str
+    created_by: str = ""
+    # What the agent reported for the run's previous turn (its session totals, for Codex).
+    earlier_usage: dict[str, Any] = field(default_factory=dict)
+    # The repository's setup commands, run in the jail before the agent.
+    setup_commands: list[str] = field(default_factory=list)
+    # ... and its verify commands, run after the agent.
+    verify_commands: list[str] = field(default_factory=list)
     # The patch of the attempt that ended the previous turn (its agent home lies beside it).
     patch_uri: str | None = None
     # The seq of the attempt's own `running` event: the log's head when it starts.
@@ -71,6 +80,8 @@ class _ClaimRow(RunRow):
     base_branch: str
     title: str
     repo_url: str
+    setup_commands: list[str] | None
+    verify_commands: list[str] | None
 
 
 async def _current(conn: AsyncConnection, run_id: UUID) -> RunRow:
@@ -149,12 +160,27 @@ async def end_turn(
 
     The caller has logged the turn's terminal event in this unit of work already.
     """
-    if not await runs.end_turn(work.conn, run_id, fence, status, values):
+    run_values = cast(TurnValues, {k: v for k, v in values.items() if k != "verification"})
+    if not await runs.end_turn(work.conn, run_id, fence, status, run_values):
         return False
     error = values.get("error")
-    await run_attempts.end_attempt(work.conn, run_id, fence.turn, fence.attempt, status, error)
+    await run_attempts.end_attempt(
+        work.conn, run_id, fence.turn, fence.attempt, status, error, values.get("verification")
+    )
+    if "usage" in values:
+        await _record_usage(work, run_id, fence, values["usage"])
     await announce_run(work, await _current(work.conn, run_id), LifecycleStage.FINISHED)
     return True
+
+
+async def _record_usage(
+    work: UnitOfWork, run_id: UUID, fence: AttemptFence, recorded: dict[str, Any]
+) -> None:
+    """The turn's normalized usage (`TurnUsage` fields plus the executor's own `reported`)."""
+    figures = TurnUsage.model_validate(recorded)
+    reported = recorded.get("reported")
+    reported = reported if isinstance(reported, dict) else {}
+    await usage.record_turn(work.conn, run_id, fence.turn, fence.attempt, figures, reported)
 
 
 async def requeue_or_fail(
@@ -210,9 +236,17 @@ async def reap_expired(
 async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
     row = await fetch_one(
         conn,
-        select(runs_table, tasks.c.base_branch, tasks.c.title, repos.c.url.label("repo_url"))
+        select(
+            runs_table,
+            tasks.c.base_branch,
+            tasks.c.title,
+            repos.c.url.label("repo_url"),
+            repo_environments.c.setup.label("setup_commands"),
+            repo_environments.c.verify.label("verify_commands"),
+        )
         .join(tasks, tasks.c.id == runs_table.c.task_id)
         .join(repos, repos.c.id == tasks.c.repo_id)
+        .outerjoin(repo_environments, repo_environments.c.repo_id == repos.c.id)
         .where(runs_table.c.id == run_id),
         _ClaimRow,
     )
@@ -230,8 +264,17 @@ async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
         repo_url=row.repo_url,
         base_branch=row.base_branch,
         title=row.title,
+        created_by=row.created_by,
+        earlier_usage=_reported(row.usage),
+        setup_commands=list(row.setup_commands or []),
+        verify_commands=list(row.verify_commands or []),
         patch_uri=row.patch_uri,
     )
+
+
+def _reported(usage: dict[str, Any]) -> dict[str, Any]:
+    reported = usage.get("reported", usage)
+    return dict(reported) if isinstance(reported, dict) else {}
 
 
 async def _instruction(conn: AsyncConnection, run: RunRow) -> str:

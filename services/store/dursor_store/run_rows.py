@@ -120,3 +120,5 @@ class TurnValues(TypedDict, total=False):
     session_id: str | None
     patch_uri: str
     bundle_uri: str
+    # Recorded on the turn's attempt (run_attempts.verification), not on the run.
+    verification: dict[str, Any]

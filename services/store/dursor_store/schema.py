@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     PrimaryKeyConstraint,
     Table,
     Text,
@@ -217,6 +218,8 @@ run_attempts = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
     Column("error", Text),
+    # What verifying the turn found (dursor_contracts.verification; migration 0010).
+    Column("verification", JSONB),
     _created_at(),
     PrimaryKeyConstraint("run_id", "turn", "attempt"),
     CheckConstraint(_in("status", RUN_STATUSES), name="status"),
@@ -418,4 +421,47 @@ webhook_deliveries = Table(
         "id",
         postgresql_where=text("status = 'pending'"),
     ),
+)
+
+COST_SOURCES = ("reported", "price_table", "unpriced")
+
+# One row per ended turn that reported usage (migration 0009_turn_usage); the task, repo
+# and user are copied in so totals and monthly budgets need no join.
+turn_usage = Table(
+    "turn_usage",
+    metadata,
+    Column("run_id", UUID(as_uuid=True), ForeignKey("runs.id"), nullable=False),
+    Column("turn", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("task_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("repo_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("created_by", Text, nullable=False),
+    Column("executor_type", Text, nullable=False),
+    Column("model", Text),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("cached_input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Column("cost_usd", Numeric(18, 8)),
+    Column("cost_source", Text, nullable=False),
+    Column("reported", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    _created_at(),
+    PrimaryKeyConstraint("run_id", "turn"),
+    CheckConstraint(_in("cost_source", COST_SOURCES), name="cost_source"),
+    CheckConstraint(
+        "input_tokens >= 0 AND cached_input_tokens >= 0 AND output_tokens >= 0", name="tokens"
+    ),
+    Index("ix_turn_usage_created_by_created_at", "created_by", "created_at"),
+)
+
+# A repository's environment (migration 0010_repo_environments): shell commands run in
+# each run's jail before the agent (`setup`) and after each turn (`verify`). run-api
+# writes it; agent-runner reads it when it claims a run.
+repo_environments = Table(
+    "repo_environments",
+    metadata,
+    Column("repo_id", UUID(as_uuid=True), ForeignKey("repos.id"), primary_key=True),
+    Column("setup", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("verify", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("updated_by", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -36,6 +36,8 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "webhook_deliveries": {"SELECT", "INSERT", "UPDATE"},
         "run_events": {"SELECT", "INSERT"},
         "outbox": {"SELECT", "INSERT", "UPDATE", "DELETE"},
+        "turn_usage": {"SELECT"},
+        "repo_environments": {"SELECT", "INSERT", "UPDATE"},
         **READ_VERIFIER,
     },
     "agent-runner": {
@@ -49,6 +51,8 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "pr_loop_triggers": {"SELECT", "INSERT", "UPDATE"},
         "run_events": {"INSERT"},
         "outbox": {"SELECT", "INSERT", "UPDATE", "DELETE"},
+        "turn_usage": {"SELECT", "INSERT"},
+        "repo_environments": {"SELECT"},
         "webhook_endpoints": {"SELECT"},
         "webhook_deliveries": {"INSERT"},
     },

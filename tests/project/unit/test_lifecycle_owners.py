@@ -25,6 +25,7 @@ SHARED_TABLES = (
     "pr_loop_triggers",
     "run_events",
     "outbox",
+    "turn_usage",
 )
 STATUSES = frozenset(status.value for status in RunStatus)
 # Enclosing definitions whose words are another vocabulary that shares a spelling.

@@ -196,6 +196,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/repos/{repo_id}/environment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Environment
+         * @description The repository's setup and verify commands.
+         */
+        get: operations["get_environment_v1_repos__repo_id__environment_get"];
+        /**
+         * Put Environment
+         * @description Set the repository's environment: `setup` runs in each run's jail before the agent
+         *     (a command that fails fails the run with `setup_failed`).
+         */
+        put: operations["put_environment_v1_repos__repo_id__environment_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/repos/{repo_id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Repo Usage
+         * @description Tokens and cost of every run on a repository.
+         */
+        get: operations["get_repo_usage_v1_repos__repo_id__usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/runs/{run_id}": {
         parameters: {
             query?: never;
@@ -360,6 +405,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/runs/{run_id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Run Usage
+         * @description Tokens and cost of each ended turn of a run, and their total.
+         */
+        get: operations["get_run_usage_v1_runs__run_id__usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/runs/{run_id}/verifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Verifications
+         * @description What verifying each turn found (turns of a repository without verify commands: none).
+         */
+        get: operations["list_verifications_v1_runs__run_id__verifications_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/streams/tickets": {
         parameters: {
             query?: never;
@@ -416,6 +501,26 @@ export interface paths {
          * @description One task.
          */
         get: operations["get_task_v1_tasks__task_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tasks/{task_id}/comparison": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Compare Runs
+         * @description A submission's runs (the latest unless asked), best first, with every figure.
+         */
+        get: operations["compare_runs_v1_tasks__task_id__comparison_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -508,6 +613,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tasks/{task_id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Task Usage
+         * @description Tokens and cost of every run of a task.
+         */
+        get: operations["get_task_usage_v1_tasks__task_id__usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tokens": {
         parameters: {
             query?: never;
@@ -550,6 +675,26 @@ export interface paths {
          * @description Revoke one of your tokens (an Admin may revoke anyone's); effective at once.
          */
         delete: operations["revoke_token_v1_tokens__token_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get User Usage
+         * @description Tokens and cost of every run a user started (the caller's unless `user` is given).
+         */
+        get: operations["get_user_usage_v1_usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -741,6 +886,8 @@ export interface components {
         ClaudeCodeOptions: {
             /** Allowed Tools */
             allowed_tools?: string[] | null;
+            /** Budget Usd */
+            budget_usd?: number | null;
             /** Max Turns */
             max_turns?: number | null;
         };
@@ -765,6 +912,8 @@ export interface components {
          * @description Options of the Codex CLI.
          */
         CodexOptions: {
+            /** Budget Usd */
+            budget_usd?: number | null;
             /**
              * Sandbox
              * @default workspace-write
@@ -795,6 +944,68 @@ export interface components {
         CommandOptions: {
             /** Template */
             template: string;
+        };
+        /**
+         * ComparedFigures
+         * @description What the ranking compares of a run (null: not known).
+         */
+        ComparedFigures: {
+            /**
+             * Cost Usd
+             * @description Sum over turns; null if a turn is unpriced
+             */
+            cost_usd: number | null;
+            /**
+             * Diff Lines
+             * @description Lines added plus removed by the run's patch
+             */
+            diff_lines: number;
+            /**
+             * Duration Seconds
+             * @description Time spent running the run's turns
+             */
+            duration_seconds: number | null;
+            /**
+             * Failing Tests
+             * @description Failing tests in the last verification
+             */
+            failing_tests: number | null;
+            /** Files Changed */
+            files_changed: number;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Output Tokens */
+            output_tokens: number;
+            /**
+             * Succeeded
+             * @description The run's last turn succeeded
+             */
+            succeeded: boolean;
+            /**
+             * Verify Passed
+             * @description Verification of the last turn passed
+             */
+            verify_passed: boolean | null;
+        };
+        /**
+         * ComparisonOut
+         * @description A submission's runs, best first by `rule` (criteria in order, first difference wins).
+         */
+        ComparisonOut: {
+            /** Rule */
+            rule: ("run_succeeded" | "verify_passed" | "failing_tests" | "diff_lines" | "cost_usd" | "duration_seconds")[];
+            /** Runs */
+            runs: components["schemas"]["RankedRun"][];
+            /**
+             * Submitted At
+             * Format: date-time
+             */
+            submitted_at: string;
+            /**
+             * Task Id
+             * Format: uuid
+             */
+            task_id: string;
         };
         /**
          * DeadLetterOut
@@ -863,6 +1074,43 @@ export interface components {
         DisabledChange: {
             /** Disabled */
             disabled: boolean;
+        };
+        /**
+         * EnvironmentOut
+         * @description A repository's environment (empty lists when none was set).
+         */
+        EnvironmentOut: {
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+            /** Setup */
+            setup: string[];
+            /** Updated At */
+            updated_at: string | null;
+            /** Updated By */
+            updated_by: string | null;
+            /** Verify */
+            verify: string[];
+        };
+        /**
+         * EnvironmentPut
+         * @description A repository's environment: shell commands run in each run's jail, in order.
+         * @example {
+         *       "setup": [
+         *         "npm ci"
+         *       ],
+         *       "verify": [
+         *         "npm test"
+         *       ]
+         *     }
+         */
+        EnvironmentPut: {
+            /** Setup */
+            setup?: string[];
+            /** Verify */
+            verify?: string[];
         };
         /**
          * EventType
@@ -934,7 +1182,10 @@ export interface components {
          * GeminiOptions
          * @description Options of the Gemini CLI.
          */
-        GeminiOptions: Record<string, never>;
+        GeminiOptions: {
+            /** Budget Usd */
+            budget_usd?: number | null;
+        };
         /**
          * InvalidParam
          * @description One offending input field of a 4xx answer.
@@ -969,6 +1220,8 @@ export interface components {
          * @description Options of a direct model call.
          */
         LlmOptions: {
+            /** Budget Usd */
+            budget_usd?: number | null;
             /**
              * Max Tokens
              * @default 8192
@@ -1377,6 +1630,28 @@ export interface components {
             url: string | null;
         };
         /**
+         * RankedRun
+         * @description One run in its place.
+         */
+        RankedRun: {
+            /** Executor Type */
+            executor_type: string;
+            figures: components["schemas"]["ComparedFigures"];
+            /** Model */
+            model: string | null;
+            /** Rank */
+            rank: number;
+            /**
+             * Run Id
+             * Format: uuid
+             */
+            run_id: string;
+            /** Status */
+            status: string;
+            /** Turns */
+            turns: number;
+        };
+        /**
          * RepoCreate
          * @description A repository to run agents on.
          * @example {
@@ -1589,6 +1864,20 @@ export interface components {
          */
         RunStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "timed_out";
         /**
+         * RunUsageOut
+         * @description A run's turns and their total.
+         */
+        RunUsageOut: {
+            /**
+             * Run Id
+             * Format: uuid
+             */
+            run_id: string;
+            total: components["schemas"]["UsageTotalsOut"];
+            /** Turns */
+            turns: components["schemas"]["TurnUsageOut"][];
+        };
+        /**
          * RunsAccepted
          * @description The runs created by one request, all queued.
          */
@@ -1617,6 +1906,22 @@ export interface components {
             executors: (components["schemas"]["ClaudeCodeExecutor"] | components["schemas"]["CodexExecutor"] | components["schemas"]["GeminiExecutor"] | components["schemas"]["LlmExecutor"] | components["schemas"]["CommandExecutor"])[];
             /** Instruction */
             instruction: string;
+        };
+        /**
+         * ScopeUsageOut
+         * @description The total of a task, a repository or a user, since a moment when asked.
+         */
+        ScopeUsageOut: {
+            /** Id */
+            id: string;
+            /**
+             * Scope
+             * @enum {string}
+             */
+            scope: "task" | "repo" | "user";
+            /** Since */
+            since: string | null;
+            total: components["schemas"]["UsageTotalsOut"];
         };
         /**
          * StreamTicketOut
@@ -1808,6 +2113,85 @@ export interface components {
              * @default Bearer
              */
             token_type?: string;
+        };
+        /**
+         * TurnUsageOut
+         * @description One turn: tokens as the agent reported them and what they cost.
+         */
+        TurnUsageOut: {
+            /** Attempt */
+            attempt: number;
+            /** Cached Input Tokens */
+            cached_input_tokens: number;
+            /**
+             * Cost Source
+             * @description The agent's own figure, the operator's price table, or neither
+             * @enum {string}
+             */
+            cost_source: "reported" | "price_table" | "unpriced";
+            /**
+             * Cost Usd
+             * @description None when the turn could not be priced
+             */
+            cost_usd: number | null;
+            /** Executor Type */
+            executor_type: string;
+            /**
+             * Input Tokens
+             * @description Every prompt token, cached ones included
+             */
+            input_tokens: number;
+            /** Model */
+            model: string | null;
+            /** Output Tokens */
+            output_tokens: number;
+            /**
+             * Recorded At
+             * Format: date-time
+             */
+            recorded_at: string;
+            /** Turn */
+            turn: number;
+        };
+        /**
+         * TurnVerificationOut
+         * @description What verifying one turn found.
+         */
+        TurnVerificationOut: {
+            /** Attempt */
+            attempt: number;
+            /** Duration Seconds */
+            duration_seconds: number;
+            /** Exit Code */
+            exit_code: number;
+            /** Failures */
+            failures?: number | null;
+            /** Output Tail */
+            output_tail?: string[];
+            /** Passed */
+            passed: boolean;
+            /** Tests */
+            tests?: number | null;
+            /** Turn */
+            turn: number;
+        };
+        /**
+         * UsageTotalsOut
+         * @description Sums over turns; `unpriced_turns` turns add tokens but no cost.
+         */
+        UsageTotalsOut: {
+            /** Cached Input Tokens */
+            cached_input_tokens: number;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Output Tokens */
+            output_tokens: number;
+            /** Turns */
+            turns: number;
+            /** Unpriced Turns */
+            unpriced_turns: number;
         };
         /**
          * UserCreate
@@ -2953,6 +3337,289 @@ export interface operations {
             };
         };
     };
+    get_environment_v1_repos__repo_id__environment_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or one of its dependencies is unreachable for now. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_environment_v1_repos__repo_id__environment_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnvironmentPut"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or one of its dependencies is unreachable for now. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_repo_usage_v1_repos__repo_id__usage_get: {
+        parameters: {
+            query?: {
+                /** @description Count only turns recorded at or after this moment */
+                since?: string | null;
+            };
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScopeUsageOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or one of its dependencies is unreachable for now. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_run_v1_runs__run_id__get: {
         parameters: {
             query?: never;
@@ -3835,6 +4502,166 @@ export interface operations {
             };
         };
     };
+    get_run_usage_v1_runs__run_id__usage_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunUsageOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or one of its dependencies is unreachable for now. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_verifications_v1_runs__run_id__verifications_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TurnVerificationOut"][];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or one of its dependencies is unreachable for now. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     create_stream_ticket_v1_streams_tickets_post: {
         parameters: {
             query?: never;
@@ -4140,6 +4967,100 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TaskOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or one of its dependencies is unreachable for now. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    compare_runs_v1_tasks__task_id__comparison_get: {
+        parameters: {
+            query?: {
+                /** @description Criteria in order, comma-separated, of: run_succeeded, verify_passed, failing_tests, diff_lines, cost_usd, duration_seconds */
+                rule?: string | null;
+                /** @description Which submission (its runs' `created_at`) */
+                submitted_at?: string | null;
+            };
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComparisonOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unauthorized */
@@ -4707,6 +5628,89 @@ export interface operations {
             };
         };
     };
+    get_task_usage_v1_tasks__task_id__usage_get: {
+        parameters: {
+            query?: {
+                /** @description Count only turns recorded at or after this moment */
+                since?: string | null;
+            };
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScopeUsageOut"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or one of its dependencies is unreachable for now. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_tokens_v1_tokens_get: {
         parameters: {
             query?: never;
@@ -4875,6 +5879,89 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or one of its dependencies is unreachable for now. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_user_usage_v1_usage_get: {
+        parameters: {
+            query?: {
+                /** @description Count only turns recorded at or after this moment */
+                since?: string | null;
+                /** @description A user's owner key (issuer#subject); the caller's when left out */
+                user?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScopeUsageOut"];
+                };
             };
             /** @description Unauthorized */
             401: {

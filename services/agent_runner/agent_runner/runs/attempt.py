@@ -17,9 +17,12 @@ from agent_runner.agents.homes import restore_home, save_home
 from agent_runner.agents.process import LimitExceeded, ProcessLimits
 from agent_runner.git.workspaces import TurnResult, Workspaces
 from agent_runner.metrics import record_run_duration
+from agent_runner.runs.budgets import BudgetCaps, turn_budget
 from agent_runner.runs.disk_full import disk_full_reason
 from agent_runner.runs.event_batcher import EventBatcher
 from agent_runner.runs.leases import RunLeases
+from agent_runner.runs.setup import SetupFailed, run_setup
+from agent_runner.runs.verify import run_verify
 from dursor_contracts.events import (
     ArtifactData,
     CompletedData,
@@ -27,6 +30,14 @@ from dursor_contracts.events import (
     EventType,
     RunStatus,
 )
+from dursor_contracts.usage import (
+    SESSION_TOTALS,
+    BudgetExceeded,
+    ModelPrice,
+    this_turn,
+    turn_usage,
+)
+from dursor_contracts.verification import Verification
 from dursor_kit.artifacts import ArtifactStore
 from dursor_store.eventlog import FencedOut, NewEvent
 from dursor_store.pull_requests import request_update_of_open
@@ -64,6 +75,9 @@ class AttemptContext:
     log_batch_bytes: int
     log_batch_seconds: float
     confinement: Confinement = field(default_factory=Confinement)
+    # The operator's price table for executors that report tokens only.
+    prices: Mapping[str, ModelPrice] = field(default_factory=dict)
+    budgets: BudgetCaps = field(default_factory=BudgetCaps)
 
 
 class RunAttempt:
@@ -99,12 +113,21 @@ class RunAttempt:
 
     async def _execute(self) -> None:
         try:
-            outcome, result = await self._work()
+            outcome, result, verification = await self._work()
         except asyncio.CancelledError:
             await self._stopped()
             return
         except AgentsRefused as exc:
             await self._end(RunStatus.FAILED, EndedData(reason=str(exc)), {"error": str(exc)})
+            return
+        except SetupFailed as exc:
+            await self._end(RunStatus.FAILED, EndedData(reason=str(exc)), {"error": str(exc)})
+            return
+        except BudgetExceeded as exc:
+            values: TurnValues = {"error": str(exc)}
+            if exc.reported:  # what the agent's stream showed until it was stopped
+                values["usage"] = self._usage(AgentOutcome(exit_code=None, usage=exc.reported))
+            await self._end(RunStatus.FAILED, EndedData(reason=str(exc)), values)
             return
         except LimitExceeded as exc:
             status = RunStatus.FAILED if exc.kind == "output_cap" else RunStatus.TIMED_OUT
@@ -114,7 +137,7 @@ class RunAttempt:
             await self._failed(exc)
             return
         try:
-            await self._finish(outcome, result)
+            await self._finish(outcome, result, verification)
         except FencedOut:
             raise
         except Exception as exc:  # storing the patch or bundle failed (a full disk)
@@ -128,19 +151,31 @@ class RunAttempt:
         )
         await self._end(RunStatus.FAILED, EndedData(reason=reason), {"error": reason})
 
-    async def _work(self) -> tuple[AgentOutcome, TurnResult]:
+    async def _work(self) -> tuple[AgentOutcome, TurnResult, Verification | None]:
         agent = self._ctx.agents.get(self.run.executor.type)
         if agent is None:
             raise RuntimeError(
                 f"executor {self.run.executor.type!r} is not installed on this worker"
             )
+        budget = await turn_budget(
+            self._ctx.leases.transactions,
+            self.run,
+            self._ctx.budgets,
+            self._model(),
+            self._ctx.prices,
+        )
+        if budget is not None:
+            budget.check_start()
         await self.events.progress("preparing workspace")
         bundle = await self._bundle()
         worktree = await self._ctx.workspaces.prepare(
             self.run.repo_url, str(self.run.id), self.run.branch, self.run.base_branch, bundle
         )
         invocation = self._invocation(worktree)
-        if agent.kind != "llm":  # the llm executor calls its model itself: no process to jail
+        if budget is not None:
+            invocation = replace(invocation, on_usage=budget.check_live)
+        # The llm executor calls its model itself: it needs a jail only for setup commands.
+        if agent.kind != "llm" or self.run.setup_commands:
             jail = await self._ctx.confinement.for_run(
                 self.run.id, worktree, invocation.home, self._system_log
             )
@@ -149,13 +184,17 @@ class RunAttempt:
             self._ctx.artifacts, self.run.patch_uri, invocation.home
         ):
             await self.events.progress("restored the agent's session from an earlier worker")
-        outcome = await agent.run(invocation, self.events)
+        await run_setup(self.run.setup_commands, invocation, self.events)
+        agent_invocation = replace(invocation, jail=None) if agent.kind == "llm" else invocation
+        outcome = await agent.run(agent_invocation, self.events)
         await self.events.progress("recording changes")
         message = f"dursor: {self.run.title} (turn {self.run.turn})\n\n{self.run.instruction}"
         result = await self._ctx.workspaces.finish_turn(
             worktree, self.run.base_branch, message[:4000]
         )
-        return outcome, result
+        # After the commit: reports the commands write are not part of the run's changes.
+        verification = await run_verify(self.run.verify_commands, invocation, self.events)
+        return outcome, result, verification
 
     async def _system_log(self, line: str) -> None:
         await self.events.log("system", line)
@@ -172,20 +211,24 @@ class RunAttempt:
             instruction=self.run.instruction,
             workspace=worktree,
             home=self._ctx.workspaces.home_path(str(self.run.id)),
-            model=self.run.executor.model or (self._credential.model if self._credential else None),
+            model=self._model(),
             options=self.run.executor.options,
             session_id=self.run.session_id,
             credential=self._credential,
             limits=self._ctx.limits,
         )
 
-    async def _finish(self, outcome: AgentOutcome, result: TurnResult) -> None:
+    async def _finish(
+        self, outcome: AgentOutcome, result: TurnResult, verification: Verification | None
+    ) -> None:
         values: TurnValues = {
             "files_changed": [f.model_dump() for f in result.files_changed],
             "commit_sha": result.commit_sha,
-            "usage": outcome.usage,
+            "usage": self._usage(outcome),
             "session_id": outcome.session_id or self.run.session_id,
         }
+        if verification is not None:
+            values["verification"] = verification.model_dump(mode="json")
         artifacts = await self._store_artifacts(result, values)
         home = self._ctx.workspaces.home_path(str(self.run.id))
         await save_home(self._ctx.artifacts, self._artifact_prefix, home)
@@ -207,6 +250,21 @@ class RunAttempt:
             branch=self.run.branch,
         )
         await self._end(RunStatus.SUCCEEDED, completed, values | {"summary": summary}, artifacts)
+
+    def _model(self) -> str | None:
+        """The run's model, else its model profile's."""
+        return self.run.executor.model or (self._credential.model if self._credential else None)
+
+    def _usage(self, outcome: AgentOutcome) -> dict[str, Any]:
+        """The turn's usage, normalized and priced, with what the executor reported."""
+        model = self._model()
+        reported = outcome.usage
+        resumed = outcome.session_id is not None and outcome.session_id == self.run.session_id
+        if self.run.executor.type in SESSION_TOTALS and resumed:
+            keys = SESSION_TOTALS[self.run.executor.type]
+            reported = this_turn(reported, self.run.earlier_usage, keys)
+        figures = turn_usage(reported, model, self._ctx.prices)
+        return figures.model_dump(mode="json") | {"reported": outcome.usage}
 
     @property
     def _artifact_prefix(self) -> str:

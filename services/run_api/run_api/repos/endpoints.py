@@ -14,7 +14,7 @@ from dursor_kit.web.transactions import Tx
 from run_api.declared import LIST, READ, IdempotencyKey, write
 from run_api.deps import DEFAULT_PAGE, Cursor, Engine, Limit, Settings
 from run_api.repos import repository as sql
-from run_api.repos.schemas import RepoCreate, RepoOut
+from run_api.repos.schemas import EnvironmentOut, EnvironmentPut, RepoCreate, RepoOut
 from run_api.repos.service import normalise_repo_url
 from run_api.schemas import Page
 
@@ -64,3 +64,31 @@ async def get_repo(repo_id: UUID, _: Viewer, engine: Engine) -> RepoOut:
     if row is None:
         raise NotFound("repository", repo_id)
     return RepoOut.model_validate(row, from_attributes=True)
+
+
+@router.get("/repos/{repo_id}/environment", response_model=EnvironmentOut, responses=READ)
+async def get_environment(repo_id: UUID, _: Viewer, engine: Engine) -> EnvironmentOut:
+    """The repository's setup and verify commands."""
+    async with engine.connect() as conn:
+        if await sql.get_repo(conn, repo_id) is None:
+            raise NotFound("repository", repo_id)
+        row = await sql.get_environment(conn, repo_id)
+    if row is None:
+        return EnvironmentOut(
+            repo_id=repo_id, setup=[], verify=[], updated_by=None, updated_at=None
+        )
+    return EnvironmentOut.model_validate(row, from_attributes=True)
+
+
+@router.put("/repos/{repo_id}/environment", response_model=EnvironmentOut, responses=write(404))
+async def put_environment(
+    repo_id: UUID, body: EnvironmentPut, principal: Developer, tx: Tx
+) -> EnvironmentOut:
+    """Set the repository's environment: `setup` runs in each run's jail before the agent
+    (a command that fails fails the run with `setup_failed`)."""
+    if await sql.get_repo(tx.conn, repo_id) is None:
+        raise NotFound("repository", repo_id)
+    row = await sql.put_environment(
+        tx.conn, repo_id, list(body.setup), list(body.verify), principal.owner_key
+    )
+    return EnvironmentOut.model_validate(row, from_attributes=True)

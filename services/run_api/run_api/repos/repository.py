@@ -6,12 +6,13 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dursor_kit.db.rows import TableRow, fetch_all, fetch_one, fetch_optional
 from dursor_kit.web.pagination import after_cursor, newest_first
-from dursor_store.schema import repos
+from dursor_store.schema import repo_environments, repos
 
 
 class RepoRow(TableRow):
@@ -69,3 +70,35 @@ async def list_repos(conn: AsyncConnection, cursor: str | None, limit: int) -> l
     """A page of repositories, newest first (limit + 1 rows to detect a next page)."""
     query = select(repos).where(*after_cursor(repos, cursor)).order_by(*newest_first(repos))
     return await fetch_all(conn, query.limit(limit + 1), RepoRow)
+
+
+class EnvironmentRow(TableRow):
+    """A repository's setup and verify commands."""
+
+    repo_id: UUID
+    setup: list[str]
+    verify: list[str]
+    updated_by: str
+    updated_at: datetime
+
+
+async def get_environment(conn: AsyncConnection, repo_id: UUID) -> EnvironmentRow | None:
+    """The repository's environment, if one was set."""
+    statement = select(repo_environments).where(repo_environments.c.repo_id == repo_id)
+    return await fetch_optional(conn, statement, EnvironmentRow)
+
+
+async def put_environment(
+    conn: AsyncConnection, repo_id: UUID, setup: list[str], verify: list[str], owner: str
+) -> EnvironmentRow:
+    """Set (replace) the repository's environment."""
+    values = {"setup": setup, "verify": verify, "updated_by": owner}
+    statement = (
+        pg_insert(repo_environments)
+        .values(repo_id=repo_id, **values)
+        .on_conflict_do_update(
+            index_elements=[repo_environments.c.repo_id], set_=values | {"updated_at": func.now()}
+        )
+        .returning(repo_environments)
+    )
+    return await fetch_one(conn, statement, EnvironmentRow)

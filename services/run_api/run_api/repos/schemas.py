@@ -63,3 +63,28 @@ class RepoOut(BaseModel):
     resolve_review_threads: bool
     created_by: str
     created_at: datetime
+
+
+Command = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
+class EnvironmentPut(RequestBody):
+    """A repository's environment: shell commands run in each run's jail, in order."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"setup": ["npm ci"], "verify": ["npm test"]}]},
+    )
+
+    setup: list[Command] = Field(default_factory=list, max_length=20)
+    verify: list[Command] = Field(default_factory=list, max_length=20)
+
+
+class EnvironmentOut(BaseModel):
+    """A repository's environment (empty lists when none was set)."""
+
+    repo_id: UUID
+    setup: list[str]
+    verify: list[str]
+    updated_by: str | None
+    updated_at: datetime | None

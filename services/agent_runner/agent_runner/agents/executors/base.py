@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
@@ -46,6 +47,9 @@ class AgentInvocation:
     limits: ProcessLimits
     # The turn's jail; None runs the agent as this worker's user (sandbox "off").
     jail: RunJail | None = None
+    # Called with the turn's usage so far whenever the agent's stream shows it; raises
+    # (dursor_contracts.usage.BudgetExceeded) to stop the agent.
+    on_usage: Callable[[Mapping[str, Any]], None] | None = None
 
 
 @dataclass

@@ -11,7 +11,7 @@ container image does) may choose `bypassPermissions`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agent_runner.agents.executors.base import AgentInvocation, AgentOutcome, AgentSink, options_of
@@ -66,7 +66,7 @@ class ClaudeCodeAgent:
         if base_url:
             env["ANTHROPIC_BASE_URL"] = base_url
         await sink.progress("resuming Claude Code session" if resume else "starting Claude Code")
-        parser = ClaudeStream()
+        parser = ClaudeStream(invocation.on_usage)
         parser.report.session_id = resume
         argv = self.argv(invocation, resume)
         env = scrubbed_env(invocation.home, env)
@@ -90,8 +90,11 @@ class ClaudeCodeAgent:
 class ClaudeStream:
     """Parses Claude Code's stream-json: init, assistant and user messages, the result."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_usage: Callable[[Mapping[str, Any]], None] | None = None) -> None:
         self.report = StreamReport()
+        self._on_usage = on_usage
+        # message id -> its usage: each content block of a message repeats the same usage.
+        self._messages: dict[str, dict[str, int]] = {}
 
     async def on_event(self, event: dict[str, Any], sink: AgentSink) -> None:
         """Dispatch on the event's type."""
@@ -111,6 +114,7 @@ class ClaudeStream:
         """Nothing is buffered: Claude Code prints whole messages."""
 
     async def _assistant(self, message: dict[str, Any], sink: AgentSink) -> None:
+        self._count(message)
         for block in message.get("content", []):
             if block.get("type") == "text":
                 await log_text(sink, block.get("text", ""))
@@ -123,6 +127,19 @@ class ClaudeStream:
             if block.get("type") == "tool_result" and block.get("is_error"):
                 text = _text_of(block.get("content", ""))
                 await sink.log("agent", f"tool error: {text[:ERROR_TEXT_CHARS]}")
+
+    def _count(self, message: dict[str, Any]) -> None:
+        """The turn's usage so far, summed over its model calls, shown to `on_usage`."""
+        usage = message.get("usage")
+        if self._on_usage is None or not isinstance(usage, dict):
+            return
+        found = {k: v for k in USAGE_KEYS if isinstance(v := usage.get(k), int)}
+        self._messages[str(message.get("id"))] = found
+        so_far: dict[str, int] = {}
+        for counts in self._messages.values():
+            for key, value in counts.items():
+                so_far[key] = so_far.get(key, 0) + value
+        self._on_usage(so_far)
 
     def _result(self, event: dict[str, Any]) -> None:
         usage = event.get("usage") or {}

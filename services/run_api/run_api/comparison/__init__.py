@@ -1,0 +1,1 @@
+"""Comparison: a submission's runs ranked by a documented, configurable rule."""

@@ -1,0 +1,1 @@
+"""Usage and cost: per run, per task, per repository and per user."""
