@@ -68,6 +68,23 @@ def test_the_api_has_every_route_of_the_design() -> None:
         ("GET", "/v1/model-profiles"),
         ("GET", "/v1/model-profiles/{profile_id}"),
         ("DELETE", "/v1/model-profiles/{profile_id}"),
+        # The pull-request loop (issue 17).
+        ("GET", "/v1/runs/{run_id}/pull-request/loop"),
+        # Integrations (issue 20): dead letters and outgoing webhooks.
+        ("GET", "/v1/dead-letters"),
+        ("POST", "/v1/webhooks"),
+        ("GET", "/v1/webhooks"),
+        ("DELETE", "/v1/webhooks/{webhook_id}"),
+        ("GET", "/v1/webhooks/{webhook_id}/deliveries"),
+        # Environments, usage, verification and comparison (issue 18).
+        ("GET", "/v1/repos/{repo_id}/environment"),
+        ("PUT", "/v1/repos/{repo_id}/environment"),
+        ("GET", "/v1/repos/{repo_id}/usage"),
+        ("GET", "/v1/runs/{run_id}/usage"),
+        ("GET", "/v1/runs/{run_id}/verifications"),
+        ("GET", "/v1/tasks/{task_id}/usage"),
+        ("GET", "/v1/tasks/{task_id}/comparison"),
+        ("GET", "/v1/usage"),
     }
 
 
