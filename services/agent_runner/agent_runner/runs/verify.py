@@ -15,14 +15,13 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from agent_runner.agents.executors.base import AgentInvocation, AgentSink
-from agent_runner.agents.process import run_process, scrubbed_env
+from agent_runner.runs.setup import PROGRESS_CHARS, run_in_turn
 from dursor_contracts.verification import Verification
 
 REPORT_GLOBS = ("**/*junit*.xml", "**/TEST-*.xml")
 REPORT_MAX_BYTES = 2 << 20
 REPORTS_MAX = 50
 TAIL_LINES = 40
-PROGRESS_CHARS = 200
 
 
 async def run_verify(
@@ -41,14 +40,7 @@ async def run_verify(
     exit_code = 0
     for command in commands:
         await sink.progress(f"verify: {command[:PROGRESS_CHARS]}")
-        exit_code = await run_process(
-            ["sh", "-c", command],
-            cwd=invocation.workspace,
-            env=scrubbed_env(invocation.home, {}),
-            limits=invocation.limits,
-            on_line=on_line,
-            jail=invocation.jail,
-        )
+        exit_code = await run_in_turn(invocation, command, on_line)
         if exit_code != 0:
             break
     tests, failures = junit_counts(invocation.workspace)
