@@ -44,7 +44,7 @@ function show(url: string, answer: (request: Request) => Response) {
   };
   vi.stubGlobal("fetch", fetchStub);
   const session = { authorization: () => Promise.resolve("Bearer t") } as unknown as Session;
-  const api = createApi({ baseUrl: "http://gateway.test", authorization: session.authorization, onUnauthorized: () => undefined });
+  const api = createApi({ baseUrl: "http://gateway.test", authorization: () => Promise.resolve("Bearer t"), onUnauthorized: () => undefined });
   const services: Services = { config: LOCAL_CONFIG, session, api, signedIn: true, setSignedIn: () => undefined };
   const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
   const runs = [runOf(A, "chatty"), runOf(B, "append-note")];
