@@ -3,7 +3,7 @@ import type { Run } from "../api/client";
 import { ApiError, describeError } from "../api/problems";
 import { executorLabel } from "../tasks/runLabels";
 import { StatusBadge } from "../tasks/StatusBadge";
-import { CRITERIA, figureCells, formatTokens, rankedRows, ruleLabel, ruleParam, type Comparison, type RankedRun } from "./format";
+import { CRITERIA, figureCells, formatTokens, parseRule, rankedRows, ruleLabel, ruleParam, type Comparison, type RankedRun } from "./format";
 import { useComparison } from "./queries";
 import { RulePicker } from "./RulePicker";
 
@@ -32,7 +32,7 @@ interface TableProps {
 function RankingTable({ taskId, comparison, runs }: TableProps) {
   return (
     <div className="overflow-x-auto">
-      <table className="w-full text-sm" data-testid="ranking">
+      <table className="w-full text-sm [&_td]:px-2 [&_td]:py-1 [&_th]:px-2" data-testid="ranking">
         <caption className="sr-only">Runs of the latest submission, best first</caption>
         <thead>
           <tr className="text-left">
@@ -131,8 +131,9 @@ export function ComparisonPanel({ taskId, runs }: { taskId: string; runs: readon
             {ruleLabel(comparison.data.rule)}
           </p>
           <RankingTable taskId={taskId} comparison={comparison.data} runs={runs} />
+          {comparison.isPlaceholderData && <p className="muted text-sm" role="status">Ranking again…</p>}
           <RulePicker
-            rule={comparison.data.rule}
+            rule={rule === null ? comparison.data.rule : parseRule(rule)}
             onChange={(next) => setRule(ruleParam(next))}
             onReset={() => setRule(null)}
           />

@@ -11,7 +11,7 @@ export function RunUsage({ runId, version }: { runId: string; version: string })
   if (turns.length === 0) return <p className="muted text-sm">No turn has ended yet: no usage recorded.</p>;
   return (
     <div className="overflow-x-auto">
-      <table className="w-full text-sm" data-testid="usage">
+      <table className="w-full text-sm [&_td]:px-2 [&_td]:py-1 [&_th]:px-2" data-testid="usage">
         <caption className="sr-only">Usage per turn</caption>
         <thead>
           <tr className="text-left">

@@ -10,6 +10,7 @@ import {
   formatUsd,
   monthStart,
   movedUp,
+  parseRule,
   rankedRows,
   ruleLabel,
   ruleParam,
@@ -115,6 +116,12 @@ describe("the ranking as shown", () => {
   it("reads the rule and writes it back as the API's parameter", () => {
     expect(ruleLabel(["verify_passed", "cost_usd"])).toBe("verify passed › lower cost");
     expect(ruleParam(["diff_lines", "duration_seconds"])).toBe("diff_lines,duration_seconds");
+  });
+
+  it("starts the picker from the URL's rule, keeping only known criteria once", () => {
+    expect(parseRule("cost_usd, diff_lines")).toEqual(["cost_usd", "diff_lines"]);
+    expect(parseRule("cost_usd,speed,cost_usd,")).toEqual(["cost_usd"]);
+    expect(parseRule("")).toEqual([]);
   });
 
   it("edits a rule with known criteria only", () => {

@@ -48,6 +48,12 @@ export function ruleParam(rule: readonly Criterion[]): string {
   return rule.join(",");
 }
 
+/** The known criteria of a `?rule=` value, in its order (the picker's starting point). */
+export function parseRule(param: string): Criterion[] {
+  const names = param.split(",").map((name) => name.trim());
+  return names.filter((name, i): name is Criterion => (CRITERIA as readonly string[]).includes(name) && names.indexOf(name) === i);
+}
+
 /** US dollars: "$0.00" only for zero; small amounts keep significant digits; null is "—". */
 export function formatUsd(amount: number | null | undefined): string {
   if (amount === null || amount === undefined) return "—";

@@ -1,5 +1,5 @@
 /** Queries of usage, verification and comparison, keyed so stream events can refresh them. */
-import { useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import type { Schemas } from "../api/client";
 import { ApiError, unwrap } from "../api/problems";
 import { useApi } from "../app/services";
@@ -31,6 +31,8 @@ export function useComparison(taskId: string, rule: string | null) {
           params: { path: { task_id: taskId }, query: rule === null ? {} : { rule } },
         }),
       ),
+    // The table and the rule picker stay while another rule's ranking loads.
+    placeholderData: keepPreviousData,
     // Shown in the panel itself (a 400 for a rule is the panel's message, not a toast).
     meta: { quiet: true },
     retry: retryUnlessRefused,
