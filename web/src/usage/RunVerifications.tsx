@@ -33,7 +33,7 @@ export function RunVerifications({ runId, version }: { runId: string; version: s
           </p>
           {tail.length > 0 && (
             <details>
-              <summary className="cursor-pointer text-sm">Output (last {tail.length} lines)</summary>
+              <summary className="cursor-pointer text-sm">Output (last {tail.length} line{tail.length === 1 ? "" : "s"})</summary>
               <pre className="max-h-64 overflow-auto rounded bg-slate-100 p-2 text-xs dark:bg-slate-900" data-testid="verification-output">
                 {tail.join("\n")}
               </pre>
