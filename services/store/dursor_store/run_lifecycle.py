@@ -70,6 +70,8 @@ class ClaimedRun:
     patch_uri: str | None = None
     # The seq of the attempt's own `running` event: the log's head when it starts.
     last_seq: int = 0
+    # The commit the submission starts from; None until one of its runs is claimed.
+    base_commit: str | None = None
 
     def fence(self, worker_id: str) -> AttemptFence:
         """The fence that keeps this attempt's writes from outliving its lease."""
@@ -269,6 +271,7 @@ async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
         setup_commands=list(row.setup_commands or []),
         verify_commands=list(row.verify_commands or []),
         patch_uri=row.patch_uri,
+        base_commit=row.base_commit,
     )
 
 

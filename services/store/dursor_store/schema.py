@@ -190,6 +190,9 @@ runs = Table(
     Column("commit_sha", Text),
     Column("last_seq", BigInteger, nullable=False, server_default=text("0")),
     Column("dispatch_count", Integer, nullable=False, server_default=text("0")),
+    # The commit every run of the submission starts from, pinned at the first claim of
+    # one of them (migration 0011_run_base_commit).
+    Column("base_commit", Text),
     CheckConstraint(_in("status", RUN_STATUSES), name="status"),
     CheckConstraint(_in("executor_type", EXECUTOR_KINDS), name="executor_type"),
     CheckConstraint("attempt >= 1 AND attempt <= max_attempts", name="attempt"),

@@ -1780,6 +1780,7 @@ export interface components {
          * @description A run's state.
          * @example {
          *       "attempt": 1,
+         *       "base_commit": "9c1e2d3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d",
          *       "branch": "dursor/7c1e9a403b5d",
          *       "cancel_requested": false,
          *       "commit_sha": "3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a",
@@ -1813,6 +1814,8 @@ export interface components {
         RunOut: {
             /** Attempt */
             attempt: number;
+            /** Base Commit */
+            base_commit: string | null;
             /** Branch */
             branch: string;
             /** Cancel Requested */

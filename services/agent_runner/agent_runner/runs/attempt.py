@@ -15,7 +15,7 @@ from agent_runner.agents.confinement import AgentsRefused, Confinement
 from agent_runner.agents.executors.base import Agent, AgentInvocation, AgentOutcome, Credential
 from agent_runner.agents.homes import restore_home, save_home
 from agent_runner.agents.process import LimitExceeded, ProcessLimits
-from agent_runner.git.workspaces import TurnResult, Workspaces
+from agent_runner.git.workspaces import BaseCommitMissing, TurnResult, Workspaces
 from agent_runner.metrics import record_run_duration
 from agent_runner.runs.budgets import BudgetCaps, turn_budget
 from agent_runner.runs.disk_full import disk_full_reason
@@ -120,7 +120,7 @@ class RunAttempt:
         except AgentsRefused as exc:
             await self._end(RunStatus.FAILED, EndedData(reason=str(exc)), {"error": str(exc)})
             return
-        except SetupFailed as exc:
+        except (SetupFailed, BaseCommitMissing) as exc:
             await self._end(RunStatus.FAILED, EndedData(reason=str(exc)), {"error": str(exc)})
             return
         except BudgetExceeded as exc:
@@ -169,7 +169,12 @@ class RunAttempt:
         await self.events.progress("preparing workspace")
         bundle = await self._bundle()
         worktree = await self._ctx.workspaces.prepare(
-            self.run.repo_url, str(self.run.id), self.run.branch, self.run.base_branch, bundle
+            self.run.repo_url,
+            str(self.run.id),
+            self.run.branch,
+            self.run.base_branch,
+            bundle,
+            await self._base_commit(),
         )
         invocation = self._invocation(worktree)
         if budget is not None:
@@ -195,6 +200,15 @@ class RunAttempt:
         # After the commit: reports the commands write are not part of the run's changes.
         verification = await run_verify(self.run.verify_commands, invocation, self.events)
         return outcome, result, verification
+
+    async def _base_commit(self) -> str:
+        """The submission's base commit: pinned by the first of its runs claimed."""
+        if self.run.base_commit is not None:
+            return self.run.base_commit
+        head = await self._ctx.workspaces.base_head(self.run.repo_url, self.run.base_branch)
+        pinned = await self._ctx.leases.pin_base(self.run, head)
+        await self.events.progress(f"base commit {pinned[:12]} of {self.run.base_branch}")
+        return pinned
 
     async def _system_log(self, line: str) -> None:
         await self.events.log("system", line)
