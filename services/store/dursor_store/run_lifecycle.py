@@ -72,6 +72,7 @@ class ClaimedRun:
     last_seq: int = 0
     # The commit the submission starts from; None until one of its runs is claimed.
     base_commit: str | None = None
+    repo_id: UUID | None = None
 
     def fence(self, worker_id: str) -> AttemptFence:
         """The fence that keeps this attempt's writes from outliving its lease."""
@@ -79,6 +80,7 @@ class ClaimedRun:
 
 
 class _ClaimRow(RunRow):
+    repo_id: UUID
     base_branch: str
     title: str
     repo_url: str
@@ -243,6 +245,7 @@ async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
             tasks.c.base_branch,
             tasks.c.title,
             repos.c.url.label("repo_url"),
+            repos.c.id.label("repo_id"),
             repo_environments.c.setup.label("setup_commands"),
             repo_environments.c.verify.label("verify_commands"),
         )
@@ -272,6 +275,7 @@ async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
         verify_commands=list(row.verify_commands or []),
         patch_uri=row.patch_uri,
         base_commit=row.base_commit,
+        repo_id=row.repo_id,
     )
 
 

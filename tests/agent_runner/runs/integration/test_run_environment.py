@@ -1,5 +1,7 @@
 """A run's environment as the runner builds it: the submission's pinned base commit, the
-variables setup exports to the agent and the verify commands.
+variables setup exports to the agent and the verify commands, and the repository's
+secrets (injected only where each says and the operator allows, masked in what the run
+records, never stored in a patch).
 
 Real Postgres (the runner connects as its own database role), real git (a local bare
 remote whose branch moves between claims), the real `command` executor and the real
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -23,10 +25,20 @@ from agent_runner.agents.process import ProcessLimits
 from agent_runner.git.workspaces import Workspaces
 from agent_runner.runs.attempt import AttemptContext, RunAttempt
 from agent_runner.runs.leases import RunLeases
+from agent_runner.runs.secrets import RepoSecrets
+from dursor_contracts.environment import secret_context
 from dursor_kit.artifacts import LocalArtifactStore
+from dursor_kit.crypto import EncryptionKeyRing
 from dursor_kit.db.unit_of_work import PolledOutbox, Transactions
+from dursor_kit.local_secrets import new_keyring
 from dursor_store.runs import pin_base_commit
-from dursor_store.schema import repo_environments, run_attempts, run_events, runs
+from dursor_store.schema import (
+    repo_environments,
+    repo_secrets,
+    run_attempts,
+    run_events,
+    runs,
+)
 from tests.support.databases import DatabaseFactory
 from tests.support.git_remote import git, make_remote
 
@@ -38,6 +50,20 @@ TEMPLATES = {
     "look": ["sh", "-c", "ls > seen.txt"],
     # What the agent process got of the repository's variables.
     "env": ["sh", "-c", 'printf "%s|%s" "$GREETING" "$NOTE" > agent-saw.txt'],
+    # Which secrets the agent got (kept in its HOME: the worktree would hold them).
+    "secrets": [
+        "sh",
+        "-c",
+        'printf "%s|%s|%s" "$SETUP_ONLY" "$AGENT_ONLY" "$VERIFY_ONLY" > "$HOME/seen";'
+        ' echo "agent sees $AGENT_ONLY"',
+    ],
+    # Writes a secret into the repository.
+    "leak": ["sh", "-c", 'echo "token: $AGENT_ONLY" > config.yml'],
+}
+SECRETS = {
+    "SETUP_ONLY": ("setup-value-1", ["setup"]),
+    "AGENT_ONLY": ("agent-value-2", ["agent"]),
+    "VERIFY_ONLY": ("verify-value-3", ["verify"]),
 }
 
 
@@ -50,6 +76,7 @@ class World:
     remote: Path
     root: Path
     ctx: AttemptContext
+    ring: EncryptionKeyRing
 
 
 @pytest.fixture
@@ -71,7 +98,8 @@ async def world(databases: DatabaseFactory, tmp_path: Path) -> AsyncIterator[Wor
         log_batch_seconds=0.05,
     )
     try:
-        yield World(owner, runner, remote, tmp_path, ctx)
+        ring = EncryptionKeyRing.from_json(new_keyring())
+        yield World(owner, runner, remote, tmp_path, ctx, ring)
     finally:
         await owner.dispose()
         await runner.dispose()
@@ -125,11 +153,14 @@ async def submission(
     return run_ids
 
 
-async def execute(world: World, run_id: UUID) -> dict[str, object]:
+async def execute(
+    world: World, run_id: UUID, ctx: AttemptContext | None = None
+) -> dict[str, object]:
     """Claim the run's first turn, run it to its end; the run's row."""
-    claimed = await world.ctx.leases.claim(run_id, 1, 1)
+    ctx = ctx or world.ctx
+    claimed = await ctx.leases.claim(run_id, 1, 1)
     assert claimed is not None
-    await RunAttempt(world.ctx, claimed, None).execute()
+    await RunAttempt(ctx, claimed, None).execute()
     async with world.owner.connect() as conn:
         row = (await conn.execute(select(runs).where(runs.c.id == run_id))).one()
     return dict(row._mapping)
@@ -201,3 +232,143 @@ async def test_two_claims_pinning_at_once_agree_on_one_commit(world: World) -> N
     assert stored == ["a" * 40, "a" * 40]
     assert await pin(first, "c" * 40) == "a" * 40  # a later pin changes nothing
 
+
+async def test_variables_setup_exports_reach_later_setup_the_agent_and_verify(
+    world: World,
+) -> None:
+    setup = [
+        'echo "GREETING=hello there" >> "$DURSOR_ENV"',
+        "printf 'NOTE<<END\\nline one\\nline two\\nEND\\n' >> \"$DURSOR_ENV\"",
+        'echo "second command sees $GREETING"',
+    ]
+    verify = ['test "$GREETING" = "hello there"', 'echo "verify sees $NOTE"']
+    (run_id,) = await submission(world, ["env"], setup, verify)
+
+    row = await execute(world, run_id)
+
+    assert row["status"] == "succeeded", row["error"]
+    worktree = world.ctx.workspaces.worktree_path(str(run_id))
+    assert (worktree / "agent-saw.txt").read_text() == "hello there|line one\nline two"
+    lines = await log_lines(world, run_id)
+    assert "second command sees hello there" in lines
+    assert "verify sees line one" in lines
+    async with world.owner.connect() as conn:
+        verification = await conn.scalar(
+            select(run_attempts.c.verification).where(run_attempts.c.run_id == run_id)
+        )
+    assert verification is not None
+    assert verification["passed"] is True, verification
+    # Read and gone: the file is not left in the agent's HOME.
+    home = world.ctx.workspaces.home_path(str(run_id))
+    assert not list(home.glob("tmp/dursor-env-*"))
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("PATH=/tmp/evil", "`PATH` is set by the runner"),
+        ("LD_PRELOAD=/tmp/evil.so", "`LD_PRELOAD` is set by the runner"),
+        ("DURSOR_DATABASE_URL=x", "`DURSOR_DATABASE_URL` is set by the runner"),
+        ("ANTHROPIC_BASE_URL=http://elsewhere", "`ANTHROPIC_BASE_URL` is set by the runner"),
+        ("not a variable", "expected NAME=value"),
+    ],
+)
+async def test_an_export_the_runner_refuses_fails_the_setup_before_the_agent(
+    world: World, line: str, why: str
+) -> None:
+    setup = [f"echo '{line}' >> \"$DURSOR_ENV\""]
+    (run_id,) = await submission(world, ["env"], setup)
+
+    row = await execute(world, run_id)
+
+    assert row["status"] == "failed"
+    assert str(row["error"]).startswith("setup_failed: "), row["error"]
+    assert why in str(row["error"]), row["error"]
+    worktree = world.ctx.workspaces.worktree_path(str(run_id))
+    assert not (worktree / "agent-saw.txt").exists()  # the agent never ran
+
+
+async def log_lines(world: World, run_id: UUID) -> list[str]:
+    """Every line the run logged, in order."""
+    async with world.owner.connect() as conn:
+        rows = await conn.scalars(
+            select(run_events.c.data)
+            .where(run_events.c.run_id == run_id, run_events.c.type == "log")
+            .order_by(run_events.c.seq)
+        )
+        return [line for data in rows for line in data["lines"]]
+
+
+async def with_secrets(world: World, run_id: UUID) -> None:
+    """Seal `SECRETS` onto the run's repository, as run-api does."""
+    async with world.owner.begin() as conn:
+        repo_id = await conn.scalar(
+            text("SELECT t.repo_id FROM runs r JOIN tasks t ON t.id = r.task_id WHERE r.id = :r"),
+            {"r": run_id},
+        )
+        for name, (value, places) in SECRETS.items():
+            sealed = world.ring.seal(value, secret_context(repo_id, name))
+            await conn.execute(
+                repo_secrets.insert().values(
+                    repo_id=repo_id,
+                    name=name,
+                    inject_into=places,
+                    key_id=sealed.key_id,
+                    key_nonce=sealed.nonce,
+                    key_ciphertext=sealed.ciphertext,
+                    updated_by="t",
+                )
+            )
+
+
+def secrets_context(world: World, allowed: list[str]) -> AttemptContext:
+    """The worker's context with the repository secrets the operator allows in `allowed`."""
+    opener = RepoSecrets(world.runner, world.ring, allowed)
+    return replace(world.ctx, secrets=opener.for_run)
+
+
+@pytest.mark.parametrize(
+    ("allowed", "agent_saw"),
+    [
+        (["setup", "agent", "verify"], "|agent-value-2|"),
+        (["setup", "verify"], "||"),  # the operator keeps secrets away from the agent
+    ],
+)
+async def test_secrets_reach_only_their_places_and_are_masked_in_the_log(
+    world: World, allowed: list[str], agent_saw: str
+) -> None:
+    setup = ['echo "setup sees $SETUP_ONLY [$AGENT_ONLY$VERIFY_ONLY]"']
+    verify = ['echo "verify sees $VERIFY_ONLY [$SETUP_ONLY$AGENT_ONLY]"']
+    (run_id,) = await submission(world, ["secrets"], setup, verify)
+    await with_secrets(world, run_id)
+
+    row = await execute(world, run_id, secrets_context(world, allowed))
+
+    assert row["status"] == "succeeded", row["error"]
+    home = world.ctx.workspaces.home_path(str(run_id))
+    assert (home / "seen").read_text() == agent_saw
+    lines = await log_lines(world, run_id)
+    assert "setup sees *** []" in lines
+    assert "verify sees *** []" in lines
+    if "agent" in allowed:
+        assert "agent sees ***" in lines
+    async with world.owner.connect() as conn:
+        recorded = str((await conn.execute(select(run_events.c.data))).all())
+        verification = str(await conn.scalar(select(run_attempts.c.verification)))
+    for value, _ in SECRETS.values():
+        assert value not in recorded
+        assert value not in verification
+    assert "verify sees ***" in verification
+
+
+async def test_a_turn_whose_changes_hold_a_secret_fails_and_stores_nothing(world: World) -> None:
+    (run_id,) = await submission(world, ["leak"])
+    await with_secrets(world, run_id)
+
+    row = await execute(world, run_id, secrets_context(world, ["agent"]))
+
+    assert row["status"] == "failed"
+    assert str(row["error"]).startswith("secret_in_changes: "), row["error"]
+    assert "AGENT_ONLY" in str(row["error"])
+    assert (row["patch_uri"], row["bundle_uri"], row["commit_sha"]) == (None, None, None)
+    assert not list((world.root / "artifacts").rglob("patch.diff"))
