@@ -73,6 +73,9 @@ class ClaimedRun:
     # The commit the submission starts from; None until one of its runs is claimed.
     base_commit: str | None = None
     repo_id: UUID | None = None
+    # True when the repository's environment was set through the API (it then wins over
+    # the repository's own `.dursor/environment.yml`).
+    environment_set: bool = False
 
     def fence(self, worker_id: str) -> AttemptFence:
         """The fence that keeps this attempt's writes from outliving its lease."""
@@ -276,6 +279,7 @@ async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
         patch_uri=row.patch_uri,
         base_commit=row.base_commit,
         repo_id=row.repo_id,
+        environment_set=row.setup_commands is not None,
     )
 
 

@@ -19,6 +19,12 @@ from agent_runner.git.workspaces import BaseCommitMissing, TurnResult, Workspace
 from agent_runner.metrics import record_run_duration
 from agent_runner.runs.budgets import BudgetCaps, turn_budget
 from agent_runner.runs.disk_full import disk_full_reason
+from agent_runner.runs.environment_file import (
+    ENVIRONMENT_FILE,
+    EnvironmentFile,
+    EnvironmentInvalid,
+    turn_environment,
+)
 from agent_runner.runs.event_batcher import EventBatcher
 from agent_runner.runs.leases import RunLeases
 from agent_runner.runs.secrets import RunSecrets, SecretInChanges
@@ -124,7 +130,7 @@ class RunAttempt:
         except AgentsRefused as exc:
             await self._end(RunStatus.FAILED, EndedData(reason=str(exc)), {"error": str(exc)})
             return
-        except (SetupFailed, BaseCommitMissing, SecretInChanges) as exc:
+        except (SetupFailed, BaseCommitMissing, SecretInChanges, EnvironmentInvalid) as exc:
             await self._end(RunStatus.FAILED, EndedData(reason=str(exc)), {"error": str(exc)})
             return
         except BudgetExceeded as exc:
@@ -176,11 +182,12 @@ class RunAttempt:
         worktree = await self._ctx.workspaces.prepare(
             self.run.repo_url, str(self.run.id), self.run.branch, self.run.base_branch, bundle, base
         )
+        environment = await self._environment(base)
         invocation = self._invocation(worktree)
         if budget is not None:
             invocation = replace(invocation, on_usage=budget.check_live)
         # The llm executor calls its model itself: it needs a jail only for setup commands.
-        if agent.kind != "llm" or self.run.setup_commands:
+        if agent.kind != "llm" or environment.setup:
             jail = await self._ctx.confinement.for_run(
                 self.run.id, worktree, invocation.home, self._system_log
             )
@@ -191,7 +198,7 @@ class RunAttempt:
             await self.events.progress("restored the agent's session from an earlier worker")
         secrets = await self._open_secrets()
         setup = replace(invocation, environment=secrets.at("setup"))
-        exported = await run_setup(self.run.setup_commands, setup, self.events)
+        exported = await run_setup(environment.setup, setup, self.events)
         invocation = replace(invocation, environment=exported | secrets.at("agent"))
         agent_invocation = replace(invocation, jail=None) if agent.kind == "llm" else invocation
         outcome = await agent.run(agent_invocation, self.events)
@@ -203,11 +210,20 @@ class RunAttempt:
         secrets.check_changes(result.patch)
         # After the commit: reports the commands write are not part of the run's changes.
         verify = replace(invocation, environment=exported | secrets.at("verify"))
-        verification = await run_verify(self.run.verify_commands, verify, self.events)
+        verification = await run_verify(environment.verify, verify, self.events)
         if verification is not None:
             tail = [secrets.mask(line) for line in verification.output_tail]
             verification = verification.model_copy(update={"output_tail": tail})
         return outcome, result, verification
+
+    async def _environment(self, base: str) -> EnvironmentFile:
+        """The API's environment when set, else the repository's file at the base commit."""
+        api = EnvironmentFile(setup=self.run.setup_commands, verify=self.run.verify_commands)
+        repo = self._ctx.workspaces.repo(str(self.run.id))
+        found, source = await turn_environment(self.run.environment_set, api, repo, base)
+        if source == ENVIRONMENT_FILE:
+            await self.events.progress(f"environment from {ENVIRONMENT_FILE}")
+        return found
 
     async def _open_secrets(self) -> RunSecrets:
         """The repository's secrets for this run; from now on their values are masked."""

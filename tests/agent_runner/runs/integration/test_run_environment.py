@@ -110,6 +110,7 @@ async def submission(
     templates: list[str],
     setup: list[str] | None = None,
     verify: list[str] | None = None,
+    remote: Path | None = None,
 ) -> list[UUID]:
     """A repository (with its environment), a task and one queued `command` run per
     template, in one transaction."""
@@ -121,9 +122,9 @@ async def submission(
                 "INSERT INTO repos (id, url, default_branch, created_by) "
                 "VALUES (:i, :u, 'main', 't')"
             ),
-            {"i": repo_id, "u": f"file://{world.remote}"},
+            {"i": repo_id, "u": f"file://{remote or world.remote}"},
         )
-        if setup or verify:
+        if setup is not None or verify is not None:
             await conn.execute(
                 repo_environments.insert().values(
                     repo_id=repo_id, setup=setup or [], verify=verify or [], updated_by="t"
@@ -372,3 +373,57 @@ async def test_a_turn_whose_changes_hold_a_secret_fails_and_stores_nothing(world
     assert "AGENT_ONLY" in str(row["error"])
     assert (row["patch_uri"], row["bundle_uri"], row["commit_sha"]) == (None, None, None)
     assert not list((world.root / "artifacts").rglob("patch.diff"))
+
+
+ENVIRONMENT_YML = """\
+setup:
+  - echo "setup from the repository's file"
+  - echo "GREETING=from the file" >> "$DURSOR_ENV"
+verify:
+  - echo "verify from the repository's file"
+"""
+
+
+async def test_the_repository_file_gives_setup_and_verify_unless_the_api_set_them(
+    world: World,
+) -> None:
+    remote = make_remote(
+        world.root / "with-file",
+        {"README.md": "# demo\n", ".dursor/environment.yml": ENVIRONMENT_YML},
+    )
+    (from_file,) = await submission(world, ["env"], remote=remote)
+    (from_api,) = await submission(
+        world,
+        ["env"],
+        ['echo "setup from the api"'],
+        [],
+        remote=make_remote(world.root / "api-wins", {".dursor/environment.yml": ENVIRONMENT_YML}),
+    )
+
+    file_row = await execute(world, from_file)
+    api_row = await execute(world, from_api)
+
+    assert file_row["status"] == "succeeded", file_row["error"]
+    lines = await log_lines(world, from_file)
+    assert "setup from the repository's file" in lines
+    assert "verify from the repository's file" in lines
+    worktree = world.ctx.workspaces.worktree_path(str(from_file))
+    assert (worktree / "agent-saw.txt").read_text() == "from the file|"
+    assert api_row["status"] == "succeeded", api_row["error"]
+    lines = await log_lines(world, from_api)
+    assert "setup from the api" in lines
+    assert "setup from the repository's file" not in lines
+
+
+async def test_an_invalid_environment_file_fails_the_run_with_its_reason(world: World) -> None:
+    remote = make_remote(world.root / "broken", {".dursor/environment.yml": "setup: [echo\n"})
+    (run_id,) = await submission(world, ["env"], remote=remote)
+
+    row = await execute(world, run_id)
+
+    assert row["status"] == "failed"
+    assert str(row["error"]).startswith(
+        "environment_invalid: .dursor/environment.yml: not valid YAML"
+    ), row["error"]
+    worktree = world.ctx.workspaces.worktree_path(str(run_id))
+    assert not (worktree / "agent-saw.txt").exists()
