@@ -464,7 +464,11 @@ async def test_compare_ranks_a_submission_and_usage_and_status_show_what_runs_co
         for v in shown.json["verifications"]
     ] == [(1, False, 1, 1, 1)]
     assert "checking NOTES.md" in shown.json["verifications"][0]["output_tail"]
+    first = (await cli(dursor, "status", notes, "--json")).json["run"]
+    # One submission, one base commit: shown with the run's detail.
+    assert first["base_commit"] == shown.json["run"]["base_commit"] is not None
     detail = (await cli(dursor, "status", notes)).stdout
+    assert f"base commit {first['base_commit']}" in detail
     assert "Usage" in detail
     assert "Verification" in detail
     assert "passed" in detail
