@@ -420,8 +420,9 @@ async def test_compare_ranks_a_submission_and_usage_and_status_show_what_runs_co
         (False, 1, 1),
         (False, 1, 0),
     ]
-    by_diff = await cli(dursor, "compare", task_id, "--rule", "diff_lines,run_succeeded", "--json")
-    assert by_diff.json["rule"] == ["diff_lines", "run_succeeded"]
+    # Smaller diff first; the two 1-line diffs are told apart by their verification.
+    by_diff = await cli(dursor, "compare", task_id, "--rule", "diff_lines,verify_passed", "--json")
+    assert by_diff.json["rule"] == ["diff_lines", "verify_passed"]
     assert [r["run_id"] for r in by_diff.json["runs"]] == [failed, notes, chatty]
     table = (await cli(dursor, "compare", task_id)).stdout
     assert table.index(notes) < table.index(chatty) < table.index(failed)
