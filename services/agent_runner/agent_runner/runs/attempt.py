@@ -248,7 +248,7 @@ class RunAttempt:
         if cached is not None:
             restored = await cache.restore(cached, worktree)
             await self.events.progress(
-                f"setup restored from the cache ({restored} files, key {key[:12]}); "
+                f"setup restored from the cache ({restored} files); "
                 f"its {len(environment.setup)} commands skipped"
             )
         return cached, key
@@ -262,7 +262,8 @@ class RunAttempt:
         repo = self._ctx.workspaces.repo(str(self.run.id))
         kept = await cache.save(self.run.repo_url, key, repo, environment, exported)
         note = f"{kept} files" if kept is not None else "too large, not kept"
-        await self.events.progress(f"setup cached ({note}, key {key[:12]})")
+        # The key is never shown: it hashes the setup secrets among other things.
+        await self.events.progress(f"setup cached ({note})")
 
     async def _open_secrets(self) -> RunSecrets:
         """The repository's secrets for this run; from now on their values are masked."""
