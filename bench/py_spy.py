@@ -3,7 +3,7 @@
 `recording` samples each named process with `py-spy record --format raw` (collapsed
 stacks, one line per distinct stack with its sample count) until the block ends;
 `summary` turns such a file into a `py-spy top`-like table: the functions with the most
-samples on the CPU, by own time and by total time (the function or anything it called).
+samples, by own time and by total time (the function or anything it called).
 py-spy reads another process's memory, so it needs root (or ptrace rights).
 
     uv run python -m bench.py_spy summarise run-api.raw > run-api.txt
@@ -72,7 +72,9 @@ def summary(raw: Path, rows: int = 40) -> str:
             own[frames[-1]] += count
         for frame in set(frames):
             total[frame] += count
-    lines = [f"{samples} samples on the CPU at {SAMPLING_RATE}/s ({samples / SAMPLING_RATE:.1f} s)"]
+    # Non-blocking sampling cannot always tell a waiting thread from a busy one: waits
+    # (epoll inside uvloop, idle pool threads in Condition.wait) count among the samples.
+    lines = [f"{samples} samples at {SAMPLING_RATE}/s ({samples / SAMPLING_RATE:.1f} s of stacks)"]
     for title, counter in (("own", own), ("total (incl. callees)", total)):
         lines += ["", f"{'%' + title:>26}  function (file:line)"]
         for frame, count in counter.most_common(rows):
