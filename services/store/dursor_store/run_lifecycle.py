@@ -92,10 +92,10 @@ async def _current(conn: AsyncConnection, run_id: UUID) -> RunRow:
 
 async def _announce_queued(work: UnitOfWork, run: RunRow) -> RunRow:
     """Announce `accepted`, enqueue `run-requested`, log `queued`; the run as it now is."""
-    # The relay publishes in outbox order: the public `accepted` goes out before the
-    # runner can hear of the run (and announce `started`), then run-requested, which the
-    # runner waits on. This transaction holds the run's row, so the `queued` event below
-    # takes the next sequence number.
+    # The relay publishes run-requested first, then `accepted` in the same round, while the
+    # runner's `started` needs its claim to commit and its own relay round: `accepted`
+    # leads in practice, and `sequence` orders the two for a consumer in any case. This
+    # transaction holds the run's row, so the `queued` event below takes the next seq.
     if run.attempt == 1:
         await announce_run(work, run, LifecycleStage.ACCEPTED, sequence=run.last_seq + 1)
     await enqueue(
