@@ -110,7 +110,9 @@ async function logged(request: APIRequestContext, id: string): Promise<{ seqs: n
 
 async function webhook(request: APIRequestContext, sha: string, conclusion: string | null): Promise<void> {
   // The GitHub stand-in answers the CI poller the same thing the webhook says.
-  const check = conclusion ? { status: "completed", conclusion } : { status: "in_progress" };
+  const check = conclusion
+    ? { name: "ci", status: "completed", conclusion }
+    : { name: "ci", status: "in_progress" };
   await request.post(`${GITHUB_URL}/_control/ci`, { data: { sha, check_runs: [check] } });
   const body = JSON.stringify({
     action: conclusion ? "completed" : "requested",
