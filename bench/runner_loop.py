@@ -94,7 +94,7 @@ async def _measure(cluster: ChaosCluster, loop: str, args: argparse.Namespace) -
         await asyncio.sleep(args.seconds)
         stop.set()
         await asyncio.gather(*tasks)
-        left = await wait_terminal(engine, set(load.accepted), timeout=300)
+        left = await wait_terminal(engine, set(load.accepted), timeout=120)
         cpu_after = runner_cpu(cluster)
         loads.append(os.getloadavg()[0])
     finally:
