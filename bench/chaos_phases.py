@@ -153,4 +153,11 @@ async def soak(cluster: ChaosCluster, seconds: float, interval: float) -> dict[s
     for row in rows:
         print(f"soak: {row}", flush=True)
     print(f"soak verdict: {verdict.row()}", flush=True)
-    return {"seconds": seconds, "load_average": loads, "processes": rows, "verdict": verdict.row()}
+    return {
+        "seconds": seconds,
+        "load_average": loads,
+        "processes": rows,
+        "verdict": verdict.row(),
+        # (seconds, RSS bytes, fds) of each process: whether a slope flattens shows here.
+        "samples": {name: s.samples for name, s in series.items()},
+    }
