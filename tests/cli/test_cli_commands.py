@@ -420,8 +420,9 @@ async def test_compare_ranks_a_submission_and_usage_and_status_show_what_runs_co
         (False, 1, 1),
         (False, 1, 0),
     ]
-    by_diff = await cli(dursor, "compare", task_id, "--rule", "diff_lines,run_succeeded", "--json")
-    assert by_diff.json["rule"] == ["diff_lines", "run_succeeded"]
+    # Smaller diff first; the two 1-line diffs are told apart by their verification.
+    by_diff = await cli(dursor, "compare", task_id, "--rule", "diff_lines,verify_passed", "--json")
+    assert by_diff.json["rule"] == ["diff_lines", "verify_passed"]
     assert [r["run_id"] for r in by_diff.json["runs"]] == [failed, notes, chatty]
     table = (await cli(dursor, "compare", task_id)).stdout
     assert table.index(notes) < table.index(chatty) < table.index(failed)
@@ -464,7 +465,11 @@ async def test_compare_ranks_a_submission_and_usage_and_status_show_what_runs_co
         for v in shown.json["verifications"]
     ] == [(1, False, 1, 1, 1)]
     assert "checking NOTES.md" in shown.json["verifications"][0]["output_tail"]
+    first = (await cli(dursor, "status", notes, "--json")).json["run"]
+    # One submission, one base commit: shown with the run's detail.
+    assert first["base_commit"] == shown.json["run"]["base_commit"] is not None
     detail = (await cli(dursor, "status", notes)).stdout
+    assert f"base commit {first['base_commit']}" in detail
     assert "Usage" in detail
     assert "Verification" in detail
     assert "passed" in detail

@@ -312,6 +312,8 @@ def _show_run(api: Api, out: Output, run: dict[str, Any]) -> None:
         out.json({"run": run, "usage": usage, "verifications": verifications})
         return
     out.console.print(runs_table([run]))
+    if run.get("base_commit"):
+        out.console.print(f"base commit {run['base_commit']}, branch {run['branch']}")
     out.console.print(usage_table(usage))
     if verifications:
         out.console.print(verifications_table(verifications))

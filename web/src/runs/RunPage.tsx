@@ -47,6 +47,7 @@ export default function RunPage() {
       </div>
       <p className="muted font-mono text-xs break-all">
         run {r.id} · branch {r.branch}
+        {r.base_commit ? ` · from ${r.base_commit.slice(0, 12)}` : ""}
         {r.commit_sha ? ` · commit ${r.commit_sha.slice(0, 12)}` : ""}
       </p>
       {r.summary && <p className="text-sm"><span className="font-medium">Summary:</span> {r.summary}</p>}

@@ -1,4 +1,5 @@
 // @vitest-environment node
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   CRITERIA,
@@ -77,6 +78,13 @@ describe("costs and tokens", () => {
 });
 
 describe("the ranking as shown", () => {
+  it("offers exactly the API's criteria, in the API's order", () => {
+    const document = JSON.parse(readFileSync(new URL("../../../docs/openapi.json", import.meta.url), "utf8")) as {
+      components: { schemas: { ComparisonOut: { properties: { rule: { items: { enum: string[] } } } } } };
+    };
+    expect(CRITERIA).toEqual(document.components.schemas.ComparisonOut.properties.rule.items.enum);
+  });
+
   it("keeps the API's order by rank and marks only the first of several as best", () => {
     const comparison: Comparison = {
       task_id: "t",

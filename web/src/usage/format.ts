@@ -8,16 +8,7 @@ export type RankedRun = Schemas["RankedRun"];
 export type Figures = Schemas["ComparedFigures"];
 export type CostSource = Schemas["TurnUsageOut"]["cost_source"];
 
-/** Every criterion the API ranks by, in its default order (ComparisonOut's `rule` enum). */
-export const CRITERIA: readonly Criterion[] = [
-  "run_succeeded",
-  "verify_passed",
-  "failing_tests",
-  "diff_lines",
-  "cost_usd",
-  "duration_seconds",
-];
-
+// A Record over the schema's enum: a criterion the API adds fails to compile until named here.
 const CRITERION_WORDS: Record<Criterion, string> = {
   run_succeeded: "succeeded",
   verify_passed: "verify passed",
@@ -26,6 +17,9 @@ const CRITERION_WORDS: Record<Criterion, string> = {
   cost_usd: "lower cost",
   duration_seconds: "shorter time",
 };
+
+/** Every criterion the API ranks by (ComparisonOut's `rule` enum), in its default order. */
+export const CRITERIA = Object.keys(CRITERION_WORDS) as readonly Criterion[];
 
 const SOURCE_WORDS: Record<CostSource, string> = {
   reported: "reported by the agent",
