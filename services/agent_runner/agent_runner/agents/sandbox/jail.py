@@ -39,6 +39,7 @@ import structlog
 from agent_runner.agents.sandbox.cgroups import CgroupLayout, RunCgroup
 from agent_runner.agents.sandbox.destinations import EgressError
 from agent_runner.agents.sandbox.egress import Egress
+from agent_runner.agents.sandbox.etc import EtcTemplate
 from agent_runner.agents.sandbox.filesystem import (
     HOSTNAME,
     JailIdentityFiles,
@@ -222,6 +223,7 @@ class Sandbox:
         self.tools = _tools(policy, support)
         self._identities = IdentityPool(HOST_UID_LOCKS, policy.uid_base, policy.uid_count)
         self._cgroups: CgroupLayout | None = None
+        self._etc = EtcTemplate(policy.state_dir / "etc")
 
     @classmethod
     async def open(cls, policy: SandboxPolicy) -> Sandbox:
@@ -308,7 +310,7 @@ class Sandbox:
     ) -> JailLayout:
         inside = INSIDE_UID if self.support.unprivileged_userns else identity.uid
         who = JailIdentityFiles(inside, inside, request.home)
-        _write_etc(etc_dir, identity_files(who, egress.hosts_file()))
+        self._etc.fill(etc_dir, identity_files(who, egress.hosts_file()))
         read_only = (*self.policy.read_only, *request.read_only)
         layout = JailLayout(
             request.workspace, request.home, read_only, etc_dir, self._limits(request).tmp_bytes
@@ -325,12 +327,6 @@ def _tools(policy: SandboxPolicy, support: HostSupport) -> dict[str, str]:
     found = {name: shutil.which(name) for name in ("nsenter", "setpriv", "prlimit")}
     tools = {name: path or name for name, path in found.items()}
     return tools | {"bwrap": support.bwrap or policy.bwrap}
-
-
-def _write_etc(etc_dir: Path, files: dict[str, str]) -> None:
-    etc_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (etc_dir / name).write_text(text)
 
 
 def _free_bytes(folder: Path) -> int:
