@@ -77,8 +77,9 @@ def test_a_jails_etc_holds_its_files_and_copies_of_the_hosts_never_the_hosts_own
     (host / "services").write_text("http 80/tcp\n")
     (host / "localtime").symlink_to("/usr/share/zoneinfo/Etc/UTC")
     (host / "protocols").symlink_to(tmp_path / "elsewhere")  # outside /usr: not followed
-    template = EtcTemplate(tmp_path / "state" / "etc", host_etc=host)
-    first, second = tmp_path / "state" / "jails" / "a", tmp_path / "state" / "jails" / "b"
+    template = EtcTemplate(tmp_path / "state" / "etc", tmp_path / "state" / "jails", host)
+    first, second = template.acquire(), template.acquire()
+    assert first != second
     template.fill(first, {"passwd": "agent:x:1000:1000::/h:/bin/sh\n"})
     assert sorted(p.name for p in first.iterdir()) == ["localtime", "passwd", "services", "ssl"]
     assert (first / "ssl").is_dir()
@@ -91,3 +92,12 @@ def test_a_jails_etc_holds_its_files_and_copies_of_the_hosts_never_the_hosts_own
     template.fill(second, {})
     assert (second / "services").read_text() == "https 443/tcp\n"
     assert (first / "services").read_text() == "http 80/tcp\n"  # a live jail keeps its copy
+
+    # A finished jail's folder serves the next one, with that jail's files and none stale.
+    template.release(first)
+    (host / "services").unlink()
+    third = template.acquire()
+    assert third == first
+    template.fill(third, {"passwd": "agent:x:1001:1001::/h2:/bin/sh\n"})
+    assert sorted(p.name for p in third.iterdir()) == ["localtime", "passwd", "ssl"]
+    assert (third / "passwd").read_text() == "agent:x:1001:1001::/h2:/bin/sh\n"

@@ -10,6 +10,12 @@ start. Instead each jail gets one folder, bound read-only as /etc, holding:
 - the host's symlinks into /usr (localtime, os-release), recreated as they are;
 - an empty folder for each host folder it needs (ssl, alternatives…): the layout binds
   the host's folder there, read-only (filesystem.py).
+
+Those folders are mount points inside the jail, and removing a folder that was one
+waits for the kernel to detach it (an RCU grace period each: 10-40 ms per jail on a
+loaded host). So a finished jail's /etc folder is not deleted but kept for this
+worker's next jail, which rewrites its files (a folder serves one live jail at a time);
+a worker keeps as many as it ran jails at once.
 """
 
 from __future__ import annotations
@@ -42,12 +48,22 @@ FileKey = tuple[int, int, int]
 
 
 class EtcTemplate:
-    """The host's /etc entries a jail needs, kept under `base` and filled into each jail's."""
+    """The host's /etc entries a jail needs, kept under `base`, and the jails' /etc folders."""
 
-    def __init__(self, base: Path, host_etc: Path = HOST_ETC) -> None:
+    def __init__(self, base: Path, jails: Path, host_etc: Path = HOST_ETC) -> None:
         self.base = base
+        self.jails = jails
         self.host_etc = host_etc
         self._copied: dict[str, FileKey] = {}
+        self._free: list[Path] = []
+
+    def acquire(self) -> Path:
+        """A folder for one live jail's /etc: one a finished jail left, else a new one."""
+        return self._free.pop() if self._free else self.jails / f"etc-{token_hex(6)}"
+
+    def release(self, etc_dir: Path) -> None:
+        """The jail that used `etc_dir` is gone: the next one may have it."""
+        self._free.append(etc_dir)
 
     def fill(self, etc_dir: Path, written: dict[str, str]) -> None:
         """Make `etc_dir` a jail's whole /etc: `written` files plus the host's entries."""
@@ -60,11 +76,19 @@ class EtcTemplate:
     def _add_host_entry(self, name: str, target: Path) -> None:
         source = self.host_etc / name
         if source.is_symlink() and source.resolve().is_relative_to(SYSTEM):
-            target.symlink_to(os.readlink(source))  # /usr is inside the jail as well
+            link = os.readlink(source)  # /usr is inside the jail as well
+            if not target.is_symlink() or os.readlink(target) != link:
+                _remove(target)
+                target.symlink_to(link)
         elif source.is_dir():
-            target.mkdir(mode=0o755)  # the host's folder is bound here
+            target.mkdir(mode=0o755, exist_ok=True)  # the host's folder is bound here
         elif source.is_file():
-            _link_or_copy(self._fresh_copy(name, source), target)
+            copy = self._fresh_copy(name, source)
+            if not _same_file(copy, target):
+                _remove(target)
+                _link_or_copy(copy, target)
+        else:
+            _remove(target)  # gone from the host since an earlier jail
 
     def _fresh_copy(self, name: str, source: Path) -> Path:
         """This worker's copy of a host file, copied again when the host's changed."""
@@ -90,3 +114,18 @@ def _link_or_copy(source: Path, target: Path) -> None:
             target.unlink()
         shutil.copyfile(source, target)
         target.chmod(0o644)
+
+
+def _same_file(path: Path, other: Path) -> bool:
+    try:
+        return path.stat().st_ino == other.lstat().st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _remove(path: Path) -> None:
+    """Whatever `path` is (nothing, a file, a link, an empty folder), gone."""
+    if path.is_dir() and not path.is_symlink():
+        path.rmdir()
+    else:
+        path.unlink(missing_ok=True)

@@ -223,7 +223,7 @@ class Sandbox:
         self.tools = _tools(policy, support)
         self._identities = IdentityPool(HOST_UID_LOCKS, policy.uid_base, policy.uid_count)
         self._cgroups: CgroupLayout | None = None
-        self._etc = EtcTemplate(policy.state_dir / "etc")
+        self._etc = EtcTemplate(policy.state_dir / "etc", policy.state_dir / "jails")
 
     @classmethod
     async def open(cls, policy: SandboxPolicy) -> Sandbox:
@@ -259,8 +259,8 @@ class Sandbox:
         async with contextlib.AsyncExitStack() as stack:
             identity = self._identities.acquire(request.run_id)
             stack.callback(identity.release)
-            etc_dir = self.policy.state_dir / "jails" / f"{request.run_id[:8]}-{token_hex(4)}"
-            stack.callback(shutil.rmtree, etc_dir, True)
+            etc_dir = self._etc.acquire()
+            stack.callback(self._etc.release, etc_dir)
             jail = await self._build(request, identity, etc_dir, on_refused, stack)
             stack.push_async_callback(jail.kill)
             yield jail
@@ -277,7 +277,7 @@ class Sandbox:
         for folder in (request.workspace, request.home):
             await asyncio.to_thread(hand_over, folder, identity.uid, identity.gid)
         layout = self._layout(request, identity, etc_dir, egress)
-        cgroup = self._make_cgroup(etc_dir.name, request)
+        cgroup = self._make_cgroup(f"{request.run_id[:8]}-{token_hex(4)}", request)
         if cgroup is not None:
             stack.push_async_callback(cgroup.remove)
         network = await asyncio.to_thread(open_network, egress.binds(), self.support.tripwire)
