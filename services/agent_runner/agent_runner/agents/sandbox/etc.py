@@ -71,6 +71,8 @@ class EtcTemplate:
         for name in ETC_ENTRIES:
             self._add_host_entry(name, etc_dir / name)
         for name, text in written.items():
+            # A new file, not the last jail's truncated: truncating costs a few ms here.
+            (etc_dir / name).unlink(missing_ok=True)
             (etc_dir / name).write_text(text)
 
     def _add_host_entry(self, name: str, target: Path) -> None:
