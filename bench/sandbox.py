@@ -3,9 +3,11 @@
 Each round runs one command plainly and once in a fresh jail (identity, /etc files,
 control group, network namespace, egress proxy, bubblewrap, teardown), alternating so
 both see the same load. Also times a run disk (sparse ext4 image: mkfs + loop mount,
-unmount + delete). Run as root with bubblewrap installed:
+unmount + delete). `--stages` also times each program of the jail's command chain
+alone in front of `/bin/true` (where the remaining cost sits). Run as root with
+bubblewrap installed:
 
-    uv run python -m bench.sandbox --rounds 40
+    uv run python -m bench.sandbox --rounds 40 --stages
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from uuid import uuid4
 
-from agent_runner.agents.sandbox import EgressPolicy, JailRequest, RunDisk, Sandbox, SandboxPolicy
+from agent_runner.agents.sandbox import (
+    EgressPolicy,
+    Jail,
+    JailRequest,
+    RunDisk,
+    Sandbox,
+    SandboxPolicy,
+)
+from agent_runner.agents.sandbox.limits import rlimit_options
 from agent_runner.agents.sandbox.schemas import GiB
 
 NODE_TOOLS = Path.home() / ".cache" / "dursor" / "node-tools"
@@ -109,6 +119,57 @@ async def bench_command(
     )
 
 
+def chain_stages(sandbox: Sandbox, jail: Jail) -> dict[str, list[str]]:
+    """Each program of the jail's chain alone in front of /bin/true, and the whole chain."""
+    tools, true = sandbox.tools, ["/bin/true"]
+    drop = jail._drop_root()  # the bench takes the chain apart
+    setpriv = drop[: drop.index(tools["prlimit"])]
+    joins = "".join(f"echo $$ > {p}; " for p in jail.cgroup.procs_files()) if jail.cgroup else ""
+    inner = [tools["bwrap"], "--unshare-user", "--disable-userns", "--dev-bind", "/", "/"]
+    limits = rlimit_options(jail.limits, sandbox.support.cgroup_mode)
+    return {
+        "plain": true,
+        "sh joining the control groups": ["/bin/sh", "-c", f'{joins}exec "$@"', "sh", *true],
+        "nsenter (network namespace)": [
+            tools["nsenter"], f"--net={jail.network.nsenter_path()}", "--", *true
+        ],
+        "bwrap as root (namespaces, mounts)": [
+            tools["bwrap"], *jail._bwrap_args(), "--", *true
+        ],
+        "setpriv (drop to the jail uid)": [*setpriv, *true],
+        "prlimit": [tools["prlimit"], *limits, "--", *true],
+        "setpriv + bwrap in a user namespace": [*setpriv, *inner, "--uid", "1000", "--", *true],
+        "whole chain": jail.command(true),
+    }  # fmt: skip
+
+
+async def bench_stages(sandbox: Sandbox, root: Path, rounds: int) -> None:
+    """Time each stage of one live jail's chain, interleaved, and print their p50."""
+
+    async def ignore(host: str, port: int, reason: str) -> None:
+        return None
+
+    request = JailRequest(uuid4().hex, root / "worktree", root / "home", EgressPolicy())
+    async with sandbox.jail(request, ignore) as jail:
+        stages = chain_stages(sandbox, jail)
+        samples: dict[str, list[float]] = {name: [] for name in stages}
+        for _ in range(rounds):
+            for name, argv in stages.items():
+                samples[name].append(await timed(lambda argv=argv: run_checked(argv)))  # type: ignore[misc]
+    print("| stage (alone, before /bin/true) | p50 ms | p99 ms |")
+    print("|---|---|---|")
+    for name, times in samples.items():
+        p50, p99 = percentiles(times)
+        print(f"| {name} | {p50:.1f} | {p99:.1f} |")
+
+
+async def run_checked(argv: list[str]) -> None:
+    """Run `argv` to its end; it must succeed."""
+    process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.DEVNULL)
+    if await process.wait() != 0:
+        raise RuntimeError(f"{argv[0]} failed")
+
+
 async def bench_disk(root: Path, rounds: int) -> None:
     """mkfs + loop mount and unmount + delete of a 10 GiB sparse run disk."""
     attach: list[float] = []
@@ -124,7 +185,7 @@ async def bench_disk(root: Path, rounds: int) -> None:
     )
 
 
-async def main(rounds: int) -> None:
+async def main(rounds: int, stages: bool) -> None:
     """Probe the host, then time every command and the run disk."""
     root = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))
     try:
@@ -147,6 +208,8 @@ async def main(rounds: int) -> None:
             await bench_command(sandbox, name, argv, root, rounds)
         if support.loop_disk:
             await bench_disk(root, max(5, rounds // 4))
+        if stages:
+            await bench_stages(sandbox, root, rounds)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -154,4 +217,6 @@ async def main(rounds: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40)
-    asyncio.run(main(parser.parse_args().rounds))
+    parser.add_argument("--stages", action="store_true", help="time each stage of the chain")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.rounds, arguments.stages))

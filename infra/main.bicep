@@ -38,6 +38,13 @@ param webScale ServiceScale
 param agentRunnerSlots int
 @description('Deploy the dynamic-sessions pool for agents (infra/README.md "Agents on Container Apps"); the runner does not use it yet.')
 param agentSessionPool bool = false
+// Container Apps gives a container no CAP_SYS_ADMIN and no user namespaces, so the
+// agent-runner's bubblewrap jail cannot be built there (infra/README.md "Agents on
+// Container Apps"). true: agents run unjailed, each run's log carrying the warning;
+// false: the runner refuses agent runs and only `llm` runs work, until the session pool
+// (agentSessionPool) replaces the jail.
+@description('Run agents unjailed on Container Apps (DURSOR_SANDBOX_ALLOW_UNJAILED); false refuses agent runs.')
+param agentsRunUnjailed bool = true
 @minValue(1)
 @maxValue(600)
 @description('Agent sessions the pool may run at once.')
@@ -351,6 +358,7 @@ module containerApps './modules/container-apps.bicep' = {
     authScale: authScale
     webScale: webScale
     agentRunnerSlots: agentRunnerSlots
+    agentsRunUnjailed: agentsRunUnjailed
     frontDoorId: frontDoorProfile.outputs.frontDoorId
     deployStage: deployStage
   }

@@ -14,3 +14,19 @@ JSON
 fi
 # Outgoing webhooks on a laptop may go to loopback receivers (cloud mode refuses them).
 export DURSOR_WEBHOOK_MODE="${DURSOR_WEBHOOK_MODE:-local}"
+# Agents run in a jail of their own (README, "Agent sandbox"): the runner's default.
+# Where this machine cannot build one (no bubblewrap, not root, no namespaces), the
+# local platform runs them unjailed by the explicit setting below, with a warning here
+# and in every run's log; set DURSOR_SANDBOX_ALLOW_UNJAILED=false to refuse them instead.
+export DURSOR_SANDBOX_STATE_DIR="${DURSOR_SANDBOX_STATE_DIR:-$DURSOR_DATA/sandbox}"
+# The agent CLIs (scripts/install-node-tools.sh) live in the cache, outside /usr.
+export DURSOR_SANDBOX_READ_ONLY="${DURSOR_SANDBOX_READ_ONLY:-[\"$DURSOR_CACHE/node-tools\"]}"
+if [ "${DURSOR_SANDBOX:-jail}" = jail ] && [ -z "${DURSOR_SANDBOX_ALLOW_UNJAILED:-}" ]; then
+  if ! unjailed_why="$(uv run --frozen --no-sync python -m agent_runner.agents.sandbox \
+      --bwrap "${DURSOR_SANDBOX_BWRAP:-bwrap}" 2>&1)"; then
+    export DURSOR_SANDBOX_ALLOW_UNJAILED=true
+    log "WARNING: AGENTS RUN UNJAILED on this machine (${unjailed_why}): an agent can read" \
+      "and reach whatever this platform can. Install bubblewrap and run as root to jail them."
+  fi
+  unset unjailed_why
+fi

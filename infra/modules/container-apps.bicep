@@ -48,6 +48,8 @@ param webScale ServiceScale
 @description('Runs one agent-runner replica executes at once (DURSOR_MAX_CONCURRENCY).')
 @minValue(1)
 param agentRunnerSlots int
+@description('DURSOR_SANDBOX_ALLOW_UNJAILED of the agent-runner: this platform cannot jail agents (no CAP_SYS_ADMIN, no user namespaces).')
+param agentsRunUnjailed bool
 @description('Front Door profile id: the gateway refuses requests without this X-Azure-FDID.')
 param frontDoorId string
 @allowed([
@@ -286,6 +288,12 @@ module agentRunner './container-app.bicep' = if (deployApps) {
       {
         name: 'DURSOR_WORKSPACES_DIR'
         value: '/workspaces'
+      }
+      {
+        // The runner's jail is on by default; its probe fails here (no namespaces), so
+        // agents run only by this explicit degrade, or are refused.
+        name: 'DURSOR_SANDBOX_ALLOW_UNJAILED'
+        value: agentsRunUnjailed ? 'true' : 'false'
       }
     ])
     scaleRules: [

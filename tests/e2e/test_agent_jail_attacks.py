@@ -63,7 +63,7 @@ async def jailed_platform(
     """A platform whose agent-runner starts every agent in a jail (the sidecar is watched)."""
     workdir = tmp_path_factory.mktemp("jailed")
     env = {
-        "DURSOR_SANDBOX": "jail",
+        # The default sandbox (`jail`) with the degrade refused explicitly.
         "DURSOR_SANDBOX_ALLOW_UNJAILED": "false",
         "DURSOR_SANDBOX_STATE_DIR": str(workdir / "sandbox"),
         "DURSOR_SANDBOX_WATCHED_PORTS": json.dumps(backing_ports(backing, backing.database_url)),

@@ -270,10 +270,9 @@ class Platform:
         return env | self._tokens(app_id)
 
     def _sandbox_env(self) -> dict[str, str]:
-        """Agents run jailed; on a host that cannot jail, unjailed with the run's warning."""
+        """Agents run jailed (the default); where the host cannot jail, with the warning."""
         tools = Path(os.environ.get("DURSOR_CACHE", Path.home() / ".cache" / "dursor"))
         return {
-            "DURSOR_SANDBOX": "jail",
             # Takes effect only where the runner's probe says this host cannot jail.
             "DURSOR_SANDBOX_ALLOW_UNJAILED": "true",
             "DURSOR_SANDBOX_STATE_DIR": str(self.workdir / "sandbox"),

@@ -66,10 +66,11 @@ class RunnerSettings(ServiceSettings):
     gemini_api_key: SecretStr | None = None
     gemini_base_url: str | None = None
     # Agent processes (every executor but `llm`) start in a jail of their own ("jail"),
-    # or as this worker's own user ("off", until every deployment can jail them).
-    sandbox: Literal["jail", "off"] = "off"
-    # With "jail" on a host that cannot jail: False refuses agent runs, True runs them
-    # unjailed with a loud warning in the worker's and every run's log.
+    # or as this worker's own user ("off": no boundary, and no warning either).
+    sandbox: Literal["jail", "off"] = "jail"
+    # With "jail" on a host that cannot jail: False refuses agent runs (they fail with
+    # the probe's reason), True runs them unjailed with a loud warning in the worker's
+    # and every run's log. Deployments that cannot jail set it explicitly.
     sandbox_allow_unjailed: bool = False
     # Hosts every jail may reach through its HTTPS proxy besides its model (registries).
     sandbox_allowed_hosts: list[str] = Field(default_factory=list)

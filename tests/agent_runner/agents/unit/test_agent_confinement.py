@@ -29,6 +29,34 @@ async def run_jail_of(confinement: Confinement, tmp_path: Path) -> tuple[object,
     return jail, lines
 
 
+async def test_jail_is_the_default_and_without_bubblewrap_refuses_agent_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("DURSOR_SANDBOX", "DURSOR_SANDBOX_ALLOW_UNJAILED"):
+        monkeypatch.delenv(name, raising=False)
+    settings = settings_for(tmp_path, sandbox_bwrap=MISSING_BWRAP)
+    assert settings.sandbox == "jail"
+    assert settings.sandbox_allow_unjailed is False
+    confinement = await Confinement.open(settings)
+    with pytest.raises(AgentsRefused) as refused:
+        await run_jail_of(confinement, tmp_path)
+    assert str(refused.value) == (
+        f"agents cannot be jailed on this host (bubblewrap ({MISSING_BWRAP}) is not installed); "
+        "refusing to run them. Allowing unjailed agents is an explicit setting."
+    )
+
+
+async def test_the_degrade_setting_from_the_environment_runs_agents_with_the_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DURSOR_SANDBOX", raising=False)
+    monkeypatch.setenv("DURSOR_SANDBOX_ALLOW_UNJAILED", "true")
+    confinement = await Confinement.open(settings_for(tmp_path, sandbox_bwrap=MISSING_BWRAP))
+    jail, lines = await run_jail_of(confinement, tmp_path)
+    assert jail is None
+    assert [line.split(":", 1)[0] for line in lines] == ["AGENTS RUN UNJAILED"]
+
+
 async def test_sandbox_off_runs_agents_unjailed_without_a_word(tmp_path: Path) -> None:
     confinement = await Confinement.open(settings_for(tmp_path, sandbox="off"))
     assert await run_jail_of(confinement, tmp_path) == (None, [])

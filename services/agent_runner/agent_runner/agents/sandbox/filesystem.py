@@ -7,8 +7,9 @@ operator names (the agent CLIs), the run's worktree and HOME read-write, a size-
 path is bound at the same place it has on the host, so the executors' argv, cwd and
 HOME stay valid inside. The parents of those paths exist inside as empty folders:
 `.data/`, the secret files, other runs' worktrees and the git mirror are not there.
-Identity and name files (/etc/passwd, group, hosts, resolv.conf, nsswitch.conf) are
-written for the jail and bound read-only.
+/etc is the jail's own folder (etc.py), bound read-only in one piece: its identity and
+name files, links to copies of the host files it needs, and the host's folders it
+needs (certificates, alternatives) bound into it.
 """
 
 from __future__ import annotations
@@ -20,21 +21,6 @@ from pathlib import Path
 
 SYSTEM = Path("/usr")
 MERGED_USR_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
-ETC_ENTRIES = (
-    "ssl",
-    "ca-certificates",
-    "ca-certificates.conf",
-    "alternatives",
-    "ld.so.cache",
-    "ld.so.conf",
-    "ld.so.conf.d",
-    "localtime",
-    "timezone",
-    "os-release",
-    "mime.types",
-    "protocols",
-    "services",
-)
 HOSTNAME = "dursor-jail"
 # The jail's own size-capped tmpfs folders, not the host's.
 TMP = "/tmp"  # noqa: S108
@@ -133,12 +119,11 @@ def _root_links() -> list[str]:
 
 
 def _etc_binds(etc_dir: Path) -> list[str]:
-    # bubblewrap would make /etc as root-only 0700: the agent could not read its passwd.
-    args = ["--perms", "0755", "--dir", "/etc"]
-    for name in ETC_ENTRIES:
-        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    for written in sorted(etc_dir.iterdir()):
-        args += ["--ro-bind", str(written), f"/etc/{written.name}"]
+    """The jail's /etc folder, and the host's folder of that name on each folder in it."""
+    args = ["--ro-bind", str(etc_dir), "/etc"]
+    for entry in sorted(etc_dir.iterdir()):
+        if entry.is_dir() and not entry.is_symlink():
+            args += ["--ro-bind", f"/etc/{entry.name}", f"/etc/{entry.name}"]
     return args
 
 

@@ -39,6 +39,7 @@ import structlog
 from agent_runner.agents.sandbox.cgroups import CgroupLayout, RunCgroup
 from agent_runner.agents.sandbox.destinations import EgressError
 from agent_runner.agents.sandbox.egress import Egress
+from agent_runner.agents.sandbox.etc import EtcTemplate
 from agent_runner.agents.sandbox.filesystem import (
     HOSTNAME,
     JailIdentityFiles,
@@ -222,6 +223,7 @@ class Sandbox:
         self.tools = _tools(policy, support)
         self._identities = IdentityPool(HOST_UID_LOCKS, policy.uid_base, policy.uid_count)
         self._cgroups: CgroupLayout | None = None
+        self._etc = EtcTemplate(policy.state_dir / "etc", policy.state_dir / "jails")
 
     @classmethod
     async def open(cls, policy: SandboxPolicy) -> Sandbox:
@@ -257,8 +259,8 @@ class Sandbox:
         async with contextlib.AsyncExitStack() as stack:
             identity = self._identities.acquire(request.run_id)
             stack.callback(identity.release)
-            etc_dir = self.policy.state_dir / "jails" / f"{request.run_id[:8]}-{token_hex(4)}"
-            stack.callback(shutil.rmtree, etc_dir, True)
+            etc_dir = self._etc.acquire()
+            stack.callback(self._etc.release, etc_dir)
             jail = await self._build(request, identity, etc_dir, on_refused, stack)
             stack.push_async_callback(jail.kill)
             yield jail
@@ -275,7 +277,7 @@ class Sandbox:
         for folder in (request.workspace, request.home):
             await asyncio.to_thread(hand_over, folder, identity.uid, identity.gid)
         layout = self._layout(request, identity, etc_dir, egress)
-        cgroup = self._make_cgroup(etc_dir.name, request)
+        cgroup = self._make_cgroup(f"{request.run_id[:8]}-{token_hex(4)}", request)
         if cgroup is not None:
             stack.push_async_callback(cgroup.remove)
         network = await asyncio.to_thread(open_network, egress.binds(), self.support.tripwire)
@@ -308,7 +310,7 @@ class Sandbox:
     ) -> JailLayout:
         inside = INSIDE_UID if self.support.unprivileged_userns else identity.uid
         who = JailIdentityFiles(inside, inside, request.home)
-        _write_etc(etc_dir, identity_files(who, egress.hosts_file()))
+        self._etc.fill(etc_dir, identity_files(who, egress.hosts_file()))
         read_only = (*self.policy.read_only, *request.read_only)
         layout = JailLayout(
             request.workspace, request.home, read_only, etc_dir, self._limits(request).tmp_bytes
@@ -325,12 +327,6 @@ def _tools(policy: SandboxPolicy, support: HostSupport) -> dict[str, str]:
     found = {name: shutil.which(name) for name in ("nsenter", "setpriv", "prlimit")}
     tools = {name: path or name for name, path in found.items()}
     return tools | {"bwrap": support.bwrap or policy.bwrap}
-
-
-def _write_etc(etc_dir: Path, files: dict[str, str]) -> None:
-    etc_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (etc_dir / name).write_text(text)
 
 
 def _free_bytes(folder: Path) -> int:

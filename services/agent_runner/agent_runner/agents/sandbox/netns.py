@@ -7,16 +7,20 @@ the jail's connections on its own event loop with no process in the jail. The ja
 joins the namespace through `/proc/<runner>/fd/<fd>` (`nsenter --net=`), so nothing is
 mounted on the host and the namespace disappears with its last process and socket.
 
-The tripwire (when `nft` is installed): a default route over `lo` and an
+The tripwire (when nftables is installed): a default route over `lo` and an
 nftables rule that redirects every TCP connection to a non-loopback address to one
 sink socket, which reads the original destination (SO_ORIGINAL_DST) and reports it.
+The rule goes in through libnftables in the namespaced thread (`nft` where the library
+cannot be loaded): starting `nft` for every jail cost most of its setup.
 Without it such a connection fails at once (no route) and is not reported.
 """
 
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import fcntl
+import functools
 import os
 import shutil
 import socket
@@ -41,6 +45,7 @@ RTF_UP = 0x1
 SO_ORIGINAL_DST = 80
 IFREQ = "16sH14s"
 TRIPWIRE_TABLE = "dursor_tripwire"
+NFTABLES_LIBRARY = "libnftables.so.1"
 Bind = tuple[str, int]
 
 
@@ -72,8 +77,26 @@ class JailNetwork:
 
 
 def tripwire_available() -> bool:
-    """True when `nft` can be run to install the tripwire."""
-    return shutil.which("nft") is not None
+    """True when nftables can install the tripwire (its library, else the `nft` program)."""
+    return _nftables_library() is not None or shutil.which("nft") is not None
+
+
+@functools.cache
+def _nftables_library() -> ctypes.CDLL | None:
+    """libnftables (what `nft` itself calls), loaded once; None where it is missing."""
+    name = ctypes.util.find_library("nftables")
+    try:
+        library = ctypes.CDLL(name or NFTABLES_LIBRARY, use_errno=True)
+    except OSError:
+        return None
+    library.nft_ctx_new.restype = ctypes.c_void_p
+    library.nft_ctx_new.argtypes = [ctypes.c_uint32]
+    library.nft_ctx_free.argtypes = [ctypes.c_void_p]
+    library.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
+    library.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+    library.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+    library.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    return library
 
 
 def open_network(binds: Sequence[Bind], tripwire: bool) -> JailNetwork:
@@ -170,9 +193,27 @@ def _install_tripwire(sink_port: int) -> None:
     """Route everything over `lo` (so nothing fails before nftables sees it), then redirect."""
     _default_route_over_loopback()
     rules = tripwire_rules(sink_port).encode()
-    done = subprocess.run(["nft", "-f", "-"], input=rules, capture_output=True, check=False)
-    if done.returncode != 0:
-        raise NetworkError(f"nft failed: {done.stderr.decode(errors='replace')[:300]}")
+    library = _nftables_library()
+    if library is None:
+        done = subprocess.run(["nft", "-f", "-"], input=rules, capture_output=True, check=False)
+        if done.returncode != 0:
+            raise NetworkError(f"nft failed: {done.stderr.decode(errors='replace')[:300]}")
+        return
+    _run_nftables(library, rules)
+
+
+def _run_nftables(library: ctypes.CDLL, rules: bytes) -> None:
+    """Apply `rules` in this thread's namespace in-process: no `nft` to start per jail."""
+    context = library.nft_ctx_new(0)
+    if not context:
+        raise NetworkError("nftables: cannot create a context")
+    try:
+        library.nft_ctx_buffer_error(context)
+        if library.nft_run_cmd_from_buffer(context, rules) != 0:
+            error = (library.nft_ctx_get_error_buffer(context) or b"").decode(errors="replace")
+            raise NetworkError(f"nftables refused the tripwire: {error[:300]}")
+    finally:
+        library.nft_ctx_free(context)
 
 
 class _SockaddrIn(ctypes.Structure):
