@@ -42,9 +42,10 @@ param agentSessionPool bool = false
 // agent-runner's bubblewrap jail cannot be built there (infra/README.md "Agents on
 // Container Apps"). true: agents run unjailed, each run's log carrying the warning;
 // false: the runner refuses agent runs and only `llm` runs work, until the session pool
-// (agentSessionPool) replaces the jail.
+// (agentSessionPool) replaces the jail. No default: each environment's parameter file
+// states the choice, so running untrusted agents unjailed is never an accident.
 @description('Run agents unjailed on Container Apps (DURSOR_SANDBOX_ALLOW_UNJAILED); false refuses agent runs.')
-param agentsRunUnjailed bool = true
+param agentsRunUnjailed bool
 @minValue(1)
 @maxValue(600)
 @description('Agent sessions the pool may run at once.')

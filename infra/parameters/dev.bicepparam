@@ -10,6 +10,8 @@ param alertEmail = readEnvironmentVariable('DURSOR_ALERT_EMAIL', '')
 param secretsOfficerPrincipalId = readEnvironmentVariable('DURSOR_SECRETS_OFFICER_ID', '')
 param authAudience = readEnvironmentVariable('DURSOR_AUTH_AUDIENCE', 'api://dursor')
 param seedSecrets = json(readEnvironmentVariable('DURSOR_SEED_SECRETS', '{}'))
+// Development: agents run unjailed (the warning is in every run's log); see main.bicep.
+param agentsRunUnjailed = true
 
 // Seed: api 1-2 replicas, 0.25 vCPU / 512Mi.
 param gatewayScale = {

@@ -11,6 +11,9 @@ param alertEmail = readEnvironmentVariable('DURSOR_ALERT_EMAIL', '')
 param secretsOfficerPrincipalId = readEnvironmentVariable('DURSOR_SECRETS_OFFICER_ID', '')
 param authAudience = readEnvironmentVariable('DURSOR_AUTH_AUDIENCE', 'api://dursor')
 param seedSecrets = json(readEnvironmentVariable('DURSOR_SEED_SECRETS', '{}'))
+// Production refuses agent runs (only `llm` runs) until the session pool replaces the
+// jail; set true only to accept untrusted agents running unjailed (see main.bicep).
+param agentsRunUnjailed = false
 
 // Seed: api 2-10 replicas, 0.5 vCPU / 1Gi, scaled on HTTP requests. Open SSE streams
 // count as concurrent requests (~50 KB each), hence the higher target for the gateway.
