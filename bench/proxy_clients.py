@@ -243,6 +243,15 @@ def table(results: dict[str, dict[str, float]], connections: int) -> str:
             f"{r['requests_per_second'] / reference['requests_per_second']:>9.2f}"
             f"{r['cpu_us_per_request'] / reference['cpu_us_per_request']:>8.2f}"
         )
+    lines.append(
+        "ratios vs httpx + OTel wrapper (req/s, CPU per request): "
+        + "; ".join(
+            f"{name} {r['requests_per_second'] / reference['requests_per_second']:.2f}x, "
+            f"{r['cpu_us_per_request'] / reference['cpu_us_per_request']:.2f}x"
+            for name, r in results.items()
+            if r is not reference
+        )
+    )
     return "\n".join(lines)
 
 
