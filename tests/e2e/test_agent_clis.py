@@ -27,7 +27,7 @@ from tests.standins.azurite import running_azurite
 from tests.standins.model_server import ModelServer, Recorded, Reply, WriteFile, serving
 from tests.support.backing import Backing
 from tests.support.databases import DatabaseFactory
-from tests.support.git_remote import make_remote
+from tests.support.git_remote import git, make_remote
 from tests.support.platform import Platform
 from tests.support.sse import collect
 
@@ -57,6 +57,7 @@ PRICES = {
     "claude-sonnet-4-5": {"input_per_mtok": "3", "output_per_mtok": "15"},
 }
 TERMINAL = {"succeeded", "failed", "cancelled", "timed_out"}
+SETUP_SECRET = "e2e-setup-secret-7f3a"
 
 
 @dataclass
@@ -132,10 +133,13 @@ async def test_cli_runs_edit_resume_and_store_patches_in_blob_storage(
         {"type": kind, "model_profile_id": await _profile(client, world, kind)} for kind in PROFILES
     ]
     served_before = len(world.server.requests)
-    runs = await _submit(client, make_remote(tmp_path), FIRST, executors)
+    remote = make_remote(tmp_path)
+    runs = await _submit(client, remote, FIRST, executors)
     for run in runs:
         world.watch(run["id"])
     finals = await asyncio.gather(*(_until_turn_ends(client, run["id"], 1) for run in runs))
+    # One submission, one base commit, recorded on each run.
+    assert {f["base_commit"] for f in finals} == {git("rev-parse", "main", cwd=remote).strip()}
     turn_one = world.server.requests[served_before:]
 
     for run, final in zip(runs, finals, strict=True):
@@ -224,10 +228,16 @@ async def test_setup_streams_before_the_agent_verify_is_recorded_and_failed_setu
 ) -> None:
     profile = await _profile(client, world, "claude_code")
     executors = [{"type": "claude_code", "model_profile_id": profile}]
-    setup = ["echo preparing the environment", "echo caches warm >&2"]
-    verify = [JUNIT_REPORT, "echo checks ran", "test -f MISSING.md"]
+    setup = [
+        "echo preparing the environment",
+        "echo caches warm >&2",
+        'echo "FROM_SETUP=exported by setup" >> "$DURSOR_ENV"; echo "token $SETUP_TOKEN"',
+    ]
+    verify = [JUNIT_REPORT, 'echo "checks ran with $FROM_SETUP"', "test -f MISSING.md"]
     remote = make_remote(tmp_path / "ok")
-    (run,) = await _submit(client, remote, FIRST, executors, setup, verify)
+    secret = {"value": SETUP_SECRET, "inject_into": ["setup"]}
+    (run,) = await _submit(client, remote, FIRST, executors, setup, verify, secret)
+    world.watch(run["id"])
     status, frames = await collect(client, f"/v1/runs/{run['id']}/stream", dict(client.headers))
 
     assert status == 200
@@ -243,11 +253,17 @@ async def test_setup_streams_before_the_agent_verify_is_recorded_and_failed_setu
     ]
     assert ("stdout", "preparing the environment") in lines, lines
     assert ("stderr", "caches warm") in lines, lines
+    assert ("stdout", "token ***") in lines, lines  # the secret reached setup, masked
+    assert SETUP_SECRET not in str([f.data for f in frames])
+    claude = [p for p in world.agents() if p.is_cli and run["id"] in p.env.get("HOME", "")]
+    assert claude, "the agent was seen while it asked the model"
+    assert all(p.env.get("FROM_SETUP") == "exported by setup" for p in claude)
+    assert all("SETUP_TOKEN" not in p.env for p in claude)  # a setup-only secret
     assert steps.index("verify: test -f MISSING.md") < steps.index("verification exited 1")
     (verified,) = (await client.get(f"/v1/runs/{run['id']}/verifications")).json()
     assert (verified["turn"], verified["passed"], verified["exit_code"]) == (1, False, 1)
     assert (verified["tests"], verified["failures"]) == (4, 1)  # from the JUnit report
-    assert "checks ran" in verified["output_tail"]
+    assert "checks ran with exported by setup" in verified["output_tail"]
     assert verified["duration_seconds"] > 0
     compared = (await client.get(f"/v1/tasks/{run['task_id']}/comparison")).json()
     figures = compared["runs"][0]["figures"]
@@ -413,9 +429,14 @@ async def _submit(
     executors: list[dict[str, Any]],
     setup: list[str] | None = None,
     verify: list[str] | None = None,
+    setup_token: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     repo = await client.post("/v1/repos", json={"url": f"file://{remote}"})
     assert repo.status_code == 201, repo.text
+    if setup_token is not None:
+        path = f"/v1/repos/{repo.json()['id']}/secrets/SETUP_TOKEN"
+        put = await client.put(path, json=setup_token)
+        assert put.status_code == 200, put.text
     if setup is not None:
         path = f"/v1/repos/{repo.json()['id']}/environment"
         put = await client.put(path, json={"setup": setup, "verify": verify or []})

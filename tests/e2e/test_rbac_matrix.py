@@ -149,6 +149,20 @@ async def set_environment(world: World, client: httpx.AsyncClient, _: str) -> Ca
     return Call("PUT", f"/v1/repos/{created.json()['id']}/environment", {"setup": ["true"]})
 
 
+async def set_secret(world: World, client: httpx.AsyncClient, _: str) -> Call:
+    """Set a secret of a repository created for this call."""
+    created = await client.post(
+        "/v1/repos", headers=world.admin, json=(await new_repo(world, client, "admin")).body
+    )
+    path = f"/v1/repos/{created.json()['id']}/secrets/NPM_TOKEN"
+    return Call("PUT", path, {"value": "npm-rbac-secret", "inject_into": ["setup"]})
+
+
+async def delete_unknown_secret(world: World, client: httpx.AsyncClient, _: str) -> Call:
+    """Remove a secret that does not exist."""
+    return Call("DELETE", f"/v1/repos/{uuid.UUID(int=1)}/secrets/NPM_TOKEN")
+
+
 async def delete_unknown_webhook(world: World, client: httpx.AsyncClient, _: str) -> Call:
     """Remove a webhook that does not exist."""
     return Call("DELETE", f"/v1/webhooks/{uuid.UUID(int=1)}")
@@ -295,6 +309,13 @@ MATRIX: dict[tuple[str, str], tuple[str, int, Maker | str]] = {
         f"/v1/repos/{uuid.UUID(int=1)}/environment",
     ),
     ("PUT", "/v1/repos/{repo_id}/environment"): ("developer", 200, set_environment),
+    ("GET", "/v1/repos/{repo_id}/secrets"): (
+        "viewer",
+        404,
+        f"/v1/repos/{uuid.UUID(int=1)}/secrets",
+    ),
+    ("PUT", "/v1/repos/{repo_id}/secrets/{name}"): ("developer", 200, set_secret),
+    ("DELETE", "/v1/repos/{repo_id}/secrets/{name}"): ("developer", 404, delete_unknown_secret),
     ("GET", "/v1/usage"): ("viewer", 200, "/v1/usage"),
     ("GET", "/v1/runs/{run_id}/usage"): ("viewer", 200, "/v1/runs/{run_id}/usage"),
     ("GET", "/v1/tasks/{task_id}/usage"): ("viewer", 200, "/v1/tasks/{task_id}/usage"),

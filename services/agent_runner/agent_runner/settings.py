@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
+from dursor_contracts.environment import SecretPlace, default_secret_places
 from dursor_contracts.usage import ModelPrice
 from dursor_kit.settings import ServiceSettings
 
@@ -83,6 +84,9 @@ class RunnerSettings(ServiceSettings):
     # The operator's price table: model -> USD per million tokens, for executors that report
     # tokens only (e.g. {"gpt-5-codex": {"input_per_mtok": 1.25, "output_per_mtok": 10}}).
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    # Where repository secrets may be injected (run-api applies the same bound when one
+    # is written); the agent is left out by default, since it sends what it reads to a model.
+    secret_injection_places: list[SecretPlace] = Field(default_factory=default_secret_places)
     # Spending caps in USD (agent_runner.budgets): per run (a run's options may set a
     # lower one), per user and calendar month (UTC), and per-user monthly overrides keyed
     # by owner key (issuer#subject). A run that reaches one fails with `budget_exceeded`.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import structlog
@@ -27,6 +27,7 @@ from agent_runner.runs.budgets import BudgetCaps
 from agent_runner.runs.dispatcher import Dispatcher
 from agent_runner.runs.leases import RunLeases
 from agent_runner.runs.reaper import reap_forever
+from agent_runner.runs.secrets import RepoSecrets
 from agent_runner.settings import RunnerSettings
 from dursor_kit.artifacts import artifact_store_from
 from dursor_kit.crypto import EncryptionKeyRing
@@ -120,6 +121,8 @@ async def start_worker(
     ctx = attempt_context(runtime, settings, transactions, agents, confinement)
     keyring = EncryptionKeyRing.from_json(await runtime.secret(ENCRYPTION_KEYS))
     credentials = ModelProfileCredentials(runtime.engine, keyring)
+    secrets = RepoSecrets(runtime.engine, keyring, settings.secret_injection_places)
+    ctx = replace(ctx, secrets=secrets.for_run)
     dispatcher = Dispatcher(
         ctx, settings.max_concurrency, settings.pull_interval_seconds, credentials.for_run
     )

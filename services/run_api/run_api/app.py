@@ -38,6 +38,7 @@ from run_api.pull_requests.service import PullRequests
 from run_api.repos import endpoints as repos
 from run_api.runs import endpoints as runs
 from run_api.runs.service import RunService
+from run_api.secrets import endpoints as secrets
 from run_api.settings import RunApiSettings
 from run_api.submissions import endpoints as submissions
 from run_api.submissions.service import Submissions
@@ -70,6 +71,7 @@ def install(app: FastAPI, parts: RunApiParts) -> None:
     app.state.engine = parts.engine
     app.state.verifier = parts.verifier
     app.state.artifacts = parts.artifacts
+    app.state.keyring = parts.keyring
     app.state.transactions = Transactions(parts.engine, parts.relay)
     app.state.run_service = RunService(parts.settings)
     app.state.model_profiles = ModelProfiles(parts.keyring)
@@ -149,6 +151,7 @@ def create_app(
         lifespan_override or partial(lifespan, settings=settings),
         [
             repos.router,
+            secrets.router,
             tasks.router,
             runs.router,
             pull_requests.router,

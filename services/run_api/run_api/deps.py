@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dursor_kit.artifacts import ArtifactStore
 from dursor_kit.web.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from run_api.keyring import KeyRingSource
 from run_api.settings import RunApiSettings
 
 
@@ -27,7 +28,13 @@ def _artifacts(request: Request) -> ArtifactStore:
     return store
 
 
+def _keyring(request: Request) -> KeyRingSource:
+    keyring: KeyRingSource = request.app.state.keyring
+    return keyring
+
+
 Engine = Annotated[AsyncEngine, Depends(_engine)]
+KeyRing = Annotated[KeyRingSource, Depends(_keyring)]
 Settings = Annotated[RunApiSettings, Depends(_settings)]
 Artifacts = Annotated[ArtifactStore, Depends(_artifacts)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")]

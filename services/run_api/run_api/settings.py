@@ -8,6 +8,7 @@ from typing import Literal, get_args
 from pydantic import Field
 
 from dursor_contracts.comparison import DEFAULT_RULE, Criterion
+from dursor_contracts.environment import SecretPlace, default_secret_places
 from dursor_kit.settings import ServiceSettings
 
 CodexSandbox = Literal["workspace-write", "read-only"]
@@ -49,6 +50,9 @@ class RunApiSettings(ServiceSettings):
     idempotency_retention_hours: int = Field(default=24, ge=1, le=24 * 30)
     # The encryption key ring is re-read from the secret store this often (rotation).
     keyring_refresh_seconds: float = Field(default=300.0, ge=1.0)
+    # Where repository secrets may be injected (agent-runner applies the same bound):
+    # the agent is left out by default, since it sends what it reads to a model.
+    secret_injection_places: list[SecretPlace] = Field(default_factory=default_secret_places)
     # Outgoing webhooks: cloud mode refuses every non-public target address unless its
     # network is allowlisted here (CIDRs); local mode allows loopback (and http there).
     webhook_mode: Literal["local", "cloud"] = "cloud"

@@ -70,6 +70,12 @@ class ClaimedRun:
     patch_uri: str | None = None
     # The seq of the attempt's own `running` event: the log's head when it starts.
     last_seq: int = 0
+    # The commit the submission starts from; None until one of its runs is claimed.
+    base_commit: str | None = None
+    repo_id: UUID | None = None
+    # True when the repository's environment was set through the API (it then wins over
+    # the repository's own `.dursor/environment.yml`).
+    environment_set: bool = False
 
     def fence(self, worker_id: str) -> AttemptFence:
         """The fence that keeps this attempt's writes from outliving its lease."""
@@ -77,6 +83,7 @@ class ClaimedRun:
 
 
 class _ClaimRow(RunRow):
+    repo_id: UUID
     base_branch: str
     title: str
     repo_url: str
@@ -241,6 +248,7 @@ async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
             tasks.c.base_branch,
             tasks.c.title,
             repos.c.url.label("repo_url"),
+            repos.c.id.label("repo_id"),
             repo_environments.c.setup.label("setup_commands"),
             repo_environments.c.verify.label("verify_commands"),
         )
@@ -269,6 +277,9 @@ async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
         setup_commands=list(row.setup_commands or []),
         verify_commands=list(row.verify_commands or []),
         patch_uri=row.patch_uri,
+        base_commit=row.base_commit,
+        repo_id=row.repo_id,
+        environment_set=row.setup_commands is not None,
     )
 
 

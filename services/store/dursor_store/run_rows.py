@@ -45,6 +45,7 @@ class RunRow(TableRow):
     bundle_uri: str | None
     commit_sha: str | None
     last_seq: int
+    base_commit: str | None = None
 
     @property
     def executor(self) -> ExecutorSpec:

@@ -245,3 +245,28 @@ async def reserve_seqs(
     if fence is not None:
         claim = claim.where(*_held(run_id, fence)[1:])
     return await fetch_optional(conn, claim, SeqRange)
+
+
+async def pin_base_commit(conn: AsyncConnection, run_id: UUID, commit: str) -> str:
+    """Pin `commit` on every run of `run_id`'s submission that has none; the run's own.
+
+    The runs of one submission share their task and `created_at` (one transaction made
+    them). All of them are locked first, in id order, so two claims of one submission
+    wait for each other instead of deadlocking; the update that follows sees the
+    winner's commit (a new statement, a new snapshot) and leaves it.
+    """
+    made = (
+        await conn.execute(select(runs.c.task_id, runs.c.created_at).where(runs.c.id == run_id))
+    ).one()
+    same_submission = [runs.c.task_id == made.task_id, runs.c.created_at == made.created_at]
+    await conn.execute(
+        select(runs.c.id).where(*same_submission).order_by(runs.c.id).with_for_update()
+    )
+    await conn.execute(
+        update(runs)
+        .where(*same_submission, runs.c.base_commit.is_(None))
+        .values(base_commit=commit)
+    )
+    pinned = await conn.scalar(select(runs.c.base_commit).where(runs.c.id == run_id))
+    assert pinned is not None, "the run itself was pinned, now or before"
+    return str(pinned)

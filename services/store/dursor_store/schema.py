@@ -190,6 +190,9 @@ runs = Table(
     Column("commit_sha", Text),
     Column("last_seq", BigInteger, nullable=False, server_default=text("0")),
     Column("dispatch_count", Integer, nullable=False, server_default=text("0")),
+    # The commit every run of the submission starts from, pinned at the first claim of
+    # one of them (migration 0011_run_base_commit).
+    Column("base_commit", Text),
     CheckConstraint(_in("status", RUN_STATUSES), name="status"),
     CheckConstraint(_in("executor_type", EXECUTOR_KINDS), name="executor_type"),
     CheckConstraint("attempt >= 1 AND attempt <= max_attempts", name="attempt"),
@@ -464,4 +467,28 @@ repo_environments = Table(
     Column("verify", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("updated_by", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+SECRET_PLACES = ("setup", "agent", "verify")
+
+# A repository's secrets (migration 0012_repo_secrets), sealed like model keys with
+# "<repo id>/<name>" as associated data. run-api writes them (write-only), agent-runner
+# opens them for the commands `inject_into` names.
+repo_secrets = Table(
+    "repo_secrets",
+    metadata,
+    Column("repo_id", UUID(as_uuid=True), ForeignKey("repos.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("inject_into", ARRAY(Text), nullable=False),
+    Column("key_id", Text, nullable=False),
+    Column("key_nonce", LargeBinary, nullable=False),
+    Column("key_ciphertext", LargeBinary, nullable=False),
+    Column("updated_by", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("repo_id", "name"),
+    CheckConstraint(
+        "inject_into <@ ARRAY['setup', 'agent', 'verify']::text[] "
+        "AND cardinality(inject_into) >= 1",
+        name="inject_into",
+    ),
 )

@@ -38,6 +38,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "outbox": {"SELECT", "INSERT", "UPDATE", "DELETE"},
         "turn_usage": {"SELECT"},
         "repo_environments": {"SELECT", "INSERT", "UPDATE"},
+        "repo_secrets": {"SELECT", "INSERT", "UPDATE", "DELETE"},
         **READ_VERIFIER,
     },
     "agent-runner": {
@@ -53,6 +54,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "outbox": {"SELECT", "INSERT", "UPDATE", "DELETE"},
         "turn_usage": {"SELECT", "INSERT"},
         "repo_environments": {"SELECT"},
+        "repo_secrets": {"SELECT"},
         "webhook_endpoints": {"SELECT"},
         "webhook_deliveries": {"INSERT"},
     },

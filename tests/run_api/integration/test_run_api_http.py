@@ -79,6 +79,9 @@ def test_the_api_has_every_route_of_the_design() -> None:
         # Environments, usage, verification and comparison (issue 18).
         ("GET", "/v1/repos/{repo_id}/environment"),
         ("PUT", "/v1/repos/{repo_id}/environment"),
+        ("GET", "/v1/repos/{repo_id}/secrets"),
+        ("PUT", "/v1/repos/{repo_id}/secrets/{name}"),
+        ("DELETE", "/v1/repos/{repo_id}/secrets/{name}"),
         ("GET", "/v1/repos/{repo_id}/usage"),
         ("GET", "/v1/runs/{run_id}/usage"),
         ("GET", "/v1/runs/{run_id}/verifications"),

@@ -79,9 +79,15 @@ class _Activity:
     output_bytes: int = 0
 
 
-def scrubbed_env(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
-    """A minimal environment: PATH and locale from ours, HOME and TMPDIR in the workspace."""
-    env = {key: os.environ[key] for key in SAFE_ENV_KEYS if key in os.environ}
+def scrubbed_env(
+    home: Path, extra: Mapping[str, str], repository: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """A minimal environment: PATH and locale from ours, HOME and TMPDIR in the workspace.
+
+    The repository's variables (exports, secrets) come under everything the runner sets.
+    """
+    env = dict(repository or {})
+    env.update({key: os.environ[key] for key in SAFE_ENV_KEYS if key in os.environ})
     env.update({"HOME": str(home), "TERM": "dumb", "NO_COLOR": "1", "CI": "1"})
     env["TMPDIR"] = str(private_tmp(home))
     env.update(extra)

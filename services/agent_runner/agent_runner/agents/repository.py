@@ -7,8 +7,8 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dursor_kit.db.rows import TableRow, fetch_optional
-from dursor_store.schema import model_profiles
+from dursor_kit.db.rows import TableRow, fetch_all, fetch_optional
+from dursor_store.schema import model_profiles, repo_secrets
 
 
 class ProfileKeyRow(TableRow):
@@ -37,4 +37,31 @@ async def live_profile(conn: AsyncConnection, profile_id: UUID) -> ProfileKeyRow
             model_profiles.c.key_ciphertext,
         ).where(model_profiles.c.id == profile_id, model_profiles.c.deleted_at.is_(None)),
         ProfileKeyRow,
+    )
+
+
+class RepoSecretRow(TableRow):
+    """A repository secret as the runner opens it."""
+
+    name: str
+    inject_into: list[str]
+    key_id: str
+    key_nonce: bytes
+    key_ciphertext: bytes
+
+
+async def repo_secret_rows(conn: AsyncConnection, repo_id: UUID) -> list[RepoSecretRow]:
+    """Every secret of the repository, sealed."""
+    return await fetch_all(
+        conn,
+        select(
+            repo_secrets.c.name,
+            repo_secrets.c.inject_into,
+            repo_secrets.c.key_id,
+            repo_secrets.c.key_nonce,
+            repo_secrets.c.key_ciphertext,
+        )
+        .where(repo_secrets.c.repo_id == repo_id)
+        .order_by(repo_secrets.c.name),
+        RepoSecretRow,
     )

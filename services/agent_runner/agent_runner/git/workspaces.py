@@ -24,7 +24,7 @@ from agent_runner.git.run_repos import RunRepo
 from agent_runner.git.untrusted_git import GIT_ENV, GitError, git
 from dursor_contracts.events import FileChange
 
-__all__ = ["GIT_ENV", "GitError", "TurnResult", "Workspaces", "git"]
+__all__ = ["GIT_ENV", "BaseCommitMissing", "GitError", "TurnResult", "Workspaces", "git"]
 
 # Touched after each fetch; runs started within the freshness window reuse that fetch.
 FETCH_STAMP = "dursor-fetched"
@@ -92,14 +92,31 @@ class Workspaces:
     def _lock_for(self, mirror: Path) -> asyncio.Lock:
         return self._locks.setdefault(str(mirror), asyncio.Lock())
 
-    async def prepare(
-        self, url: str, run_id: str, branch: str, base_branch: str, bundle: bytes | None
-    ) -> Path:
-        """A worktree on the run's branch: new from the base, or restored from a bundle."""
+    async def base_head(self, url: str, base_branch: str) -> str:
+        """The commit the base branch points at now (after a fetch)."""
         mirror = self.mirror_path(url)
         async with self._mirror_locked(mirror):
             await self._sync(url, mirror)
-            base_sha = await run_repos.mirror_commit(mirror, f"refs/remotes/origin/{base_branch}")
+            return await run_repos.mirror_commit(mirror, f"refs/remotes/origin/{base_branch}")
+
+    async def prepare(
+        self,
+        url: str,
+        run_id: str,
+        branch: str,
+        base_branch: str,
+        bundle: bytes | None,
+        base_commit: str | None = None,
+    ) -> Path:
+        """A worktree on the run's branch: new from the base, or restored from a bundle.
+
+        The base is `base_commit` (the submission's pinned commit) when given, else the
+        base branch's head.
+        """
+        mirror = self.mirror_path(url)
+        async with self._mirror_locked(mirror):
+            await self._sync(url, mirror)
+            base_sha = await _base_in_mirror(mirror, base_branch, base_commit)
         repo = self.repo(run_id)
         if repo.exists():
             await run_repos.track_base(repo, base_branch, base_sha)
@@ -170,6 +187,24 @@ async def _clone_bare(url: str, mirror: Path) -> None:
     await git("config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*", cwd=mirror)
     # Runs borrow the mirror's objects: no gc may ever delete one.
     await git("config", "gc.auto", "0", cwd=mirror)
+
+
+class BaseCommitMissing(Exception):
+    """The submission's pinned base commit is not in the repository (history rewritten)."""
+
+    REASON = "base_commit_missing"
+
+
+async def _base_in_mirror(mirror: Path, base_branch: str, pinned: str | None) -> str:
+    if pinned is None:
+        return await run_repos.mirror_commit(mirror, f"refs/remotes/origin/{base_branch}")
+    try:
+        return await run_repos.mirror_commit(mirror, pinned)
+    except GitError as exc:
+        raise BaseCommitMissing(
+            f"{BaseCommitMissing.REASON}: the submission's base commit {pinned[:12]} "
+            f"of {base_branch} is not in the repository any more"
+        ) from exc
 
 
 async def _merge_base(repo: RunRepo, base_branch: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -15,12 +15,19 @@ from agent_runner.agents.confinement import AgentsRefused, Confinement
 from agent_runner.agents.executors.base import Agent, AgentInvocation, AgentOutcome, Credential
 from agent_runner.agents.homes import restore_home, save_home
 from agent_runner.agents.process import LimitExceeded, ProcessLimits
-from agent_runner.git.workspaces import TurnResult, Workspaces
+from agent_runner.git.workspaces import BaseCommitMissing, TurnResult, Workspaces
 from agent_runner.metrics import record_run_duration
 from agent_runner.runs.budgets import BudgetCaps, turn_budget
 from agent_runner.runs.disk_full import disk_full_reason
+from agent_runner.runs.environment_file import (
+    ENVIRONMENT_FILE,
+    EnvironmentFile,
+    EnvironmentInvalid,
+    turn_environment,
+)
 from agent_runner.runs.event_batcher import EventBatcher
 from agent_runner.runs.leases import RunLeases
+from agent_runner.runs.secrets import RunSecrets, SecretInChanges
 from agent_runner.runs.setup import SetupFailed, run_setup
 from agent_runner.runs.verify import run_verify
 from dursor_contracts.events import (
@@ -78,6 +85,8 @@ class AttemptContext:
     # The operator's price table for executors that report tokens only.
     prices: Mapping[str, ModelPrice] = field(default_factory=dict)
     budgets: BudgetCaps = field(default_factory=BudgetCaps)
+    # Opens the repository's secrets of a run (None: no secrets on this worker).
+    secrets: Callable[[ClaimedRun], Awaitable[RunSecrets]] | None = None
 
 
 class RunAttempt:
@@ -89,6 +98,7 @@ class RunAttempt:
         self._credential = credential
         self._started = time.monotonic()
         self.stop_reason: AttemptStopped | None = None
+        self._secrets = RunSecrets()
         self.events = EventBatcher(
             ctx.leases.transactions,
             run.id,
@@ -120,7 +130,7 @@ class RunAttempt:
         except AgentsRefused as exc:
             await self._end(RunStatus.FAILED, EndedData(reason=str(exc)), {"error": str(exc)})
             return
-        except SetupFailed as exc:
+        except (SetupFailed, BaseCommitMissing, SecretInChanges, EnvironmentInvalid) as exc:
             await self._end(RunStatus.FAILED, EndedData(reason=str(exc)), {"error": str(exc)})
             return
         except BudgetExceeded as exc:
@@ -168,14 +178,16 @@ class RunAttempt:
             budget.check_start()
         await self.events.progress("preparing workspace")
         bundle = await self._bundle()
+        base = await self._base_commit()
         worktree = await self._ctx.workspaces.prepare(
-            self.run.repo_url, str(self.run.id), self.run.branch, self.run.base_branch, bundle
+            self.run.repo_url, str(self.run.id), self.run.branch, self.run.base_branch, bundle, base
         )
+        environment = await self._environment(base)
         invocation = self._invocation(worktree)
         if budget is not None:
             invocation = replace(invocation, on_usage=budget.check_live)
         # The llm executor calls its model itself: it needs a jail only for setup commands.
-        if agent.kind != "llm" or self.run.setup_commands:
+        if agent.kind != "llm" or environment.setup:
             jail = await self._ctx.confinement.for_run(
                 self.run.id, worktree, invocation.home, self._system_log
             )
@@ -184,7 +196,10 @@ class RunAttempt:
             self._ctx.artifacts, self.run.patch_uri, invocation.home
         ):
             await self.events.progress("restored the agent's session from an earlier worker")
-        await run_setup(self.run.setup_commands, invocation, self.events)
+        secrets = await self._open_secrets()
+        setup = replace(invocation, environment=secrets.at("setup"))
+        exported = await run_setup(environment.setup, setup, self.events)
+        invocation = replace(invocation, environment=exported | secrets.at("agent"))
         agent_invocation = replace(invocation, jail=None) if agent.kind == "llm" else invocation
         outcome = await agent.run(agent_invocation, self.events)
         await self.events.progress("recording changes")
@@ -192,9 +207,39 @@ class RunAttempt:
         result = await self._ctx.workspaces.finish_turn(
             worktree, self.run.base_branch, message[:4000]
         )
+        secrets.check_changes(result.patch)
         # After the commit: reports the commands write are not part of the run's changes.
-        verification = await run_verify(self.run.verify_commands, invocation, self.events)
+        verify = replace(invocation, environment=exported | secrets.at("verify"))
+        verification = await run_verify(environment.verify, verify, self.events)
+        if verification is not None:
+            tail = [secrets.mask(line) for line in verification.output_tail]
+            verification = verification.model_copy(update={"output_tail": tail})
         return outcome, result, verification
+
+    async def _environment(self, base: str) -> EnvironmentFile:
+        """The API's environment when set, else the repository's file at the base commit."""
+        api = EnvironmentFile(setup=self.run.setup_commands, verify=self.run.verify_commands)
+        repo = self._ctx.workspaces.repo(str(self.run.id))
+        found, source = await turn_environment(self.run.environment_set, api, repo, base)
+        if source == ENVIRONMENT_FILE:
+            await self.events.progress(f"environment from {ENVIRONMENT_FILE}")
+        return found
+
+    async def _open_secrets(self) -> RunSecrets:
+        """The repository's secrets for this run; from now on their values are masked."""
+        if self._ctx.secrets is not None:
+            self._secrets = await self._ctx.secrets(self.run)
+            self.events.mask = self._secrets.mask
+        return self._secrets
+
+    async def _base_commit(self) -> str:
+        """The submission's base commit: pinned by the first of its runs claimed."""
+        if self.run.base_commit is not None:
+            return self.run.base_commit
+        head = await self._ctx.workspaces.base_head(self.run.repo_url, self.run.base_branch)
+        pinned = await self._ctx.leases.pin_base(self.run, head)
+        await self.events.progress(f"base commit {pinned[:12]} of {self.run.base_branch}")
+        return pinned
 
     async def _system_log(self, line: str) -> None:
         await self.events.log("system", line)
@@ -238,11 +283,12 @@ class RunAttempt:
                 or outcome.error
                 or f"agent exited with status {outcome.exit_code}"
             )
+            reason = self._secrets.mask(reason)
             await self._end(
                 RunStatus.FAILED, EndedData(reason=reason), values | {"error": reason}, artifacts
             )
             return
-        summary = outcome.summary or "the agent finished"
+        summary = self._secrets.mask(outcome.summary or "the agent finished")
         completed = CompletedData(
             summary=summary,
             files_changed=result.files_changed,

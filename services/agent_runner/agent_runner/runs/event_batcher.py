@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from uuid import UUID
 
 import structlog
@@ -24,6 +25,10 @@ log = structlog.get_logger(__name__)
 # managed server's restart takes seconds; the lease fence keeps a late write harmless).
 OUTAGE_BUDGET_SECONDS = 120.0
 OUTAGE_PAUSE_SECONDS = 0.5
+
+
+def _unchanged(text: str) -> str:
+    return text
 
 
 class EventBatcher:
@@ -50,9 +55,12 @@ class EventBatcher:
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._timed_flush: asyncio.Task[None] | None = None
+        # Applied to every line and progress message (the repository's secrets masked).
+        self.mask: Callable[[str], str] = _unchanged
 
     async def log(self, stream: Stream, line: str) -> None:
         """Buffer a line; flush now when the batch is full, else within `max_delay`."""
+        line = self.mask(line)
         self._pending.append((stream, line))
         self._pending_bytes += len(line) + 1
         if self._pending_bytes >= self._max_bytes:
@@ -67,7 +75,7 @@ class EventBatcher:
 
     async def progress(self, message: str) -> None:
         """A progress event, after whatever output came before it."""
-        await self.emit(EventType.PROGRESS, ProgressData(message=message))
+        await self.emit(EventType.PROGRESS, ProgressData(message=self.mask(message)))
 
     async def emit(self, event_type: EventType, data: ContractModel) -> None:
         """Flush buffered lines, then append one event."""

@@ -15,7 +15,7 @@ from dursor_kit.db.unit_of_work import Transactions, UnitOfWork
 from dursor_store import run_lifecycle
 from dursor_store.run_lifecycle import ClaimedRun
 from dursor_store.run_rows import RunRef, TurnValues
-from dursor_store.runs import renew_lease
+from dursor_store.runs import pin_base_commit, renew_lease
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,11 @@ class RunLeases:
         """Take the oldest queued run nobody is claiming right now."""
         async with self.transactions.begin() as work:
             return await run_lifecycle.claim_next(work, self.worker_id, self._lease)
+
+    async def pin_base(self, run: ClaimedRun, commit: str) -> str:
+        """The submission's base commit: `commit` if no run of it had one pinned yet."""
+        async with self.transactions.begin() as work:
+            return await pin_base_commit(work.conn, run.id, commit)
 
     async def renew(self, run: ClaimedRun) -> Renewal | None:
         """Extend the lease; None when it is no longer ours (reaped or ended)."""

@@ -3,7 +3,8 @@
 Each entry is one operation of run-api's or auth's committed OpenAPI document
 (`events_gateway/upstream/*.json`): method + path template -> app id + the same path on
 that app. A request is matched only after `request_target` has refused every unclean
-path; its path parameters must be what the document declares (UUIDs), and the URL the
+path; its path parameters must be what the document declares (UUIDs, or variable names
+such as a repository secret's), and the URL the
 sidecar is asked for is rebuilt from the template and the parsed values, never from the
 request's path. Anything the table does not hold is a 404 before any sidecar call.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from dursor_contracts.environment import NAME_PATTERN
 from dursor_contracts.problems import InvalidParam
 from dursor_kit.errors import ProblemError
 
@@ -26,6 +28,9 @@ LITERAL_SEGMENT = re.compile(r"[a-z0-9][a-z0-9-]*")
 PARAMETER_SEGMENT = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 UUID_TEXT = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 CANONICAL_UUID = re.compile(UUID_TEXT)
+# The one other kind of path parameter: a variable name (letters, digits, `_`), which is
+# always a plain segment. A document declares it with exactly this pattern.
+NAME_SCHEMA_PATTERN = f"^{NAME_PATTERN.pattern}$"
 
 
 class RouteTableError(ValueError):
@@ -42,6 +47,8 @@ class Operation:
     # No bearer token is checked at the edge (the service decides: e.g. the password flow).
     public: bool
     query: frozenset[str]
+    # Path parameters declared as variable names rather than UUIDs.
+    names: frozenset[str] = frozenset()
 
     @cached_property
     def segments(self) -> tuple[str, ...]:
@@ -64,10 +71,10 @@ class Operation:
         """How many segments are literal: the more specific template wins."""
         return len(self.literal_segments)
 
-    def parameters(self, segments: tuple[str, ...]) -> dict[str, uuid.UUID]:
-        """The parsed parameters of a path that fits (422 when one is not a UUID)."""
+    def parameters(self, segments: tuple[str, ...]) -> dict[str, uuid.UUID | str]:
+        """The parsed parameters of a path that fits (422 when one is not what it should be)."""
         return {
-            name: _parse_uuid(name, actual)
+            name: _parse_name(name, actual) if name in self.names else _parse_uuid(name, actual)
             for pattern, actual in zip(self.segments, segments, strict=True)
             if (name := _parameter_name(pattern)) is not None
         }
@@ -78,7 +85,7 @@ class Match:
     """A request matched to its operation, with validated parameters."""
 
     operation: Operation
-    parameters: Mapping[str, uuid.UUID]
+    parameters: Mapping[str, uuid.UUID | str]
 
     def upstream_path(self) -> str:
         """The path on the target app, rebuilt from the template and the parsed UUIDs."""
@@ -162,15 +169,20 @@ def _operation(app_id: str, template: str, method: str, spec: Mapping[str, Any])
     for segment in template.strip("/").split("/"):
         if _parameter_name(segment) is None and not LITERAL_SEGMENT.fullmatch(segment):
             raise RouteTableError(f"{app_id}: {template} has an unroutable segment {segment!r}")
+    names = set()
     for parameter in parameters:
-        if parameter["in"] == "path" and parameter["schema"].get("format") != "uuid":
+        if parameter["in"] != "path" or parameter["schema"].get("format") == "uuid":
+            continue
+        if parameter["schema"].get("pattern") != NAME_SCHEMA_PATTERN:
             raise RouteTableError(f"{app_id}: {template}: {parameter['name']} is not a UUID")
+        names.add(parameter["name"])
     return Operation(
         method=method,
         template=template,
         app_id=app_id,
         public=not spec.get("security"),
         query=frozenset(p["name"] for p in parameters if p["in"] == "query"),
+        names=frozenset(names),
     )
 
 
@@ -194,3 +206,15 @@ def _parse_uuid(name: str, value: str) -> uuid.UUID:
             invalid_params=[InvalidParam(name=f"path.{name}", reason="not a UUID")],
         )
     return uuid.UUID(value)
+
+
+def _parse_name(name: str, value: str) -> str:
+    if not NAME_PATTERN.fullmatch(value):
+        raise ProblemError(
+            422,
+            "validation",
+            "Unprocessable Content",
+            "request is invalid",
+            invalid_params=[InvalidParam(name=f"path.{name}", reason="not a variable name")],
+        )
+    return value

@@ -70,6 +70,7 @@ def run_out(row: RunRow) -> RunOut:
         files_changed=row.files_changed,
         error=row.error,
         commit_sha=row.commit_sha,
+        base_commit=row.base_commit,
         cancel_requested=row.cancel_requested_at is not None,
         last_seq=row.last_seq,
     )

@@ -63,6 +63,7 @@ RUN_EXAMPLE: JsonDict = {
     "files_changed": [{"path": "app.py", "change": "modified", "additions": 6, "deletions": 0}],
     "error": None,
     "commit_sha": "3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a",
+    "base_commit": "9c1e2d3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d",
     "cancel_requested": False,
     "last_seq": 42,
 }
@@ -90,6 +91,8 @@ class RunOut(BaseModel):
     files_changed: list[FileChange]
     error: str | None
     commit_sha: str | None
+    # The commit every run of the submission starts from (None until one is claimed).
+    base_commit: str | None
     cancel_requested: bool
     last_seq: int
 

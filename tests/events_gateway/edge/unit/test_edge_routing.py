@@ -137,7 +137,9 @@ def _document(template: str, schema: dict[str, str]) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("template", "schema"),
     [
-        ("/v1/files/{x}", {"type": "string"}),  # only UUID parameters are forwarded
+        ("/v1/files/{x}", {"type": "string"}),  # only UUIDs and variable names are forwarded
+        ("/v1/files/{x}", {"type": "string", "pattern": "^.*$"}),
+        ("/v1/files/{x}", {"type": "string", "pattern": "^[A-Za-z_./]+$"}),
         ("/v1/files/{x}/{y}", {"type": "string", "format": "uuid"}),
         ("/v1/Files/{x}", {"type": "string", "format": "uuid"}),
         ("/v1/files..x/{x}", {"type": "string", "format": "uuid"}),
@@ -155,3 +157,17 @@ def test_two_apps_cannot_serve_the_same_operation() -> None:
     two = Operation("GET", "/v1/things/{b}", "auth", False, frozenset())
     with pytest.raises(RouteTableError):
         RouteTable([one, two])
+
+
+@pytest.mark.parametrize("name", ["NPM_TOKEN", "_x", "a1"])
+def test_a_secret_name_is_forwarded_as_the_plain_segment_it_is(name: str) -> None:
+    match = route_table().match("PUT", ("v1", "repos", RUN, "secrets", name))
+    assert match is not None
+    assert match.upstream_path() == f"/v1/repos/{RUN}/secrets/{name}"
+
+
+@pytest.mark.parametrize("name", ["1ABC", "a-b", "a.b", "a~b", "x" * 129, RUN])
+def test_a_secret_name_that_is_no_variable_name_is_a_422(name: str) -> None:
+    with pytest.raises(ProblemError) as problem:
+        route_table().match("DELETE", ("v1", "repos", RUN, "secrets", name))
+    assert problem.value.status == 422

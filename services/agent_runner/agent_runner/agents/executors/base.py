@@ -50,6 +50,9 @@ class AgentInvocation:
     # Called with the turn's usage so far whenever the agent's stream shows it; raises
     # (dursor_contracts.usage.BudgetExceeded) to stop the agent.
     on_usage: Callable[[Mapping[str, Any]], None] | None = None
+    # The repository's variables for this process: what setup exported, and the secrets
+    # injected where it runs (names checked by dursor_contracts.environment).
+    environment: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass

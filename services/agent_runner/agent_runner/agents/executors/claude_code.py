@@ -69,7 +69,7 @@ class ClaudeCodeAgent:
         parser = ClaudeStream(invocation.on_usage)
         parser.report.session_id = resume
         argv = self.argv(invocation, resume)
-        env = scrubbed_env(invocation.home, env)
+        env = scrubbed_env(invocation.home, env, invocation.environment)
         return await run_json_cli(argv, invocation, env, parser, sink, base_url)
 
     def argv(self, invocation: AgentInvocation, resume: str | None) -> list[str]:

@@ -63,7 +63,7 @@ class CodexAgent:
         parser = CodexStream()
         parser.report.session_id = resume
         argv = self.argv(invocation, base_url or OPENAI_BASE_URL, resume)
-        env = scrubbed_env(invocation.home, {"OPENAI_API_KEY": key})
+        env = scrubbed_env(invocation.home, {"OPENAI_API_KEY": key}, invocation.environment)
         return await run_json_cli(argv, invocation, env, parser, sink, base_url or OPENAI_BASE_URL)
 
     def argv(self, invocation: AgentInvocation, base_url: str, resume: str | None) -> list[str]:

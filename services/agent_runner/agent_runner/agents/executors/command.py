@@ -41,7 +41,7 @@ class CommandAgent:
         exit_code = await run_process(
             argv,
             cwd=invocation.workspace,
-            env=scrubbed_env(invocation.home, {}),
+            env=scrubbed_env(invocation.home, {}, invocation.environment),
             limits=invocation.limits,
             on_line=lambda stream, line: sink.log(
                 "stderr" if stream == "stderr" else "stdout", line

@@ -94,7 +94,12 @@ class GeminiAgent:
         parser.report.session_id = session
         argv = self.argv(invocation, session, resume=resume is not None)
         return await run_json_cli(
-            argv, invocation, scrubbed_env(invocation.home, env), parser, sink, base_url
+            argv,
+            invocation,
+            scrubbed_env(invocation.home, env, invocation.environment),
+            parser,
+            sink,
+            base_url,
         )
 
     def argv(self, invocation: AgentInvocation, session: str, resume: bool) -> list[str]:

@@ -1,0 +1,1 @@
+"""Repository secrets: write-only, sealed, injected where each says."""
