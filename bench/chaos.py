@@ -12,6 +12,7 @@ runner replicas, and a soak sampling every process's RSS and open file descripto
     nice -n 10 uv run python -m bench.chaos            # all faults, 1,000-run burst, 30 min soak
     nice -n 10 uv run python -m bench.chaos --quick         # shorter faults, 200 runs, 2 min soak
     uv run python -m bench.chaos --only pg-restart,redis-restart --burst 0 --soak-minutes 0
+    uv run python -m bench.chaos --only none --burst 1000 --burst-replicas 4 --soak-minutes 0
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ async def main(args: argparse.Namespace) -> None:
         verdicts = await run_faults(cluster, args)
         report["faults"] = [v.row() for v in verdicts]
         if args.burst:
-            report["burst"] = await burst(cluster, args.burst)
+            counts = tuple(int(n) for n in args.burst_replicas.split(","))
+            report["burst"] = await burst(cluster, args.burst, counts)
         if args.soak_minutes:
             report["soak"] = await soak(cluster, args.soak_minutes * 60, args.interval * 2)
     print()
@@ -147,6 +149,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--only", help="comma-separated parts of fault names to run")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between runs")
     parser.add_argument("--burst", type=int, help="runs per burst (0: none)")
+    parser.add_argument(
+        "--burst-replicas", default="2,4", help="runner replicas of each burst, in order"
+    )
     parser.add_argument("--soak-minutes", type=float, help="soak length (0: none)")
     parser.add_argument("--json", help="write every figure to this file")
     parser.add_argument("--keep", help="work in this folder and keep it (logs)")

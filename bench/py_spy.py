@@ -1,145 +1,88 @@
-"""Sample a running service with py-spy and summarise the collapsed stacks as text.
+"""py-spy profiles of running services during a benchmark, kept as text.
 
-`py-spy record --format raw` writes one line per distinct stack (`frame;frame;… count`,
-root first). The summary names what the process spent its samples in: per library
-(inclusive: a stack counts once for every library on it), and per function (inclusive
-and self), so a profile can be committed and compared as plain text.
+`recording` samples each named process with `py-spy record --format raw` (collapsed
+stacks, one line per distinct stack with its sample count) until the block ends;
+`summary` turns such a file into a `py-spy top`-like table: the functions with the most
+samples, by own time and by total time (the function or anything it called).
+py-spy reads another process's memory, so it needs root (or ptrace rights).
 
-    uv run python -m bench.py_spy summarise stacks.txt > profile.txt
+    uv run python -m bench.py_spy summarise run-api.raw > run-api.txt
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import re
+import contextlib
 import shutil
+import signal
+import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-# `function (path/to/file.py:123)`: the line number is dropped so a function is one row.
-FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
-SITE_PACKAGES = re.compile(r".*?(?:site-packages|dist-packages|lib/python3\.\d+)/")
-OUR_ROOTS = ("events_gateway", "dursor_kit", "dursor_store", "dursor_contracts", "run_api")
+SAMPLING_RATE = 200  # per second; --nonblocking, so the services are never paused
+RECORD_OPTIONS = ("record", "--format", "raw", "--rate", str(SAMPLING_RATE), "--nonblocking")
 
 
-@dataclass(frozen=True)
-class Stacks:
-    """Collapsed stacks: each a tuple of frames (root first) and its sample count."""
-
-    counts: dict[tuple[str, ...], int]
-
-    @property
-    def total(self) -> int:
-        """Every sample."""
-        return sum(self.counts.values())
-
-    @classmethod
-    def parse(cls, text: str) -> Stacks:
-        """Read py-spy's raw (collapsed) output."""
-        counts: Counter[tuple[str, ...]] = Counter()
-        for line in text.splitlines():
-            stack, _, count = line.rpartition(" ")
-            if stack and count.isdigit():
-                counts[tuple(frame_name(f) for f in stack.split(";"))] += int(count)
-        return cls(dict(counts))
-
-
-def frame_name(frame: str) -> str:
-    """`function (module path)` without the line number or the interpreter's prefix."""
-    found = FRAME.match(frame.strip())
-    if not found:
-        return frame.strip()
-    path = SITE_PACKAGES.sub("", found["file"])
-    return f"{found['function']} ({path})"
-
-
-def library_of(frame: str) -> str:
-    """The top-level package a frame belongs to (`httpx`, `asyncio`, `events_gateway` …)."""
-    found = re.search(r"\(([^()]*)\)$", frame)
-    path = found.group(1) if found else frame
-    for root in OUR_ROOTS:
-        if f"/{root}/" in f"/{path}":
-            return root
-    head = path.split("/", 1)[0]
-    return head.removesuffix(".py") or "?"
-
-
-def inclusive(stacks: Stacks, by_library: bool = False) -> Counter[str]:
-    """Samples in which each function (or library) appears at least once."""
-    seen: Counter[str] = Counter()
-    for stack, count in stacks.counts.items():
-        names = {library_of(f) for f in stack} if by_library else set(stack)
-        for name in names:
-            seen[name] += count
-    return seen
-
-
-def self_time(stacks: Stacks) -> Counter[str]:
-    """Samples whose innermost frame is each function."""
-    leaves: Counter[str] = Counter()
-    for stack, count in stacks.counts.items():
-        if stack:
-            leaves[stack[-1]] += count
-    return leaves
-
-
-def summary(stacks: Stacks, title: str, top: int = 40) -> str:
-    """The committed text: libraries, then functions by inclusive and by self samples."""
-    total = max(stacks.total, 1)
-    lines = [title, f"samples: {stacks.total}", "", "## libraries (inclusive % of samples)"]
-    lines += _rows(inclusive(stacks, by_library=True), total, top)
-    lines += ["", "## functions, inclusive % (a stack counts once per function on it)"]
-    lines += _rows(inclusive(stacks), total, top)
-    lines += ["", "## functions, self % (innermost frame)"]
-    lines += _rows(self_time(stacks), total, top)
-    return "\n".join(lines) + "\n"
-
-
-def _rows(counter: Counter[str], total: int, top: int) -> list[str]:
-    return [f"{100 * n / total:6.1f}%  {name}" for name, n in counter.most_common(top)]
-
-
-def heaviest_stacks(stacks: Stacks, top: int) -> Iterable[str]:
-    """The most sampled stacks, in py-spy's collapsed format, for the record."""
-    ranked = sorted(stacks.counts.items(), key=lambda item: -item[1])[:top]
-    return (f"{';'.join(stack)} {count}" for stack, count in ranked)
-
-
-async def record(pid: int, seconds: float, output: Path, rate: int = 100) -> None:
-    """Sample `pid` for `seconds` into `output` (collapsed stacks); needs root (ptrace)."""
+@contextlib.contextmanager
+def recording(pids: Mapping[str, int], directory: Path) -> Iterator[dict[str, Path]]:
+    """Sample every process of `pids` (name -> pid) into `directory/<name>.raw`."""
     binary = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    command = [binary, "record", "--pid", str(pid), "--duration", str(int(seconds))]
-    command += ["--rate", str(rate), "--format", "raw", "--output", str(output)]
-    process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
-    )
-    _, error = await process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(f"py-spy failed: {error.decode(errors='replace')[-500:]}")
+    directory.mkdir(parents=True, exist_ok=True)
+    outputs = {name: directory / f"{name}.raw" for name in pids}
+    samplers = [
+        subprocess.Popen(
+            [binary, *RECORD_OPTIONS, "--pid", str(pid), "--output", str(outputs[name])],
+            stdout=(directory / f"{name}.py-spy.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        for name, pid in pids.items()
+    ]
+    try:
+        yield outputs
+    finally:
+        for sampler in samplers:
+            sampler.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
+        for sampler in samplers:
+            try:
+                sampler.wait(60)
+            except subprocess.TimeoutExpired:
+                sampler.kill()
 
 
-def write_profile(raw: Path, destination: Path, how: str) -> None:
-    """The summary and the 60 heaviest stacks of `raw`, headed by how they were taken."""
-    stacks = Stacks.parse(raw.read_text())
-    body = summary(stacks, how)
-    body += "\n## the 60 heaviest stacks (collapsed: frames root first, then samples)\n"
-    body += "\n".join(heaviest_stacks(stacks, 60)) + "\n"
-    destination.write_text(body)
+def _frames(stack: str) -> list[str]:
+    """A collapsed stack's frames, outermost first, without the thread's own frame."""
+    frames = stack.split(";")
+    return frames[1:] if frames and frames[0].startswith(("process ", "thread ")) else frames
 
 
-def main() -> None:
-    """`summarise RAW [--title TEXT]`: print the summary of a py-spy raw file."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["summarise"])
-    parser.add_argument("raw", type=Path)
-    parser.add_argument("--title", default="py-spy profile")
-    arguments = parser.parse_args()
-    print(summary(Stacks.parse(arguments.raw.read_text()), arguments.title))
+def summary(raw: Path, rows: int = 40) -> str:
+    """The busiest functions of a collapsed-stack file, by own and by total samples."""
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    samples = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = _frames(stack)
+        samples += count
+        if frames:
+            own[frames[-1]] += count
+        for frame in set(frames):
+            total[frame] += count
+    # Non-blocking sampling cannot always tell a waiting thread from a busy one: waits
+    # (epoll inside uvloop, idle pool threads in Condition.wait) count among the samples.
+    lines = [f"{samples} samples at {SAMPLING_RATE}/s ({samples / SAMPLING_RATE:.1f} s of stacks)"]
+    for title, counter in (("own", own), ("total (incl. callees)", total)):
+        lines += ["", f"{'%' + title:>26}  function (file:line)"]
+        for frame, count in counter.most_common(rows):
+            lines.append(f"{100 * count / max(samples, 1):26.1f}  {frame}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) != 3 or sys.argv[1] != "summarise":
+        sys.exit("usage: python -m bench.py_spy summarise FILE.raw")
+    print(summary(Path(sys.argv[2])))

@@ -37,7 +37,7 @@ import aiohttp
 import httpx
 from fastapi import FastAPI
 
-from bench import py_spy
+from bench import gateway_profile
 from dursor_kit.db.engine import create_engine
 from dursor_store import run_reads as run_sql
 from run_api.runs.endpoints import run_out
@@ -266,7 +266,9 @@ async def profile_gateway(
 ) -> None:
     """A separate block through the gateway while py-spy samples it (not one of the figures)."""
     raw = arguments.profile.with_suffix(".raw")
-    sampling = asyncio.create_task(py_spy.record(platform.gateway.app.pid, arguments.duration, raw))
+    sampling = asyncio.create_task(
+        gateway_profile.record(platform.gateway.app.pid, arguments.duration, raw)
+    )
     await asyncio.sleep(0.5)
     await measure(url, token, arguments.duration, arguments.connections)
     await sampling
@@ -277,7 +279,7 @@ async def profile_gateway(
         f"--duration {arguments.duration:g} --profile {arguments.profile}` after the measured "
         f"blocks; load average {os.getloadavg()[0]:.1f} at the end"
     )
-    py_spy.write_profile(raw, arguments.profile, how)
+    gateway_profile.write_profile(raw, arguments.profile, how)
     raw.unlink()
 
 

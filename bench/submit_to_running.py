@@ -35,6 +35,7 @@ from uuid import uuid4
 
 import aiohttp
 
+from bench import py_spy
 from bench.celery_baseline.celery_app import make_celery
 from bench.celery_baseline.schema import create_tables
 from bench.celery_baseline.settings import BaselineSettings
@@ -56,6 +57,7 @@ from tests.support.platform import APPS, ROOT, Platform
 OURS_REDIS_DB, BASELINE_REDIS_DB = 1, 2
 SIDES = ("baseline", "ours")
 PHASES = ("sequential", "concurrent")
+PROFILED = ("run-api", "agent-runner")
 
 
 @contextlib.asynccontextmanager
@@ -264,8 +266,25 @@ async def measure_both(
             "baseline": baseline_target(baseline_url, arguments.agent_seconds),
         }
         print("both stacks are up; measuring", flush=True)
-        samples = await measure(targets, arguments.runs, arguments.block, arguments.warmup, slots)
+        with profiled(platform, arguments.py_spy):
+            samples = await measure(
+                targets, arguments.runs, arguments.block, arguments.warmup, slots
+            )
         return samples, await breakdowns(samples, platform, baseline.database_url)
+
+
+@contextlib.contextmanager
+def profiled(platform: Platform, directory: str | None) -> Iterator[None]:
+    """With a directory: py-spy profiles of run-api and the agent-runner, raw and summed up."""
+    if not directory:
+        yield
+        return
+    pids = {name: platform.replica(name).app.pid for name in PROFILED}
+    with py_spy.recording(pids, Path(directory)) as outputs:
+        yield
+    for raw in outputs.values():
+        if raw.exists():
+            raw.with_suffix(".txt").write_text(py_spy.summary(raw) + "\n")
 
 
 async def main(arguments: argparse.Namespace) -> None:
@@ -301,4 +320,5 @@ if __name__ == "__main__":
     parser.add_argument("--agent-seconds", type=float, default=0.5, help="the agent's sleep")
     parser.add_argument("--json", help="also write every sample to this file")
     parser.add_argument("--keep", help="a new directory to keep every service's log in")
+    parser.add_argument("--py-spy", help="profile run-api and agent-runner into this directory")
     asyncio.run(main(parser.parse_args()))

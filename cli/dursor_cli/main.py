@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dursor_cli.commands import auth, platform, repos, reviews, runs, tasks
+from dursor_cli.commands import auth, platform, repos, reviews, runs, tasks, usage
 from dursor_cli.errors import CliError, ExitCode
 from dursor_cli.session import Session
 
@@ -56,6 +56,7 @@ app.add_typer(repos.app, name="repo")
 app.add_typer(tasks.app, name="task")
 runs.register(app)
 reviews.register(app)
+usage.register(app)
 platform.register(app)
 
 

@@ -11,6 +11,7 @@ again within the stated bound. `python -m bench.chaos` runs the long form.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +50,14 @@ def held(verdict: Verdict, evidence: list[str]) -> None:
     assert verdict.accepted > 0
     assert evidence == [], verdict.row()
     assert verdict.holds, verdict.row()
+
+
+def test_runners_run_on_the_standard_event_loop(cluster: ChaosCluster) -> None:
+    # uvloop blocks the loop from fork to exec of every git and agent process: on a busy
+    # host both runners stopped answering /readyz for over 30 s (agent_runner.server).
+    for runner in cluster.runners:
+        mapped = Path(f"/proc/{runner.app.pid}/maps").read_text()
+        assert "uvloop" not in mapped, f"{runner.name} runs on uvloop"
 
 
 async def test_postgres_restart_loses_nothing(cluster: ChaosCluster) -> None:

@@ -18,7 +18,7 @@ from tests.e2e.test_pull_request_flow import signed
 from tests.standins.entra_device_code import USER_CODE, EntraDeviceCode
 from tests.support.asgi_server import serve
 from tests.support.backing import free_port
-from tests.support.git_remote import git
+from tests.support.git_remote import git, make_remote
 
 pytestmark = pytest.mark.e2e
 
@@ -377,3 +377,100 @@ async def test_login_by_device_code_shows_the_code_and_keeps_the_token(
     missing = await cli(world.dursor(tmp_path, role=None), "login", "--device-code")
     assert missing.code == 3
     assert "--tenant and --client-id" in one_line_error(missing)
+
+
+# One test of a JUnit report, failing unless the agent wrote NOTES.md (issue 18's verify step).
+VERIFY = (
+    'echo "checking NOTES.md"; if test -f NOTES.md; then f=0; else f=1; fi; '
+    'printf \'<testsuite tests="1" failures="%s"/>\' "$f" > report-junit.xml; exit "$f"'
+)
+
+
+async def ranked_submission(world: World, home: Path) -> tuple[str, str, list[str]]:
+    """A repository of its own with a verify command, and one submission of three runs."""
+    remote = f"file://{make_remote(home / 'ranked')}"
+    new = ("task", "new", "--repo", remote, "--title", "rank", "--json")
+    task = await cli(world.dursor(home), *new)
+    task_id, repo_id = task.json["id"], task.json["repo_id"]
+    async with httpx.AsyncClient(base_url=world.platform.gateway.url) as client:
+        put = await client.put(
+            f"/v1/repos/{repo_id}/environment",
+            json={"verify": [VERIFY]},
+            headers=world.platform.bearer("developer"),
+        )
+    assert put.status_code == 200, put.text
+    done = await run_and_wait(world.dursor(home), [task_id], ["append-note", "chatty", "fail"], "3")
+    assert (done.code, done.json["outcome"]) == (1, "failed"), done.stderr
+    return task_id, repo_id, [r["id"] for r in done.json["runs"]]
+
+
+async def test_compare_ranks_a_submission_and_usage_and_status_show_what_runs_cost(
+    world: World, tmp_path: Path
+) -> None:
+    task_id, repo_id, (notes, chatty, failed) = await ranked_submission(world, tmp_path)
+    dursor = world.dursor(tmp_path)
+    ranked = await cli(dursor, "compare", task_id, "--json")
+    assert ranked.code == 0, ranked.stderr
+    assert_shape(ranked.json, "comparison")
+    # Succeeded and verified, then succeeded with a failing test, then the failed run.
+    assert [r["run_id"] for r in ranked.json["runs"]] == [notes, chatty, failed]
+    figures = [r["figures"] for r in ranked.json["runs"]]
+    assert [(f["verify_passed"], f["failing_tests"], f["diff_lines"]) for f in figures] == [
+        (True, 0, 1),
+        (False, 1, 1),
+        (False, 1, 0),
+    ]
+    # Smaller diff first; the two 1-line diffs are told apart by their verification.
+    by_diff = await cli(dursor, "compare", task_id, "--rule", "diff_lines,verify_passed", "--json")
+    assert by_diff.json["rule"] == ["diff_lines", "verify_passed"]
+    assert [r["run_id"] for r in by_diff.json["runs"]] == [failed, notes, chatty]
+    table = (await cli(dursor, "compare", task_id)).stdout
+    assert table.index(notes) < table.index(chatty) < table.index(failed)
+    assert "1 best" in table
+    assert "Rule: run_succeeded > verify_passed" in table
+    unknown = await cli(dursor, "compare", task_id, "--rule", "cost_usd,speed")
+    assert unknown.code == 3
+    assert "unknown criterion 'speed'" in one_line_error(unknown)
+    twice = await cli(dursor, "compare", task_id, "--rule", "cost_usd,cost_usd")
+    assert twice.code == 3
+    assert "rule must name distinct criteria" in one_line_error(twice)
+
+    async with httpx.AsyncClient(base_url=world.platform.gateway.url) as client:
+        api_usage = await client.get(
+            f"/v1/runs/{chatty}/usage", headers=world.platform.bearer("viewer")
+        )
+    run_usage = await cli(dursor, "usage", "--run", chatty, "--json")
+    assert_shape(run_usage.json, "run_usage")
+    assert run_usage.json == api_usage.json()
+    assert [(t["turn"], t["cost_source"]) for t in run_usage.json["turns"]] == [(1, "unpriced")]
+    task_usage = await cli(dursor, "usage", "--task", task_id, "--json")
+    assert_shape(task_usage.json, "scope_usage")
+    assert (task_usage.json["scope"], task_usage.json["total"]["turns"]) == ("task", 3)
+    repo_usage = await cli(dursor, "usage", "--repo", repo_id, "--json")
+    assert repo_usage.json["total"] == task_usage.json["total"]
+    future = await cli(dursor, "usage", "--since", "2999-01-01", "--json")
+    assert (future.json["scope"], future.json["total"]["turns"]) == ("user", 0)
+    mine = await cli(dursor, "usage", "--json")
+    assert mine.json["total"]["turns"] >= 3
+    assert "Usage of task" in (await cli(dursor, "usage", "--task", task_id)).stdout
+    both = await cli(dursor, "usage", "--run", chatty, "--task", task_id)
+    assert both.code == 3
+    assert "at most one of" in one_line_error(both)
+
+    shown = await cli(dursor, "status", chatty, "--json")
+    assert_shape(shown.json, "run_show")
+    assert shown.json["usage"] == run_usage.json
+    assert [
+        (v["turn"], v["passed"], v["exit_code"], v["tests"], v["failures"])
+        for v in shown.json["verifications"]
+    ] == [(1, False, 1, 1, 1)]
+    assert "checking NOTES.md" in shown.json["verifications"][0]["output_tail"]
+    first = (await cli(dursor, "status", notes, "--json")).json["run"]
+    # One submission, one base commit: shown with the run's detail.
+    assert first["base_commit"] == shown.json["run"]["base_commit"] is not None
+    detail = (await cli(dursor, "status", notes)).stdout
+    assert f"base commit {first['base_commit']}" in detail
+    assert "Usage" in detail
+    assert "Verification" in detail
+    assert "passed" in detail
+    assert "+ 1 unpriced turn" in detail

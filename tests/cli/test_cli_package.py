@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 import subprocess
@@ -111,6 +112,8 @@ HELPED = [
     ["up"],
     ["down"],
     ["wait-ready"],
+    ["compare"],
+    ["usage"],
 ]
 
 
@@ -137,3 +140,42 @@ async def test_shell_completion(tmp_path: Path) -> None:
         env={"_DURSOR_COMPLETE": "complete_bash", "COMP_WORDS": "dursor ta", "COMP_CWORD": "1"},
     )
     assert set(offered.stdout.split()) == {"tail", "task"}
+
+
+def test_the_documented_shapes_use_the_apis_enums() -> None:
+    """Criteria, cost sources and usage scopes of the --json shapes are the OpenAPI's own."""
+    from dursor_cli.usage_view import criteria
+
+    api = json.loads((ROOT / "docs" / "openapi.json").read_text())["components"]["schemas"]
+    defs = json.loads((ROOT / "cli" / "dursor_cli" / "schemas" / "output.schema.json").read_text())
+    shapes = defs["$defs"]
+    assert list(criteria()) == api["ComparisonOut"]["properties"]["rule"]["items"]["enum"]
+    assert (
+        shapes["turn_usage"]["properties"]["cost_source"]["enum"]
+        == api["TurnUsageOut"]["properties"]["cost_source"]["enum"]
+    )
+    assert (
+        shapes["scope_usage"]["properties"]["scope"]["enum"]
+        == api["ScopeUsageOut"]["properties"]["scope"]["enum"]
+    )
+    assert (
+        shapes["comparison"]["properties"]["runs"]["items"]["properties"]["status"]
+        == (shapes["run"]["properties"]["status"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [
+        (None, "-"),
+        (0, "$0.00"),
+        (0.0012, "$0.0012"),
+        (1.5, "$1.50"),
+        (0.1234, "$0.1234"),
+        (123.456, "$123.46"),
+    ],
+)
+def test_costs_read_as_dollars(amount: float | None, shown: str) -> None:
+    from dursor_cli.usage_view import usd
+
+    assert usd(amount) == shown

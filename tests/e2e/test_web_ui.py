@@ -4,7 +4,9 @@ One platform, one GitHub stand-in and one web server (`vite preview` of the buil
 `web/dist`, proxying `/v1` to the gateway as `scripts/run.sh` serves it) are shared by
 every step of `web/e2e/flow.spec.ts`: sign in, three command runs streaming live, a
 reload mid-run compared with the event log, two diffs compared, a follow-up, a cancel,
-a pull request whose CI state changes, a Viewer without mutating controls, and an axe
+a pull request whose CI state changes, a Viewer without mutating controls, a repository's
+verify command set in Settings, a second submission of three runs ranked (rule picker, a
+refused rule), a run page's usage and verification, the caller's usage totals, and an axe
 check of each page. Screenshots land in `web/test-results/`.
 """
 

@@ -44,6 +44,8 @@ APPS = {
     "agent-runner": "agent_runner.app:create_app",
     "auth": "auth_service.app:create_app",
 }
+# Apps that own their server options (the gateway its edge, the runner its event loop).
+SERVER_MODULES = {"events-gateway": "events_gateway", "agent-runner": "agent_runner"}
 # A command agent for tests: writes the instruction to a file and prints a few lines.
 COMMAND_TEMPLATES = {
     "append-note": [
@@ -151,9 +153,9 @@ class Replica:
 
 
 def _server_command(app_id: str) -> list[str]:
-    """How an app is started: the gateway by its own server (edge options), others by uvicorn."""
-    if app_id == "events-gateway":
-        return [sys.executable, "-m", "events_gateway", "--log-level", "warning"]
+    """How an app is started: by its own server module if it has one, else by uvicorn."""
+    if app_id in SERVER_MODULES:
+        return [sys.executable, "-m", SERVER_MODULES[app_id], "--log-level", "warning"]
     return [
         sys.executable,
         "-m",

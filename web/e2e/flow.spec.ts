@@ -110,7 +110,9 @@ async function logged(request: APIRequestContext, id: string): Promise<{ seqs: n
 
 async function webhook(request: APIRequestContext, sha: string, conclusion: string | null): Promise<void> {
   // The GitHub stand-in answers the CI poller the same thing the webhook says.
-  const check = conclusion ? { status: "completed", conclusion } : { status: "in_progress" };
+  const check = conclusion
+    ? { name: "ci", status: "completed", conclusion }
+    : { name: "ci", status: "in_progress" };
   await request.post(`${GITHUB_URL}/_control/ci`, { data: { sha, check_runs: [check] } });
   const body = JSON.stringify({
     action: conclusion ? "completed" : "requested",
@@ -333,4 +335,171 @@ test("a Viewer reads everything and sees no mutating control", async ({ browser 
   await viewer.goto("/tasks/new");
   await expect(viewer.getByRole("alert")).toContainText("not start runs");
   await viewer.context().close();
+});
+
+// Issue 18: a repository's verify command, one submission of three runs ranked, and what
+// each run cost and found. The verify command writes a JUnit report: one test, failing
+// unless the agent wrote NOTES.md.
+const VERIFY = `echo "checking NOTES.md"; if test -f NOTES.md; then f=0; else f=1; fi; printf '<testsuite tests="1" failures="%s"/>' "$f" > report-junit.xml; exit "$f"`;
+const RANKED = ["Command · append-note", "Command · chatty", "Command · fail"] as const;
+let rankedTaskUrl = "";
+
+interface ComparisonBody {
+  rule: string[];
+  runs: { run_id: string; rank: number; figures: { verify_passed: boolean | null; failing_tests: number | null; diff_lines: number; cost_usd: number | null } }[];
+}
+
+function ranking(target: Page = page): Locator {
+  return target.getByTestId("ranking").locator("tbody tr");
+}
+
+async function rankingCells(name: string): Promise<string[]> {
+  return ranking().locator(`[data-cell=${name}]`).allTextContents();
+}
+
+test("an Admin sets a repository's verify command in Settings", async ({ request }) => {
+  await page.goto("/settings");
+  const environments = page.getByRole("region", { name: "Repository environments" });
+  await environments.getByText(REPO_URL, { exact: true }).click();
+  const form = page.getByRole("form", { name: `Environment of ${REPO_URL}` });
+  await form.getByLabel(/Verify commands/).fill(VERIFY);
+  await form.getByRole("button", { name: /Save environment/ }).click();
+  await expect(form.getByText(/Last changed .* by /)).toBeVisible();
+  const repos = await apiGet<{ items: { id: string; url: string }[] }>(request, "/v1/repos");
+  const repo = repos.items.find((r) => r.url === REPO_URL);
+  const saved = await apiGet<{ setup: string[]; verify: string[] }>(request, `/v1/repos/${repo?.id ?? ""}/environment`);
+  expect(saved).toMatchObject({ setup: [], verify: [VERIFY] });
+  await axe();
+  await shot("environment");
+});
+
+test("three runs of one submission ranked as the API ranks them, every figure shown", async ({ request }) => {
+  await page.getByRole("link", { name: "New task" }).first().click();
+  await page.getByLabel("Repository", { exact: true }).selectOption({ label: REPO_URL });
+  await page.getByLabel("Title").fill("Ranked in the browser");
+  for (const template of ["append-note", "chatty", "fail"]) {
+    await page.getByRole("button", { name: "Add command run" }).click();
+    await page.getByLabel(/Command template of command run/).last().fill(template);
+  }
+  await page.getByLabel("Instruction").fill("3");
+  await page.getByLabel("Instruction").press("Control+Enter");
+  await expect(page).toHaveURL(/\/tasks\/[0-9a-f-]{36}$/);
+  rankedTaskUrl = page.url();
+  for (const [label, status] of [[RANKED[0], "succeeded"], [RANKED[1], "succeeded"], [RANKED[2], "failed"]] as const) {
+    await expect.poll(() => statusOf(label), { message: label, timeout: 90_000 }).toBe(status);
+  }
+  const ids = await Promise.all(RANKED.map((label) => runId(label)));
+  // Succeeded and verified first, then succeeded with a failing test, then the failed run.
+  await expect.poll(async () => ranking().evaluateAll((rows) => rows.map((r) => r.getAttribute("data-run-id")))).toEqual(ids);
+  const taskId = rankedTaskUrl.split("/").at(-1) ?? "";
+  const api = await apiGet<ComparisonBody>(request, `/v1/tasks/${taskId}/comparison`);
+  expect(api.runs.map((r) => r.run_id)).toEqual(ids);
+  await expect(ranking().first()).toHaveAttribute("data-best", "true");
+  await expect(ranking().first()).toContainText("★ best");
+  await expect(ranking().filter({ hasText: "★ best" })).toHaveCount(1);
+  expect(await rankingCells("rank")).toEqual(["1★ best", "2", "3"]);
+  expect(await rankingCells("run_succeeded")).toEqual(["yes", "yes", "no"]);
+  expect(await rankingCells("verify_passed")).toEqual(["yes", "no", "no"]);
+  expect(await rankingCells("failing_tests")).toEqual(["0", "1", "1"]);
+  expect(await rankingCells("diff_lines")).toEqual(api.runs.map((r) => String(r.figures.diff_lines)));
+  expect(await rankingCells("diff_lines")).toEqual(["1", "1", "0"]);
+  // Command agents report no usage: the cost is not known, and says so.
+  expect(api.runs.map((r) => r.figures.cost_usd)).toEqual([null, null, null]);
+  expect(await rankingCells("cost_usd")).toEqual(["—", "—", "—"]);
+  expect(await rankingCells("duration_seconds")).toHaveLength(3);
+  for (const text of await rankingCells("duration_seconds")) expect(text).toMatch(/^\d+(\.\d)? s$|min/);
+  await expect(page.getByTestId("ranking-rule")).toHaveText(
+    "Rule (server's): succeeded › verify passed › fewer failing tests › smaller diff › lower cost › shorter time",
+  );
+  await axe();
+  await shot("ranking");
+});
+
+test("the rule picker reorders the ranking; a bad rule in the URL is a clear message", async () => {
+  await page.getByText("Change the rule").click();
+  for (let i = 0; i < 3; i += 1) await page.getByRole("button", { name: "Up smaller diff" }).click();
+  await expect(page).toHaveURL(/[?&]rule=diff_lines%2Crun_succeeded%2Cverify_passed%2Cfailing_tests%2Ccost_usd%2Cduration_seconds$/);
+  await expect(page.getByTestId("ranking-rule")).toHaveText(/^Rule: smaller diff › succeeded › verify passed/);
+  // The failed run changed nothing (0 lines): first now; the two 1-line diffs keep their order.
+  const ids = await Promise.all(RANKED.map((label) => runId(label)));
+  await expect.poll(async () => ranking().evaluateAll((rows) => rows.map((r) => r.getAttribute("data-run-id")))).toEqual([ids[2], ids[0], ids[1]]);
+  await axe();
+  await shot("ranking-by-diff");
+  await page.goto(`${rankedTaskUrl}?rule=diff_lines,bogus`);
+  const alert = page.getByTestId("ranking-error");
+  await expect(alert).toContainText("This ranking rule is not valid: rule must name distinct criteria of: run_succeeded");
+  await expect(page.getByTestId("ranking")).toHaveCount(0);
+  await shot("ranking-bad-rule");
+  await alert.getByRole("button", { name: "Use the server's rule" }).click();
+  await expect(page).toHaveURL(rankedTaskUrl);
+  await expect(ranking()).toHaveCount(3);
+});
+
+interface UsageBody {
+  turns: { turn: number; input_tokens: number; cached_input_tokens: number; output_tokens: number; cost_usd: number | null; cost_source: string }[];
+  total: { turns: number; unpriced_turns: number };
+}
+interface VerificationBody {
+  turn: number;
+  passed: boolean;
+  exit_code: number;
+  tests: number | null;
+  failures: number | null;
+  output_tail: string[];
+}
+
+test("a run page shows usage per turn and verification per turn as the API has them", async ({ request }) => {
+  const id = await runId(RANKED[1]);
+  await page.locator(`tr[data-run-id="${id}"]`).getByRole("link", { name: /^Diff/ }).click();
+  await expect(page).toHaveURL(new RegExp(`/runs/${id}#diff$`));
+  await expect(page.getByRole("heading", { name: RANKED[1] })).toBeVisible();
+  const usage = await apiGet<UsageBody>(request, `/v1/runs/${id}/usage`);
+  expect(usage.turns).toHaveLength(1);
+  const row = page.getByTestId("usage").locator("tbody tr");
+  await expect(row).toHaveCount(1);
+  const turn = usage.turns[0];
+  await expect(row.locator("[data-cell=input]")).toHaveText(String(turn?.input_tokens));
+  await expect(row.locator("[data-cell=cached]")).toHaveText(String(turn?.cached_input_tokens));
+  await expect(row.locator("[data-cell=output]")).toHaveText(String(turn?.output_tokens));
+  expect(turn?.cost_source).toBe("unpriced");
+  await expect(row.locator("[data-cell=cost]")).toHaveText("—");
+  await expect(row.locator("[data-cell=source]")).toHaveText("unpriced");
+  await expect(page.getByTestId("usage-total")).toContainText("Total (1 turn)");
+  await expect(page.getByTestId("usage-total").locator("[data-cell=cost]")).toHaveText("$0.00 + 1 unpriced turn");
+
+  const found = await apiGet<VerificationBody[]>(request, `/v1/runs/${id}/verifications`);
+  expect(found).toMatchObject([{ turn: 1, passed: false, exit_code: 1, tests: 1, failures: 1 }]);
+  const verification = page.getByTestId("verification");
+  await expect(verification).toHaveCount(1);
+  await expect(verification).toHaveAttribute("data-passed", "false");
+  await expect(verification.locator("[data-status]")).toHaveText("verify: failed");
+  await expect(verification.getByTestId("verification-line")).toHaveText(/^failed \(exit 1\) · 1 test, 1 failing · /);
+  await verification.getByText(/Output \(last \d+ lines?\)/).click();
+  await expect(verification.getByTestId("verification-output")).toHaveText(found[0]?.output_tail.join("\n") ?? "");
+  await expect(verification.getByTestId("verification-output")).toContainText("checking NOTES.md");
+  await expect(page.locator("#diff").getByTestId("file-changed")).toContainText("CHATTY.md");
+  await axe();
+  await shot("run-usage-verification");
+  await page.getByRole("link", { name: "Back to the task" }).click();
+  await column(RANKED[0]).getByRole("link", { name: /Usage and verification/ }).click();
+  await expect(page.getByTestId("verification")).toHaveAttribute("data-passed", "true");
+  await expect(page.getByTestId("verification-line")).toHaveText(/^passed · 1 test, 0 failing · /);
+});
+
+test("Settings shows the caller's usage since a day", async ({ request }) => {
+  await page.goto("/settings");
+  const since = await page.getByLabel(/Since/).inputValue();
+  expect(since).toMatch(/^\d{4}-\d{2}-01$/);
+  const iso = await page.evaluate((day) => new Date(`${day}T00:00:00`).toISOString(), since);
+  const total = (await apiGet<{ total: UsageBody["total"] }>(request, `/v1/usage?since=${encodeURIComponent(iso)}`)).total;
+  // Every turn the Admin ran here: three runs of the first task (two turns on one), three ranked.
+  expect(total.turns).toBeGreaterThanOrEqual(6);
+  const shownTotals = page.getByTestId("user-usage");
+  await expect(shownTotals.locator("[data-cell=turns]")).toHaveText(String(total.turns));
+  await expect(shownTotals.locator("[data-cell=cost]")).toHaveText(`$0.00 + ${total.unpriced_turns} unpriced turns`);
+  // A day after today counts nothing.
+  await page.getByLabel(/Since/).fill("2999-01-01");
+  await expect(shownTotals.locator("[data-cell=turns]")).toHaveText("0");
+  await axe();
+  await shot("usage-settings");
 });

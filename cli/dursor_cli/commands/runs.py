@@ -15,6 +15,7 @@ from dursor_cli.follow import Outcome, Watch, follow, task_cursor
 from dursor_cli.output import Output
 from dursor_cli.runs_view import TERMINAL, executor_name, runs_table
 from dursor_cli.session import IdempotencyKey, JsonFlag, output_of, session_of
+from dursor_cli.usage_view import usage_table, verifications_table
 
 Wait = Annotated[bool, typer.Option("--wait", help="Follow the runs until they end.")]
 Timeout = Annotated[
@@ -255,17 +256,20 @@ def _watch_of(api: Api, target: str, timeout: float | None) -> Watch:
 
 def status(
     ctx: typer.Context,
-    task_id: Annotated[
-        str | None, typer.Argument(metavar="[TASK]", help="Task id (omit with --platform).")
+    target: Annotated[
+        str | None,
+        typer.Argument(metavar="[RUN|TASK]", help="A run id or a task id (omit with --platform)."),
     ] = None,
     platform: Annotated[
         bool, typer.Option("--platform", help="The local platform's apps and sidecars instead.")
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """A task's runs as a table, or the local platform's health with --platform.
+    """A run in detail (usage and verification per turn), a task's runs, or the platform.
 
     Examples:
+
+        dursor status 7c1e9a40-...
 
         dursor status 9d2e4f60-...
 
@@ -276,15 +280,45 @@ def status(
 
         platform_status(as_json, wait=None)
         return
-    if task_id is None:
-        raise CliError("name a TASK (or use --platform)", ExitCode.USAGE)
+    if target is None:
+        raise CliError("name a RUN or a TASK (or use --platform)", ExitCode.USAGE)
     out = output_of(as_json)
     with session_of(ctx).api() as api:
-        runs = list(api.items(f"/v1/tasks/{task_id}/runs"))
+        run = _run_or_none(api, target)
+        if run is not None:
+            _show_run(api, out, run)
+            return
+        runs = list(api.items(f"/v1/tasks/{target}/runs"))
     if out.as_json:
         out.json(runs)
         return
     out.console.print(runs_table(runs))
+
+
+def _run_or_none(api: Api, target: str) -> dict[str, Any] | None:
+    try:
+        run: dict[str, Any] = api.get(f"/v1/runs/{target}")
+    except ApiError as exc:
+        if exc.status not in (404, 422):
+            raise
+        return None
+    return run
+
+
+def _show_run(api: Api, out: Output, run: dict[str, Any]) -> None:
+    usage = api.get(f"/v1/runs/{run['id']}/usage")
+    verifications = api.get(f"/v1/runs/{run['id']}/verifications")
+    if out.as_json:
+        out.json({"run": run, "usage": usage, "verifications": verifications})
+        return
+    out.console.print(runs_table([run]))
+    if run.get("base_commit"):
+        out.console.print(f"base commit {run['base_commit']}, branch {run['branch']}")
+    out.console.print(usage_table(usage))
+    if verifications:
+        out.console.print(verifications_table(verifications))
+    else:
+        out.console.print("Verification: none (the repository has no verify commands)")
 
 
 def register(app: typer.Typer) -> None:

@@ -86,6 +86,9 @@ class RunnerSettings(ServiceSettings):
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
     # Where repository secrets may be injected (run-api applies the same bound when one
     # is written); the agent is left out by default, since it sends what it reads to a model.
+    # The cached setup layer (agent_runner.runs.setup_cache): on by default, this disk only.
+    setup_cache: bool = True
+    setup_cache_max_bytes: int = Field(default=2 << 30, ge=0)
     secret_injection_places: list[SecretPlace] = Field(default_factory=default_secret_places)
     # Spending caps in USD (agent_runner.budgets): per run (a run's options may set a
     # lower one), per user and calendar month (UTC), and per-user monthly overrides keyed

@@ -28,6 +28,7 @@ from agent_runner.runs.dispatcher import Dispatcher
 from agent_runner.runs.leases import RunLeases
 from agent_runner.runs.reaper import reap_forever
 from agent_runner.runs.secrets import RepoSecrets
+from agent_runner.runs.setup_cache import SetupCache
 from agent_runner.settings import RunnerSettings
 from dursor_kit.artifacts import artifact_store_from
 from dursor_kit.crypto import EncryptionKeyRing
@@ -80,6 +81,13 @@ def attempt_context(
         log_batch_bytes=settings.log_batch_bytes,
         log_batch_seconds=settings.log_batch_seconds,
         confinement=confinement or Confinement(),
+        setup_cache=(
+            SetupCache(
+                Path(settings.workspaces_dir) / "setup-cache", settings.setup_cache_max_bytes
+            )
+            if settings.setup_cache
+            else None
+        ),
         prices=settings.prices,
         budgets=BudgetCaps(
             settings.budget_run_usd, settings.budget_user_month_usd, settings.user_month_budgets_usd

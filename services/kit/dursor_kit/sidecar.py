@@ -23,6 +23,8 @@ CLOUDEVENT_MEDIA_TYPE = "application/cloudevents+json"
 # One path segment: letters, digits and `-._~`, not starting with a dot (no `.`, `..`).
 PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]*")
 APP_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
+STABLE_BULK_PATH = "/v1.0/publish/bulk"  # Dapr >= 1.17
+ALPHA_BULK_PATH = "/v1.0-alpha1/publish/bulk"
 INVOKE_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"})
 
 
@@ -71,6 +73,7 @@ class Sidecar:
         self._http = http
         self.base_url = f"http://127.0.0.1:{port}"
         self._headers = {"dapr-api-token": api_token} if api_token else {}
+        self._bulk_path = STABLE_BULK_PATH
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**self._headers, **kwargs.pop("headers", {})}
@@ -114,18 +117,38 @@ class Sidecar:
             raise SidecarError(f"publish {topic}: {response.status_code} {response.text}")
 
     async def publish_bulk(self, pubsub: str, topic: str, entries: Sequence[BulkEntry]) -> set[str]:
-        """Publish several CloudEvents in one call; returns the entry ids that failed."""
-        body = [
-            {"entryId": e.entry_id, "event": e.cloudevent, "contentType": CLOUDEVENT_MEDIA_TYPE}
-            for e in entries
-        ]
+        """Publish several CloudEvents in one call; returns the entry ids that failed.
+
+        daprd publishes a bulk request's entries concurrently: their order on the topic is
+        not the request's (publish one run's events one by one where order matters).
+        """
+        body = json.dumps(
+            [
+                {"entryId": e.entry_id, "event": e.cloudevent, "contentType": CLOUDEVENT_MEDIA_TYPE}
+                for e in entries
+            ]
+        )
         target = f"{plain_segment(pubsub, 'pubsub')}/{plain_segment(topic, 'topic')}"
-        response = await self._request("POST", f"/v1.0-alpha1/publish/bulk/{target}", json=body)
+        headers = {"content-type": "application/json"}
+        response = await self._request(
+            "POST", f"{self._bulk_path}/{target}", content=body, headers=headers
+        )
+        if response.status_code == 404 and self._bulk_path == STABLE_BULK_PATH:
+            # A sidecar older than Dapr 1.17 serves bulk publishing only as alpha.
+            self._bulk_path = ALPHA_BULK_PATH
+            response = await self._request(
+                "POST", f"{self._bulk_path}/{target}", content=body, headers=headers
+            )
         if response.status_code == 204:
             return set()
         if response.status_code == 500 and "failedEntries" in response.text:
             return {f["entryId"] for f in response.json().get("failedEntries", [])}
         raise SidecarError(f"bulk publish {topic}: {response.status_code} {response.text}")
+
+    @property
+    def bulk_publish_path(self) -> str:
+        """The bulk-publish route this sidecar is called on (stable, or alpha after a 404)."""
+        return self._bulk_path
 
     async def invoke(
         self,

@@ -23,7 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dursor_contracts.cloudevents import build_cloudevent
 from dursor_contracts.events import ContractModel
-from dursor_contracts.topics import TOPICS_BY_NAME, Topic, published_by
+from dursor_contracts.topics import (
+    PR_REQUESTED,
+    RUN_CANCEL_REQUESTED,
+    RUN_EVENTS,
+    RUN_REQUESTED,
+    TOPICS_BY_NAME,
+    Topic,
+    published_by,
+)
 from dursor_kit.db.rows import TableRow, fetch_all
 from dursor_kit.db.unit_of_work import UnitOfWork
 from dursor_kit.sidecar import BulkEntry, Sidecar, SidecarError
@@ -34,6 +42,9 @@ log = structlog.get_logger(__name__)
 
 MAX_BACKOFF_SECONDS = 10.0
 SENT_RETENTION = timedelta(hours=6)
+# Messages that start or stop work elsewhere: a round publishes them before anything else,
+# so a runner hears of a run without waiting for the run's events to go out first.
+WORK_REQUESTS = frozenset({RUN_REQUESTED.name, RUN_CANCEL_REQUESTED.name, PR_REQUESTED.name})
 
 
 class OutboxRow(TableRow):
@@ -78,13 +89,26 @@ async def enqueue(
     return event_id
 
 
+def _events_by_run(rows: Sequence[OutboxRow]) -> list[list[OutboxRow]]:
+    """The `run-events` rows of each run, in outbox (= sequence) order."""
+    runs: dict[str, list[OutboxRow]] = {}
+    for row in rows:
+        if row.topic == RUN_EVENTS.name:
+            runs.setdefault(str(row.payload.get("run_id")), []).append(row)
+    return list(runs.values())
+
+
 def backoff_seconds(attempts: int) -> float:
     """Delay before the next try of a message that failed `attempts` times."""
     return float(min(MAX_BACKOFF_SECONDS, 0.25 * 2 ** min(attempts, 10)))
 
 
 class OutboxRelay:
-    """Publishes its app's committed outbox rows in order and marks them sent.
+    """Publishes its app's committed outbox rows and marks them sent.
+
+    Each round publishes the work requests first (in outbox order), then, concurrently,
+    every run's `run-events` one by one in sequence order and the other messages in
+    outbox order (so one run's `run-lifecycle` messages keep their order as well).
 
     A relay takes only the rows its own app wrote (`source`): its sidecar publishes as
     that app, so every CloudEvent's `source` names the writer, and Dapr's publishing
@@ -140,10 +164,16 @@ class OutboxRelay:
         """Publish one batch of due messages; returns how many were sent."""
         async with self._engine.begin() as conn:
             rows = await fetch_all(conn, self._due_rows(), OutboxRow)
-            sent = 0
-            for (pubsub, topic), group in groupby(rows, key=lambda r: (r.pubsub, r.topic)):
-                sent += await self._publish_group(conn, pubsub, topic, list(group))
-        return sent
+            failed = await self._publish_round(rows)
+            sent_ids = [r.id for r in rows if r.id not in failed]
+            if sent_ids:
+                await conn.execute(
+                    update(outbox).where(outbox.c.id.in_(sent_ids)).values(sent_at=func.now())
+                )
+            for row in rows:
+                if row.id in failed:
+                    await self._postpone(conn, row)
+        return len(sent_ids)
 
     def _due_rows(self) -> Select[Any]:
         return (
@@ -158,33 +188,53 @@ class OutboxRelay:
             .with_for_update(skip_locked=True)
         )
 
-    async def _publish_group(
-        self, conn: AsyncConnection, pubsub: str, topic: str, rows: Sequence[OutboxRow]
-    ) -> int:
-        failed = await self._publish(pubsub, topic, rows)
-        sent_ids = [r.id for r in rows if str(r.event_id) not in failed]
-        if sent_ids:
-            await conn.execute(
-                update(outbox).where(outbox.c.id.in_(sent_ids)).values(sent_at=func.now())
-            )
-        for row in rows:
-            if str(row.event_id) in failed:
-                await self._postpone(conn, row)
-        return len(sent_ids)
+    async def _publish_round(self, rows: Sequence[OutboxRow]) -> set[int]:
+        """Work requests first; then each run's events in order beside the rest; failed ids."""
+        requests = [r for r in rows if r.topic in WORK_REQUESTS]
+        failed = await self._publish_in_order(requests)
+        chains = [self._publish_one_by_one(events) for events in _events_by_run(rows)]
+        others = [r for r in rows if r.topic not in WORK_REQUESTS and r.topic != RUN_EVENTS.name]
+        chains.append(self._publish_in_order(others))
+        for chain_failed in await asyncio.gather(*chains):
+            failed |= chain_failed
+        return failed
 
-    async def _publish(self, pubsub: str, topic: str, rows: Sequence[OutboxRow]) -> set[str]:
+    async def _publish_in_order(self, rows: Sequence[OutboxRow]) -> set[int]:
+        """Consecutive rows of one topic in one request, the requests one after another."""
+        failed: set[int] = set()
+        for (pubsub, topic), group in groupby(rows, key=lambda r: (r.pubsub, r.topic)):
+            failed |= await self._publish(pubsub, topic, list(group))
+        return failed
+
+    async def _publish_one_by_one(self, rows: Sequence[OutboxRow]) -> set[int]:
+        """One run's events each in its own request, in order; after a failure none of the rest.
+
+        daprd publishes a bulk request's entries concurrently, so a bulk of one run's events
+        reaches the stream out of order and watchers would fill gaps from Postgres. What
+        follows a failed event waits with it, so the next round keeps the order too.
+        """
+        for index, row in enumerate(rows):
+            if await self._publish(row.pubsub, row.topic, [row]):
+                return {r.id for r in rows[index:]}
+        return set()
+
+    async def _publish(self, pubsub: str, topic: str, rows: Sequence[OutboxRow]) -> set[int]:
+        """Publish `rows` of one topic; the ids of those that failed."""
         contract = TOPICS_BY_NAME[topic]
-        entries = [BulkEntry(str(r.event_id), self._cloudevent(contract, r)) for r in rows]
+        entries = [BulkEntry(str(r.id), self._cloudevent(contract, r)) for r in rows]
         try:
             if len(entries) == 1:
                 await self._sidecar.publish(
                     pubsub, topic, entries[0].cloudevent, rows[0].traceparent
                 )
                 return set()
-            return await self._sidecar.publish_bulk(pubsub, topic, entries)
+            return {
+                int(entry_id)
+                for entry_id in await self._sidecar.publish_bulk(pubsub, topic, entries)
+            }
         except SidecarError as exc:
             log.warning("outbox publish failed", topic=topic, count=len(rows), error=str(exc))
-            return {e.entry_id for e in entries}
+            return {r.id for r in rows}
 
     def _cloudevent(self, topic: Topic, row: OutboxRow) -> dict[str, object]:
         payload = topic.model.model_validate(row.payload)

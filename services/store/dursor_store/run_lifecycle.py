@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dursor_contracts.events import (
@@ -29,7 +29,7 @@ from dursor_contracts.executors import ExecutorSpec
 from dursor_contracts.integrations import LifecycleStage
 from dursor_contracts.topics import RUN_CANCEL_REQUESTED, RUN_REQUESTED
 from dursor_contracts.usage import TurnUsage
-from dursor_kit.db.rows import fetch_one
+from dursor_kit.db.rows import fetch_optional
 from dursor_kit.db.unit_of_work import UnitOfWork
 from dursor_store import pr_loop, run_attempts, run_reads, runs, usage
 from dursor_store.eventlog import NewEvent, append_events
@@ -37,7 +37,6 @@ from dursor_store.integration_events import announce_run
 from dursor_store.outbox import enqueue
 from dursor_store.run_rows import AttemptFence, NewRun, RunRef, RunRow, TurnValues
 from dursor_store.schema import messages, repo_environments, repos, tasks
-from dursor_store.schema import runs as runs_table
 
 USER_ROLE = "user"
 
@@ -99,10 +98,10 @@ async def _current(conn: AsyncConnection, run_id: UUID) -> RunRow:
 
 async def _announce_queued(work: UnitOfWork, run: RunRow) -> RunRow:
     """Announce `accepted`, enqueue `run-requested`, log `queued`; the run as it now is."""
-    # The relay publishes in outbox order: the public `accepted` goes out before the
-    # runner can hear of the run (and announce `started`), then run-requested, which the
-    # runner waits on. This transaction holds the run's row, so the `queued` event below
-    # takes the next sequence number.
+    # The relay publishes run-requested first, then `accepted` in the same round, while the
+    # runner's `started` needs its claim to commit and its own relay round: `accepted`
+    # leads in practice, and `sequence` orders the two for a consumer in any case. This
+    # transaction holds the run's row, so the `queued` event below takes the next seq.
     if run.attempt == 1:
         await announce_run(work, run, LifecycleStage.ACCEPTED, sequence=run.last_seq + 1)
     await enqueue(
@@ -142,13 +141,16 @@ async def claim(
 ) -> ClaimedRun | None:
     """Take a queued run's given turn and attempt; None if someone else has it."""
     fence = AttemptFence(turn=turn, attempt=attempt, lease_owner=worker)
-    if not await runs.take_lease(work.conn, run_id, fence, lease):
+    row = await fetch_optional(work.conn, _claim_statement(run_id, fence, lease), _ClaimRow)
+    if row is None:
         return None
     await run_attempts.start_attempt(work.conn, run_id, turn, attempt, worker)
-    run = await _claimed(work.conn, run_id)
+    run = await _claimed(work.conn, row)
     status = StatusData(status=RunStatus.RUNNING, turn=turn, attempt=attempt, worker=worker)
     (running,) = await append_events(work, run_id, [NewEvent(EventType.STATUS, status)], fence)
-    await announce_run(work, await _current(work.conn, run_id), LifecycleStage.STARTED)
+    # The claimed row as it now is: the append above moved only its `last_seq`.
+    now = RunRow.model_validate(row.model_dump() | {"last_seq": running.seq})
+    await announce_run(work, now, LifecycleStage.STARTED)
     return replace(run, last_seq=running.seq)
 
 
@@ -240,11 +242,12 @@ async def reap_expired(
     return [(run, await requeue_or_fail(work, run, reason)) for run in expired]
 
 
-async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
-    row = await fetch_one(
-        conn,
+def _claim_statement(run_id: UUID, fence: AttemptFence, lease: timedelta) -> Select[Any]:
+    """The lease taken and, in the same statement, what executing the run needs."""
+    claimed = runs.take_lease(run_id, fence, lease)
+    return (
         select(
-            runs_table,
+            claimed,
             tasks.c.base_branch,
             tasks.c.title,
             repos.c.url.label("repo_url"),
@@ -252,12 +255,13 @@ async def _claimed(conn: AsyncConnection, run_id: UUID) -> ClaimedRun:
             repo_environments.c.setup.label("setup_commands"),
             repo_environments.c.verify.label("verify_commands"),
         )
-        .join(tasks, tasks.c.id == runs_table.c.task_id)
+        .join(tasks, tasks.c.id == claimed.c.task_id)
         .join(repos, repos.c.id == tasks.c.repo_id)
         .outerjoin(repo_environments, repo_environments.c.repo_id == repos.c.id)
-        .where(runs_table.c.id == run_id),
-        _ClaimRow,
     )
+
+
+async def _claimed(conn: AsyncConnection, row: _ClaimRow) -> ClaimedRun:
     return ClaimedRun(
         id=row.id,
         task_id=row.task_id,

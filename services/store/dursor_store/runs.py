@@ -17,6 +17,7 @@ from uuid import UUID
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.selectable import CTE
 
 from dursor_contracts.events import RunStatus
 from dursor_kit.db.rows import fetch_all, fetch_one, fetch_optional
@@ -115,11 +116,13 @@ async def oldest_queued(conn: AsyncConnection) -> RunRef | None:
     return await fetch_optional(conn, statement, RunRef)
 
 
-async def take_lease(
-    conn: AsyncConnection, run_id: UUID, fence: AttemptFence, lease: timedelta
-) -> bool:
-    """queued -> running for this turn and attempt, held by `fence.lease_owner`."""
-    claimed = await conn.scalar(
+def take_lease(run_id: UUID, fence: AttemptFence, lease: timedelta) -> CTE:
+    """queued -> running for this turn and attempt, held by `fence.lease_owner`.
+
+    A CTE returning the claimed row (none if someone else has it), so the claim reads
+    what it needs with the same statement: one round trip instead of two.
+    """
+    return (
         update(runs)
         .where(
             runs.c.id == run_id,
@@ -134,9 +137,9 @@ async def take_lease(
             lease_expires_at=func.now() + lease,
             started_at=func.coalesce(runs.c.started_at, func.now()),
         )
-        .returning(runs.c.id)
+        .returning(*runs.c)
+        .cte("claimed")
     )
-    return claimed is not None
 
 
 async def renew_lease(

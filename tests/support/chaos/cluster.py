@@ -120,7 +120,14 @@ class ChaosCluster:
             if all((await self.all_ready()).values()):
                 return time.monotonic() - started
             await asyncio.sleep(0.25)
-        raise TimeoutError(f"not ready after {timeout}s: {await self.all_ready()}")
+        raise TimeoutError(f"not ready after {timeout}s: {await self.readiness_detail()}")
+
+    async def readiness_detail(self, timeout: float = 10.0) -> dict[str, str]:
+        """Each live replica's `/readyz` status, body and seconds taken (why it is not ready)."""
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            live = [r for r in self.apps if r.app.poll() is None]
+            answers = await asyncio.gather(*(_ready_detail(client, r) for r in live))
+        return {r.name: answer for r, answer in zip(live, answers, strict=True)}
 
 
 async def supervise(cluster: ChaosCluster, delay: float = 2.0) -> None:
@@ -150,6 +157,16 @@ async def _ready(client: httpx.AsyncClient, replica: Replica) -> bool:
         return (await client.get(f"{replica.url}/readyz")).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+async def _ready_detail(client: httpx.AsyncClient, replica: Replica) -> str:
+    started = time.monotonic()
+    try:
+        response = await client.get(f"{replica.url}/readyz")
+        answer = f"{response.status_code} {response.text[:120]}"
+    except httpx.HTTPError as exc:
+        answer = repr(exc)[:120]
+    return f"{answer} in {time.monotonic() - started:.1f}s"
 
 
 def _mount_volume(volume: Path) -> bool:

@@ -179,7 +179,7 @@ async def scenario(
             verdict.recovery_seconds = await cluster.wait_all_ready(RECOVERY_BOUND_SECONDS)
         except TimeoutError as exc:
             verdict.recovered, verdict.recovery_seconds = False, RECOVERY_BOUND_SECONDS
-            verdict.notes.append(str(exc)[:300])
+            verdict.notes.append(str(exc)[:1500])
         ready_at = time.monotonic()
         await asyncio.sleep(pace.after)
         stop.set()

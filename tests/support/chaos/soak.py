@@ -78,3 +78,41 @@ async def sample_forever(cluster: ChaosCluster, every: float, into: dict[str, Se
             series = into.setdefault(name, Series(name))
             series.samples.append((time.monotonic() - started, rss, fds))
         await asyncio.sleep(every)
+
+
+def cpu_seconds(cluster: ChaosCluster) -> dict[str, float]:
+    """CPU seconds used so far per kind of process, children that ended included.
+
+    A runner's ended children (git, the process guard, the jail, the agent) count as
+    "agent-runner children"; PostgreSQL is the postmaster with every backend, live or
+    ended; "bench client" is this process (the load generator and watchers).
+    """
+    totals: dict[str, float] = {}
+    for name, process in processes(cluster).items():
+        app, _, sidecar = name.partition(".")
+        kind = app if app in ("postgres", "redis") else app.rsplit("-", 1)[0]
+        kind = f"daprd of {kind}" if sidecar else kind
+        members = [process, *_descendants(process)] if kind == "postgres" else [process]
+        for member in members:
+            own, reaped = _times(member)
+            totals[kind] = totals.get(kind, 0.0) + own
+            label = kind if kind == "postgres" else f"{kind} children"
+            totals[label] = totals.get(label, 0.0) + reaped
+    totals["bench client"] = _times(psutil.Process())[0]
+    return totals
+
+
+def _descendants(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return list(process.children(recursive=True))
+    except psutil.Error:
+        return []
+
+
+def _times(process: psutil.Process) -> tuple[float, float]:
+    """(own, ended children's) CPU seconds; zeros for a process that is gone."""
+    try:
+        t = process.cpu_times()
+    except psutil.Error:
+        return 0.0, 0.0
+    return t.user + t.system, t.children_user + t.children_system

@@ -13,6 +13,7 @@ import { ServicesContext, useServices, type Services } from "./services";
 const NewTaskPage = lazy(() => import("../tasks/NewTaskPage"));
 const TaskPage = lazy(() => import("../tasks/TaskPage"));
 const ComparePage = lazy(() => import("../diff/ComparePage"));
+const RunPage = lazy(() => import("../runs/RunPage"));
 const SettingsPage = lazy(() => import("../settings/SettingsPage"));
 
 function RequireSignIn({ children }: { children: ReactNode }) {
@@ -42,6 +43,7 @@ const router = createBrowserRouter([
       { path: "tasks/new", element: <Page><NewTaskPage /></Page> },
       { path: "tasks/:taskId", element: <Page><TaskPage /></Page> },
       { path: "tasks/:taskId/compare", element: <Page><ComparePage /></Page> },
+      { path: "tasks/:taskId/runs/:runId", element: <Page><RunPage /></Page> },
       { path: "settings", element: <Page><SettingsPage /></Page> },
       { path: "*", element: <p className="p-4">No such page.</p> },
     ],

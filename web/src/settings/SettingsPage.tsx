@@ -1,6 +1,8 @@
 import { useCan } from "../app/services";
 import { ApiTokens } from "./ApiTokens";
+import { Environments } from "./Environments";
 import { ModelProfiles } from "./ModelProfiles";
+import { UsageTotals } from "./UsageTotals";
 import { Users } from "./Users";
 
 function GitHubApp() {
@@ -21,8 +23,10 @@ export default function SettingsPage() {
   return (
     <div className="mx-auto max-w-4xl space-y-4">
       <h1 className="text-xl font-bold">Settings</h1>
+      <UsageTotals />
       <ModelProfiles />
       <ApiTokens />
+      <Environments />
       {isAdmin && <Users />}
       <GitHubApp />
     </div>

@@ -1,5 +1,6 @@
 import { useState } from "react";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { Link } from "react-router";
 import { idempotencyKey, type PullRequest, type Run } from "../api/client";
 import { unwrap } from "../api/problems";
 import { useApi } from "../app/services";
@@ -88,6 +89,9 @@ export function RunColumn({ run, events, pr, taskTitle, canWrite, selected, onSe
           Compare
         </label>
         {canWrite && !ended && <CancelButton run={run} />}
+        <Link to={`/tasks/${run.task_id}/runs/${run.id}`} className="ml-auto text-sm">
+          Usage and verification<span className="sr-only"> of {label}</span>
+        </Link>
       </div>
       <RunLog events={events} label={label} />
       {ended && run.summary && (

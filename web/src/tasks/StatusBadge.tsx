@@ -2,6 +2,7 @@ const STYLES: Record<string, string> = {
   queued: "bg-slate-200 text-slate-900 dark:bg-slate-700 dark:text-slate-100",
   running: "bg-blue-100 text-blue-900 dark:bg-blue-900 dark:text-blue-100",
   succeeded: "bg-green-100 text-green-900 dark:bg-green-900 dark:text-green-100",
+  passed: "bg-green-100 text-green-900 dark:bg-green-900 dark:text-green-100",
   success: "bg-green-100 text-green-900 dark:bg-green-900 dark:text-green-100",
   merged: "bg-purple-100 text-purple-900 dark:bg-purple-900 dark:text-purple-100",
   open: "bg-green-100 text-green-900 dark:bg-green-900 dark:text-green-100",

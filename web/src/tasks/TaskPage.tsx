@@ -9,6 +9,8 @@ import type { RunEvent, StreamState } from "../stream/sseClient";
 import { eventsByRun, isTerminalEvent } from "../stream/taskLog";
 import { useTaskStream } from "../stream/useTaskStream";
 import { keys, usePullRequests, useRepos, useRuns, useTask } from "./queries";
+import { ComparisonPanel } from "../usage/ComparisonPanel";
+import { usageKeys } from "../usage/queries";
 import { RunColumn } from "./RunColumn";
 import { executorLabel } from "./runLabels";
 
@@ -40,6 +42,7 @@ function useLiveEvents(taskId: string, runs: readonly Run[] | undefined) {
       if (event.type !== "log" || !known) {
         void queryClient.invalidateQueries({ queryKey: keys.runs(taskId) });
         void queryClient.invalidateQueries({ queryKey: keys.pullRequests(taskId) });
+        void queryClient.invalidateQueries({ queryKey: usageKeys.comparison(taskId) });
       }
       // Toast what happens now, not what a reconnect replays from before the page opened.
       if (isTerminalEvent(event) && Date.parse(event.created_at) > openedAt - 2000) {
@@ -100,6 +103,7 @@ export default function TaskPage() {
         </div>
       </div>
       {runs.data?.length === 0 && <p className="muted">This task has no runs yet.</p>}
+      {runs.data && runs.data.length > 0 && <ComparisonPanel taskId={taskId} runs={runs.data} />}
       <div className="grid grid-cols-1 gap-3 md:grid-cols-2 xl:grid-cols-3">
         {(runs.data ?? []).map((run) => (
           <RunColumn

@@ -7,6 +7,7 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -29,6 +30,7 @@ from agent_runner.runs.event_batcher import EventBatcher
 from agent_runner.runs.leases import RunLeases
 from agent_runner.runs.secrets import RunSecrets, SecretInChanges
 from agent_runner.runs.setup import SetupFailed, run_setup
+from agent_runner.runs.setup_cache import CachedSetup, SetupCache
 from agent_runner.runs.verify import run_verify
 from dursor_contracts.events import (
     ArtifactData,
@@ -85,6 +87,8 @@ class AttemptContext:
     # The operator's price table for executors that report tokens only.
     prices: Mapping[str, ModelPrice] = field(default_factory=dict)
     budgets: BudgetCaps = field(default_factory=BudgetCaps)
+    # Where setup results are kept for reuse (None: every setup runs).
+    setup_cache: SetupCache | None = None
     # Opens the repository's secrets of a run (None: no secrets on this worker).
     secrets: Callable[[ClaimedRun], Awaitable[RunSecrets]] | None = None
 
@@ -183,6 +187,9 @@ class RunAttempt:
             self.run.repo_url, str(self.run.id), self.run.branch, self.run.base_branch, bundle, base
         )
         environment = await self._environment(base)
+        secrets = await self._open_secrets()
+        # Restored before the jail takes the worktree over (the files become the agent's).
+        cached, cache_key = await self._cached_setup(environment, base, secrets, worktree)
         invocation = self._invocation(worktree)
         if budget is not None:
             invocation = replace(invocation, on_usage=budget.check_live)
@@ -196,9 +203,12 @@ class RunAttempt:
             self._ctx.artifacts, self.run.patch_uri, invocation.home
         ):
             await self.events.progress("restored the agent's session from an earlier worker")
-        secrets = await self._open_secrets()
         setup = replace(invocation, environment=secrets.at("setup"))
-        exported = await run_setup(environment.setup, setup, self.events)
+        if cached is None:
+            exported = await run_setup(environment.setup, setup, self.events)
+            await self._keep_setup(cache_key, environment, exported)
+        else:
+            exported = cached.exports
         invocation = replace(invocation, environment=exported | secrets.at("agent"))
         agent_invocation = replace(invocation, jail=None) if agent.kind == "llm" else invocation
         outcome = await agent.run(agent_invocation, self.events)
@@ -224,6 +234,36 @@ class RunAttempt:
         if source == ENVIRONMENT_FILE:
             await self.events.progress(f"environment from {ENVIRONMENT_FILE}")
         return found
+
+    async def _cached_setup(
+        self, environment: EnvironmentFile, base: str, secrets: RunSecrets, worktree: Path
+    ) -> tuple[CachedSetup | None, str | None]:
+        """The stored result of this setup, restored into the worktree; and its key."""
+        cache = self._ctx.setup_cache
+        if cache is None or not environment.setup:
+            return None, None
+        repo = self._ctx.workspaces.repo(str(self.run.id))
+        key = await cache.key(repo, base, environment, secrets.at("setup"))
+        cached = cache.lookup(self.run.repo_url, key)
+        if cached is not None:
+            restored = await cache.restore(cached, worktree)
+            await self.events.progress(
+                f"setup restored from the cache ({restored} files); "
+                f"its {len(environment.setup)} commands skipped"
+            )
+        return cached, key
+
+    async def _keep_setup(
+        self, key: str | None, environment: EnvironmentFile, exported: dict[str, str]
+    ) -> None:
+        cache = self._ctx.setup_cache
+        if cache is None or key is None:
+            return
+        repo = self._ctx.workspaces.repo(str(self.run.id))
+        kept = await cache.save(self.run.repo_url, key, repo, environment, exported)
+        note = f"{kept} files" if kept is not None else "too large, not kept"
+        # The key is never shown: it hashes the setup secrets among other things.
+        await self.events.progress(f"setup cached ({note})")
 
     async def _open_secrets(self) -> RunSecrets:
         """The repository's secrets for this run; from now on their values are masked."""

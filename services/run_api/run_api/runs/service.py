@@ -70,12 +70,14 @@ class RunService:
         if await task_sql.get_task(conn, task_id) is None:
             raise NotFound("task", task_id)
         await self._check_model_profiles(conn, principal, body.executors)
-        await self._check_capacity(conn, principal, task_id, len(body.executors))
         await message_sql.insert_message(conn, task_id, body.instruction, principal.owner_key)
         created = [
             await run_lifecycle.queue_new_run(work, self._new_run(principal, task_id, body, e))
             for e in body.executors
         ]
+        # Last, so one user's parallel submissions wait for each other only from here to
+        # the commit (a refusal rolls the runs above back).
+        await self._check_capacity(conn, principal, task_id, len(created), written=True)
         log.info("runs accepted", task_id=str(task_id), run_ids=[str(r.id) for r in created])
         return created
 
@@ -102,15 +104,23 @@ class RunService:
         await check_profiles_usable(conn, principal, wanted)
 
     async def _check_capacity(
-        self, conn: AsyncConnection, principal: Principal, task_id: UUID, new: int
+        self,
+        conn: AsyncConnection,
+        principal: Principal,
+        task_id: UUID,
+        new: int,
+        written: bool = False,
     ) -> None:
-        """429 unless `new` more active runs fit the caller's and the task's limits."""
-        # Always owner first, then task: one lock order, so no deadlock between users.
+        """429 unless `new` more active runs (already `written` in this transaction) fit."""
+        # Always owner first, then task: one lock order, so no deadlock between users. The
+        # locks hold to the commit; the counts run after them, so they see every run that
+        # the previous holder committed.
         await run_sql.lock_owner_runs(conn, principal.owner_key)
         await run_sql.lock_task_runs(conn, task_id)
-        mine = await run_sql.count_active_runs(conn, principal.owner_key)
+        counted = new if written else 0
+        mine = await run_sql.count_active_runs(conn, principal.owner_key) - counted
         self._refuse_over(mine + new, self._settings.max_active_runs_per_user, "your", mine)
-        on_task = await run_sql.count_active_task_runs(conn, task_id)
+        on_task = await run_sql.count_active_task_runs(conn, task_id) - counted
         self._refuse_over(
             on_task + new, self._settings.max_active_runs_per_task, "this task's", on_task
         )

@@ -18,6 +18,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from agent_runner.agents.executors.command import CommandAgent
@@ -26,6 +27,7 @@ from agent_runner.git.workspaces import Workspaces
 from agent_runner.runs.attempt import AttemptContext, RunAttempt
 from agent_runner.runs.leases import RunLeases
 from agent_runner.runs.secrets import RepoSecrets
+from agent_runner.runs.setup_cache import SetupCache
 from dursor_contracts.environment import secret_context
 from dursor_kit.artifacts import LocalArtifactStore
 from dursor_kit.crypto import EncryptionKeyRing
@@ -57,6 +59,8 @@ TEMPLATES = {
         'printf "%s|%s|%s" "$SETUP_ONLY" "$AGENT_ONLY" "$VERIFY_ONLY" > "$HOME/seen";'
         ' echo "agent sees $AGENT_ONLY"',
     ],
+    # Uses what setup installed.
+    "deps": ["sh", "-c", 'cat deps/lib.txt > saw-deps.txt; echo "$DEPS" >> saw-deps.txt'],
     # Writes a secret into the repository.
     "leak": ["sh", "-c", 'echo "token: $AGENT_ONLY" > config.yml'],
 }
@@ -114,21 +118,23 @@ async def submission(
 ) -> list[UUID]:
     """A repository (with its environment), a task and one queued `command` run per
     template, in one transaction."""
-    repo_id, task_id = uuid4(), uuid4()
+    task_id = uuid4()
     run_ids = [uuid4() for _ in templates]
     async with world.owner.begin() as conn:
-        await conn.execute(
+        # One repository per URL: a second submission on it finds the first one's.
+        repo_id = await conn.scalar(
             text(
                 "INSERT INTO repos (id, url, default_branch, created_by) "
-                "VALUES (:i, :u, 'main', 't')"
+                "VALUES (:i, :u, 'main', 't') "
+                "ON CONFLICT (url) DO UPDATE SET url = EXCLUDED.url RETURNING id"
             ),
-            {"i": repo_id, "u": f"file://{remote or world.remote}"},
+            {"i": uuid4(), "u": f"file://{remote or world.remote}"},
         )
         if setup is not None or verify is not None:
             await conn.execute(
-                repo_environments.insert().values(
-                    repo_id=repo_id, setup=setup or [], verify=verify or [], updated_by="t"
-                )
+                pg_insert(repo_environments)
+                .values(repo_id=repo_id, setup=setup or [], verify=verify or [], updated_by="t")
+                .on_conflict_do_nothing()
             )
         await conn.execute(
             text(
@@ -427,3 +433,62 @@ async def test_an_invalid_environment_file_fails_the_run_with_its_reason(world: 
     ), row["error"]
     worktree = world.ctx.workspaces.worktree_path(str(run_id))
     assert not (worktree / "agent-saw.txt").exists()
+
+
+INSTALL = [
+    'echo "installing deps"; mkdir -p deps && echo "built at $(date +%s%N)" > deps/lib.txt',
+    'echo "DEPS=ready" >> "$DURSOR_ENV"',
+]
+
+
+async def progress_of(world: World, run_id: UUID) -> list[str]:
+    async with world.owner.connect() as conn:
+        rows = await conn.scalars(
+            select(run_events.c.data)
+            .where(run_events.c.run_id == run_id, run_events.c.type == "progress")
+            .order_by(run_events.c.seq)
+        )
+        return [data["message"] for data in rows]
+
+
+async def test_an_unchanged_setup_is_restored_from_the_cache_and_a_lockfile_change_reruns_it(
+    world: World,
+) -> None:
+    remote = make_remote(
+        world.root / "cached",
+        {".gitignore": "deps/\n", "uv.lock": "version = 1\n", "README.md": "# demo\n"},
+    )
+    ctx = replace(world.ctx, setup_cache=SetupCache(world.root / "setup-cache"))
+    (first,) = await submission(world, ["deps"], INSTALL, [], remote=remote)
+    (second,) = await submission(world, ["deps"], INSTALL, [], remote=remote)
+
+    first_row = await execute(world, first, ctx)
+    second_row = await execute(world, second, ctx)
+
+    assert first_row["status"] == second_row["status"] == "succeeded"
+    assert "installing deps" in await log_lines(world, first)
+    assert any(p.startswith("setup cached (1 files") for p in await progress_of(world, first))
+    # The second run got the first one's files and exports without running a command.
+    assert "installing deps" not in await log_lines(world, second)
+    steps = await progress_of(world, second)
+    assert any(p.startswith("setup restored from the cache (1 files") for p in steps), steps
+    saw = [
+        (world.ctx.workspaces.worktree_path(str(run)) / "saw-deps.txt").read_text()
+        for run in (first, second)
+    ]
+    assert saw[0] == saw[1]
+    assert saw[1].endswith("\nready\n")
+    patch = await world.ctx.artifacts.get(str(second_row["patch_uri"]))
+    assert b"deps/lib.txt" not in patch  # ignored files stay out of the changes
+
+    clone = world.root / "lock-change"
+    git("clone", "-q", str(remote), str(clone), cwd=world.root)
+    (clone / "uv.lock").write_text("version = 2\n")
+    git("commit", "-q", "-am", "bump the lockfile", cwd=clone)
+    git("push", "-q", "origin", "main", cwd=clone)
+    (third,) = await submission(world, ["deps"], INSTALL, [], remote=remote)
+
+    third_row = await execute(world, third, ctx)
+
+    assert third_row["status"] == "succeeded", third_row["error"]
+    assert "installing deps" in await log_lines(world, third)
