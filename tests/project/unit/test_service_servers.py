@@ -1,4 +1,8 @@
-"""Every service is served by uvicorn on uvloop with the httptools parser, however it starts."""
+"""Every service is served by uvicorn with the httptools parser, and on uvloop, however it starts.
+
+The one exception is deliberate and measured: the agent-runner runs the standard asyncio
+loop (`agent_runner/server.py` says why: uvloop's fork-based spawns stall its loop).
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ def test_no_image_pins_another_loop_or_parser(dockerfile: Path) -> None:
     ]
     assert commands, f"{dockerfile} has no CMD"
     served = " ".join(commands[-1])
-    assert served.startswith(("uvicorn ", "python -m events_gateway"))
+    assert served.startswith(("uvicorn ", "python -m events_gateway", "python -m agent_runner"))
     assert not OTHER_LOOP_OR_PARSER.search(served)
 
 
