@@ -7,7 +7,8 @@ difference is what the platform adds: the gateway app, two daprd hops (service
 invocation), token verification at the edge and again in run-api, the request log and
 tracing middleware.
 
-    uv run python -m bench.run_api_get_run [--duration 10] [--connections 16]
+    uv run python -m bench.run_api_get_run [--duration 10] [--connections 16] [--blocks 2]
+    uv run python -m bench.run_api_get_run --profile bench/profiles/gateway.after.txt
 
 It starts what it needs: Postgres/Redis as the tests find them (scripts/env.sh), a
 Redis of its own for the platform, and gateway, run-api and auth with their sidecars.
@@ -36,6 +37,7 @@ import aiohttp
 import httpx
 from fastapi import FastAPI
 
+from bench import gateway_profile
 from dursor_kit.db.engine import create_engine
 from dursor_store import run_reads as run_sql
 from run_api.runs.endpoints import run_out
@@ -123,12 +125,39 @@ async def run_aiohttp(url: str, token: str | None, duration: float, connections:
 
 
 async def measure(url: str, token: str | None, duration: float, connections: int) -> Result:
-    """Warm up, then measure one target with the available load generator."""
+    """One closed-loop block against one target with the available load generator."""
     if shutil.which("wrk"):
-        await asyncio.to_thread(run_wrk, url, token, 2, connections)
         return await asyncio.to_thread(run_wrk, url, token, duration, connections)
-    await run_aiohttp(url, token, 2, connections)
     return await run_aiohttp(url, token, duration, connections)
+
+
+def mean_of(blocks: list[Result]) -> Result:
+    """The blocks of one target together: mean req/s and mean of each percentile."""
+    return Result(
+        statistics.fmean(b.requests_per_second for b in blocks),
+        statistics.fmean(b.p50_ms for b in blocks),
+        statistics.fmean(b.p99_ms for b in blocks),
+        sum(b.errors for b in blocks),
+    )
+
+
+async def alternating(
+    targets: dict[str, tuple[str, str | None]], duration: float, connections: int, blocks: int
+) -> dict[str, list[Result]]:
+    """Warm every target up, then measure them in alternating order, `blocks` times each.
+
+    The order flips every block (A B, B A, A B …) so a change in the machine's load falls
+    on both targets alike.
+    """
+    for url, token in targets.values():
+        await measure(url, token, 2, connections)
+    results: dict[str, list[Result]] = {name: [] for name in targets}
+    names = list(targets)
+    for block in range(blocks):
+        for name in names if block % 2 == 0 else names[::-1]:
+            url, token = targets[name]
+            results[name].append(await measure(url, token, duration, connections))
+    return results
 
 
 @contextlib.contextmanager
@@ -200,31 +229,62 @@ async def same_answer(gateway_url: str, bare_url: str, token: str) -> None:
     assert ours.json() == baseline.json()
 
 
-def report(ours: Result, baseline: Result, connections: int) -> str:
-    """The table this benchmark prints."""
+def report(ours: list[Result], baseline: list[Result], connections: int) -> str:
+    """The table this benchmark prints: each block, then the means and their ratios."""
     generator = "wrk" if shutil.which("wrk") else "aiohttp"
     lines = [
-        f"GET /v1/runs/{{id}}, {connections} connections, {generator}, {os.cpu_count()} cores",
-        f"{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}",
+        f"GET /v1/runs/{{id}}, {connections} connections, {generator}, {os.cpu_count()} cores, "
+        f"{len(ours)} alternating blocks per target",
+        f"{'':34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}",
     ]
-    for name, result in (
+    for name, blocks in (
         ("gateway + sidecars (ours)", ours),
         ("bare FastAPI (baseline)", baseline),
     ):
-        lines.append(
-            f"{name:28}{result.requests_per_second:>10.0f}{result.p50_ms:>10.2f}"
-            f"{result.p99_ms:>10.2f}{result.errors:>8}"
-        )
+        for index, result in enumerate(blocks, 1):
+            lines.append(_row(f"{name[:26]} #{index}", result))
+    mine, theirs = mean_of(ours), mean_of(baseline)
+    lines += [_row("mean: gateway + sidecars", mine), _row("mean: bare FastAPI", theirs)]
     lines.append(
         f"ratio: throughput ours/baseline = "
-        f"{ours.requests_per_second / baseline.requests_per_second:.2f}, "
-        f"p99 ours/baseline = {ours.p99_ms / baseline.p99_ms:.1f}x"
+        f"{mine.requests_per_second / theirs.requests_per_second:.2f}, "
+        f"p50 ours/baseline = {mine.p50_ms / theirs.p50_ms:.1f}x, "
+        f"p99 ours/baseline = {mine.p99_ms / theirs.p99_ms:.1f}x"
     )
     return "\n".join(lines)
 
 
-async def main(duration: float, connections: int) -> None:
-    """Start everything, check both answer alike, measure the baseline then ours."""
+def _row(name: str, result: Result) -> str:
+    return (
+        f"{name:34}{result.requests_per_second:>10.0f}{result.p50_ms:>10.2f}"
+        f"{result.p99_ms:>10.2f}{result.errors:>8}"
+    )
+
+
+async def profile_gateway(
+    platform: Platform, url: str, token: str, arguments: argparse.Namespace
+) -> None:
+    """A separate block through the gateway while py-spy samples it (not one of the figures)."""
+    raw = arguments.profile.with_suffix(".raw")
+    sampling = asyncio.create_task(
+        gateway_profile.record(platform.gateway.app.pid, arguments.duration, raw)
+    )
+    await asyncio.sleep(0.5)
+    await measure(url, token, arguments.duration, arguments.connections)
+    await sampling
+    how = (
+        f"events-gateway under `GET /v1/runs/{{id}}` load: {arguments.connections} connections "
+        f"(wrk), {arguments.duration:g} s; `py-spy record --rate 100 --format raw`, taken by "
+        f"`python -m bench.run_api_get_run --connections {arguments.connections} "
+        f"--duration {arguments.duration:g} --profile {arguments.profile}` after the measured "
+        f"blocks; load average {os.getloadavg()[0]:.1f} at the end"
+    )
+    gateway_profile.write_profile(raw, arguments.profile, how)
+    raw.unlink()
+
+
+async def main(arguments: argparse.Namespace) -> None:
+    """Start everything, check both answer alike, measure both in alternating blocks."""
     async with platform_without_runner() as platform:
         run_id = await one_run(platform)
         token = platform.mint_token("viewer", ttl=3600)
@@ -233,15 +293,23 @@ async def main(duration: float, connections: int) -> None:
             await wait_until_up(f"{bare}/docs")
             bare_url = f"{bare}/v1/runs/{run_id}"
             await same_answer(ours_url, bare_url, token)
-            baseline = await measure(bare_url, None, duration, connections)
-        ours = await measure(ours_url, token, duration, connections)
-    print(report(ours, baseline, connections))
-    print(json.dumps({"ours": ours.__dict__, "baseline": baseline.__dict__}))
+            targets = {"baseline": (bare_url, None), "ours": (ours_url, token)}
+            results = await alternating(
+                targets, arguments.duration, arguments.connections, arguments.blocks
+            )
+        if arguments.profile:
+            await profile_gateway(platform, ours_url, token, arguments)
+    print(report(results["ours"], results["baseline"], arguments.connections))
+    means = {name: mean_of(blocks).__dict__ for name, blocks in results.items()}
+    print(json.dumps(means | {"load_average": os.getloadavg()}))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per target")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per block")
     parser.add_argument("--connections", type=int, default=16)
-    arguments = parser.parse_args()
-    asyncio.run(main(arguments.duration, arguments.connections))
+    parser.add_argument("--blocks", type=int, default=2, help="alternating blocks per target")
+    parser.add_argument(
+        "--profile", type=Path, help="also sample the gateway with py-spy into this text file"
+    )
+    asyncio.run(main(parser.parse_args()))

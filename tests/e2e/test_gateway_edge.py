@@ -452,3 +452,20 @@ async def test_the_gateway_serves_the_committed_public_document_and_a_docs_page(
     assert document.json() == json.loads((ROOT / "docs" / "openapi.json").read_text())
     assert page.status_code == 200
     assert "/openapi.json" in page.text
+
+
+async def test_every_running_service_serves_with_httptools_and_all_but_the_runner_on_uvloop(
+    edge: Platform,
+) -> None:
+    # uvicorn imports uvloop and httptools only for the loop and parser it runs: their
+    # compiled modules in a live process's memory map are what it chose. The runner keeps
+    # the standard loop on purpose (agent_runner/server.py: uvloop's spawns stall it).
+    apps = {
+        r.app_id: await asyncio.to_thread(Path(f"/proc/{r.app.pid}/maps").read_text)
+        for r in edge.replicas
+    }
+    assert set(apps) == {"events-gateway", "run-api", "agent-runner", "auth"}
+    for app_id, maps in apps.items():
+        on_uvloop = re.search(r"/uvloop/loop\.cpython-[^/]*\.so", maps) is not None
+        assert on_uvloop is (app_id != "agent-runner"), app_id
+        assert re.search(r"/httptools/parser/parser\.cpython-[^/]*\.so", maps), app_id

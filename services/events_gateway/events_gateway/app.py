@@ -26,6 +26,7 @@ from events_gateway.edge.public_api import public_document, route_table
 from events_gateway.edge.rate_limit import RateLimiter
 from events_gateway.edge.readiness import upstream_checks
 from events_gateway.edge.request_target import RequestTargetGuard
+from events_gateway.edge.sidecar_pool import SidecarPool
 from events_gateway.metrics import GatewayMetrics
 from events_gateway.settings import GatewaySettings
 from events_gateway.streams import endpoints as stream_endpoints
@@ -56,6 +57,17 @@ def stream_config(settings: GatewaySettings) -> StreamConfig:
     )
 
 
+def sidecar_pool(settings: GatewaySettings) -> SidecarPool:
+    """The proxy's connections to this replica's sidecar."""
+    token = settings.dapr_api_token.get_secret_value() if settings.dapr_api_token else None
+    return SidecarPool(
+        settings.dapr_http_port,
+        token,
+        settings.proxy_connections,
+        settings.upstream_timeout_seconds,
+    )
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI, settings: GatewaySettings) -> AsyncIterator[None]:
     """Own every client; the hub lives as long as the process."""
@@ -76,6 +88,7 @@ async def lifespan(app: FastAPI, settings: GatewaySettings) -> AsyncIterator[Non
         app.state.settings = settings
         app.state.engine = runtime.engine
         app.state.sidecar = runtime.sidecar
+        app.state.sidecar_pool = await stack.enter_async_context(sidecar_pool(settings))
         app.state.hub = hub
         app.state.rate_limiter = RateLimiter(
             runtime.sidecar, settings.rate_limit_per_second, settings.rate_limit_burst

@@ -34,6 +34,7 @@ def serve(host: str, port: int, log_level: str, settings: GatewaySettings) -> No
         host=host,
         port=port,
         http=http_protocol(),
+        loop="uvloop",
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
         access_log=False,

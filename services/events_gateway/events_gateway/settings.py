@@ -25,6 +25,8 @@ class GatewaySettings(ServiceSettings):
     catch_up_seconds: float = Field(default=15.0, gt=0)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     upstream_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Keep-alive connections from the proxy to its sidecar (requests beyond wait for one).
+    proxy_connections: int = Field(default=64, ge=1, le=1024)
     # Per caller: sustained requests per second and burst (0 turns the limit off).
     rate_limit_per_second: float = Field(default=20.0, ge=0)
     rate_limit_burst: int = Field(default=60, ge=1)

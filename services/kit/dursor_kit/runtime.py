@@ -75,7 +75,7 @@ def _log_crash(task: asyncio.Task[Any]) -> None:
 async def service_runtime(settings: ServiceSettings) -> AsyncIterator[ServiceRuntime]:
     """Configure logs and telemetry, wait for the sidecar, connect the database."""
     configure_logging(settings.app_id, settings.log_level, settings.log_format)
-    configure_telemetry(settings.app_id)
+    configure_telemetry(settings.app_id, settings.otel_sample_ratio)
     token = settings.dapr_api_token.get_secret_value() if settings.dapr_api_token else None
     limits = httpx.Limits(max_connections=500, max_keepalive_connections=100)
     async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:

@@ -29,6 +29,8 @@ class ServiceSettings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     sidecar_wait_seconds: float = Field(default=60.0, ge=0)
+    # Share of new traces recorded (parent-based: a caller's decision is followed).
+    otel_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
     # Azure Container Apps cannot load declarative subscriptions: answer /dapr/subscribe.
     programmatic_subscriptions: bool = False
     # Tokens: issuers this service accepts (the local auth service or Entra ID).

@@ -24,6 +24,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
 
 from dursor_kit.redaction import redact_query, redact_url
 
@@ -96,8 +97,18 @@ def _metric_reader(kind: str) -> MetricReader | None:
     return None
 
 
-def configure_telemetry(app_id: str) -> None:
-    """Install tracer and meter providers once per process; W3C propagation is the default."""
+def sampler(ratio: float) -> Sampler:
+    """Parent-based: a request whose caller sampled (or dropped) its trace follows that
+    decision, so a trace is whole or absent across the hops; new traces are kept at `ratio`."""
+    return ParentBased(TraceIdRatioBased(ratio))
+
+
+def configure_telemetry(app_id: str, sample_ratio: float = 1.0) -> None:
+    """Install tracer and meter providers once per process; W3C propagation is the default.
+
+    Spans not sampled cost almost nothing (no attributes, no export): a busy deployment
+    lowers `sample_ratio` (`DURSOR_OTEL_SAMPLE_RATIO`) instead of turning tracing off.
+    """
     global _configured  # noqa: PLW0603 - providers are process-wide by OpenTelemetry's design
     if _configured:
         return
@@ -109,10 +120,11 @@ def configure_telemetry(app_id: str) -> None:
         configure_azure_monitor(
             resource=Resource.create({"service.name": app_id}),
             span_processors=[RedactingSpanProcessor()],
+            sampling_ratio=sample_ratio,
         )
         return
     resource = Resource.create({"service.name": app_id})
-    tracer_provider = TracerProvider(resource=resource)
+    tracer_provider = TracerProvider(resource=resource, sampler=sampler(sample_ratio))
     tracer_provider.add_span_processor(RedactingSpanProcessor())
     if exporter := _span_exporter(kind):
         tracer_provider.add_span_processor(BatchSpanProcessor(exporter))

@@ -44,5 +44,4 @@ async def proxy(request: Request) -> Response:
             bearer_token(request.headers.get("authorization"))
         )
         await limiter.take(principal.owner_key)
-    timeout = request.app.state.settings.upstream_timeout_seconds
-    return await forward(request, match, request.app.state.sidecar, timeout)
+    return await forward(request, match, request.app.state.sidecar_pool)

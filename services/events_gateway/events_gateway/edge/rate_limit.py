@@ -4,6 +4,12 @@ Each caller (a verified user, or the client address for public routes) has a buc
 `burst` requests refilled at `rate` per second. Updates are compare-and-swap on the
 state item's ETag, so replicas never double-spend a token. If the state store is down
 the gateway lets requests through (logged): the limit protects, it must not take down.
+
+A replica takes up to a quarter of the burst (at most 50) out of the shared bucket per
+store round trip and spends those tokens locally for up to a second; what is left when
+that second ends is lost, so the limit only gets stricter, never looser. A refusal is
+remembered until the bucket's next token is due: no replica can give a token back, so
+asking the store again before then could only say no again.
 """
 
 from __future__ import annotations
@@ -27,6 +33,17 @@ CAS_ATTEMPTS = 8
 # After the state store fails, requests pass unmetered this long before it is tried again:
 # callers queued behind one caller's lock must not each wait out a failing store.
 STORE_DOWN_SECONDS = 5.0
+LEASE_SECONDS = 1.0
+MAX_LEASE = 50
+LEASES_KEPT = 10_000
+
+
+@dataclass
+class Lease:
+    """Tokens this replica took from a shared bucket, to spend until `until` (monotonic)."""
+
+    tokens: int
+    until: float
 
 
 @dataclass(frozen=True)
@@ -51,6 +68,10 @@ class RateLimiter:
         # Per bucket key: its lock and how many requests hold or wait for it.
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._store_down_until = 0.0
+        self._lease_size = max(1, min(MAX_LEASE, burst // 4))
+        self._leases: dict[str, Lease] = {}
+        # Bucket key -> (monotonic time of its next token, the Retry-After to answer).
+        self._empty_until: dict[str, tuple[float, int]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -62,6 +83,8 @@ class RateLimiter:
         if not self.enabled or self._store_down():
             return
         key = "ratelimit-" + hashlib.sha256(caller.encode()).hexdigest()[:32]
+        if self._settled_locally(key):
+            return
         # One caller's requests take their tokens one at a time in this replica: parallel
         # requests would otherwise all read the same bucket (or all find none and create
         # it), so a burst would pass; the CAS only has to settle races between replicas.
@@ -69,7 +92,7 @@ class RateLimiter:
         self._locks[key] = (lock, waiting + 1)
         try:
             async with lock:
-                if not self._store_down():
+                if not self._settled_locally(key) and not self._store_down():
                     await self._take_with_retries(key)
         finally:
             lock, waiting = self._locks[key]
@@ -90,6 +113,29 @@ class RateLimiter:
             log.warning("rate limit skipped: state store unavailable", error=str(exc))
             return
         log.warning("rate limit contention between replicas; request let through", key=key)
+
+    def _settled_locally(self, key: str) -> bool:
+        """True after spending a leased token; a 429 while the bucket is known empty."""
+        now = time.monotonic()
+        empty = self._empty_until.get(key)
+        if empty is not None:
+            if now < empty[0]:
+                raise self._limited(max(1, math.ceil(empty[0] - now)))
+            del self._empty_until[key]
+        lease = self._leases.get(key)
+        if lease is None:
+            return False
+        if now >= lease.until or lease.tokens <= 0:
+            del self._leases[key]
+            return False
+        lease.tokens -= 1
+        return True
+
+    def _keep(self, key: str, lease: Lease) -> None:
+        if len(self._leases) >= LEASES_KEPT:
+            now = time.monotonic()
+            self._leases = {k: v for k, v in self._leases.items() if v.until > now}
+        self._leases[key] = lease
 
     def _store_down(self) -> bool:
         return time.monotonic() < self._store_down_until
@@ -112,9 +158,18 @@ class RateLimiter:
             else Bucket(self._burst, now)
         ).refilled(now, self._rate, self._burst)
         if bucket.tokens < 1:
-            raise self._limited(math.ceil((1 - bucket.tokens) / self._rate))
-        spent = {"tokens": bucket.tokens - 1, "at": bucket.at}
+            wait = (1 - bucket.tokens) / self._rate
+            self._empty_until[key] = (time.monotonic() + wait, math.ceil(wait))
+            raise self._limited(math.ceil(wait))
+        taken = min(self._lease_size, int(bucket.tokens))
+        spent = {"tokens": bucket.tokens - taken, "at": bucket.at}
         ttl = max(int(self._burst / self._rate) + 60, 60)
-        return await self._sidecar.save_state(
-            STATE_STORE, key, spent, etag=item.etag if item else None, ttl_seconds=ttl
+        saved = (
+            await self._sidecar.save_state(STATE_STORE, key, spent, etag=item.etag, ttl_seconds=ttl)
+            if item is not None
+            # A new bucket: only the first of racing replicas may create it.
+            else await self._sidecar.claim_state(STATE_STORE, key, spent, ttl_seconds=ttl)
         )
+        if saved and taken > 1:  # one is this request's, the rest wait for its next ones
+            self._keep(key, Lease(taken - 1, time.monotonic() + LEASE_SECONDS))
+        return saved

@@ -55,18 +55,21 @@ class Operation:
         """The template's segments: literals, or `{name}` for a UUID parameter."""
         return tuple(self.template.strip("/").split("/"))
 
+    @cached_property
+    def literal_segments(self) -> tuple[tuple[int, str], ...]:
+        """(position, text) of every literal segment, worked out once."""
+        return tuple((i, s) for i, s in enumerate(self.segments) if _parameter_name(s) is None)
+
     def fits(self, segments: tuple[str, ...]) -> bool:
         """True when `segments` has this template's shape (literals equal, one per parameter)."""
-        mine = self.segments
-        return len(mine) == len(segments) and all(
-            _parameter_name(pattern) is not None or pattern == actual
-            for pattern, actual in zip(mine, segments, strict=True)
+        return len(self.segments) == len(segments) and all(
+            segments[i] == literal for i, literal in self.literal_segments
         )
 
     @cached_property
     def literals(self) -> int:
         """How many segments are literal: the more specific template wins."""
-        return sum(_parameter_name(s) is None for s in self.segments)
+        return len(self.literal_segments)
 
     def parameters(self, segments: tuple[str, ...]) -> dict[str, uuid.UUID | str]:
         """The parsed parameters of a path that fits (422 when one is not what it should be)."""
@@ -104,6 +107,10 @@ class RouteTable:
             if shape in seen:
                 raise RouteTableError(f"two operations share {operation.method} {shape[1]}")
             seen.add(shape)
+        # Only templates with as many segments as the request can fit it.
+        self._by_length: dict[int, list[Operation]] = {}
+        for operation in self.operations:
+            self._by_length.setdefault(len(operation.segments), []).append(operation)
 
     @classmethod
     def from_documents(cls, documents: Mapping[str, Mapping[str, Any]]) -> RouteTable:
@@ -120,7 +127,7 @@ class RouteTable:
         A path some template has but not for this method is a 405; a parameter that is
         not a UUID is a 422.
         """
-        fitting = [o for o in self.operations if o.fits(segments)]
+        fitting = [o for o in self._by_length.get(len(segments), ()) if o.fits(segments)]
         if not fitting:
             return None
         mine = [o for o in fitting if o.method == method]

@@ -10,11 +10,12 @@ never correctness.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from uuid import UUID
+
+import orjson
 
 from dursor_contracts.events import RunEventV1
 from events_gateway.metrics import GatewayMetrics
@@ -49,10 +50,8 @@ def encode(event: RunEventV1) -> EncodedEvent:
         terminal=event.type.is_terminal,
         event_line=f"event: {event.type.value}\n".encode(),
         # Sorted keys: an event replayed from Postgres (JSONB reorders keys) and the same
-        # event received live must be byte-identical frames.
-        data_line=b"data: "
-        + json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
-        + b"\n\n",
+        # event received live must be byte-identical frames. orjson: one C call per event.
+        data_line=b"data: " + orjson.dumps(body, option=orjson.OPT_SORT_KEYS) + b"\n\n",
     )
 
 

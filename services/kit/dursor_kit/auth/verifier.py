@@ -20,6 +20,7 @@ import httpx
 import jwt
 import structlog
 
+from dursor_kit.auth.verified_tokens import VerifiedToken, VerifiedTokens
 from dursor_kit.errors import ProblemError
 
 log = structlog.get_logger(__name__)
@@ -197,9 +198,28 @@ class TokenVerifier:
         self._binding_lookup = binding_lookup
         self._leeway = leeway_seconds
         self._api_token_owner = api_token_owner
+        self.verified = VerifiedTokens()
 
     async def verify(self, token: str) -> Principal:
         """Verify signature and claims; the role from claims or binding, capped by the binding."""
+        digest = VerifiedTokens.key(token)
+        known = self.verified.get(digest)
+        if known is None:
+            known = await self._verified(token)
+            self.verified.remember(digest, known)
+        issuer, claims = known.issuer, known.claims
+        policy = self._policies[issuer]
+        api_token_id, binding = await self._binding(claims, policy)
+        return Principal(
+            subject=str(claims["sub"]),
+            issuer=issuer,
+            username=str(claims.get("preferred_username") or claims.get("name") or claims["sub"]),
+            role=_capped_role(claims, policy, binding, api_token=api_token_id is not None),
+            api_token_id=api_token_id,
+        )
+
+    async def _verified(self, token: str) -> VerifiedToken:
+        """The full check: trusted issuer, pinned algorithm, known key, signature, claims."""
         header, issuer = _unverified_header_and_issuer(token)
         policy = self._policies.get(issuer)
         if policy is None:
@@ -209,13 +229,11 @@ class TokenVerifier:
             raise unauthorized("the token's algorithm is not allowed for its issuer")
         key = await self._caches[issuer].key(str(header.get("kid", "")))
         claims = self._decode(token, key, algorithm, policy)
-        api_token_id, binding = await self._binding(claims, policy)
-        return Principal(
-            subject=str(claims["sub"]),
+        return VerifiedToken(
             issuer=issuer,
-            username=str(claims.get("preferred_username") or claims.get("name") or claims["sub"]),
-            role=_capped_role(claims, policy, binding, api_token=api_token_id is not None),
-            api_token_id=api_token_id,
+            claims=claims,
+            expires_at=float(claims["exp"]),
+            key_checked_until=time.monotonic() + policy.keys_ttl_seconds,
         )
 
     async def still_allowed(self, principal: Principal) -> bool:

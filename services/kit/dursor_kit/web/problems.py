@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -63,9 +64,17 @@ def problem_of(error: DomainError) -> ProblemError:
     return ProblemError(status, error.code, title, error.detail, headers, params)
 
 
+class ProblemJSONResponse(JSONResponse):
+    """A problem document rendered by orjson (4xx answers are on the edge's hot path too)."""
+
+    def render(self, content: Any) -> bytes:
+        """The compact JSON of the document (the same text the standard encoder makes)."""
+        return orjson.dumps(content)
+
+
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
     """Serialise a problem with its media type."""
-    return JSONResponse(
+    return ProblemJSONResponse(
         problem.model_dump(by_alias=True, exclude_none=True),
         status_code=problem.status,
         media_type=PROBLEM_MEDIA_TYPE,

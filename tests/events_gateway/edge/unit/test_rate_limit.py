@@ -37,6 +37,14 @@ class MemoryStateStore:
         self.items[key] = (value, version + 1)
         return True
 
+    async def claim_state(self, store: str, key: str, value: Any, **_: Any) -> bool:
+        """Create the item unless it exists (Dapr's first-write without an ETag)."""
+        await self._round_trip()
+        if key in self.items:
+            return False
+        self.items[key] = (value, 1)
+        return True
+
     async def _round_trip(self) -> None:
         self.calls += 1
         await asyncio.sleep(0)
@@ -87,3 +95,24 @@ async def test_a_failing_store_lets_requests_through_and_is_not_asked_again_at_o
     store.down = True
     assert await outcomes(limiter(store, rate=0.001, burst=1), "alice", 50) == [200] * 50
     assert store.calls == 1
+
+
+async def test_a_replica_leases_tokens_and_never_lets_more_than_the_burst_through() -> None:
+    store = MemoryStateStore()
+    limit = limiter(store, rate=0.001, burst=40)
+    statuses = await outcomes(limit, "alice", 60)
+    assert statuses.count(200) == 40
+    # Ten tokens per round trip (a quarter of the burst): four leases, then the refusal
+    # that is remembered until the next token is due.
+    assert store.calls <= 2 * 4 + 1
+    calls = store.calls
+    assert await outcomes(limit, "alice", 10) == [429] * 10
+    assert store.calls == calls
+
+
+async def test_two_replicas_sharing_a_bucket_let_through_at_most_the_burst() -> None:
+    store = MemoryStateStore()
+    one, two = limiter(store, rate=0.001, burst=40), limiter(store, rate=0.001, burst=40)
+    first, second = await asyncio.gather(outcomes(one, "alice", 30), outcomes(two, "alice", 30))
+    assert (first + second).count(200) <= 40
+    assert (first + second).count(200) >= 30  # leases left unspent are lost, never doubled

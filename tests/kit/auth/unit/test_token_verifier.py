@@ -60,6 +60,7 @@ def verifier(
     calls: list[str],
     bound: dict[str, Role | Binding] | None = None,
     live_tokens: dict[str, Binding] | set[str] | None = None,
+    leeway: int = 30,
 ) -> TokenVerifier:
     """A verifier over in-memory issuers, bindings and API-token states (owner: admin)."""
 
@@ -73,7 +74,9 @@ def verifier(
         return Binding(Role.ADMIN) if jti in (live_tokens or set()) else None
 
     http = httpx.AsyncClient(transport=transport(issuers, calls))
-    return TokenVerifier(policies, http, binding_lookup=binding_of, api_token_owner=owner)
+    return TokenVerifier(
+        policies, http, binding_lookup=binding_of, api_token_owner=owner, leeway_seconds=leeway
+    )
 
 
 def policy(issuer: Issuer, **extra: Any) -> IssuerPolicy:
@@ -246,3 +249,90 @@ async def test_with_entra_an_admin_binding_caps_the_app_role_and_a_recorded_row_
     capped = await check.verify(entra.token(sub="capped", roles=["Admin"]))
     recorded = await check.verify(entra.token(sub="recorded", roles=["Admin"]))
     assert (capped.role, recorded.role) == (Role.VIEWER, Role.ADMIN)
+
+
+def _decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Counts every full signature check the verifiers make."""
+    calls: list[str] = []
+    real = jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        if (kwargs.get("options") or {}).get("verify_signature", True):
+            calls.append(token)
+        return real(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    return calls
+
+
+async def test_a_verified_token_is_served_from_the_cache_until_it_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    local = Issuer(LOCAL, "k1")
+    check = verifier([local], [policy(local)], [], leeway=0)
+    decodes = _decodes(monkeypatch)
+    expires = int(time.time()) + 2
+    token = local.token(roles=["developer"], exp=expires)
+    for _ in range(5):
+        assert (await check.verify(token)).role is Role.DEVELOPER
+    assert len(decodes) == 1
+    await asyncio.sleep(expires - time.time() + 0.05)
+    # Past `exp` the entry is gone, and the full check refuses the token.
+    assert "expired" in await refused(lambda: check.verify(token))
+    assert len(decodes) == 2
+    assert len(check.verified) == 0
+
+
+async def test_a_cached_api_token_stops_working_at_once_when_revoked() -> None:
+    local = Issuer(LOCAL, "k1")
+    live = {"t-1": Binding(Role.DEVELOPER)}
+    check = verifier([local], [policy(local)], [], live_tokens=live)
+    token = local.token(roles=["developer"], token_use="api", jti="t-1")
+    assert (await check.verify(token)).role is Role.DEVELOPER
+    assert len(check.verified) == 1
+    live["t-1"] = Binding(Role.VIEWER)  # its owner demoted: the cap applies on the next call
+    assert (await check.verify(token)).role is Role.VIEWER
+    del live["t-1"]  # revoked
+    assert "revoked" in await refused(lambda: check.verify(token))
+
+
+async def test_a_cached_token_still_follows_its_users_binding_within_its_period() -> None:
+    local = Issuer(LOCAL, "k1")
+    bound: dict[str, Role | Binding] = {"u1": Role.ADMIN}
+    check = verifier([local], [policy(local)], [], bound=bound)
+    token = local.token(roles=["admin"])
+    assert (await check.verify(token)).role is Role.ADMIN
+    bound["u1"] = Binding(Role.ADMIN, disabled=True)
+    assert "disabled" in await refused(lambda: check.verify(token))
+
+
+async def test_a_tampered_token_is_never_served_from_the_cache() -> None:
+    local = Issuer(LOCAL, "k1")
+    check = verifier([local], [policy(local)], [])
+    token = local.token(roles=["viewer"])
+    assert (await check.verify(token)).role is Role.VIEWER
+    header, payload, signature = token.split(".")
+    claims = json.loads(jwt.utils.base64url_decode(payload))
+    forged = jwt.utils.base64url_encode(json.dumps(claims | {"roles": ["admin"]}).encode())
+    for tampered in (
+        f"{header}.{forged.decode()}.{signature}",
+        f"{header}.{payload}.{signature[:-4]}AAAA",
+        f"{header}.{payload}.",
+    ):
+        assert "invalid" in await refused(lambda t=tampered: check.verify(t))  # type: ignore[misc]
+    assert len(check.verified) == 1  # refused tokens are never remembered
+
+
+async def test_an_entry_lives_no_longer_than_the_keys_it_was_checked_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    local = Issuer(LOCAL, "k1")
+    calls: list[str] = []
+    check = verifier([local], [policy(local, keys_ttl_seconds=1.0)], calls)
+    token = local.token(roles=["viewer"], exp=int(time.time()) + 3600)
+    assert (await check.verify(token)).role is Role.VIEWER
+    real = time.monotonic
+    local.kid = "k2"  # the issuer rotated: k1 is no longer in its JWKS
+    monkeypatch.setattr(time, "monotonic", lambda: real() + 2)
+    assert "unknown key" in await refused(lambda: check.verify(token))
+    assert len(calls) == 2

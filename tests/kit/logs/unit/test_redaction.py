@@ -88,4 +88,9 @@ def test_log_lines_redact_secret_keys(capsys: pytest.CaptureFixture[str]) -> Non
     logging.getLogger().handlers[:] = []
     line = capsys.readouterr().out
     assert SECRET not in line
-    assert '"ticket": "[redacted]"' in line
+    fields = json.loads(line)
+    assert (fields["ticket"], fields["token"], fields["path"]) == (
+        "[redacted]",
+        "[redacted]",
+        "/v1/x",
+    )
