@@ -287,10 +287,15 @@ async def documented_bodies(platform: Platform) -> list[tuple[str, str, Schema, 
     return list(found.values())
 
 
+def path_value(placeholder: re.Match[str]) -> str:
+    """A valid value of a path parameter: ids are UUIDs, a secret's name a variable name."""
+    return "API_TOKEN" if placeholder.group(1) == "name" else str(uuid.uuid4())
+
+
 def cases(bodies: list[tuple[str, str, Schema, Schema]], text: str) -> list[BodyCase]:
     """Every string field of every documented request body, poisoned with `text`."""
     return [
-        BodyCase(method, re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path), field, body)
+        BodyCase(method, re.sub(r"\{([^}]+)\}", path_value, path), field, body)
         for method, path, schema, spec in bodies
         for field, body in poisoned(schema, spec, text)
     ]

@@ -164,7 +164,8 @@ async def flow(
     refused = await client.post("/v1/github/webhook", content=body, headers=bad)
     assert refused.status_code == 401
     assert refused.headers["content-type"] == "application/problem+json"
-    assert (await open_pr())["ci_status"] == "success"  # type: ignore[index]
+    # The update is recorded after GitHub's PATCH: wait for the record to be open again.
+    assert (await wait_for(open_pr))["ci_status"] == "success"
     await standin_ci_fails(platform, github, pr["head_sha"], run["branch"], open_pr)
 
     body, hook = signed(secret, "pull_request_review_comment", review(pr, "octo", "second line"))

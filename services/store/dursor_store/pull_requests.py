@@ -207,8 +207,13 @@ async def request_stale_again(work: UnitOfWork) -> None:
 
 
 async def set_ci_of_head(work: UnitOfWork, head_sha: str, status: CiStatus) -> list[PullRequestRow]:
-    """GitHub reported CI of a commit: every open pull request at that head takes it."""
-    where = (pull_requests.c.head_sha == head_sha, pull_requests.c.state == PullRequestState.OPEN)
+    """GitHub reported CI of a commit: every pull request open at that head takes it.
+
+    One being updated (requested again) counts as open: its head is still that commit
+    until the runner records a new one, and the report must not be lost meanwhile.
+    """
+    open_states = (PullRequestState.OPEN, PullRequestState.REQUESTED)
+    where = (pull_requests.c.head_sha == head_sha, pull_requests.c.state.in_(open_states))
     return await _update_announcing(work, where, ci_status=status)
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dursor_contracts.events import PrRequestedV1
+from dursor_contracts.pull_requests import CiStatus
+from dursor_kit.db.unit_of_work import Transactions
+from dursor_store import pull_requests as pr_sql
 from dursor_store.schema import outbox, pull_requests
 from tests.support.run_api_app import RunApi, bearer, owner_key, run_api
 
@@ -173,6 +176,26 @@ async def test_open_records_show_number_url_and_ci(api: RunApi) -> None:
     (record,) = listed.json()["items"]
     assert (record["state"], record["number"], record["ci_status"]) == ("open", 7, "success")
     assert record["url"] == "https://github.com/acme/widgets/pull/7"
+
+
+async def test_ci_reported_while_an_open_pull_request_is_updated_is_kept(api: RunApi) -> None:
+    run = await new_run(api)
+    await run_to(api, run["id"], "running", "succeeded")
+    first = (await api.client.post(f"/v1/runs/{run['id']}/pull-request", headers=DEV)).json()
+    await sql(
+        api,
+        "UPDATE pull_requests SET state = 'open', number = 7, head_sha = 'abc', "
+        "url = 'https://github.com/acme/widgets/pull/7' WHERE id = :id",
+        id=first["id"],
+    )
+    again = await api.client.post(f"/v1/runs/{run['id']}/pull-request", headers=DEV)
+    assert again.json()["state"] == "requested"
+    async with Transactions(api.engine, None).begin() as work:
+        updated = await pr_sql.set_ci_of_head(work, "abc", CiStatus.SUCCESS)
+        untouched = await pr_sql.set_ci_of_head(work, "other", CiStatus.FAILURE)
+    assert ([pr.id for pr in updated], untouched) == ([UUID(first["id"])], [])
+    async with api.engine.connect() as conn:
+        assert await conn.scalar(select(pull_requests.c.ci_status)) == "success"
 
 
 async def test_pull_requests_of_an_unknown_task_are_404(api: RunApi) -> None:
