@@ -74,6 +74,7 @@ TICKER = [
     "{instruction}",
 ]
 OPEN_AT_ONCE = 200
+GO_FILES = "go-files"  # a folder of the bench's workdir that every jail may read
 CREATED_AT = b'"created_at":'
 
 
@@ -202,7 +203,7 @@ async def run_round(
     target: Target, clients: int, events: int, interval: float, redis: aioredis.Redis, tmp: Path
 ) -> Round:
     """Connect every client, measure idle memory, emit the events, wait for the end."""
-    go_file = tmp / f"go-{uuid4().hex}"
+    go_file = tmp / GO_FILES / f"go-{uuid4().hex}"
     url, start_events = await target.prepare(go_file, events, interval)
     tally, go_at = Tally(), list[float]()
     gate = asyncio.Semaphore(OPEN_AT_ONCE)
@@ -435,8 +436,11 @@ async def both_targets(workdir: Path) -> AsyncIterator[Stage]:
             "DURSOR_LOG_BATCH_SECONDS": "0.01",
             "DURSOR_MAX_ACTIVE_RUNS_PER_USER": "100000",
             "DURSOR_MAX_ACTIVE_RUNS_PER_TASK": "100000",
+            # The jail has a /tmp of its own: the ticker sees the go-files through this bind.
+            "DURSOR_SANDBOX_READ_ONLY": json.dumps([str(workdir / GO_FILES)]),
         }
         (workdir / "ours").mkdir()
+        (workdir / GO_FILES).mkdir()
         url = await databases.fresh()
         platform = Platform(
             workdir / "ours",
