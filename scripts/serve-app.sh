@@ -13,4 +13,6 @@ unset DURSOR_DATABASE_URL PGPASSFILE PGPASSWORD
 if [[ "$1" != *:* ]]; then
   exec uv run --frozen --no-sync python -m "$1" --host 127.0.0.1 --port "$2"
 fi
-exec uv run --frozen --no-sync uvicorn "$1" --factory --host 127.0.0.1 --port "$2" --no-access-log
+# Idle connections outlive the sidecar's (dursor_kit/web/keep_alive.py says why).
+exec uv run --frozen --no-sync uvicorn "$1" --factory --host 127.0.0.1 --port "$2" --no-access-log \
+  --timeout-keep-alive 120

@@ -33,6 +33,7 @@ from dursor_kit.secret_names import (
     app_api_token,
     database_url,
 )
+from dursor_kit.web.keep_alive import APP_KEEP_ALIVE_SECONDS
 from tests.support.backing import free_port
 from tests.support.sentry import SentryProcess
 
@@ -163,6 +164,8 @@ def _server_command(app_id: str) -> list[str]:
         APPS[app_id],
         "--factory",
         "--no-access-log",
+        "--timeout-keep-alive",
+        str(APP_KEEP_ALIVE_SECONDS),
         "--log-level",
         "warning",
     ]

@@ -17,6 +17,8 @@ import argparse
 
 import uvicorn
 
+from dursor_kit.web.keep_alive import APP_KEEP_ALIVE_SECONDS
+
 # The loop every runner process must run on (see above); tests assert it.
 EVENT_LOOP = "asyncio"
 
@@ -30,6 +32,7 @@ def serve(host: str, port: int, log_level: str) -> None:
         port=port,
         loop=EVENT_LOOP,
         access_log=False,
+        timeout_keep_alive=APP_KEEP_ALIVE_SECONDS,
         log_level=log_level,
     )
 

@@ -13,6 +13,7 @@ import asyncio
 
 import uvicorn
 
+from dursor_kit.web.keep_alive import APP_KEEP_ALIVE_SECONDS
 from events_gateway.app import create_app
 from events_gateway.settings import GatewaySettings
 
@@ -39,6 +40,7 @@ def serve(host: str, port: int, log_level: str, settings: GatewaySettings) -> No
         forwarded_allow_ips=trusted or None,
         access_log=False,
         server_header=False,
+        timeout_keep_alive=APP_KEEP_ALIVE_SECONDS,
         log_level=log_level,
     )
 
