@@ -195,26 +195,25 @@ def _shape(segments: tuple[str, ...]) -> tuple[str, ...]:
     return tuple("{}" if _parameter_name(s) is not None else s for s in segments)
 
 
+def _invalid_path(name: str, reason: str) -> ProblemError:
+    """422 naming the path parameter that does not have its declared form."""
+    return ProblemError(
+        422,
+        "validation",
+        "Unprocessable Content",
+        "request is invalid",
+        invalid_params=[InvalidParam(name=f"path.{name}", reason=reason)],
+    )
+
+
 def _parse_uuid(name: str, value: str) -> uuid.UUID:
     # Only the canonical 8-4-4-4-12 form: the parser would also take braces and `urn:`.
     if not CANONICAL_UUID.fullmatch(value):
-        raise ProblemError(
-            422,
-            "validation",
-            "Unprocessable Content",
-            "request is invalid",
-            invalid_params=[InvalidParam(name=f"path.{name}", reason="not a UUID")],
-        )
+        raise _invalid_path(name, "not a UUID")
     return uuid.UUID(value)
 
 
 def _parse_name(name: str, value: str) -> str:
     if not NAME_PATTERN.fullmatch(value):
-        raise ProblemError(
-            422,
-            "validation",
-            "Unprocessable Content",
-            "request is invalid",
-            invalid_params=[InvalidParam(name=f"path.{name}", reason="not a variable name")],
-        )
+        raise _invalid_path(name, "not a variable name")
     return value

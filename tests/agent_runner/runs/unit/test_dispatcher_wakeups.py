@@ -46,12 +46,15 @@ async def no_credential(run: ClaimedRun) -> None:
     return None
 
 
+def one_slot_hourly_dispatcher(leases: QueueLooks) -> Dispatcher:
+    """One slot, and a pull interval of an hour: any quick second look is a wake-up."""
+    ctx = cast(AttemptContext, SimpleNamespace(leases=leases))
+    return Dispatcher(ctx, max_concurrency=1, pull_interval=3600, resolve_credential=no_credential)
+
+
 async def test_a_refused_offer_makes_the_pull_loop_look_again_at_once() -> None:
     leases = QueueLooks()
-    ctx = cast(AttemptContext, SimpleNamespace(leases=leases))
-    dispatcher = Dispatcher(
-        ctx, max_concurrency=1, pull_interval=3600, resolve_credential=no_credential
-    )
+    dispatcher = one_slot_hourly_dispatcher(leases)
     pulling = asyncio.create_task(dispatcher.pull_forever())
     try:
         await asyncio.wait_for(leases.first_look_started.wait(), 10)
@@ -69,10 +72,7 @@ async def test_a_refused_offer_makes_the_pull_loop_look_again_at_once() -> None:
 async def test_without_a_refusal_the_pull_loop_waits_for_its_timer() -> None:
     leases = QueueLooks()
     leases.let_first_look_end.set()
-    ctx = cast(AttemptContext, SimpleNamespace(leases=leases))
-    dispatcher = Dispatcher(
-        ctx, max_concurrency=1, pull_interval=3600, resolve_credential=no_credential
-    )
+    dispatcher = one_slot_hourly_dispatcher(leases)
     pulling = asyncio.create_task(dispatcher.pull_forever())
     try:
         await asyncio.wait_for(leases.first_look_started.wait(), 10)

@@ -162,33 +162,34 @@ async def test_a_merged_pull_request_is_not_reopened(api: RunApi) -> None:
     assert state == "merged"
 
 
-async def test_open_records_show_number_url_and_ci(api: RunApi) -> None:
+async def opened_pull_request(api: RunApi, ci_status: str) -> dict[str, Any]:
+    """A succeeded run whose pull request #7 is open at commit `abc`; the request's answer."""
     run = await new_run(api)
     await run_to(api, run["id"], "running", "succeeded")
-    first = (await api.client.post(f"/v1/runs/{run['id']}/pull-request", headers=DEV)).json()
+    first: dict[str, Any] = (
+        await api.client.post(f"/v1/runs/{run['id']}/pull-request", headers=DEV)
+    ).json()
     await sql(
         api,
-        "UPDATE pull_requests SET state = 'open', number = 7, ci_status = 'success', "
+        "UPDATE pull_requests SET state = 'open', number = 7, ci_status = :ci, "
         "url = 'https://github.com/acme/widgets/pull/7', head_sha = 'abc' WHERE id = :id",
+        ci=ci_status,
         id=first["id"],
     )
-    listed = await api.client.get(f"/v1/tasks/{run['task_id']}/pull-requests", headers=VIEWER)
+    return first
+
+
+async def test_open_records_show_number_url_and_ci(api: RunApi) -> None:
+    first = await opened_pull_request(api, "success")
+    listed = await api.client.get(f"/v1/tasks/{first['task_id']}/pull-requests", headers=VIEWER)
     (record,) = listed.json()["items"]
     assert (record["state"], record["number"], record["ci_status"]) == ("open", 7, "success")
     assert record["url"] == "https://github.com/acme/widgets/pull/7"
 
 
 async def test_ci_reported_while_an_open_pull_request_is_updated_is_kept(api: RunApi) -> None:
-    run = await new_run(api)
-    await run_to(api, run["id"], "running", "succeeded")
-    first = (await api.client.post(f"/v1/runs/{run['id']}/pull-request", headers=DEV)).json()
-    await sql(
-        api,
-        "UPDATE pull_requests SET state = 'open', number = 7, head_sha = 'abc', "
-        "url = 'https://github.com/acme/widgets/pull/7' WHERE id = :id",
-        id=first["id"],
-    )
-    again = await api.client.post(f"/v1/runs/{run['id']}/pull-request", headers=DEV)
+    first = await opened_pull_request(api, "unknown")
+    again = await api.client.post(f"/v1/runs/{first['run_id']}/pull-request", headers=DEV)
     assert again.json()["state"] == "requested"
     async with Transactions(api.engine, None).begin() as work:
         updated = await pr_sql.set_ci_of_head(work, "abc", CiStatus.SUCCESS)
