@@ -13,7 +13,7 @@ import pytest
 
 from dursor_kit.secret_names import ADMIN_PASSWORD, GITHUB_WEBHOOK_SECRET
 from tests.cli.cli_runner import Dursor, Result, assert_shape
-from tests.cli.conftest import World
+from tests.cli.conftest import GITHUB_REPO, World
 from tests.e2e.test_pull_request_flow import signed
 from tests.standins.entra_device_code import USER_CODE, EntraDeviceCode
 from tests.support.asgi_server import serve
@@ -312,6 +312,15 @@ async def test_pr_prints_the_url_then_the_ci_state(world: World, tmp_path: Path)
         "check_suite",
         {"action": "completed", "check_suite": suite},
     )
+    # The stand-in's API must answer the platform's CI poller what the webhook says, or a
+    # poll between the webhook and the CLI's look would rightly record "unknown" again.
+    check = {"name": "ci", "status": "completed", "conclusion": "success"}
+    standin = world.github_url.removesuffix(f"/{GITHUB_REPO}.git")
+    async with httpx.AsyncClient(base_url=standin) as client:
+        told = await client.post(
+            "/_control/ci", json={"sha": opened.json["head_sha"], "check_runs": [check]}
+        )
+    assert told.status_code == 200
     async with httpx.AsyncClient(base_url=world.platform.gateway.url) as client:
         delivered = await client.post("/v1/github/webhook", content=body, headers=hook)
     assert delivered.status_code == 202
