@@ -11,9 +11,9 @@ when written and handed to it after the commit, so it publishes them without a q
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -74,12 +74,26 @@ class UnitOfWork:
         self._discarded = False
         self._handed: list[object] = []
         self._published: Awaitable[None] | None = None
+        self._deferred: dict[Callable[[UnitOfWork, list[Any]], Awaitable[None]], list[Any]] = {}
 
     def outbox_source(self) -> str:
         """The app id an outbox row written in this unit of work records as its writer."""
         if self._outbox is None:
             raise NoOutbox("this app has no outbox relay")
         return self._outbox.source
+
+    def defer(
+        self, write: Callable[[UnitOfWork, list[Any]], Awaitable[None]], item: object
+    ) -> None:
+        """Have `write` write `item` with the others it was given, in one go before the commit."""
+        self._deferred.setdefault(write, []).append(item)
+
+    async def write_deferred(self) -> None:
+        """Write what was deferred (the unit of work does this right before it commits)."""
+        while self._deferred:
+            write, items = next(iter(self._deferred.items()))
+            del self._deferred[write]
+            await write(self, items)
 
     @property
     def hands_off(self) -> bool:
@@ -128,6 +142,11 @@ async def unit_of_work(
         if work.discarded:
             await transaction.rollback()
             return
+        try:
+            await work.write_deferred()
+        except BaseException:
+            await transaction.rollback()
+            raise
         await transaction.commit()
     work.committed()
 
