@@ -40,6 +40,7 @@ class EncodedEvent:
     terminal: bool
     event_line: bytes
     data_line: bytes
+    run_frame: bytes  # the whole frame of a run stream, whose `id:` is the seq
 
 
 def encode(event: RunEventV1) -> EncodedEvent:
@@ -54,14 +55,17 @@ def encode(event: RunEventV1) -> EncodedEvent:
         "data": event.data,
         "created_at": event.created_at.isoformat(),
     }
+    event_line = f"event: {event.type.value}\n".encode()
+    # Sorted keys: an event replayed from Postgres (JSONB reorders keys) and the same
+    # event received live must be byte-identical frames. orjson: one C call per event.
+    data_line = b"data: " + orjson.dumps(body, option=orjson.OPT_SORT_KEYS) + b"\n\n"
     return EncodedEvent(
         run_id=event.run_id,
         seq=event.seq,
         terminal=event.type.is_terminal,
-        event_line=f"event: {event.type.value}\n".encode(),
-        # Sorted keys: an event replayed from Postgres (JSONB reorders keys) and the same
-        # event received live must be byte-identical frames. orjson: one C call per event.
-        data_line=b"data: " + orjson.dumps(body, option=orjson.OPT_SORT_KEYS) + b"\n\n",
+        event_line=event_line,
+        data_line=data_line,
+        run_frame=b"id: %d\n%b%b" % (event.seq, event_line, data_line),
     )
 
 

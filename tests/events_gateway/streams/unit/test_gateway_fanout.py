@@ -174,3 +174,9 @@ async def test_an_event_whose_predecessor_never_comes_is_released_after_the_hold
     hub.publish(event(2))
     hub.publish(event(5))
     assert [e.seq for e in subscription.drain()] == [5]
+
+
+def test_a_run_stream_frame_is_encoded_once_with_its_seq_as_id() -> None:
+    encoded = encode(event(42))
+    assert encoded.run_frame == b"id: 42\n" + encoded.event_line + encoded.data_line
+    assert encoded.event_line == b"event: log\n"
