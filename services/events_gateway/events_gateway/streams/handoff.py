@@ -42,6 +42,7 @@ class StreamHandoff:
             await self.app(scope, receive, send)
             return
         handed_off: list[HandedOff] = []
+        first_added = len(scope)  # a dict keeps its order: what the chain adds comes after
         scope[HANDOFF] = handed_off
         try:
             await self.app(scope, receive, send)
@@ -49,7 +50,10 @@ class StreamHandoff:
             for response in handed_off:
                 response.abandon()
             raise
-        # Nothing of the chain is referenced any more: only the scope and this frame stay.
-        del scope[HANDOFF]
+        if handed_off:
+            # The server keeps the scope for the connection's life: drop what the chain put
+            # in it (routing, FastAPI's exit stacks, state), which a stream no longer needs.
+            for key in list(scope)[first_added:]:
+                del scope[key]
         for response in handed_off:
             await response.run(receive, send)

@@ -16,7 +16,6 @@ event the hub already fanned out is dropped here instead of waking every stream.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from uuid import UUID
@@ -76,7 +75,8 @@ class Subscription:
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        self._items: deque[EncodedEvent] = deque()
+        # A list, not a deque: an idle stream's empty list is 56 bytes, an empty deque 600.
+        self._items: list[EncodedEvent] = []
         self._waiter: asyncio.Future[None] | None = None
         self.overflowed = False
 
@@ -100,8 +100,7 @@ class Subscription:
 
     def drain(self) -> list[EncodedEvent]:
         """Everything queued so far."""
-        items = list(self._items)
-        self._items.clear()
+        items, self._items = self._items, []
         return items
 
     async def wait(self, timeout: float) -> None:
