@@ -6,8 +6,11 @@ import asyncio
 import os
 import time
 from typing import Any
+from uuid import UUID
 
-from sqlalchemy.ext.asyncio import create_async_engine
+import psutil
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.support.chaos.cluster import ChaosCluster
 from tests.support.chaos.faults import scenario_task
@@ -25,7 +28,7 @@ async def _burst_once(cluster: ChaosCluster, runs: int) -> dict[str, Any]:
     load = Load(clients, task_id, "burst", watch=False)
     engine = create_async_engine(platform.database_url)
     loads = [os.getloadavg()[0]]
-    cpu_before = cpu_seconds(cluster)
+    cpu_before, machine_before = cpu_seconds(cluster), psutil.cpu_times()
     try:
         started = time.monotonic()
         gate = asyncio.Semaphore(8)
@@ -43,8 +46,10 @@ async def _burst_once(cluster: ChaosCluster, runs: int) -> dict[str, Any]:
         elapsed = time.monotonic() - started
         loads.append(os.getloadavg()[0])
         cpu = _cpu_per_run(cpu_before, cpu_seconds(cluster), len(load.accepted))
+        machine = _busy_share(machine_before, psutil.cpu_times())
         verdict = Verdict(f"burst on {len(cluster.runners)} runners")
         await judge_runs(engine, load, verdict)
+        slots = await _slot_figures(engine, set(load.accepted), cluster.slots, elapsed)
     finally:
         await engine.dispose()
         await clients.aclose()
@@ -61,9 +66,39 @@ async def _burst_once(cluster: ChaosCluster, runs: int) -> dict[str, Any]:
         "runs_per_second": round(verdict.accepted / elapsed, 2),
         "load_average": [round(x, 1) for x in loads],
         "cpu_ms_per_run": cpu,
-        # Of the two cores' time during the burst, the share the platform used.
+        # Of the two cores' time during the burst, the share the platform used ...
         "cpu_share_of_two_cores": round(sum(cpu.values()) * verdict.accepted / 2000 / elapsed, 2),
+        # ... and the share every process of the machine used (others' work included).
+        "machine_busy_share": machine,
+        **slots,
         "failure_reasons": verdict.failure_reasons[:5],
+    }
+
+
+def _busy_share(before: Any, after: Any) -> float:
+    """Share of all cores' time spent busy between two `psutil.cpu_times()`."""
+    idle = (after.idle + after.iowait) - (before.idle + before.iowait)
+    total = sum(after) - sum(before)
+    return round(1 - idle / total, 2) if total > 0 else 0.0
+
+
+async def _slot_figures(
+    engine: AsyncEngine, run_ids: set[str], slots: int, elapsed: float
+) -> dict[str, float]:
+    """How long a run waited and held its slot, events per run, and the slots' busy share."""
+    query = text(
+        "SELECT avg(extract(epoch FROM started_at - queued_at)) AS wait,"
+        " avg(extract(epoch FROM finished_at - started_at)) AS hold,"
+        " sum(extract(epoch FROM finished_at - started_at)) AS held,"
+        " avg(last_seq) AS events FROM runs WHERE id = ANY(:ids)"
+    )
+    async with engine.connect() as conn:
+        row = (await conn.execute(query, {"ids": [UUID(r) for r in run_ids]})).one()
+    return {
+        "queued_s_mean": round(float(row.wait or 0), 1),
+        "slot_hold_s_mean": round(float(row.hold or 0), 2),
+        "slots_busy_share": round(float(row.held or 0) / (slots * elapsed), 2),
+        "events_per_run": round(float(row.events or 0), 1),
     }
 
 

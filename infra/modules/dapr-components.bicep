@@ -111,6 +111,8 @@ resource pubsub 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01' = 
 }
 
 // Fan-out: a consumer group per sidecar, so every replica receives every message.
+// A restarted sidecar's new group starts at the head of the retained stream: the small
+// cap bounds that backlog (why 1,000: components/pubsub-broadcast.yaml).
 resource pubsubBroadcast 'Microsoft.App/managedEnvironments/daprComponents@2026-07-01' = {
   parent: managedEnvironment
   name: 'pubsub-broadcast'
@@ -136,7 +138,7 @@ resource pubsubBroadcast 'Microsoft.App/managedEnvironments/daprComponents@2026-
       }
       {
         name: 'maxLenApprox'
-        value: '10000'
+        value: '1000'
       }
       {
         name: 'allowedTopics'

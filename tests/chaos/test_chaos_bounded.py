@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.chaos.backlog import live_messages_settled, publish_run_events, stream_length
 from tests.support.chaos.cluster import ChaosCluster, chaos_cluster
 from tests.support.chaos.faults import (
+    RECOVERY_BOUND_SECONDS,
     Pace,
+    daprd_kill,
     daprd_kills,
     disk_full,
     pg_restart,
@@ -33,6 +36,12 @@ pytestmark = pytest.mark.e2e
 CI_PACE = Pace(interval=0.5, before=1.0, after=1.0)
 # Shorter than the bench's 10 s (a heartbeat every 2 s) so each check comes sooner.
 CI_LEASE_SECONDS = 6.0
+# A restarted sidecar's new consumer group reads the retained run-events stream: at most
+# the cap (components/pubsub-broadcast.yaml, maxLenApprox 1,000) and what Redis's
+# approximate trim keeps past it (less than one stream node, 100 entries).
+RESTART_BACKLOG_BOUND = 1_100
+# Published before the kill: past the bound, so an uncapped stream would be seen.
+PUBLISHED_BEFORE_KILL = 1_500
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +103,17 @@ async def test_full_disk_fails_runs_with_a_clear_reason(cluster: ChaosCluster) -
     assert all("disk is full" in reason for reason in verdict.failure_reasons), (
         verdict.failure_reasons
     )
+
+
+async def test_a_restarted_gateway_sidecar_gets_a_bounded_backlog(cluster: ChaosCluster) -> None:
+    # 10,000 retained events kept a restarted gateway busy for over 30 s (bench.chaos_backlog).
+    platform, gateway = cluster.platform, cluster.gateways[1]
+    await publish_run_events(platform.replica("run-api"), PUBLISHED_BEFORE_KILL)
+    assert await stream_length(cluster.redis.host) <= RESTART_BACKLOG_BOUND
+    received_before = await live_messages_settled(platform, gateway)
+    restarts = cluster.sidecar_restarts.get(gateway.name, 0)
+    await daprd_kill(lambda c: gateway)(cluster, Verdict("gateway sidecar restart"))
+    assert cluster.sidecar_restarts[gateway.name] == restarts + 1
+    await cluster.wait_all_ready(RECOVERY_BOUND_SECONDS)
+    received = await live_messages_settled(platform, gateway) - received_before
+    assert 0 < received <= RESTART_BACKLOG_BOUND

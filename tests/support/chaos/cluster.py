@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,9 +184,15 @@ def _unmount_volume(volume: Path) -> None:
 
 @contextlib.asynccontextmanager
 async def chaos_cluster(
-    workdir: Path, runners: int = 2, lease_seconds: float = LEASE_SECONDS
+    workdir: Path,
+    runners: int = 2,
+    lease_seconds: float = LEASE_SECONDS,
+    prepare: Callable[[Platform], None] | None = None,
 ) -> AsyncIterator[ChaosCluster]:
-    """Private servers, a migrated database, and the platform with all replicas ready."""
+    """Private servers, a migrated database, and the platform with all replicas ready.
+
+    `prepare` may change the platform (its copy of components/) before any replica starts.
+    """
     postgres = await asyncio.to_thread(PrivatePostgres().init)
     redis = await asyncio.to_thread(PrivateRedis().start)
     volume = workdir / "volume"
@@ -209,6 +215,8 @@ async def chaos_cluster(
             env=env,
             service_database_urls=databases.service_urls(url),
         )
+        if prepare is not None:
+            prepare(platform)
         cluster = ChaosCluster(platform, postgres, redis, volume, mounted, lease_seconds)
         replicas = [platform.start(a) for a in ("events-gateway", "events-gateway", "run-api")]
         replicas += [platform.start("auth")] + [cluster.start_runner() for _ in range(runners)]

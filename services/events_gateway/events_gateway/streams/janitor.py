@@ -3,9 +3,14 @@
 `pubsub-broadcast` gives every sidecar its own consumer group (`<app-id>-<uuid>`), so
 every replica receives every message. A replica that stops leaves its group behind;
 without this janitor the groups (and their pending entries) would grow forever. A group
-is deleted once every consumer in it has been idle longer than the threshold — a live
-sidecar polls every few seconds, so its consumer is never idle that long. Several
-gateway replicas may sweep at once: deleting a deleted group is harmless.
+is deleted once every consumer in it has been idle longer than the threshold *and* it
+is stuck behind the stream: entries exist past the last one it read, and that last one
+has not moved since the previous sweep. Idle alone is no proof of death: before Redis
+7.2 a consumer blocked on a quiet stream never looks active, and deleting a live
+sidecar's group makes Dapr recreate it at the head of the retained stream, which hands
+the whole backlog to that replica again. A live sidecar reads new entries within its
+poll, so its group is never stuck. Several gateway replicas may sweep at once: deleting
+a deleted group is harmless.
 """
 
 from __future__ import annotations
@@ -42,32 +47,53 @@ class GroupJanitor:
         self._streams = streams
         # Groups seen without any consumer: deleted if still empty at the next sweep.
         self._empty: set[tuple[str, str]] = set()
+        # Groups seen idle and behind, with the last entry each had read then.
+        self._behind: dict[tuple[str, str], str] = {}
 
     async def sweep_once(self) -> list[str]:
         """Delete abandoned groups; returns `stream/group` of each one deleted."""
         removed: list[str] = []
         for stream in self._streams:
-            for group in await self._groups(stream):
-                if PER_SIDECAR_GROUP.match(group) and await self._abandoned(stream, group):
+            head, groups = await self._groups(stream)
+            self._forget_gone(stream, set(groups))
+            for group, last_read in groups.items():
+                if PER_SIDECAR_GROUP.match(group) and await self._abandoned(
+                    stream, group, last_read, head
+                ):
                     await self._delete(stream, group)
                     removed.append(f"{stream}/{group}")
         return removed
 
-    async def _groups(self, stream: str) -> list[str]:
+    async def _groups(self, stream: str) -> tuple[str, dict[str, str]]:
+        """The stream's newest entry id, and each group's last-read entry id."""
         try:
+            head = str((await self._redis.xinfo_stream(stream))["last-generated-id"])
             groups: list[dict[str, Any]] = await self._redis.xinfo_groups(stream)
         except ResponseError:  # the stream does not exist (yet)
-            return []
-        return [str(g["name"]) for g in groups]
+            return "", {}
+        return head, {str(g["name"]): str(g["last-delivered-id"]) for g in groups}
 
-    async def _abandoned(self, stream: str, group: str) -> bool:
+    def _forget_gone(self, stream: str, groups: set[str]) -> None:
+        """Drop what was noted about groups that no longer exist (bounded memory)."""
+        for key in [k for k in self._behind if k[0] == stream and k[1] not in groups]:
+            del self._behind[key]
+        self._empty = {k for k in self._empty if k[0] != stream or k[1] in groups}
+
+    async def _abandoned(self, stream: str, group: str, last_read: str, head: str) -> bool:
+        key = (stream, group)
         consumers: list[dict[str, Any]] = await self._redis.xinfo_consumers(stream, group)
         if not consumers:
-            seen_before = (stream, group) in self._empty
-            self._empty.add((stream, group))
+            seen_before = key in self._empty
+            self._empty.add(key)
             return seen_before
-        self._empty.discard((stream, group))
-        return min(int(c["idle"]) for c in consumers) >= self._idle_ms
+        self._empty.discard(key)
+        idle = min(int(c["idle"]) for c in consumers) >= self._idle_ms
+        if not idle or last_read == head:
+            self._behind.pop(key, None)
+            return False
+        stuck = self._behind.get(key) == last_read
+        self._behind[key] = last_read
+        return stuck
 
     async def _delete(self, stream: str, group: str) -> None:
         try:
@@ -75,6 +101,7 @@ class GroupJanitor:
         except ResponseError:
             return
         self._empty.discard((stream, group))
+        self._behind.pop((stream, group), None)
         log.info("deleted abandoned consumer group", stream=stream, group=group)
 
 
