@@ -2,8 +2,9 @@
 
 Every clock is this machine's wall clock: the client's send time; Postgres `now()`
 (the start of the transaction that wrote a row: the run's insert, the claim's
-`started_at`; `run_events.created_at`); the Redis stream entry ids of Dapr's topics; and our services' JSON request logs (end time and
-duration of each request, tied to the run by the trace id the outbox carries along).
+`started_at`; `run_events.created_at`); the Redis stream entry ids of Dapr's topics; and
+our services' JSON request logs (end time and duration of each request, tied to the run by
+the trace id the outbox carries along).
 """
 
 from __future__ import annotations
