@@ -24,7 +24,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import structlog
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Interval, Select, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dursor_contracts.cloudevents import build_cloudevent
@@ -110,10 +110,15 @@ async def _write_enqueued(work: UnitOfWork, pending: list[_Pending]) -> None:
     """A unit of work's messages in one insert; reserved for its relay if that takes them."""
     hands_off = work.hands_off
     reserved = timedelta(seconds=HANDOFF_SECONDS) if hands_off else timedelta(0)
-    rows = [m.values | {"available_at": func.now() + (m.delay or reserved)} for m in pending]
-    written = await work.conn.execute(
-        insert(outbox).values(rows).returning(outbox.c.id, outbox.c.event_id)
+    rows = [m.values | {"due_in": m.delay or reserved} for m in pending]
+    # One statement for any number of rows (SQLAlchemy's "insertmanyvalues"), compiled
+    # once and cached: a multi-row `values([...])` would be compiled on every call.
+    statement = (
+        insert(outbox)
+        .values(available_at=func.now() + bindparam("due_in", type_=Interval))
+        .returning(outbox.c.id, outbox.c.event_id)
     )
+    written = await work.conn.execute(statement, rows)
     ids = {event_id: row_id for row_id, event_id in written}
     for message in pending:
         if hands_off and message.delay is None:

@@ -76,7 +76,9 @@ class RunService:
             for e in body.executors
         ]
         # Last, so one user's parallel submissions wait for each other only from here to
-        # the commit (a refusal rolls the runs above back).
+        # the commit (a refusal rolls the runs above back); the outbox rows are written
+        # before, not while the locks are held.
+        await work.write_deferred()
         await self._check_capacity(conn, principal, task_id, len(created), written=True)
         log.info("runs accepted", task_id=str(task_id), run_ids=[str(r.id) for r in created])
         return created
