@@ -38,6 +38,7 @@ import httpx
 from fastapi import FastAPI
 
 from bench import gateway_profile
+from bench.process_cpu import ProcessCpu, per_request_table, postgres_backends
 from dursor_kit.db.engine import create_engine
 from dursor_store import run_reads as run_sql
 from run_api.runs.endpoints import run_out
@@ -141,28 +142,57 @@ def mean_of(blocks: list[Result]) -> Result:
     )
 
 
+@dataclass
+class Blocks:
+    """Every block's result per target, and the CPU each process spent in them."""
+
+    results: dict[str, list[Result]]
+    cpu: dict[str, dict[str, float]]
+    duration: float
+
+    def requests(self, name: str) -> float:
+        """Requests served in the target's blocks."""
+        return sum(r.requests_per_second * self.duration for r in self.results[name])
+
+
 async def alternating(
-    targets: dict[str, tuple[str, str | None]], duration: float, connections: int, blocks: int
-) -> dict[str, list[Result]]:
+    targets: dict[str, tuple[str, str | None]],
+    arguments: argparse.Namespace,
+    processes: ProcessCpu,
+) -> Blocks:
     """Warm every target up, then measure them in alternating order, `blocks` times each.
 
     The order flips every block (A B, B A, A B …) so a change in the machine's load falls
-    on both targets alike.
+    on both targets alike. Every process's CPU is read around each block.
     """
+    duration, connections = arguments.duration, arguments.connections
     for url, token in targets.values():
         await measure(url, token, 2, connections)
-    results: dict[str, list[Result]] = {name: [] for name in targets}
+    measured = Blocks({name: [] for name in targets}, {name: {} for name in targets}, duration)
     names = list(targets)
-    for block in range(blocks):
+    for block in range(arguments.blocks):
         for name in names if block % 2 == 0 else names[::-1]:
             url, token = targets[name]
-            results[name].append(await measure(url, token, duration, connections))
-    return results
+            before = processes.snapshot()
+            measured.results[name].append(await measure(url, token, duration, connections))
+            for process, seconds in processes.spent(before, processes.snapshot()).items():
+                measured.cpu[name][process] = measured.cpu[name].get(process, 0.0) + seconds
+    return measured
+
+
+def path_processes(platform: Platform, bare_pid: int) -> ProcessCpu:
+    """The processes a request can cost CPU in, by role."""
+    database = platform.database_url.rsplit("/", 1)[-1].split("?", 1)[0]
+    fixed = {"bare FastAPI app": bare_pid}
+    for app_id in ("events-gateway", "run-api", "auth"):
+        replica = platform.replica(app_id)
+        fixed |= {app_id: replica.app.pid, f"{app_id} daprd": replica.daprd.pid}
+    return ProcessCpu(fixed, {"postgres (this database)": lambda: postgres_backends(database)})
 
 
 @contextlib.contextmanager
-def bare_app(database_url: str) -> Iterator[str]:
-    """The baseline app under uvicorn (one worker, like every service); yields its URL."""
+def bare_app(database_url: str) -> Iterator[tuple[str, int]]:
+    """The baseline app under uvicorn (one worker, like every service); its URL and pid."""
     port = free_port()
     env = os.environ | {BARE_DATABASE_ENV: database_url}
     command = [sys.executable, "-m", "uvicorn", "bench.run_api_get_run:create_bare_app"]
@@ -170,7 +200,7 @@ def bare_app(database_url: str) -> Iterator[str]:
     command += ["--no-access-log", "--log-level", "warning"]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
         process.wait(30)
@@ -188,15 +218,25 @@ async def wait_until_up(url: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def platform_without_runner() -> AsyncIterator[Platform]:
-    """Gateway, run-api and auth with sidecars, on a fresh database and a Redis of its own."""
+async def platform_without_runner(arguments: argparse.Namespace) -> AsyncIterator[Platform]:
+    """Gateway, run-api and auth with sidecars, on a fresh database and a Redis of its own.
+
+    Spans are exported to a file per service (as the test platform does) at
+    `--otel-ratio`; the sidecars log as deployed unless `--sidecar-api-logging`.
+    """
     with backing_services() as backing, redis_process() as (redis_host, _):
         databases = DatabaseFactory(backing.database_url)
         await databases.prepare_template()
         workdir = Path(tempfile.mkdtemp(prefix="dursor-bench-"))
         url = await databases.fresh()
         platform = Platform(
-            workdir, url, redis_host, 0, service_database_urls=databases.service_urls(url)
+            workdir,
+            url,
+            redis_host,
+            0,
+            env={"DURSOR_OTEL_SAMPLE_RATIO": str(arguments.otel_ratio)},
+            service_database_urls=databases.service_urls(url),
+            quiet_sidecars=not arguments.sidecar_api_logging,
         )
         try:
             started = [platform.start(app) for app in ("events-gateway", "run-api", "auth")]
@@ -261,45 +301,64 @@ def _row(name: str, result: Result) -> str:
     )
 
 
-async def profile_gateway(
+async def profile_services(
     platform: Platform, url: str, token: str, arguments: argparse.Namespace
 ) -> None:
-    """A separate block through the gateway while py-spy samples it (not one of the figures)."""
-    raw = arguments.profile.with_suffix(".raw")
-    sampling = asyncio.create_task(
-        gateway_profile.record(platform.gateway.app.pid, arguments.duration, raw)
-    )
+    """A separate block through the gateway while py-spy samples the gateway and run-api.
+
+    Not one of the figures: sampling costs CPU on the same cores.
+    """
+    outputs = {"events-gateway": arguments.profile}
+    if arguments.profile_run_api:
+        outputs["run-api"] = arguments.profile_run_api
+    # The raw stacks stay in the temporary directory for a closer look.
+    raws = {
+        app_id: Path(tempfile.gettempdir()) / f"{path.stem}.raw" for app_id, path in outputs.items()
+    }
+    sampling = [
+        asyncio.create_task(
+            gateway_profile.record(platform.replica(app_id).app.pid, arguments.duration, raw)
+        )
+        for app_id, raw in raws.items()
+    ]
     await asyncio.sleep(0.5)
     await measure(url, token, arguments.duration, arguments.connections)
-    await sampling
-    how = (
-        f"events-gateway under `GET /v1/runs/{{id}}` load: {arguments.connections} connections "
-        f"(wrk), {arguments.duration:g} s; `py-spy record --rate 100 --format raw`, taken by "
-        f"`python -m bench.run_api_get_run --connections {arguments.connections} "
-        f"--duration {arguments.duration:g} --profile {arguments.profile}` after the measured "
-        f"blocks; load average {os.getloadavg()[0]:.1f} at the end"
-    )
-    gateway_profile.write_profile(raw, arguments.profile, how)
-    raw.unlink()
+    await asyncio.gather(*sampling)
+    for app_id, raw in raws.items():
+        how = (
+            f"{app_id} under `GET /v1/runs/{{id}}` load through the gateway: "
+            f"{arguments.connections} connections (wrk), {arguments.duration:g} s; `py-spy "
+            f"record --rate 100 --format raw`, taken by `python -m bench.run_api_get_run "
+            f"--connections {arguments.connections} --duration {arguments.duration:g} "
+            f"--profile {arguments.profile}"
+            + (
+                f" --profile-run-api {arguments.profile_run_api}"
+                if arguments.profile_run_api
+                else ""
+            )
+            + f"` after the measured blocks; load average {os.getloadavg()[0]:.1f} at the end"
+        )
+        gateway_profile.write_profile(raw, outputs[app_id], how)
 
 
 async def main(arguments: argparse.Namespace) -> None:
     """Start everything, check both answer alike, measure both in alternating blocks."""
-    async with platform_without_runner() as platform:
+    async with platform_without_runner(arguments) as platform:
         run_id = await one_run(platform)
         token = platform.mint_token("viewer", ttl=3600)
         ours_url = f"{platform.gateway.url}/v1/runs/{run_id}"
-        with bare_app(platform.database_url) as bare:
+        with bare_app(platform.database_url) as (bare, bare_pid):
             await wait_until_up(f"{bare}/docs")
             bare_url = f"{bare}/v1/runs/{run_id}"
             await same_answer(ours_url, bare_url, token)
             targets = {"baseline": (bare_url, None), "ours": (ours_url, token)}
-            results = await alternating(
-                targets, arguments.duration, arguments.connections, arguments.blocks
-            )
+            measured = await alternating(targets, arguments, path_processes(platform, bare_pid))
         if arguments.profile:
-            await profile_gateway(platform, ours_url, token, arguments)
+            await profile_services(platform, ours_url, token, arguments)
+    results = measured.results
     print(report(results["ours"], results["baseline"], arguments.connections))
+    requests = {name: measured.requests(name) for name in results}
+    print(per_request_table(measured.cpu, requests))
     means = {name: mean_of(blocks).__dict__ for name, blocks in results.items()}
     print(json.dumps(means | {"load_average": os.getloadavg()}))
 
@@ -311,5 +370,19 @@ if __name__ == "__main__":
     parser.add_argument("--blocks", type=int, default=2, help="alternating blocks per target")
     parser.add_argument(
         "--profile", type=Path, help="also sample the gateway with py-spy into this text file"
+    )
+    parser.add_argument(
+        "--otel-ratio",
+        type=float,
+        default=1.0,
+        help="DURSOR_OTEL_SAMPLE_RATIO of every service (1.0: every request traced, as deployed)",
+    )
+    parser.add_argument(
+        "--sidecar-api-logging",
+        action="store_true",
+        help="sidecars log every API call at info (the test platform's default), not as deployed",
+    )
+    parser.add_argument(
+        "--profile-run-api", type=Path, help="with --profile: run-api's profile into this file"
     )
     asyncio.run(main(parser.parse_args()))

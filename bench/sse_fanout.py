@@ -21,6 +21,14 @@ gateway, against reading and encoding the same rows directly (the seed cannot re
 
     uv run python -m bench.sse_fanout                 # 100, 1000, 5000 clients (~6 min)
     uv run python -m bench.sse_fanout --clients 100 --seconds 5 --replay 2000   # a quick look
+    uv run python -m bench.sse_fanout --clients 1000 --rate 50   # offer more than either serves
+
+`--frames-per-second` spreads a total offer over the clients (at most 20 events/s per
+run), which at 1,000 clients offers 20,000 frames/s: a target that delivers that much is
+offer-bound and its ratio says nothing about capacity. `--rate` sets the events per
+second of the run instead (the same for both targets), so the offer can exceed what
+either side delivers. The client's own CPU time over the delivery window is printed per
+round: near one core, the client (not the server) is the bottleneck.
 """
 
 from __future__ import annotations
@@ -104,6 +112,7 @@ class Round:
     redis_per_conn_kib: float
     redis_clients_added: int
     errors: int
+    client_cpu: float = 0.0  # the bench client's CPU seconds per second of the window
 
     @property
     def frames_per_second(self) -> float:
@@ -236,22 +245,26 @@ async def run_round(
             await redis_memory(redis),
         )
         go_at.append(time.time())
+        cpu_at_go = time.process_time()
         go_file.touch()
         await start_events()
         await asyncio.wait_for(asyncio.gather(*watchers), events * interval * 3 + 120)
+        client_cpu = time.process_time() - cpu_at_go
     latencies = sorted(tally.latencies) or [0.0]
+    window = max(tally.last_at - go_at[0], 1e-9)
     return Round(
         target=target.name,
         clients=clients,
         events=events,
         delivered=tally.frames,
-        seconds=max(tally.last_at - go_at[0], 1e-9),
+        seconds=window,
         p50_ms=statistics.median(latencies) * 1000,
         p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         rss_per_conn_kib=(rss_after - rss_before) / clients / 1024,
         redis_per_conn_kib=(redis_after - redis_before) / clients / 1024,
         redis_clients_added=redis_clients_after - redis_clients_before,
         errors=len(tally.errors),
+        client_cpu=client_cpu / window,
     )
 
 
@@ -481,9 +494,11 @@ async def both_targets(workdir: Path) -> AsyncIterator[Stage]:
             await databases.drop_all()
 
 
-def rate_for(clients: int, seconds: float, frames_per_second: int) -> tuple[int, float]:
-    """Events and interval so every round offers about `frames_per_second` frames in all."""
-    per_second = max(1.0, min(20.0, frames_per_second / clients))
+def rate_for(
+    clients: int, seconds: float, frames_per_second: int, rate: float | None = None
+) -> tuple[int, float]:
+    """Events and interval: `rate` events/s if given, else about `frames_per_second` in all."""
+    per_second = rate or max(1.0, min(20.0, frames_per_second / clients))
     return max(2, int(per_second * seconds)), 1 / per_second
 
 
@@ -491,15 +506,15 @@ def table(rounds: list[Round]) -> str:
     """Markdown rows, one per round, with ours/seed ratios per client count."""
     lines = [
         "| clients | target | events | delivered | frames/s | p50 ms | p99 ms | RSS KiB/conn "
-        "| Redis KiB/conn | Redis clients added | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| Redis KiB/conn | Redis clients added | errors | client CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rounds:
         lines.append(
             f"| {r.clients} | {r.target} | {r.events} | {r.delivered}/{r.events * r.clients} "
             f"| {r.frames_per_second:.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
             f"| {r.rss_per_conn_kib:.1f} | {r.redis_per_conn_kib:.1f} "
-            f"| {r.redis_clients_added} | {r.errors} |"
+            f"| {r.redis_clients_added} | {r.errors} | {r.client_cpu:.2f} |"
         )
     for clients in sorted({r.clients for r in rounds}):
         ours, seed = (
@@ -538,7 +553,9 @@ async def main(arguments: argparse.Namespace) -> None:
     try:
         async with both_targets(workdir) as stage:
             for clients in arguments.clients:
-                events, interval = rate_for(clients, arguments.seconds, arguments.frames_per_second)
+                events, interval = rate_for(
+                    clients, arguments.seconds, arguments.frames_per_second, arguments.rate
+                )
                 order = (stage.seed, stage.ours) if clients % 2 else (stage.ours, stage.seed)
                 for target in order:
                     result = await run_round(
@@ -551,7 +568,10 @@ async def main(arguments: argparse.Namespace) -> None:
                 stage.platform, stage.task_id, arguments.replay
             )
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if arguments.keep_workdir:
+            print(f"workdir kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     print(table(rounds))
     print(
         f"\nreplay of {arguments.replay} events + end through the gateway: {replay:.2f} s "
@@ -571,7 +591,16 @@ def parse_arguments() -> argparse.Namespace:
         default=20000,
         help="offered frames per second over all clients (events/s = this / clients, 1..20)",
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="events per second of the run, for both targets (overrides --frames-per-second)",
+    )
     parser.add_argument("--replay", type=int, default=10_000, help="events in the replayed run")
+    parser.add_argument(
+        "--keep-workdir", action="store_true", help="keep the services' logs for a look"
+    )
     return parser.parse_args()
 
 

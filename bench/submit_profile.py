@@ -1,9 +1,10 @@
 """Where the submit -> `running` time goes, from timestamps both sides already record.
 
 Every clock is this machine's wall clock: the client's send time; Postgres `now()`
-(the start of the transaction that wrote a row: the run's insert, each relay round's
-`sent_at`, the claim's `started_at`); and our services' JSON request logs (end time and
-duration of each request, tied to the run by the trace id the outbox carries along).
+(the start of the transaction that wrote a row: the run's insert, the claim's
+`started_at`; `run_events.created_at`); the Redis stream entry ids of Dapr's topics; and
+our services' JSON request logs (end time and duration of each request, tied to the run by
+the trace id the outbox carries along).
 """
 
 from __future__ import annotations
@@ -26,22 +27,13 @@ from dursor_kit.db.engine import create_engine
 OUR_TIMESTAMPS = text(
     """
     SELECT r.id::text AS run_id, r.queued_at, r.started_at,
-           queued.created_at AS queued_appended, requested.sent_at AS requested_sent,
-           event.created_at AS running_appended, event.seq AS running_seq,
-           progress.created_at AS progress_begun, running.sent_at AS running_sent
+           queued.created_at AS queued_appended,
+           event.created_at AS running_appended, event.seq AS running_seq
     FROM runs r
-    JOIN outbox requested
-      ON requested.topic = 'run-requested' AND requested.payload->>'run_id' = r.id::text
     JOIN run_events queued
       ON queued.run_id = r.id AND queued.type = 'status' AND queued.data->>'status' = 'queued'
     JOIN run_events event
       ON event.run_id = r.id AND event.type = 'status' AND event.data->>'status' = 'running'
-    JOIN outbox running
-      ON running.topic = 'run-events' AND running.payload->>'run_id' = r.id::text
-     AND (running.payload->>'seq')::bigint = event.seq
-    LEFT JOIN outbox progress
-      ON progress.topic = 'run-events' AND progress.payload->>'run_id' = r.id::text
-     AND (progress.payload->>'seq')::bigint = event.seq + 1
     WHERE r.id::text = ANY(:ids)
     """
 )
@@ -52,17 +44,12 @@ OUR_SEGMENTS = (
     "POST sent -> gateway app receives it",
     "gateway: token check, invoke through 2 daprd -> run-api app receives it",
     "run-api: token check, idempotency, validation -> insert transaction begins",
-    "run-api tx: limit locks and counts, message, run -> `queued` event appended",
-    "outbox rows, reload run, commit -> run-api logs `runs accepted`",
-    "commit -> run-api's outbox relay round begins (wake-up)",
-    "relay: select due rows, publish the `queued` event -> its XADD",
-    "publish run-requested through daprd -> its XADD",
-    "XADD -> runner's handler starts (daprd XREADGROUP, HTTP to the app)",
-    "runner handler -> claim transaction begins",
-    "claim tx: run to running, attempt row, load run -> `running` event appended",
-    "claim commit, handler returns, attempt starts -> progress-event tx begins",
-    "progress-event tx, commit, relay wake-up -> runner's relay round begins",
-    "runner relay: select due rows, publish through daprd -> `running` XADD",
+    "run-api tx: task, message, run -> `queued` event appended",
+    "outbox rows, limit locks and counts -> run-api logs `runs accepted`",
+    "commit, hand-off to the relay, publish through daprd -> run-requested XADD",
+    "XADD -> claim tx begins (daprd XREADGROUP, HTTP to the runner, handler)",
+    "claim tx: run to running, attempt row -> `running` event appended",
+    "commit, hand-off to the relay, publish through daprd -> `running` XADD",
     "XADD -> client parses `running` (daprd, gateway, hub or gap read, SSE)",
 )
 SEED_SEGMENTS = (
@@ -194,14 +181,9 @@ def our_points(
         row.queued_at.timestamp(),
         row.queued_appended.timestamp(),
         trace.accepted,
-        row.requested_sent.timestamp(),
-        xadd("1"),
         xadd("requested"),
-        _first(trace.starts["agent-runner /dapr/run-requested"]),
         row.started_at.timestamp(),
         row.running_appended.timestamp(),
-        row.progress_begun.timestamp() if row.progress_begun else None,
-        row.running_sent.timestamp(),
         xadd(str(row.running_seq)),
         _seen(sample),
     ]

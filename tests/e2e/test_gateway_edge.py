@@ -30,6 +30,7 @@ EDGE_ENV = {
     "DURSOR_SSE_MAX_LIFETIME_SECONDS": "4",
     "DURSOR_RATE_LIMIT_PER_SECOND": "10",
     "DURSOR_RATE_LIMIT_BURST": "30",
+    "OTEL_BSP_SCHEDULE_DELAY": "200",  # spans reach their file within a fraction of a second
 }
 TERMINAL = {"completed", "failed", "cancelled", "timed_out"}
 
@@ -323,6 +324,68 @@ async def test_metrics_count_open_streams_and_deliveries_for_admins_only(
     )
     assert {"dropped_slow_clients", "gaps_filled", "live_messages"} <= during.keys()
     assert viewer.status_code == 403
+
+
+async def until(found: Any, seconds: float) -> bool:
+    """Polls `found()` until it is true or `seconds` passed."""
+    deadline = time.monotonic() + seconds
+    while not found():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.2)
+    return True
+
+
+async def test_an_open_stream_has_left_the_middleware_chain_after_its_checks(
+    edge: Platform, tmp_path: Path
+) -> None:
+    accepted = await new_task(
+        edge, make_remote(tmp_path), [{"type": "command", "options": {"template": "sleep"}}], "30"
+    )
+    run_id = accepted["runs"][0]["id"]
+    path = f"/v1/runs/{run_id}/stream"
+    spans = edge.gateway.app_log.with_suffix(".spans.jsonl")
+    viewer = edge.bearer("viewer")
+
+    def logged() -> bool:
+        lines = [line for line in edge.gateway.logs().splitlines() if line.startswith("{")]
+        return any(
+            entry.get("path") == path and entry.get("status") == 200
+            for entry in map(json.loads, lines)
+        )
+
+    def span_ended() -> bool:
+        return spans.exists() and any(
+            run_id in line and "SpanKind.SERVER" in line for line in spans.read_text().splitlines()
+        )
+
+    async with httpx.AsyncClient(base_url=edge.gateway.url, timeout=30) as client:
+        async with client.stream(
+            "GET", path, headers=viewer | {"origin": ALLOWED_ORIGIN}
+        ) as response:
+            assert response.status_code == 200
+            assert response.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+            # The set-up's log line and server span are done while the stream stays open
+            # (well before its 4 s lifetime would end it).
+            assert await until(logged, 2.5)
+            assert await until(span_ended, 1.0)
+            async for frame in frames(response):
+                if frame.event == "log":
+                    break
+        foreign = await client.get(path, headers=viewer | {"origin": "https://evil.example"})
+        refused = [
+            await client.get(path, headers={"authorization": "Bearer not-a-token"}),
+            await client.get(path),
+            await client.get(f"{path}/", headers=viewer),
+            await client.get(f"/v1/runs/{run_id}/%2e%2e/stream", headers=viewer),
+            await client.get(f"/v1/runs/{uuid.uuid4()}/stream", headers=viewer),
+        ]
+        await client.post(f"/v1/runs/{run_id}/cancel", headers=edge.bearer("developer"), json={})
+    # A foreign origin is not refused by CORS (a simple GET), but gets no grant to read it.
+    assert "access-control-allow-origin" not in foreign.headers
+    assert [r.status_code for r in refused] == [401, 401, 404, 404, 404]
+    for answer in refused:
+        assert answer.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_cors_preflight_answers_configured_origins_only(edge: Platform) -> None:

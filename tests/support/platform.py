@@ -204,6 +204,9 @@ class Platform:
     service_database_urls: dict[str, str] = field(default_factory=dict)
     replicas: list[Replica] = field(default_factory=list)
     sentry: SentryProcess | None = None
+    # Sidecars log as deployed (infra/modules/container-app.bicep: level warn, no API
+    # log) instead of every API call at info, which attack tests assert on; benchmarks.
+    quiet_sidecars: bool = False
 
     def __post_init__(self) -> None:
         # The sqlite name resolver's file is relative to daprd's working directory.
@@ -396,10 +399,10 @@ class Platform:
             "--sentry-address",
             self._sentry().address,
             "--log-level",
-            "info",
+            "warn" if self.quiet_sidecars else "info",
             # Every call an app makes to its sidecar's API is logged (attack tests
             # assert on it that refused requests reached no sidecar).
-            "--enable-api-logging",
+            *([] if self.quiet_sidecars else ["--enable-api-logging"]),
         ]
 
     def _launch_daprd(self, app_id: str, argv: list[str], log: Path) -> subprocess.Popen[bytes]:

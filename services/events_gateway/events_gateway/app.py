@@ -128,6 +128,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         description="Public REST (routed to run-api and auth by Dapr) and SSE streams.",
         app_api_token=settings.sidecar_app_token(),
+        behind_edge=False,
     )
     app.add_middleware(
         CORSMiddleware,

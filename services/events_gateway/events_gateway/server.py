@@ -16,6 +16,7 @@ import uvicorn
 from dursor_kit.web.keep_alive import APP_KEEP_ALIVE_SECONDS
 from events_gateway.app import create_app
 from events_gateway.settings import GatewaySettings
+from events_gateway.streams.handoff import StreamHandoff
 
 
 def http_protocol() -> type[asyncio.Protocol] | str:
@@ -31,7 +32,7 @@ def serve(host: str, port: int, log_level: str, settings: GatewaySettings) -> No
     """Run the gateway until SIGTERM."""
     trusted = [str(network) for network in settings.trusted_proxies]
     uvicorn.run(
-        create_app(settings),
+        StreamHandoff(create_app(settings)),
         host=host,
         port=port,
         http=http_protocol(),

@@ -11,9 +11,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from sqlalchemy import insert, select
+from sqlalchemy import (
+    DateTime,
+    Select,
+    Uuid,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dursor_contracts.events import ContractModel, EventType, RunEventV1
@@ -53,12 +66,12 @@ async def append_events(
     """Number, store and enqueue for publishing `events` in the caller's unit of work."""
     if not events:
         return []
-    row = await reserve_seqs(work.conn, run_id, len(events), fence)
+    now = datetime.now(UTC)
+    row = (await work.conn.execute(_numbered_insert(run_id, events, fence, now))).one_or_none()
     if row is None:
         raise FencedOut(f"run {run_id} is not held by this attempt")
     first_seq = row.last_seq - len(events) + 1
-    now = datetime.now(UTC)
-    numbered = [
+    appended = [
         RunEventV1(
             run_id=run_id,
             task_id=row.task_id,
@@ -71,16 +84,40 @@ async def append_events(
         )
         for i, e in enumerate(events)
     ]
-    await work.conn.execute(insert(run_events), [_row(e) for e in numbered])
-    for event in numbered:
+    for event in appended:
         await enqueue(work, RUN_EVENTS, event, event_id=event_id(run_id, event.seq))
-    return numbered
+    return appended
 
 
-def _row(event: RunEventV1) -> dict[str, object]:
-    return event.model_dump(
-        include={"run_id", "seq", "task_id", "turn", "attempt", "type", "data", "created_at"}
+def _numbered_insert(
+    run_id: UUID, events: Sequence[NewEvent], fence: AttemptFence | None, now: datetime
+) -> Select[Any]:
+    """Reserve the seqs and insert the events numbered with them: one statement.
+
+    It returns the reservation (the run's new `last_seq`, task, turn and attempt), not
+    the inserted rows: agent-runner may insert into the log but not read it.
+    """
+    reserved = reserve_seqs(run_id, len(events), fence)
+    given = [{"type": e.type.value, "data": e.data.model_dump(mode="json")} for e in events]
+    items = (
+        func.jsonb_array_elements(bindparam("events", given, type_=JSONB))
+        .table_valued("value", with_ordinality="ord")
+        .render_derived()
     )
+    item = type_coerce(items.c.value, JSONB)
+    numbered = select(
+        literal(run_id, Uuid()),
+        reserved.c.last_seq - len(events) + items.c.ord,
+        reserved.c.task_id,
+        reserved.c.turn,
+        reserved.c.attempt,
+        item.op("->>")(literal("type")),
+        item.op("->", return_type=JSONB)(literal("data")),
+        literal(now, DateTime(timezone=True)),
+    ).select_from(reserved.join(items, true()))
+    columns = ["run_id", "seq", "task_id", "turn", "attempt", "type", "data", "created_at"]
+    inserted = insert(run_events).from_select(columns, numbered).cte("inserted")
+    return select(reserved).add_cte(inserted)
 
 
 async def read_events(

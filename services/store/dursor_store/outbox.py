@@ -5,13 +5,19 @@
 marks them sent. Several relays (replicas of one app) share those rows safely through
 `FOR UPDATE SKIP LOCKED`; a failed publish is retried with backoff, so Redis or the
 sidecar being down delays messages and never drops them.
+
+While the app's relay runs, a row is written reserved for it (due only `HANDOFF_SECONDS`
+later) and handed to it after the commit: the relay publishes it at once, without
+selecting it first, and no other replica's round takes it meanwhile. Should the process
+die before the publish, the reservation lapses and any relay's round publishes the row.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from itertools import groupby
 from typing import Any
@@ -41,6 +47,8 @@ from dursor_store.schema import outbox
 log = structlog.get_logger(__name__)
 
 MAX_BACKOFF_SECONDS = 10.0
+# How long a committed row stays reserved for the relay it was handed to.
+HANDOFF_SECONDS = 10.0
 SENT_RETENTION = timedelta(hours=6)
 # Messages that start or stop work elsewhere: a round publishes them before anything else,
 # so a runner hears of a run without waiting for the run's events to go out first.
@@ -68,7 +76,11 @@ async def enqueue(
     event_id: UUID | None = None,
     delay: timedelta | None = None,
 ) -> UUID:
-    """Add a message to the outbox in the caller's unit of work; returns its event id."""
+    """Add a message to the outbox in the caller's unit of work; returns its event id.
+
+    The unit of work writes its messages together, in the order they were enqueued,
+    right before it commits (one insert instead of one per message).
+    """
     source = work.outbox_source()
     if topic not in published_by(source):
         # Dapr would refuse it forever: a bug, not a message to retry.
@@ -82,11 +94,33 @@ async def enqueue(
         "payload": data.model_dump(mode="json"),
         "traceparent": current_traceparent(),
     }
-    if delay is not None:
-        values["available_at"] = func.now() + delay
-    await work.conn.execute(insert(outbox).values(**values))
-    work.enqueued()
+    work.defer(_write_enqueued, _Pending(values, delay))
     return event_id
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A message enqueued in a unit of work, written with the others right before its commit."""
+
+    values: dict[str, object]
+    delay: timedelta | None
+
+
+async def _write_enqueued(work: UnitOfWork, pending: list[_Pending]) -> None:
+    """A unit of work's messages in one insert; reserved for its relay if that takes them."""
+    hands_off = work.hands_off
+    reserved = timedelta(seconds=HANDOFF_SECONDS) if hands_off else timedelta(0)
+    rows = [m.values | {"available_at": func.now() + (m.delay or reserved)} for m in pending]
+    written = await work.conn.execute(
+        insert(outbox).values(rows).returning(outbox.c.id, outbox.c.event_id)
+    )
+    ids = {event_id: row_id for row_id, event_id in written}
+    for message in pending:
+        if hands_off and message.delay is None:
+            row_id = ids[message.values["event_id"]]
+            work.enqueued(OutboxRow.model_validate(message.values | {"id": row_id, "attempts": 0}))
+        else:
+            work.enqueued()
 
 
 def _events_by_run(rows: Sequence[OutboxRow]) -> list[list[OutboxRow]]:
@@ -96,6 +130,12 @@ def _events_by_run(rows: Sequence[OutboxRow]) -> list[list[OutboxRow]]:
         if row.topic == RUN_EVENTS.name:
             runs.setdefault(str(row.payload.get("run_id")), []).append(row)
     return list(runs.values())
+
+
+def _release(waiters: Sequence[asyncio.Future[None]]) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -129,28 +169,81 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
+        self._running = False
+        self._due_now = False  # a commit wrote rows that were not handed over
+        self._handed: list[OutboxRow] = []
+        self._handed_out: list[asyncio.Future[None]] = []
 
     @property
     def source(self) -> str:
         """The app id whose rows this relay publishes."""
         return self._source
 
-    def notify(self) -> None:
-        """Publish soon: a transaction that enqueued messages has committed."""
+    @property
+    def takes_handoffs(self) -> bool:
+        """True while `run` runs: rows written now are reserved for this relay."""
+        return self._running
+
+    def notify(self, handed: Sequence[object] = ()) -> Awaitable[None] | None:
+        """Publish soon: a transaction that enqueued messages (`handed` to this relay) committed.
+
+        The future returned is done once the handed rows were published (or failed and
+        were postponed for the rounds to retry).
+        """
         self._wake.set()
+        if not handed:
+            self._due_now = True
+            return None
+        self._handed += [row for row in handed if isinstance(row, OutboxRow)]
+        done = asyncio.get_running_loop().create_future()
+        self._handed_out.append(done)
+        return done
 
     async def run(self) -> None:
-        """Relay until cancelled, sleeping between empty rounds unless notified."""
-        rounds = 0
-        while True:
-            sent = await self._round_safely()
-            rounds += 1
-            if rounds % 600 == 0:
-                await self._purge_sent()
-            if sent < self._batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
-                self._wake.clear()
+        """Relay until cancelled: handed rows at once, due rows on a notify or a timer."""
+        self._running = True
+        try:
+            rounds = 0
+            while True:
+                sent = await self._round_safely()
+                rounds += 1
+                if rounds % 600 == 0:
+                    await self._purge_sent()
+                if sent < self._batch_size:
+                    await self._serve_handoffs()
+        finally:
+            self._running = False
+            self._release_waiters()
+
+    async def _serve_handoffs(self) -> None:
+        """Publish what commits hand over until the poll interval ends or due rows wait."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._poll_interval
+        while not self._due_now and (left := deadline - loop.time()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), left)
+            self._wake.clear()
+            if self._handed:
+                await self._publish_handed()
+        self._due_now = False
+
+    async def _publish_handed(self) -> None:
+        """Publish the rows handed over (no query first), then mark them sent."""
+        rows, self._handed = self._handed, []
+        waiters, self._handed_out = self._handed_out, []
+        try:
+            failed = await self._publish_round(rows)
+            _release(waiters)  # out (or postponed below): the committers need not wait more
+            async with self._engine.begin() as conn:
+                await self._record_round(conn, rows, failed)
+        except Exception:  # their reservation lapses and a round publishes them
+            log.exception("publishing handed rows failed")
+        finally:
+            _release(waiters)
+
+    def _release_waiters(self) -> None:
+        waiters, self._handed_out = self._handed_out, []
+        _release(waiters)
 
     async def _round_safely(self) -> int:
         try:
@@ -165,14 +258,20 @@ class OutboxRelay:
         async with self._engine.begin() as conn:
             rows = await fetch_all(conn, self._due_rows(), OutboxRow)
             failed = await self._publish_round(rows)
-            sent_ids = [r.id for r in rows if r.id not in failed]
-            if sent_ids:
-                await conn.execute(
-                    update(outbox).where(outbox.c.id.in_(sent_ids)).values(sent_at=func.now())
-                )
-            for row in rows:
-                if row.id in failed:
-                    await self._postpone(conn, row)
+            return await self._record_round(conn, rows, failed)
+
+    async def _record_round(
+        self, conn: AsyncConnection, rows: Sequence[OutboxRow], failed: set[int]
+    ) -> int:
+        """Mark the published rows sent, postpone the failed ones; how many were sent."""
+        sent_ids = [r.id for r in rows if r.id not in failed]
+        if sent_ids:
+            await conn.execute(
+                update(outbox).where(outbox.c.id.in_(sent_ids)).values(sent_at=func.now())
+            )
+        for row in rows:
+            if row.id in failed:
+                await self._postpone(conn, row)
         return len(sent_ids)
 
     def _due_rows(self) -> Select[Any]:

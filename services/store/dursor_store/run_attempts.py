@@ -5,27 +5,30 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, null, update
+from sqlalchemy import func, insert, literal, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.selectable import CTE
 
 from dursor_contracts.events import RunStatus
 from dursor_store.schema import run_attempts
 
 
-async def start_attempt(
-    conn: AsyncConnection, run_id: UUID, turn: int, attempt: int, worker: str
-) -> None:
-    """The attempt `worker` just claimed, running."""
-    await conn.execute(
-        insert(run_attempts).values(
-            run_id=run_id,
-            turn=turn,
-            attempt=attempt,
-            status=RunStatus.RUNNING,
-            worker=worker,
-            started_at=func.now(),
-        )
-    )
+def start_attempt(claimed: CTE, worker: str) -> CTE:
+    """The attempt `worker` claims in the `claimed` CTE (a run's row), running.
+
+    A CTE of the claim's own statement, so opening the attempt costs no round trip.
+    """
+    opened = select(
+        claimed.c.id,
+        claimed.c.turn,
+        claimed.c.attempt,
+        literal(RunStatus.RUNNING.value),
+        literal(worker),
+        func.now(),
+    ).select_from(claimed)
+    columns = ["run_id", "turn", "attempt", "status", "worker", "started_at"]
+    statement = insert(run_attempts).from_select(columns, opened).returning(run_attempts.c.run_id)
+    return statement.cte("attempt_opened")
 
 
 async def end_attempt(

@@ -110,8 +110,9 @@ async def _announce_queued(work: UnitOfWork, run: RunRow) -> RunRow:
         RunRequestedV1(run_id=run.id, task_id=run.task_id, turn=run.turn, attempt=run.attempt),
     )
     status = StatusData(status=RunStatus.QUEUED, turn=run.turn, attempt=run.attempt)
-    await append_events(work, run.id, [NewEvent(EventType.STATUS, status)])
-    return await _current(work.conn, run.id)
+    (queued,) = await append_events(work, run.id, [NewEvent(EventType.STATUS, status)])
+    # The run as it now is without reading it again: the append moved only its `last_seq`.
+    return run.model_copy(update={"last_seq": queued.seq})
 
 
 async def queue_new_run(work: UnitOfWork, new: NewRun) -> RunRow:
@@ -144,7 +145,6 @@ async def claim(
     row = await fetch_optional(work.conn, _claim_statement(run_id, fence, lease), _ClaimRow)
     if row is None:
         return None
-    await run_attempts.start_attempt(work.conn, run_id, turn, attempt, worker)
     run = await _claimed(work.conn, row)
     status = StatusData(status=RunStatus.RUNNING, turn=turn, attempt=attempt, worker=worker)
     (running,) = await append_events(work, run_id, [NewEvent(EventType.STATUS, status)], fence)
@@ -243,8 +243,9 @@ async def reap_expired(
 
 
 def _claim_statement(run_id: UUID, fence: AttemptFence, lease: timedelta) -> Select[Any]:
-    """The lease taken and, in the same statement, what executing the run needs."""
+    """The lease taken, the attempt opened and what executing the run needs: one statement."""
     claimed = runs.take_lease(run_id, fence, lease)
+    opened = run_attempts.start_attempt(claimed, fence.lease_owner)
     return (
         select(
             claimed,
@@ -258,6 +259,7 @@ def _claim_statement(run_id: UUID, fence: AttemptFence, lease: timedelta) -> Sel
         .join(tasks, tasks.c.id == claimed.c.task_id)
         .join(repos, repos.c.id == tasks.c.repo_id)
         .outerjoin(repo_environments, repo_environments.c.repo_id == repos.c.id)
+        .add_cte(opened)
     )
 
 

@@ -9,6 +9,8 @@ from uuid import UUID
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from dursor_contracts.events import RunStatus
 from dursor_kit.db.rows import fetch_all, fetch_optional
@@ -44,24 +46,19 @@ async def list_runs(
     return await fetch_all(conn, query, RunRow)
 
 
-async def count_active_runs(conn: AsyncConnection, owner: str) -> int:
-    """Runs of `owner` that are queued or running."""
-    count = await conn.scalar(
-        select(func.count())
-        .select_from(runs)
-        .where(runs.c.created_by == owner, runs.c.status.in_(ACTIVE))
-    )
-    return int(count or 0)
+async def count_active(conn: AsyncConnection, owner: str, task_id: UUID) -> tuple[int, int]:
+    """Runs of `owner`, and runs of the task, that are queued or running (one round trip)."""
 
+    def active(*where: ColumnElement[bool]) -> ScalarSelect[int]:
+        query = select(func.count()).select_from(runs).where(*where, runs.c.status.in_(ACTIVE))
+        return query.scalar_subquery()
 
-async def count_active_task_runs(conn: AsyncConnection, task_id: UUID) -> int:
-    """Runs of a task that are queued or running."""
-    count = await conn.scalar(
-        select(func.count())
-        .select_from(runs)
-        .where(runs.c.task_id == task_id, runs.c.status.in_(ACTIVE))
-    )
-    return int(count or 0)
+    counts = (
+        await conn.execute(
+            select(active(runs.c.created_by == owner), active(runs.c.task_id == task_id))
+        )
+    ).one()
+    return int(counts[0]), int(counts[1])
 
 
 async def count_queued(conn: AsyncConnection) -> int:
@@ -72,15 +69,20 @@ async def count_queued(conn: AsyncConnection) -> int:
     return int(count or 0)
 
 
-async def lock_owner_runs(conn: AsyncConnection, owner: str) -> None:
-    """Serialise concurrent submissions of one user so the active-run limit holds."""
-    await conn.execute(select(func.pg_advisory_xact_lock(OWNER_LOCK, func.hashtext(owner))))
+async def lock_submissions(conn: AsyncConnection, owner: str, task_id: UUID) -> None:
+    """Serialise concurrent submissions of one user, then of one task, so the limits hold.
 
-
-async def lock_task_runs(conn: AsyncConnection, task_id: UUID) -> None:
-    """Serialise concurrent submissions on one task so the per-task limit holds."""
-    key = func.hashtext(str(task_id))
-    await conn.execute(select(func.pg_advisory_xact_lock(TASK_LOCK, key)))
+    One statement takes both locks, the owner's first (its select list is evaluated in
+    order): one lock order for everyone, so no deadlock between users. The counts must
+    run in a statement of their own after it, to see what the previous holder committed.
+    """
+    owner_key, task_key = func.hashtext(owner), func.hashtext(str(task_id))
+    await conn.execute(
+        select(
+            func.pg_advisory_xact_lock(OWNER_LOCK, owner_key),
+            func.pg_advisory_xact_lock(TASK_LOCK, task_key),
+        )
+    )
 
 
 async def ever_succeeded(conn: AsyncConnection, run_id: UUID) -> bool:

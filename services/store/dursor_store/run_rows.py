@@ -77,15 +77,6 @@ class Renewal(TableRow):
     cancel_reason: str | None
 
 
-class SeqRange(TableRow):
-    """Sequence numbers reserved for new events, with the run's turn and attempt."""
-
-    last_seq: int
-    task_id: UUID
-    turn: int
-    attempt: int
-
-
 @dataclass(frozen=True)
 class AttemptFence:
     """Writes succeed only while this attempt of this turn holds the lease."""

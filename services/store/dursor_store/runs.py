@@ -28,7 +28,6 @@ from dursor_store.run_rows import (
     Renewal,
     RunRef,
     RunRow,
-    SeqRange,
     TurnValues,
 )
 from dursor_store.schema import runs
@@ -235,10 +234,12 @@ async def expired_leases(conn: AsyncConnection, batch: int) -> list[RunRef]:
     return await fetch_all(conn, statement, RunRef)
 
 
-async def reserve_seqs(
-    conn: AsyncConnection, run_id: UUID, count: int, fence: AttemptFence | None
-) -> SeqRange | None:
-    """Move `last_seq` on by `count`; None when `fence` no longer holds the run."""
+def reserve_seqs(run_id: UUID, count: int, fence: AttemptFence | None) -> CTE:
+    """`last_seq` moved on by `count`; no row when `fence` no longer holds the run.
+
+    A CTE returning the new `last_seq`, `task_id`, `turn` and `attempt`, so the event
+    log numbers and inserts its events in the same statement.
+    """
     claim = (
         update(runs)
         .where(runs.c.id == run_id)
@@ -247,7 +248,7 @@ async def reserve_seqs(
     )
     if fence is not None:
         claim = claim.where(*_held(run_id, fence)[1:])
-    return await fetch_optional(conn, claim, SeqRange)
+    return claim.cte("reserved")
 
 
 async def pin_base_commit(conn: AsyncConnection, run_id: UUID, commit: str) -> str:

@@ -17,6 +17,10 @@ from dursor_store.run_lifecycle import ClaimedRun
 from dursor_store.run_rows import RunRef, TurnValues
 from dursor_store.runs import pin_base_commit, renew_lease
 
+# The claim's `running` goes out before the attempt's set-up (jail, git, subprocesses)
+# competes with the relay for the loop and the cores; a slow sidecar delays it this long.
+ANNOUNCE_WAIT_SECONDS = 1.0
+
 
 @dataclass(frozen=True)
 class Renewal:
@@ -37,14 +41,18 @@ class RunLeases:
     async def claim(self, run_id: UUID, turn: int, attempt: int) -> ClaimedRun | None:
         """Take a queued run's given turn and attempt; None if someone else has it."""
         async with self.transactions.begin() as work:
-            return await run_lifecycle.claim(
+            claimed = await run_lifecycle.claim(
                 work, run_id, turn, attempt, self.worker_id, self._lease
             )
+        await work.published(ANNOUNCE_WAIT_SECONDS)
+        return claimed
 
     async def claim_next(self) -> ClaimedRun | None:
         """Take the oldest queued run nobody is claiming right now."""
         async with self.transactions.begin() as work:
-            return await run_lifecycle.claim_next(work, self.worker_id, self._lease)
+            claimed = await run_lifecycle.claim_next(work, self.worker_id, self._lease)
+        await work.published(ANNOUNCE_WAIT_SECONDS)
+        return claimed
 
     async def pin_base(self, run: ClaimedRun, commit: str) -> str:
         """The submission's base commit: `commit` if no run of it had one pinned yet."""

@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 from dursor_kit.web.problems import bad_request
 from dursor_store.eventlog import read_events
 from events_gateway.metrics import GatewayMetrics
+from events_gateway.streams.handoff import HANDOFF
 from events_gateway.streams.hub import EncodedEvent, FanoutHub, Subscription, encode
 from events_gateway.streams.repository import run_progress, task_run_ids
 
@@ -123,17 +124,30 @@ class EventStream(Response):
         self._caller_checked_at = time.monotonic()
         self._subscription = Subscription(config.buffer)
         self._done = False
+        self._watching = False
         self.status_code = 200
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Subscribe, send headers, replay, then relay live events until an end."""
+        """Subscribe and send headers; the rest here, or after the chain if handed off."""
         self._watch()
         self._metrics.open_streams.add(1)
-        disconnected = asyncio.ensure_future(_disconnect(receive, self._subscription))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             await self._write(send, f"retry: {self._config.retry_ms}\n\n".encode())
+        except BaseException:
+            self.abandon()
+            raise
+        handoff: list[object] | None = scope.get(HANDOFF)
+        if handoff is not None:
+            handoff.append(self)
+            return
+        await self.run(receive, send)
+
+    async def run(self, receive: Receive, send: Send) -> None:
+        """Replay, then relay live events until an end; let go of the subscription after."""
+        disconnected = asyncio.ensure_future(_disconnect(receive, self._subscription))
+        try:
             await self._replay(send)
             if not self._task_stream and not self._done and await self._ended_and_seen():
                 # Events after the turn's terminal event (PR, CI notes) were the last ones.
@@ -142,12 +156,19 @@ class EventStream(Response):
             await self._live(send, disconnected)
         finally:
             disconnected.cancel()
-            self._hub.unwatch(self._key, self._subscription)
-            self._metrics.closed_streams.add(1)
+            self.abandon()
             if not self._done:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
+    def abandon(self) -> None:
+        """Stop watching (once): the stream is over or never got going."""
+        if self._watching:
+            self._watching = False
+            self._hub.unwatch(self._key, self._subscription)
+            self._metrics.closed_streams.add(1)
+
     def _watch(self) -> None:
+        self._watching = True
         if self._task_stream:
             self._hub.watch_task(self._key, self._subscription)
         else:
@@ -218,6 +239,9 @@ class EventStream(Response):
             return False
 
     async def _deliver_live(self, send: Send, items: list[EncodedEvent]) -> None:
+        if self._without_gaps(items):  # the usual case: one write for all of them
+            await self._deliver(send, items)
+            return
         for item in items:
             if self._done:
                 return
@@ -232,23 +256,35 @@ class EventStream(Response):
                 await self._deliver(send, gap)
             await self._deliver(send, [item])
 
+    def _without_gaps(self, items: list[EncodedEvent]) -> bool:
+        """Whether every item follows what came before it (repeats aside)."""
+        heads: dict[UUID, int] = {}
+        for item in items:
+            head = heads.get(item.run_id) or self._delivered.get(item.run_id, 0)
+            if item.seq > head + 1:
+                return False
+            heads[item.run_id] = max(head, item.seq)
+        return True
+
     async def _deliver(self, send: Send, events: Iterable[EncodedEvent]) -> None:
         chunks: list[bytes] = []
         for event in events:
             if event.seq != self._delivered.get(event.run_id, 0) + 1:
                 continue
             self._delivered[event.run_id] = event.seq
-            chunks += [self._id_line(event), event.event_line, event.data_line]
+            if self._task_stream:
+                chunks += [self._task_id_line(), event.event_line, event.data_line]
+            else:  # encoded once for every run stream
+                chunks.append(event.run_frame)
             if event.terminal and not self._task_stream:
                 self._done = True
                 break
         if chunks:
-            await self._write(send, b"".join(chunks), more=not self._done)
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            await self._write(send, body, more=not self._done)
 
-    def _id_line(self, event: EncodedEvent) -> bytes:
-        if self._task_stream:
-            return f"id: {encode_task_cursor(self._delivered)}\n".encode()
-        return f"id: {event.seq}\n".encode()
+    def _task_id_line(self) -> bytes:
+        return f"id: {encode_task_cursor(self._delivered)}\n".encode()
 
     async def _tell_to_reconnect(self, send: Send) -> None:
         last = (

@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -64,16 +65,30 @@ def create_service_app(
     max_body_bytes: int = 1_048_576,
     description: str = "",
     app_api_token: str | None = None,
+    behind_edge: bool = True,
 ) -> FastAPI:
-    """A FastAPI app with the behaviour every dursor service shares."""
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    """A FastAPI app with the behaviour every dursor service shares.
+
+    `behind_edge`: every public request reaches the app through the gateway, which
+    logged it already (the gateway itself passes False).
+    """
+    # OpenTelemetry's FastAPI instrumentation traces each request (`instrument_app`);
+    # FastAPI's own telemetry stays off, so no request checks for it on the way.
+    native_telemetry_off = TelemetryConfig(tracing=False, metrics=False, logs=False)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        telemetry=native_telemetry_off,
+    )
     app.state.app_api_token = app_api_token
     install_problem_handlers(app)
     app.include_router(health)
     for router in routers:
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    app.add_middleware(RequestLog)
+    app.add_middleware(RequestLog, behind_edge=behind_edge)
     instrument_app(app)
     declare_edge_answers(app)
     return app

@@ -64,14 +64,19 @@ class RequestLog:
 
     Deliveries from the sidecar (pub/sub messages, cron bindings, its start-up probes of
     `/dapr/config` and `/dapr/subscribe`) come many per run, so they log at debug level
-    unless the app failed (5xx); people's requests log at info.
+    unless the app failed (5xx); people's requests log at info. Behind the edge
+    (`behind_edge`), a public `/v1/` request was logged already by the gateway, with the
+    same trace id: the app logs it at debug unless it failed, which saves a rendered
+    and written line per request on the hot path.
     """
 
     QUIET = frozenset({"/healthz", "/readyz"})
     DELIVERIES = ("/dapr/", "/ci-poll")
+    PUBLIC = "/v1/"
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, behind_edge: bool = False) -> None:
         self.app = app
+        self.quiet_prefixes = (*self.DELIVERIES, self.PUBLIC) if behind_edge else self.DELIVERIES
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.QUIET:
@@ -90,7 +95,7 @@ class RequestLog:
             await self.app(scope, receive, recording)
         finally:
             level = logging.INFO
-            if scope["path"].startswith(self.DELIVERIES):
+            if scope["path"].startswith(self.quiet_prefixes):
                 level = logging.DEBUG if status < 500 else logging.WARNING
             _access_log.log(
                 level,

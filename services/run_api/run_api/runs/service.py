@@ -112,15 +112,13 @@ class RunService:
         written: bool = False,
     ) -> None:
         """429 unless `new` more active runs (already `written` in this transaction) fit."""
-        # Always owner first, then task: one lock order, so no deadlock between users. The
-        # locks hold to the commit; the counts run after them, so they see every run that
-        # the previous holder committed.
-        await run_sql.lock_owner_runs(conn, principal.owner_key)
-        await run_sql.lock_task_runs(conn, task_id)
+        # The locks hold to the commit; the counts run after them, so they see every run
+        # that the previous holder committed.
+        await run_sql.lock_submissions(conn, principal.owner_key, task_id)
         counted = new if written else 0
-        mine = await run_sql.count_active_runs(conn, principal.owner_key) - counted
+        mine, on_task = await run_sql.count_active(conn, principal.owner_key, task_id)
+        mine, on_task = mine - counted, on_task - counted
         self._refuse_over(mine + new, self._settings.max_active_runs_per_user, "your", mine)
-        on_task = await run_sql.count_active_task_runs(conn, task_id) - counted
         self._refuse_over(
             on_task + new, self._settings.max_active_runs_per_task, "this task's", on_task
         )

@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 from dursor_contracts.events import EventType, RunEventV1
 from dursor_kit.errors import ProblemError
 from events_gateway.metrics import GatewayMetrics
-from events_gateway.streams.hub import EncodedEvent, FanoutHub, Subscription, encode
+from events_gateway.streams.hub import (
+    REORDER_HOLD_SECONDS,
+    EncodedEvent,
+    FanoutHub,
+    Subscription,
+    encode,
+)
 from events_gateway.streams.service import encode_task_cursor, parse_run_cursor, parse_task_cursor
 
 RUN, TASK = uuid.uuid4(), uuid.uuid4()
@@ -131,3 +137,46 @@ async def test_streams_missing_the_same_gap_share_one_read() -> None:
     # Once answered, the next gap is read afresh.
     assert [e.seq for e in await hub.read_gap(RUN, 3, 2, read)] == [4, 5]
     assert reads == 2
+
+
+async def test_a_run_s_events_reach_streams_in_order_when_the_sidecar_reorders_them() -> None:
+    hub = FanoutHub(GatewayMetrics())
+    subscription = Subscription(100)
+    hub.watch_run(RUN, subscription)
+    hub.note_head(RUN, 2)  # the stream's replay ended at seq 2
+    for seq in (4, 3, 6, 5, 7):
+        hub.publish(event(seq))
+    assert [e.seq for e in subscription.drain()] == [3, 4, 5, 6, 7]
+
+
+async def test_a_repeated_delivery_wakes_no_stream() -> None:
+    metrics = GatewayMetrics()
+    hub = FanoutHub(metrics)
+    subscription = Subscription(100)
+    hub.watch_run(RUN, subscription)
+    for seq in (1, 2, 2, 1, 3):
+        hub.publish(event(seq))
+    assert [e.seq for e in subscription.drain()] == [1, 2, 3]
+    assert metrics.events_delivered.value == 3
+
+
+async def test_an_event_whose_predecessor_never_comes_is_released_after_the_hold() -> None:
+    hub = FanoutHub(GatewayMetrics())
+    subscription = Subscription(100)
+    hub.watch_run(RUN, subscription)
+    hub.publish(event(1))
+    hub.publish(event(3))
+    hub.publish(event(4))
+    assert [e.seq for e in subscription.drain()] == [1]
+    await asyncio.sleep(REORDER_HOLD_SECONDS * 2)
+    # The stream reads seq 2 from Postgres; the late original is dropped, not re-sent.
+    assert [e.seq for e in subscription.drain()] == [3, 4]
+    hub.publish(event(2))
+    hub.publish(event(5))
+    assert [e.seq for e in subscription.drain()] == [5]
+
+
+def test_a_run_stream_frame_is_encoded_once_with_its_seq_as_id() -> None:
+    encoded = encode(event(42))
+    assert encoded.run_frame == b"id: 42\n" + encoded.event_line + encoded.data_line
+    assert encoded.event_line == b"event: log\n"

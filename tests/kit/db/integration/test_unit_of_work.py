@@ -7,6 +7,7 @@ something.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID, uuid4
 
 import httpx
@@ -29,11 +30,12 @@ class CountingRelay:
     """The app's relay as a unit of work sees it, counting how often it was woken."""
 
     source = "run-api"
+    takes_handoffs = False  # a relay that does not run: rows are due at once
 
     def __init__(self) -> None:
         self.wakes = 0
 
-    def notify(self) -> None:
+    def notify(self, handed: Sequence[object] = ()) -> None:
         """Count the wake-up."""
         self.wakes += 1
 

@@ -245,3 +245,32 @@ async def test_a_commit_wakes_a_running_relay_long_before_its_poll_interval(
                 await relaying
     events = [e["data"] for e in sidecars.stream("run-events") if e["data"]["run_id"] == run_id]
     assert [e["seq"] for e in events] == [1, 2]
+
+
+async def test_a_running_relay_publishes_what_a_commit_hands_it_before_any_round(
+    sidecars: Sidecars, api: RunApi
+) -> None:
+    (run_id,) = await submit_runs(api, 1)
+    async with httpx.AsyncClient(timeout=10) as http:
+        relay = OutboxRelay(api.engine, Sidecar(http, sidecars.current), "run-api", 3600)
+        relaying = asyncio.create_task(relay.run())
+        try:
+            await all_sent(api.engine, within=60)  # its first round; then it waits an hour
+            async with Transactions(api.engine, relay).begin() as work:
+                notes = [ProgressData(message=f"handed {i}", step="git") for i in range(3)]
+                await append_events(
+                    work, UUID(run_id), [NewEvent(EventType.PROGRESS, n) for n in notes]
+                )
+            await work.published(timeout=30)
+            in_stream = [
+                e["data"]["seq"]
+                for e in sidecars.stream("run-events")
+                if e["data"]["run_id"] == run_id
+            ]
+            await all_sent(api.engine, within=30)  # marked sent right after
+        finally:
+            relaying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relaying
+    # Out when the committer's wait ends (the runner starts an attempt only then).
+    assert in_stream == [1, 2, 3, 4]

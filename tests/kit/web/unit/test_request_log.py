@@ -64,3 +64,36 @@ async def test_deliveries_log_at_debug_unless_the_app_failed(
         "/dapr/config": logging.DEBUG,
         "/v1/me": logging.INFO,
     }
+
+
+@router.get("/v1/broken")
+async def failing() -> Response:
+    """A person's request the app fails."""
+    return Response(status_code=503)
+
+
+async def test_behind_the_edge_public_requests_log_at_debug_unless_the_app_failed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    configure_logging("test", "debug", "json")
+    logging.getLogger().addHandler(caplog.handler)
+    app = FastAPI()
+    app.include_router(router)
+    app.add_middleware(RequestLog, behind_edge=True)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://app"
+    ) as client:
+        await client.get("/v1/me")
+        await client.get("/v1/broken")
+        await client.post("/dapr/run-events")
+    levels = {
+        record.msg["path"]: record.levelno
+        for record in caplog.records
+        if isinstance(record.msg, dict) and record.msg.get("event") == "request"
+    }
+    # The gateway logged these at info already, with the same trace id.
+    assert levels == {
+        "/v1/me": logging.DEBUG,
+        "/v1/broken": logging.WARNING,
+        "/dapr/run-events": logging.DEBUG,
+    }

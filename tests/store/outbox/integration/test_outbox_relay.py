@@ -9,10 +9,11 @@ nothing listening, which is exactly what the relay sees while daprd restarts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from dursor_contracts.topics import RUN_CANCEL_REQUESTED
 from dursor_kit.db.unit_of_work import PolledOutbox, Transactions
 from dursor_kit.sidecar import Sidecar
 from dursor_store.eventlog import NewEvent, append_events, read_events
-from dursor_store.outbox import OutboxRelay, backoff_seconds, enqueue
+from dursor_store.outbox import HANDOFF_SECONDS, OutboxRelay, backoff_seconds, enqueue
 from dursor_store.schema import outbox
 from tests.support.backing import free_port
 from tests.support.run_api_app import RunApi, bearer, run_api
@@ -260,3 +261,68 @@ async def test_migration_0005_gives_waiting_rows_the_relay_that_may_publish_them
     # run-api's sidecar may publish all four topics, so its relay delivers what waited.
     assert sorted(rows) == sorted((topic, "run-api") for topic in waiting)
     assert required == "NO"
+
+
+class DyingRelay:
+    """A relay that takes the rows a commit hands it and dies before it publishes them."""
+
+    source = "run-api"
+    takes_handoffs = True
+
+    def __init__(self) -> None:
+        self.handed: list[object] = []
+
+    def notify(self, handed: Sequence[object] = ()) -> None:
+        """Take the rows, publish nothing (the process is gone)."""
+        self.handed += handed
+
+
+async def test_rows_handed_to_a_relay_that_dies_wait_out_their_reservation_then_go_out(
+    api: RunApi, dead_sidecar: Sidecar
+) -> None:
+    (run_id,) = await submit_runs(api, 1)
+    async with api.engine.begin() as conn:  # the submission's rows are another story
+        await conn.execute(update(outbox).values(sent_at=text("now()")))
+    async with Transactions(api.engine, DyingRelay()).begin() as work:
+        note = NewEvent(EventType.PROGRESS, ProgressData(message="handed", step="git"))
+        await append_events(work, UUID(run_id), [note])
+    other_replica = OutboxRelay(api.engine, dead_sidecar, "run-api")
+
+    while_reserved = await outbox_rows(api.engine)
+    await other_replica.relay_once()  # the row is not due: untouched, not published twice
+    untouched = await outbox_rows(api.engine)
+    async with api.engine.begin() as conn:  # HANDOFF_SECONDS pass
+        await conn.execute(update(outbox).values(available_at=text("now()")))
+    await other_replica.relay_once()  # due now: tried (the sidecar is down), kept for later
+
+    (row,) = [r for r in while_reserved if r.sent_at is None]
+    assert HANDOFF_SECONDS - 5 < row.due_in.total_seconds() <= HANDOFF_SECONDS
+    assert [r.attempts for r in untouched if r.id == row.id] == [0]
+    assert [r.attempts for r in await outbox_rows(api.engine) if r.id == row.id] == [1]
+
+
+async def test_a_running_relay_postpones_handed_rows_it_could_not_publish(
+    api: RunApi, dead_sidecar: Sidecar
+) -> None:
+    (run_id,) = await submit_runs(api, 1)
+    relay = OutboxRelay(api.engine, dead_sidecar, "run-api", poll_interval=3600)
+    relaying = asyncio.create_task(relay.run())
+    await asyncio.sleep(0)  # the relay starts: from now on it takes hand-offs
+    try:
+        async with Transactions(api.engine, relay).begin() as work:
+            note = NewEvent(EventType.PROGRESS, ProgressData(message="handed", step="git"))
+            await append_events(work, UUID(run_id), [note])
+        await work.published(timeout=30)
+        for _ in range(600):  # the failure is recorded right after the publish
+            handed = (await outbox_rows(api.engine))[-1]
+            if handed.attempts:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        relaying.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relaying
+    assert relay.takes_handoffs is False  # stopped: rows written now are due at once
+    assert (handed.topic, handed.sent_at, handed.attempts) == ("run-events", None, 1)
+    assert handed.last_error == "publish failed"
+    assert handed.due_in.total_seconds() <= backoff_seconds(0)  # the rounds retry it soon
