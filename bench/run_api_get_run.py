@@ -41,7 +41,7 @@ from bench import gateway_profile
 from bench.process_cpu import ProcessCpu, per_request_table, postgres_backends
 from dursor_kit.db.engine import create_engine
 from dursor_store import run_reads as run_sql
-from run_api.runs.endpoints import run_out
+from run_api.runs.endpoints import run_out, single_read
 from run_api.runs.schemas import RunOut
 from tests.support.backing import backing_services, free_port, redis_process
 from tests.support.databases import DatabaseFactory
@@ -51,14 +51,14 @@ BARE_DATABASE_ENV = "BENCH_DATABASE_URL"
 
 
 def create_bare_app() -> FastAPI:
-    """The baseline: the same query and response model, no gateway, sidecar or auth."""
+    """The baseline: the same query, connection and response model; no gateway, sidecar or auth."""
     engine = create_engine(os.environ[BARE_DATABASE_ENV])
     app = FastAPI()
 
     @app.get("/v1/runs/{run_id}", response_model=RunOut)
     async def get_run(run_id: UUID) -> RunOut:
         """One run, as run-api answers it."""
-        async with engine.connect() as conn:
+        async with single_read(engine) as conn:
             row = await run_sql.get_run(conn, run_id)
         assert row is not None
         return run_out(row)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dursor_contracts.events import RunEventV1
 from dursor_kit.artifacts import ArtifactNotFound
@@ -102,10 +105,21 @@ async def list_runs(
     return Page(items=[run_out(r) for r in rows[:limit]], next_cursor=next_cursor(rows, limit))
 
 
+@contextlib.asynccontextmanager
+async def single_read(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection for one SELECT, in autocommit: no BEGIN or ROLLBACK round trip.
+
+    One statement sees one snapshot either way; the hottest read (`GET /v1/runs/{id}`)
+    saves two of its round trips to PostgreSQL.
+    """
+    async with engine.connect() as conn:
+        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
 @router.get("/runs/{run_id}", response_model=RunOut, responses=READ)
 async def get_run(run_id: UUID, _: Viewer, engine: Engine) -> RunOut:
     """A run's state: status, attempt, executor, timings, summary, files changed, error."""
-    async with engine.connect() as conn:
+    async with single_read(engine) as conn:
         row = await sql.get_run(conn, run_id)
     if row is None:
         raise NotFound("run", run_id)
