@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import statistics
 import tempfile
@@ -113,7 +114,10 @@ async def main(args: argparse.Namespace) -> None:
     results = []
     for cap in (int(c) for c in args.caps.split(",")):
         workdir = Path(tempfile.mkdtemp(prefix=f"dursor-backlog-{cap}-"))
-        figures = await one_cap(cap, args.fill, args.watch, workdir)
+        try:
+            figures = await one_cap(cap, args.fill, args.watch, workdir)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, workdir, True)
         print({k: v for k, v in figures.items() if k != "samples"}, flush=True)
         results.append(figures)
     if args.json:
