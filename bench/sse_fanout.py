@@ -43,6 +43,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -168,6 +169,12 @@ async def watch(
             gate.release()
 
 
+def print_errors(target: str, clients: int, errors: list[str]) -> None:
+    """What went wrong for the clients that saw an error, each distinct message once."""
+    for message, count in Counter(e[:300] for e in errors).most_common(10):
+        print(f"{target}, {clients} clients: {count} x {message}", flush=True)
+
+
 def count_live(chunk: bytes, tally: Tally, go_at: float) -> None:
     """Count the frames of a chunk received after go; sample the latency of its oldest.
 
@@ -250,6 +257,7 @@ async def run_round(
         await start_events()
         await asyncio.wait_for(asyncio.gather(*watchers), events * interval * 3 + 120)
         client_cpu = time.process_time() - cpu_at_go
+    print_errors(target.name, clients, tally.errors)
     latencies = sorted(tally.latencies) or [0.0]
     window = max(tally.last_at - go_at[0], 1e-9)
     return Round(
