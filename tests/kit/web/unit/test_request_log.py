@@ -38,27 +38,43 @@ async def me() -> dict[str, str]:
     return {"username": "dev"}
 
 
-async def test_deliveries_log_at_debug_unless_the_app_failed(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+@router.get("/v1/broken")
+async def failing() -> Response:
+    """A person's request the app fails."""
+    return Response(status_code=503)
+
+
+async def logged_levels(
+    caplog: pytest.LogCaptureFixture, calls: list[tuple[str, str]], behind_edge: bool = False
+) -> dict[str, int]:
+    """The level of the request line each call got, by path."""
     configure_logging("test", "debug", "json")
     logging.getLogger().addHandler(caplog.handler)
     app = FastAPI()
     app.include_router(router)
-    app.add_middleware(RequestLog)
+    app.add_middleware(RequestLog, behind_edge=behind_edge)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://app"
     ) as client:
-        await client.post("/dapr/run-events")
-        await client.post("/dapr/broken")
-        await client.get("/dapr/config")
-        await client.get("/v1/me")
-    levels = {
+        for method, path in calls:
+            await client.request(method, path)
+    return {
         record.msg["path"]: record.levelno
         for record in caplog.records
         if isinstance(record.msg, dict) and record.msg.get("event") == "request"
     }
-    assert levels == {
+
+
+async def test_deliveries_log_at_debug_unless_the_app_failed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls = [
+        ("POST", "/dapr/run-events"),
+        ("POST", "/dapr/broken"),
+        ("GET", "/dapr/config"),
+        ("GET", "/v1/me"),
+    ]
+    assert await logged_levels(caplog, calls) == {
         "/dapr/run-events": logging.DEBUG,
         "/dapr/broken": logging.WARNING,
         "/dapr/config": logging.DEBUG,
@@ -66,33 +82,12 @@ async def test_deliveries_log_at_debug_unless_the_app_failed(
     }
 
 
-@router.get("/v1/broken")
-async def failing() -> Response:
-    """A person's request the app fails."""
-    return Response(status_code=503)
-
-
 async def test_behind_the_edge_public_requests_log_at_debug_unless_the_app_failed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    configure_logging("test", "debug", "json")
-    logging.getLogger().addHandler(caplog.handler)
-    app = FastAPI()
-    app.include_router(router)
-    app.add_middleware(RequestLog, behind_edge=True)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://app"
-    ) as client:
-        await client.get("/v1/me")
-        await client.get("/v1/broken")
-        await client.post("/dapr/run-events")
-    levels = {
-        record.msg["path"]: record.levelno
-        for record in caplog.records
-        if isinstance(record.msg, dict) and record.msg.get("event") == "request"
-    }
+    calls = [("GET", "/v1/me"), ("GET", "/v1/broken"), ("POST", "/dapr/run-events")]
     # The gateway logged these at info already, with the same trace id.
-    assert levels == {
+    assert await logged_levels(caplog, calls, behind_edge=True) == {
         "/v1/me": logging.DEBUG,
         "/v1/broken": logging.WARNING,
         "/dapr/run-events": logging.DEBUG,
