@@ -186,6 +186,7 @@ async def test_a_jail_cannot_hold_more_than_its_share_of_the_runners_sockets(
     over_cap = 300 - MAX_CONNECTIONS
     script = f"python3 -c {shlex.quote(HOLD_CONNECTIONS)} {over_cap}"
     outcome = await run_jailed(sandbox, tree, script)
+    assert outcome.stdout.strip().isdigit(), outcome  # what ended it, when it printed nothing
     assert int(outcome.stdout) == over_cap
     over = [r for r in outcome.refusals if r[2] == f"over {MAX_CONNECTIONS} open connections"]
     assert len(over) == over_cap
