@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import shutil
 import statistics
@@ -33,6 +34,7 @@ from tests.support.platform import Platform, Replica
 
 MEMSTAT = re.compile(r"^# (\w+) = (\d+)", re.MULTILINE)
 GOROUTINES = re.compile(r"goroutine profile: total (\d+)")
+RESIDENT = ("VmRSS", "RssAnon", "RssFile")
 SHOWN_STATS = ("HeapAlloc", "HeapInuse", "HeapIdle", "HeapReleased", "Sys", "NumGC")
 
 
@@ -41,7 +43,7 @@ class Capture:
     """One sidecar's figures at one moment (bytes unless named otherwise)."""
 
     minute: float
-    rss: int
+    rss: dict[str, int]
     goroutines: int
     stats: dict[str, int]
 
@@ -66,14 +68,16 @@ def profiling_flags(app_id: str) -> list[str]:
     return ["--enable-profiling", "--profile-port", str(free_port())]
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident set size of a process (0 when it has gone)."""
+def resident(pid: int) -> dict[str, int]:
+    """Resident bytes of a process: all, anonymous (heap, stacks) and file-backed (its binary)."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
-        return 0
-    match = re.search(r"VmRSS:\s+(\d+) kB", status)
-    return int(match.group(1)) * 1024 if match else 0
+        return {}
+    return {
+        k: int(v) * 1024
+        for k, v in re.findall(r"^(VmRSS|RssAnon|RssFile):\s+(\d+) kB", status, re.M)
+    }
 
 
 async def capture(client: httpx.AsyncClient, sidecar: Sidecar, minute: float) -> None:
@@ -88,7 +92,7 @@ async def capture(client: httpx.AsyncClient, sidecar: Sidecar, minute: float) ->
     stats = {k: int(v) for k, v in MEMSTAT.findall(text.text)}
     found = GOROUTINES.search(count.text)
     goroutines = int(found.group(1)) if found else -1
-    rss = rss_bytes(sidecar.replica.daprd.pid)
+    rss = resident(sidecar.replica.daprd.pid)
     sidecar.captures.append(Capture(minute, rss, goroutines, stats))
     print(f"{sidecar.replica.name}.daprd: {row(sidecar.captures[-1])}", flush=True)
 
@@ -109,8 +113,8 @@ async def capture_every(sidecars: list[Sidecar], seconds: float) -> None:
 
 def figure(c: Capture, name: str) -> int:
     """A capture's RSS, goroutine count or one of its runtime stats, by name."""
-    if name == "rss":
-        return c.rss
+    if name in c.rss:
+        return c.rss[name]
     if name == "goroutines":
         return c.goroutines
     return c.stats.get(name, 0)
@@ -132,17 +136,20 @@ def row(c: Capture) -> str:
         f"{c.stats.get(s, 0):12d}" if s == "NumGC" else f"{c.stats.get(s, 0) / 2**20:12.2f}"
         for s in SHOWN_STATS
     ]
-    return f"{c.minute:5.1f}  {c.rss / 2**20:8.2f}  " + "  ".join(shown) + f"  {c.goroutines:10d}"
+    rss = [f"{c.rss.get(k, 0) / 2**20:8.2f}" for k in RESIDENT]
+    return f"{c.minute:5.1f}  " + "  ".join(rss + shown) + f"  {c.goroutines:10d}"
 
 
 def print_table(sidecar: Sidecar) -> None:
     """RSS, runtime stats and goroutines per capture, then their slopes after warm-up."""
     print(f"\n== {sidecar.replica.name}.daprd (profiles in {sidecar.folder})")
-    print("min    RSS MiB  " + "  ".join(f"{s:>12}" for s in SHOWN_STATS) + "  goroutines")
+    heads = [f"{k:>8}" for k in RESIDENT] + [f"{s:>12}" for s in SHOWN_STATS]
+    print("  min  " + "  ".join(heads) + "  goroutines  (MiB but NumGC and goroutines)")
     for c in sidecar.captures:
         print(row(c))
     warm = sidecar.captures[1:]
-    figures = {v: slope_per_minute(warm, v) for v in ("rss", "HeapAlloc", "HeapInuse", "Sys")}
+    names = (*RESIDENT, "HeapAlloc", "HeapInuse", "Sys")
+    figures = {v: slope_per_minute(warm, v) for v in names}
     slopes = ", ".join(f"{v} {s:+.1f} KiB/min" for v, s in figures.items())
     goroutines = slope_per_minute(warm, "goroutines")
     print(f"slopes after warm-up: {slopes}, goroutines {goroutines:+.2f}/min")
@@ -173,6 +180,10 @@ def print_growth(sidecar: Sidecar, kind: str, index: str, top: int) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="dursor-daprd-heap-"))
+    # Every process started inherits these; only the sidecars (Go) read them. The default
+    # profile rate samples one allocation per 512 KiB: too coarse for KiB-per-minute growth.
+    os.environ["GODEBUG"] = f"memprofilerate={args.memprofilerate}"
+    os.environ.update(dict(pair.split("=", 1) for pair in args.sidecar_env))
 
     def prepare(platform: Platform) -> None:
         platform.daprd_flags = profiling_flags
@@ -205,6 +216,10 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--every", type=float, default=3.0, help="minutes between captures")
     parser.add_argument("--interval", type=float, default=1.5, help="seconds between runs")
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--memprofilerate", type=int, default=4096, help="bytes per heap sample")
+    parser.add_argument(
+        "--sidecar-env", action="append", default=[], help="KEY=VALUE, e.g. GOMEMLIMIT=32MiB"
+    )
     return parser.parse_args()
 
 
