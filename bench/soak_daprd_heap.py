@@ -155,6 +155,20 @@ def print_table(sidecar: Sidecar) -> None:
     print(f"slopes after warm-up: {slopes}, goroutines {goroutines:+.2f}/min")
 
 
+def print_live_heap(sidecar: Sidecar) -> None:
+    """The sampled live heap of each heap profile (taken after a forced GC), over time."""
+    go = shutil.which("go")
+    if go is None:
+        return
+    totals = []
+    for path in sorted(sidecar.folder.glob("heap-*.pb.gz")):
+        argv = [go, "tool", "pprof", "-top", "-sample_index=inuse_space", str(path)]
+        answer = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+        found = re.search(r"of (\S+) total", answer)
+        totals.append(found.group(1) if found else "?")
+    print(f"live heap in the profiles (inuse_space): {' '.join(totals)}")
+
+
 def print_growth(sidecar: Sidecar, kind: str, index: str, top: int) -> None:
     """`go tool pprof -top -base` between the first capture after warm-up and the last."""
     paths = sorted(sidecar.folder.glob(f"{kind}-*.pb.gz"))
@@ -197,6 +211,7 @@ async def main(args: argparse.Namespace) -> None:
             capturing.cancel()
     for sidecar in sidecars:
         print_table(sidecar)
+        print_live_heap(sidecar)
         print_growth(sidecar, "heap", "inuse_space", args.top)
         print_growth(sidecar, "goroutine", "goroutine", args.top)
 
