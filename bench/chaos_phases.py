@@ -178,14 +178,18 @@ async def soak(cluster: ChaosCluster, seconds: float, interval: float) -> dict[s
     for row in rows:
         print(f"soak: {row}", flush=True)
     print(f"soak verdict: {result.verdict.row()}", flush=True)
-    print(f"redis streams before: {result.streams_before}", flush=True)
-    print(f"redis streams after: {result.streams_after}", flush=True)
+    for name, size in result.streams_after.items():
+        if size.entries:
+            print(f"redis stream {name}: {size.entries} entries, {size.bytes} bytes", flush=True)
     return {
         "seconds": seconds,
         "load_average": result.load_average,
         "processes": rows,
         "verdict": result.verdict.row(),
-        "streams": {"before": result.streams_before, "after": result.streams_after},
+        "streams": {
+            "before": {k: v._asdict() for k, v in result.streams_before.items()},
+            "after": {k: v._asdict() for k, v in result.streams_after.items()},
+        },
         # (seconds, RSS bytes, fds, USS bytes) of each process: whether a slope flattens.
         "samples": {name: s.samples for name, s in result.series.items()},
     }

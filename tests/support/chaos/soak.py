@@ -83,8 +83,8 @@ class SoakResult:
     verdict: Verdict
     series: dict[str, Series]
     load_average: tuple[float, float]
-    streams_before: dict[str, int]
-    streams_after: dict[str, int]
+    streams_before: dict[str, StreamSize]
+    streams_after: dict[str, StreamSize]
     rest_before: dict[str, Usage]
     rest_after: dict[str, Usage]
 
@@ -136,11 +136,23 @@ async def sample_forever(cluster: ChaosCluster, every: float, into: dict[str, Se
         await asyncio.sleep(every)
 
 
-async def stream_lengths(redis_host: str) -> dict[str, int]:
-    """Every Redis stream and the entries it retains (pub/sub topics, their dead letters)."""
+class StreamSize(NamedTuple):
+    """A Redis stream's retained entries and the bytes Redis says the key takes."""
+
+    entries: int
+    bytes: int
+
+
+async def stream_sizes(redis_host: str) -> dict[str, StreamSize]:
+    """Every Redis stream (pub/sub topics, their dead letters): entries and memory."""
     async with Redis.from_url(f"redis://{redis_host}/0", decode_responses=True) as redis:
-        keys = [key async for key in redis.scan_iter(_type="STREAM")]
-        return {key: int(await redis.xlen(key)) for key in sorted(keys)}
+        keys = sorted([key async for key in redis.scan_iter(_type="STREAM")])
+        return {
+            key: StreamSize(
+                int(await redis.xlen(key)), int(await redis.memory_usage(key, samples=0) or 0)
+            )
+            for key in keys
+        }
 
 
 async def steady_soak(
@@ -152,7 +164,7 @@ async def steady_soak(
     clients = Clients([g.url for g in cluster.gateways], platform.bearer("developer"))
     load, stop = Load(clients, task_id, "chaos"), asyncio.Event()
     series: dict[str, Series] = {}
-    streams_before = await stream_lengths(cluster.redis.host)
+    streams_before = await stream_sizes(cluster.redis.host)
     rest_before = measure_all(cluster)
     sampler = asyncio.create_task(sample_forever(cluster, every, series))
     steady = asyncio.create_task(load.steady(interval, stop))
@@ -174,7 +186,7 @@ async def steady_soak(
         sampler.cancel()
         await engine.dispose()
         await clients.aclose()
-    streams_after = await stream_lengths(cluster.redis.host)
+    streams_after = await stream_sizes(cluster.redis.host)
     return SoakResult(
         verdict,
         series,
