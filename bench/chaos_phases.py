@@ -16,7 +16,7 @@ from tests.support.chaos.cluster import ChaosCluster
 from tests.support.chaos.faults import scenario_task
 from tests.support.chaos.ledger import Verdict, judge_runs, wait_terminal
 from tests.support.chaos.load import Clients, Load
-from tests.support.chaos.soak import FDS, RSS, USS, Series, cpu_seconds, steady_soak
+from tests.support.chaos.soak import ANON, FDS, RSS, Series, cpu_seconds, steady_soak
 
 PER_REQUEST = 8
 
@@ -135,25 +135,24 @@ async def burst(
 
 
 def slopes(series: dict[str, Series]) -> list[dict[str, Any]]:
-    """Per process: mean memory, memory and fd slopes per minute, and whether either grows."""
+    """Per process: anonymous RSS (the leak measure) and fds, slopes per minute, verdicts."""
     rows = []
     for name, s in sorted(series.items()):
-        column = s.memory_column()
-        memory_slope, memory_growth, memory_sigma = s.slope(column)
+        memory_slope, memory_growth, memory_sigma = s.slope(ANON)
         rss_slope, _, _ = s.slope(RSS)
         fd_slope, _, _ = s.slope(FDS)
         rows.append(
             {
                 "process": name,
                 "samples": len(s.samples),
-                "measure": "USS" if column == USS else "RSS",
-                "mib": round(s.mean(column) / 2**20, 1),
+                "anon_mib": round(s.mean(ANON) / 2**20, 1),
+                "rss_mib": round(s.mean(RSS) / 2**20, 1),
                 "kib_per_min": round(memory_slope / 1024, 1),
-                "first_half_kib_per_min": round(_half_slope(s, column, 0) / 1024, 1),
-                "second_half_kib_per_min": round(_half_slope(s, column, 1) / 1024, 1),
+                "first_half_kib_per_min": round(_half_slope(s, ANON, 0) / 1024, 1),
+                "second_half_kib_per_min": round(_half_slope(s, ANON, 1) / 1024, 1),
                 "growth_kib": round(memory_growth / 1024, 1),
                 "noise_kib": round(memory_sigma / 1024, 1),
-                "grows": s.grows(column),
+                "grows": s.grows(ANON),
                 "rss_kib_per_min": round(rss_slope / 1024, 1),
                 "fds": round(s.mean(FDS), 1),
                 "fds_per_min": round(fd_slope, 2),
@@ -190,6 +189,6 @@ async def soak(cluster: ChaosCluster, seconds: float, interval: float) -> dict[s
             "before": {k: v._asdict() for k, v in result.streams_before.items()},
             "after": {k: v._asdict() for k, v in result.streams_after.items()},
         },
-        # (seconds, RSS bytes, fds, USS bytes) of each process: whether a slope flattens.
+        # (seconds, RSS, fds, anonymous RSS, processes) of each process: whether a slope flattens.
         "samples": {name: s.samples for name, s in result.series.items()},
     }

@@ -163,16 +163,16 @@ def leak_measure(name: str, usage: Usage) -> int:
 
 
 def grown_memory(soak: SoakResult) -> dict[str, tuple[int, int]]:
-    """Our apps whose RSS at rest grew by more than the bound per accepted run.
+    """Our apps whose anonymous RSS at rest grew by more than the bound per accepted run.
 
     The sidecars are left out: a Go heap at rest sits anywhere in its collector's cycle.
     """
     before, bound = soak.rest_before, SOAK_BYTES_PER_RUN * soak.verdict.accepted
     return {
-        name: (before[name].rss, after.rss)
+        name: (before[name].anon, after.anon)
         for name, after in soak.rest_after.items()
         if name in before
         and not name.endswith(".daprd")
         and name not in TREES
-        and after.rss - before[name].rss > bound
+        and after.anon - before[name].anon > bound
     }
