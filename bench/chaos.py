@@ -13,6 +13,7 @@ runner replicas, and a soak sampling every process's RSS and open file descripto
     nice -n 10 uv run python -m bench.chaos --quick         # shorter faults, 200 runs, 2 min soak
     uv run python -m bench.chaos --only pg-restart,redis-restart --burst 0 --soak-minutes 0
     uv run python -m bench.chaos --only none --burst 1000 --burst-replicas 4 --soak-minutes 0
+    uv run python -m bench.chaos --only none --burst 0 --soak-minutes 30 --stream-cap 2000
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bench.chaos_phases import burst, soak
+from tests.support.chaos.backlog import BROADCAST_FILE, set_stream_cap
 from tests.support.chaos.cluster import ChaosCluster, chaos_cluster
 from tests.support.chaos.faults import (
     DRAIN_TIMEOUT_SECONDS,
@@ -43,7 +46,7 @@ from tests.support.chaos.faults import (
     scenario,
 )
 from tests.support.chaos.ledger import Verdict
-from tests.support.platform import Replica
+from tests.support.platform import Platform, Replica
 
 COLUMNS = (
     ("fault", "fault"),
@@ -120,10 +123,17 @@ async def run_faults(cluster: ChaosCluster, args: argparse.Namespace) -> list[Ve
     return verdicts
 
 
+def cap_streams(cap: int | None, platform: Platform) -> None:
+    """Lower every pub/sub component's stream cap in the platform's copy of components/."""
+    if cap is not None:
+        for file in (BROADCAST_FILE, "pubsub.yaml"):
+            set_stream_cap(platform.components, cap, file)
+
+
 async def main(args: argparse.Namespace) -> None:
     workdir = Path(args.keep or tempfile.mkdtemp(prefix="dursor-chaos-"))
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    async with chaos_cluster(workdir) as cluster:
+    async with chaos_cluster(workdir, prepare=partial(cap_streams, args.stream_cap)) as cluster:
         print(f"platform up; load average {os.getloadavg()[0]:.1f}", flush=True)
         verdicts = await run_faults(cluster, args)
         report["faults"] = [v.row() for v in verdicts]
@@ -153,6 +163,11 @@ def parse() -> argparse.Namespace:
         "--burst-replicas", default="2,4", help="runner replicas of each burst, in order"
     )
     parser.add_argument("--soak-minutes", type=float, help="soak length (0: none)")
+    parser.add_argument(
+        "--stream-cap",
+        type=int,
+        help="maxLenApprox of every pub/sub stream (the soak then sees Redis at its caps)",
+    )
     parser.add_argument("--json", help="write every figure to this file")
     parser.add_argument("--keep", help="work in this folder and keep it (logs)")
     args = parser.parse_args()

@@ -32,7 +32,7 @@ import psutil
 from tests.support.chaos.backlog import (
     live_messages_settled,
     publish_run_events,
-    set_broadcast_cap,
+    set_stream_cap,
     stream_length,
 )
 from tests.support.chaos.cluster import chaos_cluster
@@ -75,7 +75,7 @@ async def one_cap(cap: int, fill: int, watch: float, workdir: Path) -> dict[str,
     """The platform with this cap; fill, kill the first gateway's daprd, measure."""
 
     def prepare(platform: Platform) -> None:
-        set_broadcast_cap(platform.components, cap)
+        set_stream_cap(platform.components, cap)
 
     async with chaos_cluster(workdir, runners=0, prepare=prepare) as cluster:
         gateway, publisher = cluster.gateways[0], cluster.platform.replica("run-api")

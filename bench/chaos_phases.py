@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.support.chaos.cluster import ChaosCluster
 from tests.support.chaos.faults import scenario_task
-from tests.support.chaos.ledger import Verdict, judge_runs, judge_streams, wait_terminal
+from tests.support.chaos.ledger import Verdict, judge_runs, wait_terminal
 from tests.support.chaos.load import Clients, Load
-from tests.support.chaos.soak import Series, cpu_seconds, sample_forever
+from tests.support.chaos.soak import ANON, FDS, RSS, Series, cpu_seconds, steady_soak
 
 PER_REQUEST = 8
 
@@ -135,64 +135,60 @@ async def burst(
 
 
 def slopes(series: dict[str, Series]) -> list[dict[str, Any]]:
-    """Per process: mean RSS, RSS and fd slopes per minute, and whether either grows."""
+    """Per process: anonymous RSS (the leak measure) and fds, slopes per minute, verdicts."""
     rows = []
     for name, s in sorted(series.items()):
-        rss_slope, rss_growth, rss_sigma = s.slope(1)
-        fd_slope, _, _ = s.slope(2)
+        memory_slope, memory_growth, memory_sigma = s.slope(ANON)
+        rss_slope, _, _ = s.slope(RSS)
+        fd_slope, _, _ = s.slope(FDS)
         rows.append(
             {
                 "process": name,
                 "samples": len(s.samples),
-                "rss_mib": round(sum(x[1] for x in s.samples) / len(s.samples) / 2**20, 1),
+                "anon_mib": round(s.mean(ANON) / 2**20, 1),
+                "rss_mib": round(s.mean(RSS) / 2**20, 1),
+                "kib_per_min": round(memory_slope / 1024, 1),
+                "first_half_kib_per_min": round(_half_slope(s, ANON, 0) / 1024, 1),
+                "second_half_kib_per_min": round(_half_slope(s, ANON, 1) / 1024, 1),
+                "growth_kib": round(memory_growth / 1024, 1),
+                "noise_kib": round(memory_sigma / 1024, 1),
+                "grows": s.grows(ANON),
                 "rss_kib_per_min": round(rss_slope / 1024, 1),
-                "rss_growth_kib": round(rss_growth / 1024, 1),
-                "rss_noise_kib": round(rss_sigma / 1024, 1),
-                "rss_grows": s.grows(1),
-                "fds": round(sum(x[2] for x in s.samples) / len(s.samples), 1),
+                "fds": round(s.mean(FDS), 1),
                 "fds_per_min": round(fd_slope, 2),
-                "fds_grow": s.grows(2),
+                "fds_grow": s.grows(FDS),
             }
         )
     return rows
 
 
+def _half_slope(series: Series, column: int, half: int) -> float:
+    """The slope over the first (0) or second (1) half of the fitted window (20-60, 60-100 %)."""
+    kept = series.samples[int(len(series.samples) * 0.2) :]
+    middle = len(kept) // 2
+    part = Series(series.name, kept[:middle] if half == 0 else kept[middle:])
+    return part.slope(column, skip=0.0)[0]
+
+
 async def soak(cluster: ChaosCluster, seconds: float, interval: float) -> dict[str, Any]:
     """Steady runs and watchers for `seconds`, every process sampled; slopes and a verdict."""
-    platform = cluster.platform
-    task_id = await scenario_task(cluster, "soak")
-    clients = Clients([g.url for g in cluster.gateways], platform.bearer("developer"))
-    load, stop = Load(clients, task_id, "chaos"), asyncio.Event()
-    series: dict[str, Series] = {}
-    sampler = asyncio.create_task(sample_forever(cluster, max(5.0, seconds / 120), series))
-    steady = asyncio.create_task(load.steady(interval, stop))
-    engine = create_async_engine(platform.database_url)
-    loads = [os.getloadavg()[0]]
-    try:
-        await asyncio.sleep(seconds)
-        loads.append(os.getloadavg()[0])
-        stop.set()
-        await steady
-        sampler.cancel()
-        left = await wait_terminal(engine, set(load.accepted), timeout=120)
-        await load.watchers_done(timeout=30)
-        verdict = Verdict("soak")
-        verdict.stuck = len(left)
-        await judge_runs(engine, load, verdict)
-        await judge_streams(engine, load, verdict)
-    finally:
-        sampler.cancel()
-        await engine.dispose()
-        await clients.aclose()
-    rows = slopes(series)
+    result = await steady_soak(cluster, seconds, interval, every=max(5.0, seconds / 120))
+    rows = slopes(result.series)
     for row in rows:
         print(f"soak: {row}", flush=True)
-    print(f"soak verdict: {verdict.row()}", flush=True)
+    print(f"soak verdict: {result.verdict.row()}", flush=True)
+    for name, size in result.streams_after.items():
+        if size.entries:
+            print(f"redis stream {name}: {size.entries} entries, {size.bytes} bytes", flush=True)
     return {
         "seconds": seconds,
-        "load_average": loads,
+        "load_average": result.load_average,
         "processes": rows,
-        "verdict": verdict.row(),
-        # (seconds, RSS bytes, fds) of each process: whether a slope flattens shows here.
-        "samples": {name: s.samples for name, s in series.items()},
+        "verdict": result.verdict.row(),
+        "streams": {
+            "before": {k: v._asdict() for k, v in result.streams_before.items()},
+            "after": {k: v._asdict() for k, v in result.streams_after.items()},
+        },
+        # (seconds, RSS, fds, anonymous RSS, processes) of each process: whether a slope flattens.
+        "samples": {name: s.samples for name, s in result.series.items()},
     }

@@ -5,7 +5,10 @@ through two gateway replicas, injects one fault, and holds the platform to every
 no accepted run lost or doubled, none left queued or running past lease + reaper
 interval (+ the stated drain allowance) after recovery, every watcher's stream equal to
 the event log, no 5xx but 503 with Retry-After during the outage, every replica ready
-again within the stated bound. `python -m bench.chaos` runs the long form.
+again within the stated bound. The last test is the soak's short form: two minutes of
+the same load, then every process at rest must hold no more descriptors, and every app
+no more memory per run, than the stated bounds. `python -m bench.chaos` runs the long
+form.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from tests.support.chaos.faults import (
     scenario,
 )
 from tests.support.chaos.ledger import Verdict
+from tests.support.chaos.soak import TREES, SoakResult, Usage, steady_soak
 from tests.support.leak_scan import platform_secrets, scan_folder
 from tests.support.platform import Replica
 
@@ -42,6 +46,17 @@ CI_LEASE_SECONDS = 6.0
 RESTART_BACKLOG_BOUND = 1_100
 # Published before the kill: past the bound, so an uncapped stream would be seen.
 PUBLISHED_BEFORE_KILL = 1_500
+# The soak's CI form: a warm-up (caches and pools filling), then the measured part.
+# `python -m bench.chaos --soak-minutes 30` is the long form with slopes.
+SOAK_WARM_UP_SECONDS, SOAK_SECONDS, SOAK_INTERVAL = 20.0, 100.0, 1.0
+# A process at rest after the soak may hold more descriptors than before it: each
+# database pool keeps up to 10 connections it opened under load. Leaking one per run
+# would be about 100 more. PostgreSQL is held to its number of backends instead: each
+# keeps the data files it touched open, so its descriptors follow the tables read.
+SOAK_FD_SLACK = 14
+# What an app may keep per run, at rest after the soak against at rest before it. Far
+# above the bench's slopes (a few KiB per run), far below keeping a run's output.
+SOAK_BYTES_PER_RUN = 64 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +132,47 @@ async def test_a_restarted_gateway_sidecar_gets_a_bounded_backlog(cluster: Chaos
     await cluster.wait_all_ready(RECOVERY_BOUND_SECONDS)
     received = await live_messages_settled(platform, gateway) - received_before
     assert 0 < received <= RESTART_BACKLOG_BOUND
+
+
+async def test_a_steady_soak_loses_nothing_and_leaks_no_descriptors(
+    cluster: ChaosCluster,
+) -> None:
+    warm_up = await steady_soak(cluster, SOAK_WARM_UP_SECONDS, SOAK_INTERVAL, every=5.0)
+    assert warm_up.verdict.holds, warm_up.verdict.row()
+    soak = await steady_soak(cluster, SOAK_SECONDS, SOAK_INTERVAL, every=5.0)
+    held(soak.verdict, [])
+    assert soak.verdict.failed == 0, soak.verdict.failure_reasons
+    assert soak.verdict.accepted >= SOAK_SECONDS / SOAK_INTERVAL / 4, soak.verdict.row()
+    assert grown_descriptors(soak) == {}
+    assert grown_memory(soak) == {}
+
+
+def grown_descriptors(soak: SoakResult) -> dict[str, tuple[int, int]]:
+    """Processes holding more descriptors (backends) at rest after than before, past the slack."""
+    counts = {
+        name: (leak_measure(name, soak.rest_before[name]), leak_measure(name, after))
+        for name, after in soak.rest_after.items()
+        if name in soak.rest_before
+    }
+    return {name: pair for name, pair in counts.items() if pair[1] > pair[0] + SOAK_FD_SLACK}
+
+
+def leak_measure(name: str, usage: Usage) -> int:
+    """What a process holds that a leak would grow: PostgreSQL's backends, others' fds."""
+    return usage.processes if name == "postgres" else usage.fds
+
+
+def grown_memory(soak: SoakResult) -> dict[str, tuple[int, int]]:
+    """Our apps whose anonymous RSS at rest grew by more than the bound per accepted run.
+
+    The sidecars are left out: a Go heap at rest sits anywhere in its collector's cycle.
+    """
+    before, bound = soak.rest_before, SOAK_BYTES_PER_RUN * soak.verdict.accepted
+    return {
+        name: (before[name].anon, after.anon)
+        for name, after in soak.rest_after.items()
+        if name in before
+        and not name.endswith(".daprd")
+        and name not in TREES
+        and after.anon - before[name].anon > bound
+    }

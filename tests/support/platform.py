@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,6 +207,9 @@ class Platform:
     # Sidecars log as deployed (infra/modules/container-app.bicep: level warn, no API
     # log) instead of every API call at info, which attack tests assert on; benchmarks.
     quiet_sidecars: bool = False
+    # Opt-in extra daprd flags per app id, asked once per sidecar started (benchmarks:
+    # `--enable-profiling --profile-port N`); a restarted sidecar keeps its argv.
+    daprd_flags: Callable[[str], list[str]] | None = None
 
     def __post_init__(self) -> None:
         # The sqlite name resolver's file is relative to daprd's working directory.
@@ -403,6 +406,7 @@ class Platform:
             # Every call an app makes to its sidecar's API is logged (attack tests
             # assert on it that refused requests reached no sidecar).
             *([] if self.quiet_sidecars else ["--enable-api-logging"]),
+            *(self.daprd_flags(app_id) if self.daprd_flags else []),
         ]
 
     def _launch_daprd(self, app_id: str, argv: list[str], log: Path) -> subprocess.Popen[bytes]:

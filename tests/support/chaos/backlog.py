@@ -30,9 +30,9 @@ PER_REQUEST = 250
 BROADCAST_FILE = "pubsub-broadcast.yaml"
 
 
-def set_broadcast_cap(components: Path, cap: int) -> None:
-    """Replace the broadcast stream's `maxLenApprox` in a platform's copy of components/."""
-    path = components / BROADCAST_FILE
+def set_stream_cap(components: Path, cap: int, file: str = BROADCAST_FILE) -> None:
+    """Replace a pub/sub component's `maxLenApprox` in a platform's copy of components/."""
+    path = components / file
     text = path.read_text()
     edited, count = re.subn(
         r'(- name: maxLenApprox\n\s+value: )"\d+"', rf'\g<1>"{cap}"', text, count=1

@@ -1,23 +1,51 @@
-"""Soak figures: every process's RSS and open file descriptors, sampled, and their slopes."""
+"""Soak figures: every process's memory and open file descriptors, sampled, and their slopes.
+
+A leak shows in anonymous resident memory (`RssAnon`: heaps, arenas, stacks), the
+measure judged here for every process. RSS is sampled beside it but also counts file
+pages: a daprd's ~60 MiB of its own 81 MB binary, read in as code runs for the first
+time and shared by every sidecar on the host (bench.soak_daprd_heap), and each
+PostgreSQL backend's view of the shared buffers, counted again per backend.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
 
 import psutil
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.chaos.cluster import ChaosCluster
+from tests.support.chaos.faults import scenario_task
+from tests.support.chaos.ledger import Verdict, judge_runs, judge_streams, wait_terminal
+from tests.support.chaos.load import Clients, Load
+
+RSS, FDS, ANON = 1, 2, 3
+# The process trees measured as a whole (PostgreSQL's backends, Redis's forks).
+TREES = ("postgres", "redis")
+
+
+class Usage(NamedTuple):
+    """One process's (or tree's) memory and descriptors at one moment."""
+
+    rss: int
+    fds: int
+    anon: int
+    processes: int
 
 
 @dataclass
 class Series:
-    """Samples of one process: (seconds since start, RSS bytes, open fds)."""
+    """Samples of one process: (seconds since start, RSS, fds, anonymous RSS, processes)."""
 
     name: str
-    samples: list[tuple[float, int, int]] = field(default_factory=list)
+    samples: list[tuple[float, int, int, int, int]] = field(default_factory=list)
 
     def slope(self, column: int, skip: float = 0.2) -> tuple[float, float, float]:
         """Least-squares slope per minute of a column, the fitted growth and residual sigma.
@@ -36,8 +64,28 @@ class Series:
     def grows(self, column: int) -> bool:
         """Growth beyond noise: fitted growth over the window > 3 sigma and > 2 % of the mean."""
         _, growth, sigma = self.slope(column)
-        mean = statistics.fmean(s[column] for s in self.samples)
-        return growth > 3 * sigma and growth > 0.02 * mean
+        return growth > 3 * sigma and growth > 0.02 * self.mean(column)
+
+    def mean(self, column: int) -> float:
+        """Mean of a column over every sample."""
+        return statistics.fmean(s[column] for s in self.samples)
+
+
+@dataclass
+class SoakResult:
+    """What a soak saw: the run ledger, every process's samples, Redis's streams.
+
+    `rest_before` and `rest_after` measure each process (RSS, fds, anonymous RSS) with no run in
+    flight and no watcher open: before the load starts and once every run has ended.
+    """
+
+    verdict: Verdict
+    series: dict[str, Series]
+    load_average: tuple[float, float]
+    streams_before: dict[str, StreamSize]
+    streams_after: dict[str, StreamSize]
+    rest_before: dict[str, Usage]
+    rest_after: dict[str, Usage]
 
 
 def processes(cluster: ChaosCluster) -> dict[str, psutil.Process]:
@@ -53,31 +101,109 @@ def processes(cluster: ChaosCluster) -> dict[str, psutil.Process]:
     return found
 
 
-def _measure(process: psutil.Process, tree: bool) -> tuple[int, int]:
+def _measure(process: psutil.Process, tree: bool) -> Usage:
     members = [process, *process.children(recursive=True)] if tree else [process]
-    rss = fds = 0
+    rss = fds = anon = alive = 0
     for member in members:
         try:
-            rss += member.memory_info().rss
             fds += member.num_fds()
+            member_rss, member_anon = _resident(member.pid)
+        except (psutil.Error, OSError):
+            continue  # a backend that ended between the listing and the read
+        rss, anon, alive = rss + member_rss, anon + member_anon, alive + 1
+    return Usage(rss, fds, anon, alive)
+
+
+def _resident(pid: int) -> tuple[int, int]:
+    """(VmRSS, RssAnon) in bytes, from the kernel's status file of the process."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    rss, anon = (int(fields[key].split()[0]) * 1024 for key in ("VmRSS", "RssAnon"))
+    return rss, anon
+
+
+def measure_all(cluster: ChaosCluster) -> dict[str, Usage]:
+    """Memory and descriptors of every process now."""
+    found = {}
+    for name, process in processes(cluster).items():
+        try:
+            found[name] = _measure(process, name in TREES)
         except psutil.Error:
             continue
-    return rss, fds
+    return found
 
 
 async def sample_forever(cluster: ChaosCluster, every: float, into: dict[str, Series]) -> None:
     """Sample until cancelled; PostgreSQL and Redis with their children (backends)."""
     started = time.monotonic()
     while True:
-        for name, process in processes(cluster).items():
-            tree = name in ("postgres", "redis")
-            try:
-                rss, fds = _measure(process, tree)
-            except psutil.Error:
-                continue
+        for name, usage in measure_all(cluster).items():
             series = into.setdefault(name, Series(name))
-            series.samples.append((time.monotonic() - started, rss, fds))
+            series.samples.append((time.monotonic() - started, *usage))
         await asyncio.sleep(every)
+
+
+class StreamSize(NamedTuple):
+    """A Redis stream's retained entries and the bytes Redis says the key takes."""
+
+    entries: int
+    bytes: int
+
+
+async def stream_sizes(redis_host: str) -> dict[str, StreamSize]:
+    """Every Redis stream (pub/sub topics, their dead letters): entries and memory."""
+    async with Redis.from_url(f"redis://{redis_host}/0", decode_responses=True) as redis:
+        keys = sorted([key async for key in redis.scan_iter(_type="STREAM")])
+        return {
+            key: StreamSize(
+                int(await redis.xlen(key)), int(await redis.memory_usage(key, samples=0) or 0)
+            )
+            for key in keys
+        }
+
+
+async def steady_soak(
+    cluster: ChaosCluster, seconds: float, interval: float, every: float
+) -> SoakResult:
+    """One run with its SSE watcher every `interval` s for `seconds`, every process sampled."""
+    platform = cluster.platform
+    task_id = await scenario_task(cluster, "soak")
+    clients = Clients([g.url for g in cluster.gateways], platform.bearer("developer"))
+    load, stop = Load(clients, task_id, "chaos"), asyncio.Event()
+    series: dict[str, Series] = {}
+    streams_before = await stream_sizes(cluster.redis.host)
+    rest_before = measure_all(cluster)
+    sampler = asyncio.create_task(sample_forever(cluster, every, series))
+    steady = asyncio.create_task(load.steady(interval, stop))
+    engine = create_async_engine(platform.database_url)
+    load_before = os.getloadavg()[0]
+    try:
+        await asyncio.sleep(seconds)
+        load_after = os.getloadavg()[0]
+        stop.set()
+        await steady
+        sampler.cancel()
+        verdict = Verdict("soak")
+        verdict.stuck = len(await wait_terminal(engine, set(load.accepted), timeout=120))
+        await load.watchers_done(timeout=30)
+        await judge_runs(engine, load, verdict)
+        await judge_streams(engine, load, verdict)
+        rest_after = measure_all(cluster)
+    finally:
+        sampler.cancel()
+        await engine.dispose()
+        await clients.aclose()
+    streams_after = await stream_sizes(cluster.redis.host)
+    return SoakResult(
+        verdict,
+        series,
+        (load_before, load_after),
+        streams_before,
+        streams_after,
+        rest_before,
+        rest_after,
+    )
 
 
 def cpu_seconds(cluster: ChaosCluster) -> dict[str, float]:
@@ -90,7 +216,7 @@ def cpu_seconds(cluster: ChaosCluster) -> dict[str, float]:
     totals: dict[str, float] = {}
     for name, process in processes(cluster).items():
         app, _, sidecar = name.partition(".")
-        kind = app if app in ("postgres", "redis") else app.rsplit("-", 1)[0]
+        kind = app if app in TREES else app.rsplit("-", 1)[0]
         kind = f"daprd of {kind}" if sidecar else kind
         members = [process, *_descendants(process)] if kind == "postgres" else [process]
         for member in members:
