@@ -17,6 +17,7 @@ import argparse
 
 import uvicorn
 
+from agent_runner.malloc_arenas import cap_malloc_arenas
 from dursor_kit.web.keep_alive import APP_KEEP_ALIVE_SECONDS
 
 # The loop every runner process must run on (see above); tests assert it.
@@ -44,4 +45,5 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8082)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
+    cap_malloc_arenas()  # before uvicorn or asyncio start a thread
     serve(args.host, args.port, args.log_level)
