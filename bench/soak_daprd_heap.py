@@ -30,6 +30,7 @@ import httpx
 from bench.chaos_phases import soak
 from tests.support.backing import free_port
 from tests.support.chaos.cluster import ChaosCluster, chaos_cluster
+from tests.support.chaos.soak import resident
 from tests.support.platform import Platform, Replica
 
 MEMSTAT = re.compile(r"^# (\w+) = (\d+)", re.MULTILINE)
@@ -68,18 +69,6 @@ def profiling_flags(app_id: str) -> list[str]:
     return ["--enable-profiling", "--profile-port", str(free_port())]
 
 
-def resident(pid: int) -> dict[str, int]:
-    """Resident bytes of a process: all, anonymous (heap, stacks) and file-backed (its binary)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return {}
-    return {
-        k: int(v) * 1024
-        for k, v in re.findall(r"^(VmRSS|RssAnon|RssFile):\s+(\d+) kB", status, re.M)
-    }
-
-
 async def capture(client: httpx.AsyncClient, sidecar: Sidecar, minute: float) -> None:
     """Save the heap and goroutine profiles; record RSS, goroutines and runtime stats."""
     base, index = f"http://127.0.0.1:{sidecar.port}/debug/pprof", len(sidecar.captures)
@@ -92,7 +81,10 @@ async def capture(client: httpx.AsyncClient, sidecar: Sidecar, minute: float) ->
     stats = {k: int(v) for k, v in MEMSTAT.findall(text.text)}
     found = GOROUTINES.search(count.text)
     goroutines = int(found.group(1)) if found else -1
-    rss = resident(sidecar.replica.daprd.pid)
+    try:
+        rss = resident(sidecar.replica.daprd.pid)
+    except OSError:
+        rss = {}  # the sidecar died between the profile and this read
     sidecar.captures.append(Capture(minute, rss, goroutines, stats))
     print(f"{sidecar.replica.name}.daprd: {row(sidecar.captures[-1])}", flush=True)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from tests.support.chaos.ledger import Verdict, judge_runs, judge_streams, wait_
 from tests.support.chaos.load import Clients, Load
 
 RSS, FDS, ANON = 1, 2, 3
+RESIDENT_LINE = re.compile(r"^(VmRSS|RssAnon|RssFile):\s+(\d+) kB", re.MULTILINE)
 # The process trees measured as a whole (PostgreSQL's backends, Redis's forks).
 TREES = ("postgres", "redis")
 
@@ -107,20 +109,17 @@ def _measure(process: psutil.Process, tree: bool) -> Usage:
     for member in members:
         try:
             fds += member.num_fds()
-            member_rss, member_anon = _resident(member.pid)
+            sizes = resident(member.pid)
         except (psutil.Error, OSError):
             continue  # a backend that ended between the listing and the read
-        rss, anon, alive = rss + member_rss, anon + member_anon, alive + 1
+        rss, anon, alive = rss + sizes["VmRSS"], anon + sizes["RssAnon"], alive + 1
     return Usage(rss, fds, anon, alive)
 
 
-def _resident(pid: int) -> tuple[int, int]:
-    """(VmRSS, RssAnon) in bytes, from the kernel's status file of the process."""
-    fields = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-    )
-    rss, anon = (int(fields[key].split()[0]) * 1024 for key in ("VmRSS", "RssAnon"))
-    return rss, anon
+def resident(pid: int) -> dict[str, int]:
+    """Resident bytes of a process: all (VmRSS), anonymous (RssAnon), file-backed (RssFile)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return {k: int(v) * 1024 for k, v in RESIDENT_LINE.findall(status)}
 
 
 def measure_all(cluster: ChaosCluster) -> dict[str, Usage]:
