@@ -126,7 +126,7 @@ async def run_faults(cluster: ChaosCluster, args: argparse.Namespace) -> list[Ve
 def cap_streams(cap: int | None, platform: Platform) -> None:
     """Lower every pub/sub component's stream cap in the platform's copy of components/."""
     if cap is not None:
-        for file in (BROADCAST_FILE, "pubsub.yaml"):
+        for file in (BROADCAST_FILE, "pubsub.yaml", "integrations.yaml"):
             set_stream_cap(platform.components, cap, file)
 
 
