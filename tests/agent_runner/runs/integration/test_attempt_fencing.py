@@ -187,8 +187,11 @@ async def test_an_attempt_that_cannot_renew_its_lease_stops_its_agent_and_writes
     finally:
         await dispatcher.drain(0)
 
-    # Stopped once the lease ran out unrenewed (never before: a short stall is forgiven).
-    assert stopped_after >= lease
+    # Stopped once the lease ran out unrenewed, never before: a short stall is forgiven.
+    # The lease counts from the last renewal, asked up to one heartbeat period (a third
+    # of the lease) before the row was locked, so the stop comes at least that much less
+    # than a lease after the lock (a CI run saw 3.27 s of a 4 s lease).
+    assert stopped_after >= lease - lease / 3
     row = await run_row(world, run_id)
     # Nothing of the attempt was written after the stall: the reaper decides from here.
     assert (row["status"], row["lease_owner"], row["patch_uri"]) == ("running", "stuck", None)
