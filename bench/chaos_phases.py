@@ -16,7 +16,15 @@ from tests.support.chaos.cluster import ChaosCluster
 from tests.support.chaos.faults import scenario_task
 from tests.support.chaos.ledger import Verdict, judge_runs, wait_terminal
 from tests.support.chaos.load import Clients, Load
-from tests.support.chaos.soak import ANON, FDS, RSS, Series, cpu_seconds, steady_soak
+from tests.support.chaos.soak import (
+    ANON,
+    FDS,
+    FIT_SKIP,
+    RSS,
+    Series,
+    cpu_seconds,
+    steady_soak,
+)
 
 PER_REQUEST = 8
 
@@ -164,7 +172,7 @@ def slopes(series: dict[str, Series]) -> list[dict[str, Any]]:
 
 def _half_slope(series: Series, column: int, half: int) -> float:
     """The slope over the first (0) or second (1) half of the fitted window (20-60, 60-100 %)."""
-    kept = series.samples[int(len(series.samples) * 0.2) :]
+    kept = series.samples[int(len(series.samples) * FIT_SKIP) :]
     middle = len(kept) // 2
     part = Series(series.name, kept[:middle] if half == 0 else kept[middle:])
     return part.slope(column, skip=0.0)[0]

@@ -29,6 +29,8 @@ from tests.support.chaos.load import Clients, Load
 
 RSS, FDS, ANON = 1, 2, 3
 RESIDENT_LINE = re.compile(r"^(VmRSS|RssAnon|RssFile):\s+(\d+) kB", re.MULTILINE)
+# The share of a series' first samples left out of a fit (start-up, caches filling).
+FIT_SKIP = 0.2
 # The process trees measured as a whole (PostgreSQL's backends, Redis's forks).
 TREES = ("postgres", "redis")
 
@@ -49,7 +51,7 @@ class Series:
     name: str
     samples: list[tuple[float, int, int, int, int]] = field(default_factory=list)
 
-    def slope(self, column: int, skip: float = 0.2) -> tuple[float, float, float]:
+    def slope(self, column: int, skip: float = FIT_SKIP) -> tuple[float, float, float]:
         """Least-squares slope per minute of a column, the fitted growth and residual sigma.
 
         The first `skip` of the samples (start-up, caches filling) are left out.
