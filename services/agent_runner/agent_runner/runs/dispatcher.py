@@ -17,6 +17,7 @@ from uuid import UUID
 import structlog
 
 from agent_runner.agents.executors.base import Credential
+from agent_runner.malloc_arenas import trim_free_memory
 from agent_runner.runs.attempt import AttemptContext, AttemptStopped, RunAttempt
 from dursor_contracts.events import RunRequestedV1, RunStatus
 from dursor_store.run_lifecycle import ClaimedRun
@@ -112,6 +113,7 @@ class Dispatcher:
             heartbeat.cancel()
             self._active.pop(attempt.run.id, None)
             self._slot_freed.set()
+            trim_free_memory()  # what the run freed is returned, not kept by malloc
 
     async def _heartbeat(self, attempt: RunAttempt) -> None:
         lease = self._ctx.leases.lease_seconds

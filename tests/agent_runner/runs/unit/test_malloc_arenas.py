@@ -1,15 +1,21 @@
-"""The runner caps glibc's malloc arenas: its threads cannot each keep an arena of freed memory."""
+"""The runner caps glibc's malloc arenas and trims them after each run: freed memory goes back."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import sys
+from types import SimpleNamespace
+from typing import cast
+from uuid import uuid4
 
 import pytest
 
 from agent_runner.malloc_arenas import RUNNER_ARENA_MAX
+from agent_runner.runs import dispatcher
+from agent_runner.runs.attempt import AttemptContext, RunAttempt
 
 # Threads that each allocate while all are alive, then glibc's own count of arenas.
 ARENAS_AFTER_THREADS = """
@@ -82,3 +88,74 @@ def test_the_server_caps_the_arenas_before_it_serves(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(server, "serve", lambda *args: calls.append("serve"))
     server.main(["--port", "1"])
     assert calls == ["cap", "serve"]
+
+
+# 20 MB of small blocks freed below one live block: the heap cannot shrink from its top,
+# so free() alone keeps the pages; then the anonymous memory before and after a trim.
+FREED_BELOW_A_LIVE_BLOCK = """
+import ctypes, re
+from agent_runner.malloc_arenas import trim_free_memory
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+def anon():
+    return int(re.search(r"RssAnon:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+blocks = [libc.malloc(1000) for _ in range(20000)]
+for block in blocks:
+    ctypes.memset(block, 1, 1000)
+pinned = libc.malloc(1000)
+for block in blocks:
+    libc.free(block)
+before = anon()
+assert trim_free_memory()
+print(before, anon())
+"""
+
+
+def test_a_trim_returns_what_was_freed_below_a_live_block() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FREED_BELOW_A_LIVE_BLOCK],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    before_kib, after_kib = map(int, done.stdout.split())
+    assert before_kib - after_kib > 15_000  # of the ~20 MB freed
+
+
+class OneAttempt:
+    """Stands in for a run's attempt: notes when it ran; may end with an error."""
+
+    def __init__(self, calls: list[str], error: Exception | None) -> None:
+        self.run = SimpleNamespace(id=uuid4())
+        self._calls, self._error = calls, error
+
+    async def execute(self) -> None:
+        self._calls.append("attempt")
+        if self._error is not None:
+            raise self._error
+
+
+async def no_credential(run: object) -> None:
+    return None
+
+
+@pytest.mark.parametrize("error", [None, RuntimeError("the attempt broke")])
+async def test_the_dispatcher_trims_once_the_attempt_has_ended(
+    monkeypatch: pytest.MonkeyPatch, error: Exception | None
+) -> None:
+    calls: list[str] = []
+
+    def trim() -> bool:
+        calls.append("trim")
+        return True
+
+    monkeypatch.setattr(dispatcher, "trim_free_memory", trim)
+    ctx = cast(AttemptContext, SimpleNamespace(leases=SimpleNamespace(lease_seconds=3600)))
+    worker = dispatcher.Dispatcher(ctx, 1, 3600, resolve_credential=no_credential)
+    attempt = cast(RunAttempt, OneAttempt(calls, error))
+    with contextlib.suppress(RuntimeError):
+        await worker._supervised(attempt)
+    assert calls == ["attempt", "trim"]
