@@ -17,7 +17,7 @@ import argparse
 
 import uvicorn
 
-from agent_runner.malloc_arenas import cap_malloc_arenas
+from agent_runner.glibc_malloc import cap_malloc_arenas
 from dursor_kit.web.keep_alive import APP_KEEP_ALIVE_SECONDS
 
 # The loop every runner process must run on (see above); tests assert it.

@@ -17,7 +17,7 @@ from uuid import UUID
 import structlog
 
 from agent_runner.agents.executors.base import Credential
-from agent_runner.malloc_arenas import trim_free_memory
+from agent_runner.glibc_malloc import trim_free_memory
 from agent_runner.runs.attempt import AttemptContext, AttemptStopped, RunAttempt
 from dursor_contracts.events import RunRequestedV1, RunStatus
 from dursor_store.run_lifecycle import ClaimedRun

@@ -13,14 +13,14 @@ from uuid import uuid4
 
 import pytest
 
-from agent_runner.malloc_arenas import RUNNER_ARENA_MAX
+from agent_runner.glibc_malloc import RUNNER_ARENA_MAX
 from agent_runner.runs import dispatcher
 from agent_runner.runs.attempt import AttemptContext, RunAttempt
 
 # Threads that each allocate while all are alive, then glibc's own count of arenas.
 ARENAS_AFTER_THREADS = """
 import ctypes, sys, threading
-from agent_runner.malloc_arenas import cap_malloc_arenas
+from agent_runner.glibc_malloc import cap_malloc_arenas
 if sys.argv[1] == "capped":
     cap_malloc_arenas()
 libc = ctypes.CDLL(None)
@@ -69,7 +69,7 @@ def test_without_the_cap_each_thread_takes_an_arena_of_its_own() -> None:
 
 
 def test_the_operators_malloc_arena_max_is_left_to_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent_runner.malloc_arenas import cap_malloc_arenas
+    from agent_runner.glibc_malloc import cap_malloc_arenas
 
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert cap_malloc_arenas() is False
@@ -94,7 +94,7 @@ def test_the_server_caps_the_arenas_before_it_serves(monkeypatch: pytest.MonkeyP
 # so free() alone keeps the pages; then the anonymous memory before and after a trim.
 FREED_BELOW_A_LIVE_BLOCK = """
 import ctypes, re
-from agent_runner.malloc_arenas import trim_free_memory
+from agent_runner.glibc_malloc import trim_free_memory
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
 libc.malloc.argtypes = [ctypes.c_size_t]
