@@ -17,10 +17,10 @@ import httpx
 from dursor_cli.errors import CliError, ExitCode
 
 APPS = (
-    ("events-gateway", 8080, 3500, 50011),
-    ("run-api", 8081, 3501, 50012),
-    ("agent-runner", 8082, 3502, 50013),
-    ("auth", 8083, 3503, 50014),
+    ("events-gateway", 8080, 3500, 3520),
+    ("run-api", 8081, 3501, 3521),
+    ("agent-runner", 8082, 3502, 3522),
+    ("auth", 8083, 3503, 3523),
 )
 SENTRY_PORT = 50001
 WEB_PORT = 5173
