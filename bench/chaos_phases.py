@@ -149,6 +149,9 @@ def slopes(series: dict[str, Series]) -> list[dict[str, Any]]:
         memory_slope, memory_growth, memory_sigma = s.slope(ANON)
         rss_slope, _, _ = s.slope(RSS)
         fd_slope, _, _ = s.slope(FDS)
+        # A leak keeps its slope to the end; memory that fills up to a bound bends.
+        late = _half(s, 1)
+        late_slope, late_growth, late_sigma = late.slope(ANON, skip=0.0)
         rows.append(
             {
                 "process": name,
@@ -156,11 +159,14 @@ def slopes(series: dict[str, Series]) -> list[dict[str, Any]]:
                 "anon_mib": round(s.mean(ANON) / 2**20, 1),
                 "rss_mib": round(s.mean(RSS) / 2**20, 1),
                 "kib_per_min": round(memory_slope / 1024, 1),
-                "first_half_kib_per_min": round(_half_slope(s, ANON, 0) / 1024, 1),
-                "second_half_kib_per_min": round(_half_slope(s, ANON, 1) / 1024, 1),
+                "first_half_kib_per_min": round(_half(s, 0).slope(ANON, skip=0.0)[0] / 1024, 1),
+                "second_half_kib_per_min": round(late_slope / 1024, 1),
                 "growth_kib": round(memory_growth / 1024, 1),
                 "noise_kib": round(memory_sigma / 1024, 1),
                 "grows": s.grows(ANON),
+                "second_half_growth_kib": round(late_growth / 1024, 1),
+                "second_half_noise_kib": round(late_sigma / 1024, 1),
+                "grows_in_second_half": late.grows(ANON, skip=0.0),
                 "rss_kib_per_min": round(rss_slope / 1024, 1),
                 "fds": round(s.mean(FDS), 1),
                 "fds_per_min": round(fd_slope, 2),
@@ -170,12 +176,11 @@ def slopes(series: dict[str, Series]) -> list[dict[str, Any]]:
     return rows
 
 
-def _half_slope(series: Series, column: int, half: int) -> float:
-    """The slope over the first (0) or second (1) half of the fitted window (20-60, 60-100 %)."""
+def _half(series: Series, half: int) -> Series:
+    """The first (0) or second (1) half of the fitted window (20-60, 60-100 %) as a series."""
     kept = series.samples[int(len(series.samples) * FIT_SKIP) :]
     middle = len(kept) // 2
-    part = Series(series.name, kept[:middle] if half == 0 else kept[middle:])
-    return part.slope(column, skip=0.0)[0]
+    return Series(series.name, kept[:middle] if half == 0 else kept[middle:])
 
 
 async def soak(cluster: ChaosCluster, seconds: float, interval: float) -> dict[str, Any]:

@@ -65,9 +65,9 @@ class Series:
         residuals = [y - (fit.slope * x + fit.intercept) for x, y in zip(xs, ys, strict=True)]
         return fit.slope, fit.slope * (xs[-1] - xs[0]), statistics.pstdev(residuals)
 
-    def grows(self, column: int) -> bool:
+    def grows(self, column: int, skip: float = FIT_SKIP) -> bool:
         """Growth beyond noise: fitted growth over the window > 3 sigma and > 2 % of the mean."""
-        _, growth, sigma = self.slope(column)
+        _, growth, sigma = self.slope(column, skip)
         return growth > 3 * sigma and growth > 0.02 * self.mean(column)
 
     def mean(self, column: int) -> float:
