@@ -70,8 +70,9 @@ build_dapr_cli() {
 
 write_daprd_shim() {
   # The CLI starts <runtime>/.dapr/bin/daprd. This shim pins every listener of the
-  # sidecar to loopback (the CLI cannot pass these flags) and drops the placement
-  # address the CLI always adds (no actors here).
+  # sidecar to loopback (the CLI cannot pass these flags), drops the placement address
+  # the CLI always adds (no actors here) and points the sidecar at run.sh's Sentry
+  # (DURSOR_SENTRY_PORT) where the CLI can only say localhost:50001.
   local shim="$DURSOR_DAPR_RUNTIME/.dapr/bin/daprd"
   mkdir -p "$(dirname "$shim")"
   cat >"$shim" <<EOF
@@ -82,6 +83,10 @@ while [ \$# -gt 0 ]; do
   [ "\$1" = "--app-id" ] && app_id="\$2"
   case "\$1" in
     --placement-host-address) shift 2 ;;
+    --sentry-address)
+      sentry="\$2"
+      [ -n "\${DURSOR_SENTRY_PORT:-}" ] && sentry="127.0.0.1:\$DURSOR_SENTRY_PORT"
+      args+=("\$1" "\$sentry"); shift 2 ;;
     *) args+=("\$1"); shift ;;
   esac
 done

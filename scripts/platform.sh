@@ -5,7 +5,10 @@
 # Python app behind). So the whole group gets SIGTERM (apps drain), then SIGKILL after a
 # grace period or a second Ctrl-C; Sentry and any other background job of run.sh too.
 
-PLATFORM_PORTS=(5173 8080 8081 8082 8083 3500 3501 3502 3503 3520 3521 3522 3523 50001)
+# Every one below Linux's ephemeral ports (32768-60999), which any outgoing connection
+# on the host may hold for a while.
+SENTRY_PORT=3530
+PLATFORM_PORTS=(5173 8080 8081 8082 8083 3500 3501 3502 3503 3520 3521 3522 3523 "$SENTRY_PORT")
 PLATFORM_PID_FILE="$DURSOR_DATA/platform.pid"
 PLATFORM_GRACE_SECONDS="${DURSOR_STOP_GRACE_SECONDS:-15}"
 platform_group=""

@@ -19,9 +19,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 credentials="$DURSOR_DATA/sentry"
+export DURSOR_SENTRY_PORT="$SENTRY_PORT"  # the daprd shim points each sidecar there
 "$DURSOR_DAPR_RUNTIME/libexec/sentry" --issuer-credentials "$credentials" \
   --config tools/daprd/sentry/sentry.yaml --trust-domain localhost \
-  --listen-address 127.0.0.1 --port 50001 >"$DURSOR_DATA/sentry.log" 2>&1 &
+  --listen-address 127.0.0.1 --port "$SENTRY_PORT" >"$DURSOR_DATA/sentry.log" 2>&1 &
 for _ in $(seq 100); do [ -s "$credentials/ca.crt" ] && break; sleep 0.1; done
 [ -s "$credentials/ca.crt" ] || die "Sentry did not start; see $DURSOR_DATA/sentry.log"
 DAPR_TRUST_ANCHORS="$(cat "$credentials/ca.crt")"

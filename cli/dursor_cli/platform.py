@@ -22,7 +22,7 @@ APPS = (
     ("agent-runner", 8082, 3502, 3522),
     ("auth", 8083, 3503, 3523),
 )
-SENTRY_PORT = 50001
+SENTRY_PORT = 3530
 WEB_PORT = 5173
 
 

@@ -1,6 +1,6 @@
 """`scripts/run.sh` as a person runs it: one "ready" line, the README's first call, Ctrl-C.
 
-The script uses fixed ports (5173, 8080-8083, 3500-3503, 50001, 3520-3523); these tests fail
+The script uses fixed ports (5173, 8080-8083, 3500-3503, 3520-3523, 3530); these tests fail
 at once, saying so, when another platform holds them. Each gets its own database, Redis
 DB and data directory, so they never touch a developer's platform data.
 """
@@ -34,7 +34,7 @@ from tests.support.git_remote import make_remote
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = (5173, 8080, 8081, 8082, 8083, 3500, 3501, 3502, 3503, 3520, 3521, 3522, 3523, 50001)
+PORTS = (5173, 8080, 8081, 8082, 8083, 3500, 3501, 3502, 3503, 3520, 3521, 3522, 3523, 3530)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
