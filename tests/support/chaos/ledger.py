@@ -25,6 +25,7 @@ class Verdict:
 
     fault: str
     accepted: int = 0
+    refused: int = 0
     lost: int = 0
     doubled: int = 0
     stuck: int = 0
@@ -48,7 +49,8 @@ class Verdict:
     def holds(self) -> bool:
         """Every invariant of the issue held for this fault."""
         return not (
-            self.lost
+            self.refused  # a submission given up or answered 4xx: the load was not what was asked
+            or self.lost
             or self.doubled
             or self.stuck
             or self.mismatched
@@ -116,6 +118,7 @@ async def judge_runs(engine: AsyncEngine, load: Load, verdict: Verdict) -> None:
     """Lost, doubled, retried and failed runs among those the clients saw accepted."""
     ids = [UUID(r) for r in load.accepted]
     verdict.accepted = len(ids)
+    verdict.refused = len(load.refused)
     async with engine.connect() as conn:
         rows = (
             await conn.execute(

@@ -170,7 +170,9 @@ async def steady_soak(
     """One run with its SSE watcher every `interval` s for `seconds`, every process sampled."""
     platform = cluster.platform
     task_id = await scenario_task(cluster, "soak")
-    clients = Clients([g.url for g in cluster.gateways], platform.bearer("developer"))
+    # The token outlives the soak (a developer's lasts an hour: past it every POST is a 401).
+    token = platform.bearer("developer", ttl=int(seconds) + 3600)
+    clients = Clients([g.url for g in cluster.gateways], token)
     load, stop = Load(clients, task_id, "chaos"), asyncio.Event()
     series: dict[str, Series] = {}
     streams_before = await stream_sizes(cluster.redis.host)
