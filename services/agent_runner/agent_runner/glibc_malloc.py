@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+from typing import Any
 
 # <malloc.h>: M_ARENA_MAX
 M_ARENA_MAX = -8
@@ -30,30 +31,28 @@ def cap_malloc_arenas(arenas: int = RUNNER_ARENA_MAX) -> bool:
     """Cap this process's malloc arenas unless the operator set MALLOC_ARENA_MAX; True if done."""
     if "MALLOC_ARENA_MAX" in os.environ:
         return False  # glibc read the operator's value at start-up
-    libc = _libc()
-    mallopt = getattr(libc, "mallopt", None) if libc else None
+    mallopt = _glibc_function("mallopt", ctypes.c_int, ctypes.c_int)
     if mallopt is None:
         return False  # not glibc (musl has no arenas to cap)
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
     return bool(mallopt(M_ARENA_MAX, arenas))
 
 
 def trim_free_memory() -> bool:
     """Give the pages malloc holds free back to the system; False where there is no glibc."""
-    libc = _libc()
-    malloc_trim = getattr(libc, "malloc_trim", None) if libc else None
+    malloc_trim = _glibc_function("malloc_trim", ctypes.c_size_t)
     if malloc_trim is None:
         return False
-    malloc_trim.argtypes = [ctypes.c_size_t]
-    malloc_trim.restype = ctypes.c_int
     malloc_trim(0)  # returns 1 when it released something, 0 when nothing was free
     return True
 
 
 @functools.cache
-def _libc() -> ctypes.CDLL | None:
+def _glibc_function(name: str, *argtypes: type[ctypes._SimpleCData[Any]]) -> Any:
+    """A C library function taking `argtypes` and returning int, looked up once; None if absent."""
     try:
-        return ctypes.CDLL(None)
-    except OSError:
+        function = getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
         return None
+    function.argtypes = list(argtypes)
+    function.restype = ctypes.c_int
+    return function
