@@ -51,6 +51,7 @@ from tests.support.platform import Platform, Replica
 COLUMNS = (
     ("fault", "fault"),
     ("accepted", "runs"),
+    ("refused", "refused"),
     ("lost", "lost"),
     ("doubled", "doubled"),
     ("stuck", "stuck"),
