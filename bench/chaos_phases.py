@@ -64,6 +64,7 @@ async def _burst_once(cluster: ChaosCluster, runs: int) -> dict[str, Any]:
     return {
         "runners": len(cluster.runners),
         "runs": verdict.accepted,
+        "refused": verdict.refused,
         "not_terminal": len(left),
         "lost": verdict.lost,
         "doubled": verdict.doubled,
