@@ -17,7 +17,7 @@ import argparse
 
 import uvicorn
 
-from agent_runner.glibc_malloc import cap_malloc_arenas
+from agent_runner.glibc_malloc import cap_malloc_arenas, fix_mmap_threshold
 from dursor_kit.web.keep_alive import APP_KEEP_ALIVE_SECONDS
 
 # The loop every runner process must run on (see above); tests assert it.
@@ -46,4 +46,5 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     cap_malloc_arenas()  # before uvicorn or asyncio start a thread
+    fix_mmap_threshold()
     serve(args.host, args.port, args.log_level)

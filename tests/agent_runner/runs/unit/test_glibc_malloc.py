@@ -1,4 +1,4 @@
-"""The runner caps glibc's malloc arenas and trims them after each run: freed memory goes back."""
+"""The runner caps glibc's malloc arenas, mmaps big blocks for good and trims after each run."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import cast
 from uuid import uuid4
@@ -75,19 +76,75 @@ def test_the_operators_malloc_arena_max_is_left_to_glibc(monkeypatch: pytest.Mon
     assert cap_malloc_arenas() is False
 
 
-def test_the_server_caps_the_arenas_before_it_serves(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_server_tunes_malloc_before_it_serves(monkeypatch: pytest.MonkeyPatch) -> None:
     from agent_runner import server
 
     calls: list[str] = []
 
-    def cap() -> bool:
-        calls.append("cap")
-        return True
+    def noting(name: str) -> Callable[[], bool]:
+        def call() -> bool:
+            calls.append(name)
+            return True
 
-    monkeypatch.setattr(server, "cap_malloc_arenas", cap)
+        return call
+
+    monkeypatch.setattr(server, "cap_malloc_arenas", noting("cap"))
+    monkeypatch.setattr(server, "fix_mmap_threshold", noting("threshold"))
     monkeypatch.setattr(server, "serve", lambda *args: calls.append("serve"))
     server.main(["--port", "1"])
-    assert calls == ["cap", "serve"]
+    assert calls == ["cap", "threshold", "serve"]
+
+
+# A 1 MiB block mmap'd and freed, then a 512 KiB one: glibc's own rule raises the mmap
+# threshold to the freed block's size, so the second comes from the heap; then how many
+# mmap'd blocks malloc holds (mallinfo2's hblks).
+BIG_BLOCK_AFTER_A_BIGGER_ONE = """
+import ctypes, sys
+from agent_runner.glibc_malloc import fix_mmap_threshold
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+if sys.argv[1] == "fixed":
+    assert fix_mmap_threshold()
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.mallinfo2.restype = MallInfo2
+libc.free(libc.malloc(1 << 20))
+before = libc.mallinfo2().hblks
+block = libc.malloc(512 << 10)
+print(libc.mallinfo2().hblks - before)
+"""
+
+
+def _mmapped_blocks_gained(mode: str) -> int:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    done = subprocess.run(
+        [sys.executable, "-c", BIG_BLOCK_AFTER_A_BIGGER_ONE, mode],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    return int(done.stdout)
+
+
+def test_with_the_threshold_fixed_a_big_block_is_mmapped_whatever_was_freed_before() -> None:
+    assert _mmapped_blocks_gained("fixed") == 1
+
+
+def test_by_default_glibc_serves_it_from_the_heap_once_a_bigger_block_was_freed() -> None:
+    # The baseline the fixed threshold is measured against: glibc's dynamic threshold.
+    assert _mmapped_blocks_gained("default") == 0
+
+
+def test_the_operators_mmap_threshold_is_left_to_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_runner.glibc_malloc import fix_mmap_threshold
+
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    assert fix_mmap_threshold() is False
 
 
 # 20 MB of small blocks freed below one live block: the heap cannot shrink from its top,
