@@ -37,19 +37,26 @@ RUNNER_MMAP_THRESHOLD = 128 * 1024
 
 
 def cap_malloc_arenas(arenas: int = RUNNER_ARENA_MAX) -> bool:
-    """Cap this process's malloc arenas unless the operator set MALLOC_ARENA_MAX; True if done."""
-    return _set_malloc_option(M_ARENA_MAX, arenas, "MALLOC_ARENA_MAX")
+    """Cap this process's malloc arenas unless the operator chose a cap; True if done."""
+    return _set_malloc_option(M_ARENA_MAX, arenas, "arena_max", "MALLOC_ARENA_MAX")
 
 
 def fix_mmap_threshold(threshold: int = RUNNER_MMAP_THRESHOLD) -> bool:
     """Mmap every block of `threshold` bytes or more, for good, unless the operator chose one."""
-    return _set_malloc_option(M_MMAP_THRESHOLD, threshold, "MALLOC_MMAP_THRESHOLD_")
+    return _set_malloc_option(
+        M_MMAP_THRESHOLD, threshold, "mmap_threshold", "MALLOC_MMAP_THRESHOLD_"
+    )
 
 
-def _set_malloc_option(option: int, value: int, variable: str) -> bool:
-    """mallopt(option, value) unless the environment sets `variable`; True if done."""
-    if variable in os.environ:
-        return False  # glibc read the operator's value at start-up
+def _set_malloc_option(option: int, value: int, tunable: str, variable: str) -> bool:
+    """mallopt(option, value) unless the environment chose it; True if done.
+
+    The operator chooses with glibc's tunable (GLIBC_TUNABLES=glibc.malloc.<tunable>=N)
+    or its older variable; glibc read either at start-up and keeps it unless we call.
+    """
+    tunables = os.environ.get("GLIBC_TUNABLES", "").split(":")
+    if variable in os.environ or any(t.startswith(f"glibc.malloc.{tunable}=") for t in tunables):
+        return False
     mallopt = _glibc_function("mallopt", ctypes.c_int, ctypes.c_int)
     if mallopt is None:
         return False  # not glibc (musl has neither arenas nor this threshold)

@@ -14,7 +14,7 @@ from uuid import uuid4
 
 import pytest
 
-from agent_runner.glibc_malloc import RUNNER_ARENA_MAX
+from agent_runner.glibc_malloc import RUNNER_ARENA_MAX, cap_malloc_arenas, fix_mmap_threshold
 from agent_runner.runs import dispatcher
 from agent_runner.runs.attempt import AttemptContext, RunAttempt
 
@@ -48,7 +48,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def _arenas(mode: str) -> int:
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_"))}
     done = subprocess.run(
         [sys.executable, "-c", ARENAS_AFTER_THREADS, mode],
         capture_output=True,
@@ -69,11 +69,24 @@ def test_without_the_cap_each_thread_takes_an_arena_of_its_own() -> None:
     assert _arenas("default") > RUNNER_ARENA_MAX + 2
 
 
-def test_the_operators_malloc_arena_max_is_left_to_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent_runner.glibc_malloc import cap_malloc_arenas
-
-    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
-    assert cap_malloc_arenas() is False
+@pytest.mark.parametrize(
+    ("tune", "variable", "value"),
+    [
+        (cap_malloc_arenas, "MALLOC_ARENA_MAX", "4"),
+        (
+            cap_malloc_arenas,
+            "GLIBC_TUNABLES",
+            "glibc.malloc.tcache_count=0:glibc.malloc.arena_max=4",
+        ),
+        (fix_mmap_threshold, "MALLOC_MMAP_THRESHOLD_", "65536"),
+        (fix_mmap_threshold, "GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=65536"),
+    ],
+)
+def test_what_the_operator_chose_is_left_to_glibc(
+    monkeypatch: pytest.MonkeyPatch, tune: Callable[[], bool], variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert tune() is False
 
 
 def test_the_server_tunes_malloc_before_it_serves(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,7 +132,7 @@ print(libc.mallinfo2().hblks - before)
 
 
 def _mmapped_blocks_gained(mode: str) -> int:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_"))}
     done = subprocess.run(
         [sys.executable, "-c", BIG_BLOCK_AFTER_A_BIGGER_ONE, mode],
         capture_output=True,
@@ -138,13 +151,6 @@ def test_with_the_threshold_fixed_a_big_block_is_mmapped_whatever_was_freed_befo
 def test_by_default_glibc_serves_it_from_the_heap_once_a_bigger_block_was_freed() -> None:
     # The baseline the fixed threshold is measured against: glibc's dynamic threshold.
     assert _mmapped_blocks_gained("default") == 0
-
-
-def test_the_operators_mmap_threshold_is_left_to_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent_runner.glibc_malloc import fix_mmap_threshold
-
-    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
-    assert fix_mmap_threshold() is False
 
 
 # 20 MB of small blocks freed below one live block: the heap cannot shrink from its top,
