@@ -17,7 +17,7 @@ every free page to the system (0.35 ms on a 47 MB heap with 12 MB free).
 Blocks of 128 KiB and more are mmap'd and unmapped when freed, but glibc raises that
 threshold to the size of each such block freed (up to 32 MiB), so a run's big buffers
 (subprocess output, diffs, event batches) then came from the heap, and the heap's extent
-crept with its free holes: 33.1 -> 35.5 MB in 39 minutes of steady runs, while a runner
+crept with its free holes: 33.1 -> 35.9 MB in an hour of steady runs, while a runner
 beside it with the threshold fixed at 128 KiB held 30.6 MB throughout.
 """
 
