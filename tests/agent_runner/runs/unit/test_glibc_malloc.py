@@ -47,16 +47,21 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _arenas(mode: str) -> int:
+def _run_with_glibc_defaults(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """A Python script in a process of its own, no MALLOC_* or GLIBC_TUNABLES inherited."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", ARENAS_AFTER_THREADS, mode],
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         env=env,
         timeout=60,
         check=True,
     )
+
+
+def _arenas(mode: str) -> int:
+    done = _run_with_glibc_defaults(ARENAS_AFTER_THREADS, mode)
     return len(re.findall(r"^Arena \d+:", done.stderr, re.MULTILINE))
 
 
@@ -132,16 +137,7 @@ print(libc.mallinfo2().hblks - before)
 
 
 def _mmapped_blocks_gained(mode: str) -> int:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", BIG_BLOCK_AFTER_A_BIGGER_ONE, mode],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=True,
-    )
-    return int(done.stdout)
+    return int(_run_with_glibc_defaults(BIG_BLOCK_AFTER_A_BIGGER_ONE, mode).stdout)
 
 
 def test_with_the_threshold_fixed_a_big_block_is_mmapped_whatever_was_freed_before() -> None:
@@ -177,13 +173,7 @@ print(before, anon())
 
 
 def test_a_trim_returns_what_was_freed_below_a_live_block() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", FREED_BELOW_A_LIVE_BLOCK],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = _run_with_glibc_defaults(FREED_BELOW_A_LIVE_BLOCK)
     before_kib, after_kib = map(int, done.stdout.split())
     assert before_kib - after_kib > 15_000  # of the ~20 MB freed
 
