@@ -91,13 +91,13 @@ def faults(quick: bool) -> dict[str, Fault]:
     }
 
 
-def table(rows: list[dict[str, Any]]) -> str:
-    """The verdicts as a Markdown table."""
-    lines = ["| " + " | ".join(title for _, title in COLUMNS) + " |"]
-    lines.append("|" + "---|" * len(COLUMNS))
+def table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...] = COLUMNS) -> str:
+    """Rows as a Markdown table of the given (key, title) columns; the verdicts' by default."""
+    lines = ["| " + " | ".join(title for _, title in columns) + " |"]
+    lines.append("|" + "---|" * len(columns))
     for row in rows:
         cells = []
-        for key, _ in COLUMNS:
+        for key, _ in columns:
             value = row[key]
             cells.append(f"{value:.1f}" if isinstance(value, float) else str(value))
         lines.append("| " + " | ".join(cells) + " |")

@@ -19,20 +19,22 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench.chaos import table
 from bench.chaos_phases import slopes
 from tests.support.chaos.cluster import ChaosCluster, chaos_cluster
 from tests.support.chaos.soak import steady_soak
 
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 SHOWN = (
-    "anon_mib",
-    "kib_per_min",
-    "first_half_kib_per_min",
-    "second_half_kib_per_min",
-    "growth_kib",
-    "noise_kib",
-    "grows",
-    "grows_in_second_half",
+    ("process", "runner"),
+    ("anon_mib", "anon MiB"),
+    ("kib_per_min", "KiB/min (20-100 %)"),
+    ("first_half_kib_per_min", "first half"),
+    ("second_half_kib_per_min", "second half"),
+    ("growth_kib", "growth KiB"),
+    ("noise_kib", "noise KiB"),
+    ("grows", "grows"),
+    ("grows_in_second_half", "grows in second half"),
 )
 
 
@@ -58,14 +60,6 @@ async def start_variants(cluster: ChaosCluster, variants: dict[str, dict[str, st
             cluster.platform.start("agent-runner", f"agent-runner-{name}", env=replica_env)
         )
     await asyncio.gather(*(cluster.platform.wait_ready(r, timeout=180) for r in started))
-
-
-def table(rows: list[dict[str, Any]]) -> str:
-    """The runners' rows as a Markdown table."""
-    lines = ["| runner | " + " | ".join(SHOWN) + " |", "|---" * (len(SHOWN) + 1) + "|"]
-    for row in rows:
-        lines.append(f"| {row['process']} | " + " | ".join(str(row[k]) for k in SHOWN) + " |")
-    return "\n".join(lines)
 
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -101,7 +95,7 @@ def main() -> None:
     """Measure, print the table and the verdict, save the JSON if asked."""
     args = parse()
     report = asyncio.run(measure(args))
-    print(table(report["runners"]))
+    print(table(report["runners"], SHOWN))
     print(f"verdict: {report['verdict']}")
     if args.json:
         Path(args.json).write_text(json.dumps(report))
