@@ -220,6 +220,7 @@ time_summary() {
 test_tools() {
   ensure_test_tools
   ensure_chromium
+  ensure_bubblewrap
   bash scripts/compose-env.sh  # docker-compose.yml's per-app tokens (.env)
 }
 
@@ -234,6 +235,15 @@ ensure_chromium() {
   [ "$(id -u)" = 0 ] || die "chromium is missing; install Debian's chromium package"
   log "installing chromium from Debian (web UI browser tests)"
   apt_install chromium
+}
+
+ensure_bubblewrap() {
+  # The agent jail's tests (its attacks among them) build real jails; without bubblewrap
+  # they skip, and the suite would pass without proving the jail holds.
+  command -v bwrap >/dev/null 2>&1 && return
+  [ "$(id -u)" = 0 ] || { log "bubblewrap is missing: the agent jail's tests will skip"; return; }
+  log "installing bubblewrap from Debian (the agent jail's tests)"
+  apt_install bubblewrap
 }
 
 install_web_deps() {
