@@ -14,6 +14,7 @@ runner replicas, and a soak sampling every process's RSS and open file descripto
     uv run python -m bench.chaos --only pg-restart,redis-restart --burst 0 --soak-minutes 0
     uv run python -m bench.chaos --only none --burst 1000 --burst-replicas 4 --soak-minutes 0
     uv run python -m bench.chaos --only none --burst 0 --soak-minutes 30 --stream-cap 2000
+    uv run python -m bench.chaos --tables soak.json   # a saved report's tables, judged again
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench.chaos_phases import burst, soak
+from bench.chaos_phases import SOAK_COLUMNS, burst, slopes, soak
 from tests.support.chaos.backlog import BROADCAST_FILE, set_stream_cap
 from tests.support.chaos.cluster import ChaosCluster, chaos_cluster
 from tests.support.chaos.faults import (
@@ -46,6 +47,7 @@ from tests.support.chaos.faults import (
     scenario,
 )
 from tests.support.chaos.ledger import Verdict
+from tests.support.chaos.soak import Series
 from tests.support.platform import Platform, Replica
 
 COLUMNS = (
@@ -147,11 +149,29 @@ async def main(args: argparse.Namespace) -> None:
     print(f"bounds: every replica ready ≤ {RECOVERY_BOUND_SECONDS:.0f} s after the fault ends;")
     print("at recovery + lease + reaper no run idle (expired lease, or queued with a free slot)")
     print(f"for {IDLE_WINDOW_SECONDS:.0f} s; every run ended ≤ {DRAIN_TIMEOUT_SECONDS:.0f} s after")
-    print(table(report["faults"]))
+    print_tables(report)
     if args.json:
         await asyncio.to_thread(
             Path(args.json).write_text, json.dumps(report, indent=2, default=str)
         )
+
+
+def print_tables(report: dict[str, Any]) -> None:
+    """The faults' verdicts and, after a soak, every process's slopes."""
+    print(table(report["faults"]))
+    if "soak" in report:
+        print()
+        print(table(report["soak"]["processes"], SOAK_COLUMNS))
+
+
+def rejudge(path: Path) -> dict[str, Any]:
+    """A report `--json` wrote, its soak judged again from its samples by today's rules."""
+    report: dict[str, Any] = json.loads(path.read_text())
+    if "soak" in report:
+        samples = report["soak"]["samples"]
+        series = {name: Series(name, [tuple(s) for s in rows]) for name, rows in samples.items()}
+        report["soak"]["processes"] = slopes(series)
+    return report
 
 
 def parse() -> argparse.Namespace:
@@ -171,6 +191,9 @@ def parse() -> argparse.Namespace:
     )
     parser.add_argument("--json", help="write every figure to this file")
     parser.add_argument("--keep", help="work in this folder and keep it (logs)")
+    parser.add_argument(
+        "--tables", metavar="JSON", help="only print the tables of a report --json wrote"
+    )
     args = parser.parse_args()
     if args.burst is None:
         args.burst = 200 if args.quick else 1000
@@ -180,4 +203,8 @@ def parse() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse()))
+    arguments = parse()
+    if arguments.tables:
+        print_tables(rejudge(Path(arguments.tables)))
+    else:
+        asyncio.run(main(arguments))

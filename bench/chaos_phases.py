@@ -21,12 +21,32 @@ from tests.support.chaos.soak import (
     FDS,
     FIT_SKIP,
     RSS,
+    TREES,
     Series,
     cpu_seconds,
     steady_soak,
 )
 
 PER_REQUEST = 8
+# The soak's table: anonymous RSS is judged (slopes KiB/min, growth and noise KiB).
+SOAK_COLUMNS = (
+    ("process", "process"),
+    ("processes", "processes"),
+    ("anon_mib", "anon MiB"),
+    ("rss_mib", "RSS MiB"),
+    ("kib_per_min", "anon KiB/min (20-100 %)"),
+    ("growth_kib", "growth KiB"),
+    ("noise_kib", "sigma KiB"),
+    ("grows", "grows"),
+    ("first_half_kib_per_min", "first half"),
+    ("second_half_kib_per_min", "second half"),
+    ("second_half_growth_kib", "its growth KiB"),
+    ("second_half_noise_kib", "its sigma KiB"),
+    ("grows_in_second_half", "grows in it"),
+    ("fds", "mean fds"),
+    ("fds_per_min", "fds/min"),
+    ("fds_grow", "fds grow"),
+)
 
 
 async def _burst_once(cluster: ChaosCluster, runs: int) -> dict[str, Any]:
@@ -146,7 +166,7 @@ async def burst(
 def slopes(series: dict[str, Series]) -> list[dict[str, Any]]:
     """Per process: anonymous RSS (the leak measure) and fds, slopes per minute, verdicts."""
     rows = []
-    for name, s in sorted(series.items()):
+    for name, s in sorted(_with_per_process(series).items()):
         memory_slope, memory_growth, memory_sigma = s.slope(ANON)
         rss_slope, _, _ = s.slope(RSS)
         fd_slope, _, _ = s.slope(FDS)
@@ -157,6 +177,7 @@ def slopes(series: dict[str, Series]) -> list[dict[str, Any]]:
             {
                 "process": name,
                 "samples": len(s.samples),
+                "processes": "{}-{}".format(*s.process_range()),
                 "anon_mib": round(s.mean(ANON) / 2**20, 1),
                 "rss_mib": round(s.mean(RSS) / 2**20, 1),
                 "kib_per_min": round(memory_slope / 1024, 1),
@@ -175,6 +196,12 @@ def slopes(series: dict[str, Series]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _with_per_process(series: dict[str, Series]) -> dict[str, Series]:
+    """Every series, and beside each tree (PostgreSQL, Redis) its per-process average."""
+    derived = {s.name: s for s in (series[t].per_process() for t in TREES if t in series)}
+    return {**series, **derived}
 
 
 def _half(series: Series, half: int) -> Series:

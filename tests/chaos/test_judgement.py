@@ -63,3 +63,31 @@ def test_the_table_shows_refused_submissions() -> None:
     cells = [cell.strip() for cell in line.strip("|").split("|")]
     assert cells[titles.index("refused")] == "3"
     assert cells[titles.index("holds")] == "False"
+
+
+def _tree(members: list[int], anon_each: list[float]) -> Series:
+    """A process tree sampled every minute: its member count and each member's memory."""
+    samples = [
+        (i * 60.0, int(n * (a + 30 * MIB)), 40 * n, int(n * a), n)
+        for i, (n, a) in enumerate(zip(members, anon_each, strict=True))
+    ]
+    return Series("postgres", samples)
+
+
+def test_a_tree_that_only_opens_more_members_grows_in_sum_but_not_per_member() -> None:
+    members = [4 + i // 30 for i in range(120)]  # one more backend every 30 minutes
+    tree = _tree(members, [5 * MIB + _wobble(i) / 16 for i in range(120)])
+    rows = {row["process"]: row for row in slopes({"postgres": tree})}
+
+    assert rows["postgres"]["grows"]
+    assert rows["postgres"]["processes"] == "4-7"
+    assert not rows["postgres per process"]["grows"]
+
+
+def test_a_tree_whose_members_each_grow_grows_per_member_too() -> None:
+    tree = _tree([4] * 120, [5 * MIB + i * 16 * 1024 for i in range(120)])
+    rows = {row["process"]: row for row in slopes({"postgres": tree})}
+
+    assert rows["postgres"]["grows"]
+    assert rows["postgres per process"]["grows"]
+    assert rows["postgres per process"]["kib_per_min"] == 16.0

@@ -27,7 +27,7 @@ from tests.support.chaos.faults import scenario_task
 from tests.support.chaos.ledger import Verdict, judge_runs, judge_streams, wait_terminal
 from tests.support.chaos.load import Clients, Load
 
-RSS, FDS, ANON = 1, 2, 3
+RSS, FDS, ANON, PROCESSES = 1, 2, 3, 4
 RESIDENT_LINE = re.compile(r"^(VmRSS|RssAnon|RssFile):\s+(\d+) kB", re.MULTILINE)
 # The share of a series' first samples left out of a fit (start-up, caches filling).
 FIT_SKIP = 0.2
@@ -73,6 +73,22 @@ class Series:
     def mean(self, column: int) -> float:
         """Mean of a column over every sample."""
         return statistics.fmean(s[column] for s in self.samples)
+
+    def per_process(self) -> Series:
+        """A tree's samples divided by its live processes: bigger members, or only more of them.
+
+        A PostgreSQL tree's sum rises when its pools open another backend (each a few MiB
+        of caches) as much as when a backend's own memory climbs; this view tells which.
+        """
+        averaged = [
+            (t, rss // n, fds // n, anon // n, 1) for t, rss, fds, anon, n in self.samples if n > 0
+        ]
+        return Series(f"{self.name} per process", averaged)
+
+    def process_range(self) -> tuple[int, int]:
+        """Fewest and most live processes seen (a tree's members; 1 for a plain process)."""
+        counts = [int(s[PROCESSES]) for s in self.samples] or [0]
+        return min(counts), max(counts)
 
 
 @dataclass
