@@ -38,6 +38,7 @@ from dursor_contracts.topics import (
     Topic,
     published_by,
 )
+from dursor_kit.db.clauses import one_of
 from dursor_kit.db.rows import TableRow, fetch_all
 from dursor_kit.db.unit_of_work import UnitOfWork
 from dursor_kit.sidecar import BulkEntry, Sidecar, SidecarError
@@ -272,7 +273,7 @@ class OutboxRelay:
         sent_ids = [r.id for r in rows if r.id not in failed]
         if sent_ids:
             await conn.execute(
-                update(outbox).where(outbox.c.id.in_(sent_ids)).values(sent_at=func.now())
+                update(outbox).where(one_of(outbox.c.id, sent_ids)).values(sent_at=func.now())
             )
         for row in rows:
             if row.id in failed:

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dursor_contracts.usage import TurnUsage
+from dursor_kit.db.clauses import one_of
 from dursor_kit.db.rows import TableRow, fetch_all, fetch_one
 from dursor_store.schema import runs, tasks, turn_usage
 
@@ -143,7 +144,7 @@ async def run_totals(conn: AsyncConnection, run_ids: list[UUID]) -> dict[UUID, U
             func.coalesce(func.sum(turn_usage.c.cost_usd), 0).label("cost_usd"),
             func.count().filter(turn_usage.c.cost_usd.is_(None)).label("unpriced_turns"),
         )
-        .where(turn_usage.c.run_id.in_(run_ids))
+        .where(one_of(turn_usage.c.run_id, run_ids))
         .group_by(turn_usage.c.run_id)
     )
     rows = (await conn.execute(statement)).all()

@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dursor_contracts.events import RunStatus
+from dursor_kit.db.clauses import one_of
 from dursor_kit.db.rows import TableRow, fetch_all, fetch_optional
 from dursor_store.schema import runs, tasks
 
@@ -41,7 +42,7 @@ async def heads_of(
 ) -> list[RunHead]:
     """The heads of these runs and of every run of these tasks."""
     statement = select(runs.c.id, runs.c.last_seq).where(
-        or_(runs.c.id.in_(run_ids), runs.c.task_id.in_(task_ids))
+        or_(one_of(runs.c.id, run_ids), one_of(runs.c.task_id, task_ids))
     )
     return await fetch_all(conn, statement, RunHead)
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dursor_kit.crypto import Sealed
+from dursor_kit.db.clauses import one_of
 from dursor_kit.db.rows import TableRow, fetch_all, fetch_one, fetch_optional
 from dursor_kit.web.pagination import after_cursor, newest_first
 from dursor_store.schema import model_profiles
@@ -83,7 +84,7 @@ async def live_profile_ids(conn: AsyncConnection, wanted: set[UUID]) -> set[UUID
     """Which of `wanted` name a profile that is not deleted."""
     found = await conn.scalars(
         select(model_profiles.c.id).where(
-            model_profiles.c.id.in_(wanted), model_profiles.c.deleted_at.is_(None)
+            one_of(model_profiles.c.id, wanted), model_profiles.c.deleted_at.is_(None)
         )
     )
     return set(found)
@@ -93,7 +94,7 @@ async def usable_profile_ids(conn: AsyncConnection, wanted: set[UUID], owner_key
     """Which of the live profiles `wanted` the user may run with: their own or shared ones."""
     found = await conn.scalars(
         select(model_profiles.c.id).where(
-            model_profiles.c.id.in_(wanted),
+            one_of(model_profiles.c.id, wanted),
             model_profiles.c.deleted_at.is_(None),
             model_profiles.c.shared | (model_profiles.c.created_by == owner_key),
         )
