@@ -9,7 +9,7 @@ gateway's daprd (the harness starts it again 2 s later) while its `/readyz` is p
 every 0.25 s. Prints, per cap: entries retained, messages the gateway received after
 its sidecar came back, seconds to ready, `/readyz` latency and the gateway's CPU.
 
-    flock /work/brief/bench.lock uv run python -m bench.chaos_backlog --caps 10000,1000
+    uv run python -m bench.chaos_backlog --caps 10000,1000
 """
 
 from __future__ import annotations

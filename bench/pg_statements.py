@@ -110,6 +110,12 @@ async def main(args: argparse.Namespace) -> None:
             f"| {name} | {figures['statements']:.0f} | {figures['memory_kib']:,.0f} | "
             f"{figures['ms_per_query']:.2f} | {ratio:.2f}x time |"
         )
+    ours = results["one_of"]
+    print(
+        f"ratio one_of/IN: time {ours['ms_per_query'] / baseline['ms_per_query']:.2f}, "
+        f"backend memory {ours['memory_kib'] / baseline['memory_kib']:.3f}, "
+        f"statements {ours['statements']:.0f} vs {baseline['statements']:.0f}"
+    )
 
 
 def parse() -> argparse.Namespace:

@@ -14,7 +14,7 @@ unjailed so the figure is the layer's own:
 
 Prints p50 per kind in seconds and the ratios:
 
-    flock /work/brief/bench.lock uv run python -m bench.setup_cache --rounds 3
+    uv run python -m bench.setup_cache --rounds 3
 """
 
 from __future__ import annotations
