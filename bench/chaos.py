@@ -30,6 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench import stoppable
 from bench.chaos_phases import SOAK_COLUMNS, burst, slopes, soak
 from tests.support.chaos.backlog import BROADCAST_FILE, set_stream_cap
 from tests.support.chaos.cluster import ChaosCluster, chaos_cluster
@@ -207,4 +208,4 @@ if __name__ == "__main__":
     if arguments.tables:
         print_tables(rejudge(Path(arguments.tables)))
     else:
-        asyncio.run(main(arguments))
+        stoppable.run(main(arguments))

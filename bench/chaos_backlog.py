@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import psutil
 
+from bench import stoppable
 from tests.support.chaos.backlog import (
     live_messages_settled,
     publish_run_events,
@@ -134,4 +135,4 @@ def parse() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse()))
+    stoppable.run(main(parse()))

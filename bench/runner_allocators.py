@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench import stoppable
 from bench.chaos import table
 from bench.chaos_phases import slopes
 from tests.support.chaos.cluster import ChaosCluster, chaos_cluster
@@ -94,7 +95,7 @@ def parse() -> argparse.Namespace:
 def main() -> None:
     """Measure, print the table and the verdict, save the JSON if asked."""
     args = parse()
-    report = asyncio.run(measure(args))
+    report = stoppable.run(measure(args))
     print(table(report["runners"], SHOWN))
     print(f"verdict: {report['verdict']}")
     if args.json:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import stoppable
 from bench.chaos_phases import soak
 from tests.support.backing import free_port
 from tests.support.chaos.cluster import ChaosCluster, chaos_cluster
@@ -231,4 +232,4 @@ def parse() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse()))
+    stoppable.run(main(parse()))

@@ -18,13 +18,13 @@ is not in it).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import tempfile
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from bench import stoppable
 from bench.chaos_phases import soak
 from tests.support.chaos.cluster import chaos_cluster
 from tests.support.platform import Platform
@@ -141,4 +141,4 @@ def parse() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse()))
+    stoppable.run(main(parse()))
