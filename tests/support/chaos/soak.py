@@ -211,6 +211,10 @@ async def steady_soak(
         rest_after = measure_all(cluster)
     finally:
         sampler.cancel()
+        # A soak cancelled midway (a signal) stops its load before closing its clients.
+        stop.set()
+        await asyncio.gather(steady, return_exceptions=True)
+        load.stop_watching()
         await engine.dispose()
         await clients.aclose()
     streams_after = await stream_sizes(cluster.redis.host)
