@@ -1,4 +1,7 @@
-"""Re-seal every model-profile key that is not under the ring's primary key.
+"""Re-seal every value the key ring seals that is not under its primary key.
+
+The ring seals model API keys (`model_profiles`), repository secrets (`repo_secrets`) and
+webhook signing secrets (`webhook_endpoints`); each table is resealed in turn.
 
 Rotation: add a new key to the ring document, make it `primary`, let run-api pick it up
 (it re-reads the ring every `DURSOR_KEYRING_REFRESH_SECONDS`, or restart it), then run
@@ -20,74 +23,195 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import httpx
 from cryptography.exceptions import InvalidTag
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from dursor_contracts.environment import secret_context
 from dursor_kit.crypto import EncryptionKeyRing, Sealed, UnknownKey
 from dursor_kit.db.engine import create_engine
 from dursor_kit.secret_names import ENCRYPTION_KEYS
 from dursor_kit.secret_names import database_url as database_url_secret
 from dursor_kit.sidecar import Sidecar
-from run_api.model_profiles import repository as sql
-from run_api.model_profiles.repository import SealedKeyRow
-from run_api.model_profiles.service import sealing_context
+from run_api.model_profiles import repository as profiles_sql
+from run_api.model_profiles.service import sealing_context as profile_context
+from run_api.secrets import repository as secrets_sql
 from run_api.settings import RunApiSettings
+from run_api.webhooks import repository as webhooks_sql
+from run_api.webhooks.service import sealing_context as endpoint_context
 
 RING_ENV = "DURSOR_ENCRYPTION_KEYS"
 
 
-@dataclass
-class RotationReport:
-    """What a rotation did: rows moved to the primary key, rows it could not open."""
+@dataclass(frozen=True)
+class Resealable:
+    """One sealed value: where it lives (`ref`), its seal, and the data it is bound to."""
 
-    primary: str
+    ref: str
+    sealed: Sealed
+    context: bytes
+
+
+@dataclass(frozen=True)
+class SealedKind:
+    """A table of sealed values, paged by its own cursor, each swapped by compare-and-set."""
+
+    name: str
+    page: Callable[[AsyncConnection, str, Any, int], Awaitable[tuple[list[Resealable], Any]]]
+    replace: Callable[[AsyncConnection, Resealable, Sealed], Awaitable[bool]]
+    count_by_key: Callable[[AsyncConnection], Awaitable[dict[str, int]]]
+
+
+async def _profile_page(
+    conn: AsyncConnection, primary: str, after: Any, limit: int
+) -> tuple[list[Resealable], Any]:
+    rows = await profiles_sql.sealed_not_under(conn, primary, after, limit)
+    items = [
+        Resealable(
+            str(r.id), Sealed(r.key_id, r.key_nonce, r.key_ciphertext), profile_context(r.id)
+        )
+        for r in rows
+    ]
+    return items, rows[-1].id if rows else after
+
+
+async def _secret_page(
+    conn: AsyncConnection, primary: str, after: Any, limit: int
+) -> tuple[list[Resealable], Any]:
+    rows = await secrets_sql.sealed_not_under(conn, primary, after, limit)
+    items = [
+        Resealable(
+            f"{r.repo_id}/{r.name}",
+            Sealed(r.key_id, r.key_nonce, r.key_ciphertext),
+            secret_context(r.repo_id, r.name),
+        )
+        for r in rows
+    ]
+    return items, (rows[-1].repo_id, rows[-1].name) if rows else after
+
+
+async def _endpoint_page(
+    conn: AsyncConnection, primary: str, after: Any, limit: int
+) -> tuple[list[Resealable], Any]:
+    rows = await webhooks_sql.sealed_not_under(conn, primary, after, limit)
+    items = [
+        Resealable(
+            str(r.id),
+            Sealed(r.secret_key_id, r.secret_nonce, r.secret_ciphertext),
+            endpoint_context(r.id),
+        )
+        for r in rows
+    ]
+    return items, rows[-1].id if rows else after
+
+
+async def _replace_profile(conn: AsyncConnection, item: Resealable, new: Sealed) -> bool:
+    return await profiles_sql.replace_sealed(conn, UUID(item.ref), item.sealed.key_id, new)
+
+
+async def _replace_secret(conn: AsyncConnection, item: Resealable, new: Sealed) -> bool:
+    repo_id, _, name = item.ref.partition("/")
+    return await secrets_sql.replace_sealed(conn, UUID(repo_id), name, item.sealed.key_id, new)
+
+
+async def _replace_endpoint(conn: AsyncConnection, item: Resealable, new: Sealed) -> bool:
+    return await webhooks_sql.replace_sealed(conn, UUID(item.ref), item.sealed.key_id, new)
+
+
+# Everything the ring seals: model API keys, repository secrets, webhook signing secrets.
+KINDS = (
+    SealedKind("model_profiles", _profile_page, _replace_profile, profiles_sql.count_by_key),
+    SealedKind("repo_secrets", _secret_page, _replace_secret, secrets_sql.count_by_key),
+    SealedKind("webhook_endpoints", _endpoint_page, _replace_endpoint, webhooks_sql.count_by_key),
+)
+
+
+@dataclass
+class KindReport:
+    """What a rotation did to one table."""
+
     resealed: int = 0
     changed_meanwhile: int = 0
     unreadable: list[str] = field(default_factory=list)
     rows_by_key: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class RotationReport:
+    """What a rotation did: rows moved to the primary key, rows it could not open.
+
+    The totals cover every table the ring seals; `tables` has each one's own figures.
+    """
+
+    primary: str
+    resealed: int = 0
+    changed_meanwhile: int = 0
+    unreadable: list[str] = field(default_factory=list)
+    rows_by_key: dict[str, int] = field(default_factory=dict)
+    tables: dict[str, KindReport] = field(default_factory=dict)
+
+    def add(self, name: str, kind: KindReport) -> None:
+        """Count one table's figures in the totals."""
+        self.tables[name] = kind
+        self.resealed += kind.resealed
+        self.changed_meanwhile += kind.changed_meanwhile
+        self.unreadable += [f"{name}:{ref}" for ref in kind.unreadable]
+        for key_id, rows in kind.rows_by_key.items():
+            self.rows_by_key[key_id] = self.rows_by_key.get(key_id, 0) + rows
+
+
 async def reseal_all(
     engine: AsyncEngine, ring: EncryptionKeyRing, batch_size: int = 100, dry_run: bool = False
 ) -> RotationReport:
-    """Move every row to the primary key, one committed batch at a time."""
+    """Move every sealed value of every table to the primary key."""
     report = RotationReport(ring.primary)
+    for kind in KINDS:
+        report.add(kind.name, await _reseal_kind(engine, ring, kind, batch_size, dry_run))
+    return report
+
+
+async def _reseal_kind(
+    engine: AsyncEngine, ring: EncryptionKeyRing, kind: SealedKind, batch_size: int, dry_run: bool
+) -> KindReport:
+    """One table's rows moved to the primary key, one committed batch at a time."""
+    report = KindReport()
     after = None
     while True:
         async with engine.begin() as conn:
-            rows = await sql.sealed_not_under(conn, ring.primary, after, batch_size)
-            for row in rows:
-                await _reseal(conn, ring, row, report, dry_run)
-        if len(rows) < batch_size:
+            items, after = await kind.page(conn, ring.primary, after, batch_size)
+            for item in items:
+                await _reseal(conn, ring, kind, item, report, dry_run)
+        if len(items) < batch_size:
             break
-        after = rows[-1].id
     async with engine.connect() as conn:
-        report.rows_by_key = await sql.count_by_key(conn)
+        report.rows_by_key = await kind.count_by_key(conn)
     return report
 
 
 async def _reseal(
     conn: AsyncConnection,
     ring: EncryptionKeyRing,
-    row: SealedKeyRow,
-    report: RotationReport,
+    kind: SealedKind,
+    item: Resealable,
+    report: KindReport,
     dry_run: bool,
 ) -> None:
-    old = Sealed(row.key_id, row.key_nonce, row.key_ciphertext)
     try:
-        new = ring.reseal(old, sealing_context(row.id))
+        new = ring.reseal(item.sealed, item.context)
     except (UnknownKey, InvalidTag):
-        report.unreadable.append(str(row.id))
+        report.unreadable.append(item.ref)
         return
     if new is None or dry_run:
         return
-    if await sql.replace_sealed(conn, row.id, row.key_id, new):
+    if await kind.replace(conn, item, new):
         report.resealed += 1
-    else:  # another rotation moved it first
+    else:  # another rotation (or a write of a new value) moved it first
         report.changed_meanwhile += 1
 
 
@@ -117,7 +241,7 @@ async def database_url(settings: RunApiSettings) -> str:
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m run_api.rotate_keys",
-        description="Re-seal model-profile API keys under the key ring's primary key.",
+        description="Re-seal every value the key ring seals under its primary key.",
     )
     parser.add_argument("--keyring-file", type=Path, help="JSON ring document to use")
     parser.add_argument("--batch-size", type=int, default=100, help="rows per transaction")

@@ -88,3 +88,67 @@ async def soft_delete(conn: AsyncConnection, endpoint_id: UUID) -> bool:
         .returning(webhook_endpoints.c.id)
     )
     return deleted is not None
+
+
+class SealedEndpointSecretRow(TableRow):
+    """An endpoint's sealed signing secret (what key rotation reseals)."""
+
+    id: UUID
+    secret_key_id: str
+    secret_nonce: bytes
+    secret_ciphertext: bytes
+
+
+class EndpointKeyCount(TableRow):
+    """How many endpoint secrets one key id seals."""
+
+    key_id: str
+    rows: int
+
+
+async def sealed_not_under(
+    conn: AsyncConnection, primary: str, after: UUID | None, limit: int
+) -> list[SealedEndpointSecretRow]:
+    """Endpoints (deleted ones too) whose secret another key than `primary` seals, by id."""
+    conditions = [webhook_endpoints.c.secret_key_id != primary]
+    if after is not None:
+        conditions.append(webhook_endpoints.c.id > after)
+    query = (
+        select(
+            webhook_endpoints.c.id,
+            webhook_endpoints.c.secret_key_id,
+            webhook_endpoints.c.secret_nonce,
+            webhook_endpoints.c.secret_ciphertext,
+        )
+        .where(*conditions)
+        .order_by(webhook_endpoints.c.id)
+        .limit(limit)
+    )
+    return await fetch_all(conn, query, SealedEndpointSecretRow)
+
+
+async def replace_sealed(
+    conn: AsyncConnection, endpoint_id: UUID, old_key_id: str, sealed: Sealed
+) -> bool:
+    """Swap an endpoint's sealed secret if `old_key_id` still seals it (compare-and-set)."""
+    changed = await conn.scalar(
+        update(webhook_endpoints)
+        .where(
+            webhook_endpoints.c.id == endpoint_id,
+            webhook_endpoints.c.secret_key_id == old_key_id,
+        )
+        .values(
+            secret_key_id=sealed.key_id,
+            secret_nonce=sealed.nonce,
+            secret_ciphertext=sealed.ciphertext,
+        )
+        .returning(webhook_endpoints.c.id)
+    )
+    return changed is not None
+
+
+async def count_by_key(conn: AsyncConnection) -> dict[str, int]:
+    """How many endpoint secrets each key id seals."""
+    key_id = webhook_endpoints.c.secret_key_id.label("key_id")
+    query = select(key_id, func.count().label("rows")).group_by(webhook_endpoints.c.secret_key_id)
+    return {row.key_id: row.rows for row in await fetch_all(conn, query, EndpointKeyCount)}

@@ -221,7 +221,8 @@ async def test_rotation_reports_rows_it_cannot_open_and_fails(api: RunApi, tmp_p
     result = await asyncio.to_thread(rotate, api.engine, env={"DURSOR_ENCRYPTION_KEYS": rotated})
     report = json.loads(result.stdout)
     assert result.returncode == 1
-    assert report["unreadable"] == [lost["id"]]
+    assert report["unreadable"] == [f"model_profiles:{lost['id']}"]
+    assert report["tables"]["model_profiles"]["unreadable"] == [lost["id"]]
     assert report["resealed"] == 1
     assert (await stored(api, readable["id"])).key_id == "k-new"
 
