@@ -199,8 +199,9 @@ def slopes(series: dict[str, Series]) -> list[dict[str, Any]]:
 
 
 def _with_per_process(series: dict[str, Series]) -> dict[str, Series]:
-    """Every series, and beside each tree (PostgreSQL, Redis) its per-process average."""
-    derived = {s.name: s for s in (series[t].per_process() for t in TREES if t in series)}
+    """Every series, and beside each tree that had children (PostgreSQL) its per-process mean."""
+    trees = [series[t] for t in TREES if t in series and series[t].process_range()[1] > 1]
+    derived = {s.name: s for s in (tree.per_process() for tree in trees)}
     return {**series, **derived}
 
 

@@ -91,3 +91,10 @@ def test_a_tree_whose_members_each_grow_grows_per_member_too() -> None:
     assert rows["postgres"]["grows"]
     assert rows["postgres per process"]["grows"]
     assert rows["postgres per process"]["kib_per_min"] == 16.0
+
+
+def test_a_tree_that_never_had_children_gets_no_per_process_row() -> None:
+    alone = _tree([1] * 120, [3 * MIB + _wobble(i) / 16 for i in range(120)])
+    rows = [row["process"] for row in slopes({"redis": Series("redis", alone.samples)})]
+
+    assert rows == ["redis"]
