@@ -27,7 +27,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import httpx
 from cryptography.exceptions import InvalidTag
@@ -51,84 +50,79 @@ RING_ENV = "DURSOR_ENCRYPTION_KEYS"
 
 @dataclass(frozen=True)
 class Resealable:
-    """One sealed value: where it lives (`ref`), its seal, and the data it is bound to."""
+    """One sealed value: the columns that name its row, its seal, the data it is bound to."""
 
-    ref: str
+    key: tuple[Any, ...]
     sealed: Sealed
     context: bytes
+
+    @property
+    def ref(self) -> str:
+        """The row's name in the report."""
+        return "/".join(map(str, self.key))
 
 
 @dataclass(frozen=True)
 class SealedKind:
-    """A table of sealed values, paged by its own cursor, each swapped by compare-and-set."""
+    """A table of sealed values, paged after a row's key, each swapped by compare-and-set.
+
+    `replace` is the owning repository's, called with the row's key columns, the key id it
+    expects and the new seal.
+    """
 
     name: str
-    page: Callable[[AsyncConnection, str, Any, int], Awaitable[tuple[list[Resealable], Any]]]
-    replace: Callable[[AsyncConnection, Resealable, Sealed], Awaitable[bool]]
+    page: Callable[[AsyncConnection, str, tuple[Any, ...] | None, int], Awaitable[list[Resealable]]]
+    replace: Callable[..., Awaitable[bool]]
     count_by_key: Callable[[AsyncConnection], Awaitable[dict[str, int]]]
 
 
 async def _profile_page(
-    conn: AsyncConnection, primary: str, after: Any, limit: int
-) -> tuple[list[Resealable], Any]:
-    rows = await profiles_sql.sealed_not_under(conn, primary, after, limit)
-    items = [
-        Resealable(
-            str(r.id), Sealed(r.key_id, r.key_nonce, r.key_ciphertext), profile_context(r.id)
-        )
+    conn: AsyncConnection, primary: str, after: tuple[Any, ...] | None, limit: int
+) -> list[Resealable]:
+    rows = await profiles_sql.sealed_not_under(conn, primary, after[0] if after else None, limit)
+    return [
+        Resealable((r.id,), Sealed(r.key_id, r.key_nonce, r.key_ciphertext), profile_context(r.id))
         for r in rows
     ]
-    return items, rows[-1].id if rows else after
 
 
 async def _secret_page(
-    conn: AsyncConnection, primary: str, after: Any, limit: int
-) -> tuple[list[Resealable], Any]:
+    conn: AsyncConnection, primary: str, after: tuple[Any, ...] | None, limit: int
+) -> list[Resealable]:
     rows = await secrets_sql.sealed_not_under(conn, primary, after, limit)
-    items = [
+    return [
         Resealable(
-            f"{r.repo_id}/{r.name}",
+            (r.repo_id, r.name),
             Sealed(r.key_id, r.key_nonce, r.key_ciphertext),
             secret_context(r.repo_id, r.name),
         )
         for r in rows
     ]
-    return items, (rows[-1].repo_id, rows[-1].name) if rows else after
 
 
 async def _endpoint_page(
-    conn: AsyncConnection, primary: str, after: Any, limit: int
-) -> tuple[list[Resealable], Any]:
-    rows = await webhooks_sql.sealed_not_under(conn, primary, after, limit)
-    items = [
+    conn: AsyncConnection, primary: str, after: tuple[Any, ...] | None, limit: int
+) -> list[Resealable]:
+    rows = await webhooks_sql.sealed_not_under(conn, primary, after[0] if after else None, limit)
+    return [
         Resealable(
-            str(r.id),
+            (r.id,),
             Sealed(r.secret_key_id, r.secret_nonce, r.secret_ciphertext),
             endpoint_context(r.id),
         )
         for r in rows
     ]
-    return items, rows[-1].id if rows else after
-
-
-async def _replace_profile(conn: AsyncConnection, item: Resealable, new: Sealed) -> bool:
-    return await profiles_sql.replace_sealed(conn, UUID(item.ref), item.sealed.key_id, new)
-
-
-async def _replace_secret(conn: AsyncConnection, item: Resealable, new: Sealed) -> bool:
-    repo_id, _, name = item.ref.partition("/")
-    return await secrets_sql.replace_sealed(conn, UUID(repo_id), name, item.sealed.key_id, new)
-
-
-async def _replace_endpoint(conn: AsyncConnection, item: Resealable, new: Sealed) -> bool:
-    return await webhooks_sql.replace_sealed(conn, UUID(item.ref), item.sealed.key_id, new)
 
 
 # Everything the ring seals: model API keys, repository secrets, webhook signing secrets.
 KINDS = (
-    SealedKind("model_profiles", _profile_page, _replace_profile, profiles_sql.count_by_key),
-    SealedKind("repo_secrets", _secret_page, _replace_secret, secrets_sql.count_by_key),
-    SealedKind("webhook_endpoints", _endpoint_page, _replace_endpoint, webhooks_sql.count_by_key),
+    SealedKind(
+        "model_profiles", _profile_page, profiles_sql.replace_sealed, profiles_sql.count_by_key
+    ),
+    SealedKind("repo_secrets", _secret_page, secrets_sql.replace_sealed, secrets_sql.count_by_key),
+    SealedKind(
+        "webhook_endpoints", _endpoint_page, webhooks_sql.replace_sealed, webhooks_sql.count_by_key
+    ),
 )
 
 
@@ -181,14 +175,15 @@ async def _reseal_kind(
 ) -> KindReport:
     """One table's rows moved to the primary key, one committed batch at a time."""
     report = KindReport()
-    after = None
+    after: tuple[Any, ...] | None = None
     while True:
         async with engine.begin() as conn:
-            items, after = await kind.page(conn, ring.primary, after, batch_size)
+            items = await kind.page(conn, ring.primary, after, batch_size)
             for item in items:
                 await _reseal(conn, ring, kind, item, report, dry_run)
         if len(items) < batch_size:
             break
+        after = items[-1].key
     async with engine.connect() as conn:
         report.rows_by_key = await kind.count_by_key(conn)
     return report
@@ -209,7 +204,7 @@ async def _reseal(
         return
     if new is None or dry_run:
         return
-    if await kind.replace(conn, item, new):
+    if await kind.replace(conn, *item.key, item.sealed.key_id, new):
         report.resealed += 1
     else:  # another rotation (or a write of a new value) moved it first
         report.changed_meanwhile += 1
